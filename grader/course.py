@@ -1,0 +1,107 @@
+"""The nbgrader course directory: where things live and how nbgrader's own CLI is run.
+
+Everything that touches nbgrader goes through `run_nbgrader`, which puts the running
+interpreter's bin/ first on PATH (nbgrader shells out to `alembic` for a new gradebook).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: The course's assignment ids, in teaching order (COURSE_SPEC.md).
+ASSIGNMENTS: tuple[str, ...] = (
+    "01_partial_derivatives",
+    "02_sigmoid_derivative",
+    "03_feedforward",
+    "04_backprop_W2",
+    "05_backprop_W1",
+)
+
+#: The repository (and default course directory): the folder holding nbgrader_config.py.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command exited non-zero; the message carries its output."""
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for nbgrader and jupyter: this interpreter's bin/ first on PATH."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_nbgrader(
+    args: list[str], course: Path, *, check: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `nbgrader ARGS` in the course directory and return the finished process.
+
+    Raises:
+        NbgraderError: the command failed and check is true (its output is in the message).
+    """
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    cmd = [str(nbgrader) if nbgrader.exists() else "nbgrader", *args]
+    proc = subprocess.run(
+        cmd, cwd=course, env=tool_env(), capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise NbgraderError(
+            f"`nbgrader {' '.join(args)}` exited {proc.returncode} in {course}:\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def new_course(dest: Path, *, source: Path | None = None) -> Path:
+    """A fresh course directory at dest: the config and a copy of source/, nothing else.
+
+    Args:
+        dest: folder to create (may exist and be empty).
+        source: the source/ folder to copy; the repository's by default.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO_ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copytree(source or REPO_ROOT / "source", dest / "source", dirs_exist_ok=True)
+    return dest
+
+
+def generate_release(course: Path, assignments: tuple[str, ...] | list[str] = ASSIGNMENTS) -> None:
+    """`nbgrader generate_assignment` for each assignment of the course that has a source folder.
+
+    Writes course/release/<id>/ and records the assignments in the course's gradebook.
+    """
+    for assignment in assignments:
+        if (course / "source" / assignment).is_dir():
+            run_nbgrader(["generate_assignment", assignment, "--force"], course)
+
+
+def build_release(dest: Path = REPO_ROOT / "release") -> list[str]:
+    """Regenerate dest (the repository's release/ by default) from source/ with nbgrader.
+
+    The generation happens in a temporary course copy, so no gradebook is left behind;
+    dest then holds exactly nbgrader's output for every assignment in source/.
+
+    Returns:
+        the assignment ids written.
+    """
+    present = [a for a in ASSIGNMENTS if (REPO_ROOT / "source" / a).is_dir()]
+    with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
+        course = new_course(Path(tmp) / "course")
+        generate_release(course, present)
+        dest.mkdir(parents=True, exist_ok=True)
+        for assignment in present:
+            target = dest / assignment
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(course / "release" / assignment, target)
+    return present
