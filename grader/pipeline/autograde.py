@@ -1,0 +1,450 @@
+"""`autograde`: grade every submitted notebook with nbgrader, N long-lived workers at a time.
+
+Each worker process imports nbgrader once and then calls its `Autograde` converter (the
+code behind `nbgrader autograde`) for one (student, assignment) at a time, so the ~4 s
+start-up of an nbgrader command is paid once per worker, not once per notebook. Workers
+write grades to the SQLite gradebook through nbgrader itself; the gradebook URL carries a
+busy timeout so concurrent short write transactions wait for each other.
+
+A submission counts as done when its autograded notebook exists and is not older than
+the submitted one; re-running skips done submissions (unless `force`), so an interrupted
+run resumes where it stopped. A submission nbgrader cannot grade (invalid JSON, a kernel
+that dies, ...) gets a reason, 0 for every cell without a score and needs-manual-grade;
+it never stops the others. A worker process that dies is replaced; the submissions it was
+grading are retried alone, and one that kills its worker twice is failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+
+from grader.pipeline import hooks
+from grader.pipeline.config import assignments_of, course_config
+from grader.pipeline.results import (
+    TAG_RE,
+    CellResult,
+    GradeResult,
+    load_results,
+    save_results,
+)
+
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_WORKER: dict = {}
+
+
+@dataclass
+class AutogradeRun:
+    """What one `autograde` call did: results of every submission it covered."""
+
+    results: list[GradeResult] = field(default_factory=list)
+    graded: int = 0  #: graded (or failed) in this run
+    skipped: int = 0  #: already graded earlier and left alone
+    seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def failed(self) -> list[GradeResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+# ---------------------------------------------------------------- what to grade
+
+
+def submitted_path(course: Path, student: str, assignment: str) -> Path:
+    return Path(course) / "submitted" / student / assignment / f"{assignment}.ipynb"
+
+
+def autograded_path(course: Path, student: str, assignment: str) -> Path:
+    return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+
+def submissions(course: Path, assignments: list[str]) -> list[tuple[str, str]]:
+    """Every (student, assignment) with a submitted/STUDENT/ASSIGNMENT/ folder, sorted."""
+    out = []
+    root = Path(course) / "submitted"
+    if root.is_dir():
+        for student_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for a in assignments:
+                if (student_dir / a).is_dir():
+                    out.append((student_dir.name, a))
+    return out
+
+
+def is_done(course: Path, student: str, assignment: str) -> bool:
+    """Graded already: the autograded notebook exists and is not older than the submission."""
+    graded = autograded_path(course, student, assignment)
+    sub = submitted_path(course, student, assignment)
+    if not graded.exists():
+        return False
+    return not sub.exists() or graded.stat().st_mtime >= sub.stat().st_mtime
+
+
+def ensure_in_gradebook(course: Path, assignments: list[str]) -> None:
+    """Record each assignment (notebooks, cells, checksums) in the gradebook if it is not yet.
+
+    Runs `nbgrader generate_assignment` for the missing ones (which also writes release/).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grader.course import generate_release
+
+    missing = []
+    with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
+        for a in assignments:
+            try:
+                gb.find_assignment(a)
+            except MissingEntry:
+                missing.append(a)
+    if missing:
+        generate_release(Path(course), missing)
+
+
+# ---------------------------------------------------------------- the worker side
+
+
+def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
+    """Runs once per worker process: environment, nbgrader import, a quiet logger."""
+    os.environ.update(env)
+    # Kernels and libraries write to stderr (ipykernel's warnings, SQLAlchemy's): keep the
+    # instructor's terminal for the progress bar and send them to a per-worker log file.
+    logs = Path(course) / ".grader" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    fd = os.open(logs / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(fd, 2)
+    os.close(fd)
+    warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings; grading is unaffected
+    from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
+
+    logger = logging.getLogger("grader.autograde.worker")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    _WORKER.update(course=Path(course), config=config, log=logger)
+
+
+def grade_submission(student: str, assignment: str) -> GradeResult:
+    """Autograde one submission in this worker (after `_init_worker`). Never raises."""
+    course: Path = _WORKER["course"]
+    config: Config = _WORKER["config"]
+    start = time.perf_counter()
+    reason = ""
+    try:
+        reason = _unreadable(submitted_path(course, student, assignment))
+        if not reason:
+            reason = _run_nbgrader_autograde(course, config, student, assignment)
+        if reason:
+            _record_zero(config, student, assignment)
+        result = read_result(course, config, student, assignment)
+        result.status = "failed" if reason else "graded"
+        result.reason = reason
+        result = hooks.after_autograde(course, student, assignment, result)
+        _refresh_scores(config, result)
+    except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
+        result = GradeResult(student, assignment, "failed", reason=_one_line(exc))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_nbgrader_autograde(course: Path, config: Config, student: str, assignment: str) -> str:
+    """nbgrader's Autograde converter for one submission; returns "" or the failure reason."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = assignment
+    coursedir.student_id = student
+    converter = Autograde(coursedir=coursedir, config=config, log=_WORKER["log"])
+    converter.force = True  # the parent decided this submission needs grading
+    converter.create_student = True
+    out = capture_log(converter)
+    if out["success"]:
+        return ""
+    text = out.get("log", "") + "\n" + out.get("error", "")
+    log = course / ".grader" / "logs" / f"{student}__{assignment}.log"
+    log.write_text(_ANSI_RE.sub("", text), encoding="utf-8")
+    return _reason_from_log(text) + f" (nbgrader's log: {log.relative_to(course)})"
+
+
+_KNOWN_REASONS = (
+    ("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash or memory)"),
+    ("UnresponsiveKernelError", "the kernel stopped responding (an endless loop or memory use)"),
+    ("NotJSONError", "the notebook is not valid JSON"),
+    ("CellTimeoutError", "a cell ran past the time limit"),
+    ("ValidationError", "the notebook does not follow the nbformat schema"),
+)
+
+
+def _reason_from_log(text: str) -> str:
+    text = _ANSI_RE.sub("", text)
+    for marker, reason in _KNOWN_REASONS:
+        if marker in text:
+            return reason
+    errors = [
+        line.strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*[\w.]+(Error|Exception)\b.*", line) and "Traceback" not in line
+    ]
+    if errors:
+        return "nbgrader could not grade it: " + errors[-1][:200]
+    return "nbgrader could not grade it (see its log with nbgrader autograde --student)"
+
+
+def _unreadable(path: Path) -> str:
+    """Why nbgrader cannot read the notebook at all ("" when it can)."""
+    import nbformat
+
+    if not path.exists():
+        return f"no {path.name} in the submission (a renamed or missing notebook)"
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        return f"the notebook cannot be read: {_one_line(exc)[:160]}"
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        return f"the notebook does not follow the nbformat schema: {_one_line(exc)[:160]}"
+    return ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _record_zero(config: Config, student: str, assignment: str) -> None:
+    """Give 0 (and needs-manual-grade) to every cell of a submission that has no score."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
+        gb.update_or_create_student(student)
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            submission = gb.add_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.auto_score is None:
+                    grade.auto_score = 0
+                grade.needs_manual_grade = True
+        gb.db.commit()
+
+
+def read_result(course: Path, config: Config, student: str, assignment: str) -> GradeResult:
+    """The gradebook's scores for one submission, with each failing test's message and tags."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    result = GradeResult(student, assignment, "graded")
+    messages = _failure_messages(autograded_path(course, student, assignment))
+    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            result.status = "missing"
+            result.max_score = gb.find_assignment(assignment).max_score
+            return result
+        for notebook in submission.notebooks:
+            order = _cell_order(course, assignment)
+            for grade in sorted(notebook.grades, key=lambda g: order.get(g.name, len(order))):
+                message = messages.get(grade.name, "")
+                result.cells.append(
+                    CellResult(
+                        grade.name,
+                        float(grade.score or 0),
+                        float(grade.max_score),
+                        message.splitlines()[0][:300] if message else "",
+                        sorted(set(TAG_RE.findall(message)), key=int),
+                    )
+                )
+        result.score = float(submission.score)
+        result.max_score = float(submission.max_score)
+        result.needs_manual_grade = bool(submission.needs_manual_grade)
+    result.cells = [
+        CellResult(c.grade_id, c.score, c.max_score, c.message, [f"M{t}" for t in c.tags])
+        for c in result.cells
+    ]
+    return result
+
+
+def _cell_order(course: Path, assignment: str) -> dict[str, int]:
+    """grade_id -> position in the source notebook (for tables in teaching order)."""
+    import nbformat
+
+    path = Path(course) / "source" / assignment / f"{assignment}.ipynb"
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
+
+
+def _refresh_scores(config: Config, result: GradeResult) -> None:
+    """Re-read the totals (after_autograde may have set manual scores)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
+        try:
+            submission = gb.find_submission(result.assignment, result.student)
+        except MissingEntry:
+            return
+        result.score = float(submission.score)
+        result.needs_manual_grade = bool(submission.needs_manual_grade)
+        scores = {g.name: float(g.score or 0) for nb in submission.notebooks for g in nb.grades}
+    for cell in result.cells:
+        cell.score = scores.get(cell.grade_id, cell.score)
+
+
+def _failure_messages(path: Path) -> dict[str, str]:
+    """grade_id -> the text of the error (or stderr) each graded cell produced."""
+    import nbformat
+
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not grade_id or cell.cell_type != "code":
+            continue
+        texts = []
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                # the message only: the traceback quotes the test's source (and its tags)
+                evalue = _ANSI_RE.sub("", output.get("evalue", ""))
+                texts.append(f"{output.get('ename', 'Error')}: {evalue}".strip())
+            elif output.output_type == "stream" and output.get("name") == "stderr":
+                texts.append(_ANSI_RE.sub("", output.get("text", "")).strip())
+        if texts:
+            out[grade_id] = "\n".join(texts)
+    return out
+
+
+def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeResult:
+    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions)."""
+    return read_result(Path(course), course_config(course), student, assignment)
+
+
+# ---------------------------------------------------------------- the parent side
+
+
+def autograde(
+    course: Path,
+    assignment: str | None = None,
+    *,
+    workers: int | None = None,
+    force: bool = False,
+    timeout: int | None = None,
+    students: list[str] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[GradeResult], None] | None = None,
+) -> AutogradeRun:
+    """Autograde every submission in course/submitted/ with `workers` processes.
+
+    Args:
+        course: the nbgrader course directory.
+        assignment: grade only this assignment (default: every assignment in source/).
+        workers: worker processes (default: the number of cores).
+        force: regrade submissions that are already graded.
+        timeout: seconds per cell (default: the course's nbgrader_config.py).
+        students: grade only these students (default: everyone who submitted).
+        on_start: called with (to grade, skipped) before grading starts.
+        on_result: called in the parent with each finished result (progress display).
+
+    Returns:
+        the results of every submission covered (graded now, or skipped as already done).
+    """
+    course = Path(course).resolve()
+    t0 = time.perf_counter()
+    assignments = [assignment] if assignment else assignments_of(course)
+    unknown = [a for a in assignments if not (course / "source" / a).is_dir()]
+    if unknown:
+        raise ValueError(
+            f"no assignment {unknown[0]!r} in {course / 'source'}; "
+            f"known: {', '.join(assignments_of(course)) or 'none'}"
+        )
+    wanted = [
+        (s, a) for s, a in submissions(course, assignments) if students is None or s in students
+    ]
+    todo = [(s, a) for s, a in wanted if force or not is_done(course, s, a)]
+    stored = load_results(course)
+    run = AutogradeRun(workers=workers or os.cpu_count() or 1)
+    for s, a in wanted:
+        if (s, a) not in todo:
+            previous = stored.get(f"{s}/{a}") or result_from_gradebook(course, s, a)
+            run.results.append(previous)
+            run.skipped += 1
+    if on_start:
+        on_start(len(todo), run.skipped)
+    if todo:
+        ensure_in_gradebook(course, sorted({a for _, a in todo}))
+        config = course_config(course)
+        config.merge(hooks.execution_config(course, timeout=timeout))
+        env = hooks.execution_env()
+
+        def done(result: GradeResult) -> None:
+            stored[result.key] = result
+            save_results(course, stored)
+            run.results.append(result)
+            run.graded += 1
+            if on_result:
+                on_result(result)
+
+        _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+    run.results.sort(key=lambda r: (r.assignment, r.student))
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _grade_all(
+    jobs: list[tuple[str, str]],
+    workers: int,
+    initargs: tuple,
+    done: Callable[[GradeResult], None],
+) -> None:
+    """Grade jobs with at most `workers` in flight; survive worker processes that die."""
+    queue = deque(jobs)
+    suspects: deque[tuple[str, str]] = deque()  # in flight when a worker died: retried alone
+    while queue or suspects:
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs)
+        inflight: dict[Future, tuple[str, str]] = {}
+        alone = False  # a suspect is running by itself
+        try:
+            while queue or suspects or inflight:
+                if not inflight:
+                    alone = False
+                    if suspects:
+                        job = suspects.popleft()
+                        inflight[pool.submit(grade_submission, *job)] = job
+                        alone = True
+                while not alone and not suspects and queue and len(inflight) < workers:
+                    job = queue.popleft()
+                    inflight[pool.submit(grade_submission, *job)] = job
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    result = future.result()  # raises BrokenProcessPool if its worker died
+                    del inflight[future]
+                    done(result)
+        except BrokenProcessPool:
+            for job in inflight.values():
+                if alone:
+                    reason = "it killed the grading worker process (memory or a crash)"
+                    done(GradeResult(*job, "failed", reason=reason))
+                else:
+                    suspects.append(job)
+            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)

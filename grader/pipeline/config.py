@@ -1,0 +1,58 @@
+"""A course directory's nbgrader configuration, loaded in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+#: Seconds SQLite waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT = 120
+
+
+class CourseError(RuntimeError):
+    """The course directory is not usable; the message says what to do."""
+
+
+def course_config(course: Path) -> Config:
+    """The course's nbgrader_config.py as a Config, rooted at `course`.
+
+    The SQLite gradebook URL gets a busy timeout so parallel workers wait for each
+    other's short write transactions instead of failing with "database is locked".
+
+    Raises:
+        CourseError: `course` has no nbgrader_config.py.
+    """
+    course = Path(course).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        raise CourseError(
+            f"{course} is not a course directory (no nbgrader_config.py); run from the "
+            "repository root or pass --course DIR"
+        )
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    db_url = config.CourseDirectory.get("db_url", f"sqlite:///{course / 'gradebook.db'}")
+    config.CourseDirectory.db_url = with_busy_timeout(str(db_url))
+    return config
+
+
+def with_busy_timeout(db_url: str) -> str:
+    """`db_url` with SQLite's busy timeout set (other databases are left alone)."""
+    if not db_url.startswith("sqlite:") or "timeout=" in db_url:
+        return db_url
+    sep = "&" if "?" in db_url else "?"
+    return f"{db_url}{sep}timeout={SQLITE_BUSY_TIMEOUT}"
+
+
+def db_url(course: Path) -> str:
+    """The course gradebook's SQLAlchemy URL (with the busy timeout)."""
+    return str(course_config(course).CourseDirectory.db_url)
+
+
+def assignments_of(course: Path) -> list[str]:
+    """Assignment ids that have a source folder in the course, sorted."""
+    source = Path(course) / "source"
+    if not source.is_dir():
+        return []
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))

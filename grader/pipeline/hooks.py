@@ -1,0 +1,101 @@
+"""The one place that decides how student code is executed, and what happens after grading.
+
+Every step that runs a student's notebook in a kernel (the autograde workers and
+`selfcheck`) takes its configuration from `execution_config` and its environment from
+`execution_env`; nothing else in the pipeline sets `Execute.*` options. A sandbox (a
+bubblewrap-wrapped kernelspec, `JUPYTER_PATH`, resource limits, an output-size cap) plugs in
+here and applies to both.
+
+`after_autograde` runs once per graded submission, in the worker, after nbgrader has saved
+its grades: the place for out-of-process verification. It may override a score through
+nbgrader's Gradebook API (a manual score and a comment) and add flags to the result; the
+pipeline re-reads the gradebook afterwards, so the summary, export and report see the
+final score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from traitlets.config import Config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.pipeline.results import GradeResult
+
+#: Seconds a single cell may run before it is interrupted and scored 0.
+DEFAULT_CELL_TIMEOUT = 60
+
+
+def execution_env() -> dict[str, str]:
+    """Environment variables set in every process that starts grading kernels.
+
+    Applied to the autograde worker processes (before any kernel starts) and around
+    `selfcheck`'s execution. A sandbox adds e.g. `JUPYTER_PATH` here so a wrapped
+    kernelspec is found.
+    """
+    return {"PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+
+
+def post_execute_preprocessors() -> list[type]:
+    """nbconvert preprocessors run right after `Execute`, in autograde and in selfcheck.
+
+    Empty for now; an output-size cap belongs here (it must run before grades are saved).
+    """
+    return []
+
+
+def execution_config(course: Path, *, timeout: int | None = None) -> Config:
+    """The traitlets configuration for executing student notebooks in `course`.
+
+    Args:
+        course: the nbgrader course directory (only used by sandboxes that need its path).
+        timeout: seconds per cell; None keeps the course's nbgrader_config.py value (or
+            DEFAULT_CELL_TIMEOUT when the course sets none).
+
+    Returns:
+        a Config with `Execute.*` options and the ordered `Autograde.autograde_preprocessors`;
+        merge it over the course's own configuration (it wins).
+    """
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        Execute,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    c = Config()
+    if timeout is not None:
+        c.Execute.timeout = timeout
+    c.Execute.interrupt_on_timeout = True
+    # A sandbox sets c.Execute.kernel_name to its wrapped kernelspec here.
+    # nbgrader's default order, with the post-execute hook right after Execute.
+    c.Autograde.autograde_preprocessors = [
+        Execute,
+        *post_execute_preprocessors(),
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
+    return c
+
+
+def after_autograde(
+    course: Path, student: str, assignment: str, result: GradeResult
+) -> GradeResult:
+    """Post-grading step for one submission (runs in the worker, after nbgrader saved grades).
+
+    A no-op for now. Verification outside the student's process goes here: it may set a
+    manual score with a comment via `nbgrader.api.Gradebook` (the pipeline re-reads the
+    gradebook after this returns) and append to `result.flags` / set `result.reason`.
+
+    Returns:
+        the result, possibly with flags added.
+    """
+    return result
