@@ -36,6 +36,7 @@ from grader.pipeline.results import (
     TAG_RE,
     CellResult,
     GradeResult,
+    error_message,
     load_results,
     save_results,
 )
@@ -322,7 +323,7 @@ def _failure_messages(path: Path) -> dict[str, str]:
             if output.output_type == "error":
                 # the message only: the traceback quotes the test's source (and its tags)
                 evalue = _ANSI_RE.sub("", output.get("evalue", ""))
-                texts.append(f"{output.get('ename', 'Error')}: {evalue}".strip())
+                texts.append(error_message(output.get("ename", "Error"), evalue))
             elif output.output_type == "stream" and output.get("name") == "stderr":
                 texts.append(_ANSI_RE.sub("", output.get("text", "")).strip())
         if texts:

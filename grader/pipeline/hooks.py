@@ -37,6 +37,17 @@ def execution_env() -> dict[str, str]:
     return {"PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
 
 
+def execute_preprocessor() -> type:
+    """The preprocessor class that runs a notebook in a kernel (nbgrader's `Execute`).
+
+    A sandbox returns its own subclass here (e.g. one with a wrapped kernel manager);
+    autograde and selfcheck both use what this returns.
+    """
+    from nbgrader.preprocessors import Execute
+
+    return Execute
+
+
 def post_execute_preprocessors() -> list[type]:
     """nbconvert preprocessors run right after `Execute`, in autograde and in selfcheck.
 
@@ -61,7 +72,6 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     from nbgrader.preprocessors import (
         AssignLatePenalties,
         CheckCellMetadata,
-        Execute,
         IgnorePattern,
         LimitOutput,
         SaveAutoGrades,
@@ -71,10 +81,16 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     if timeout is not None:
         c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
+    # No history file per kernel; ipykernel's start-up warnings (TCP without encryption)
+    # would otherwise land on the instructor's terminal.
+    c.Execute.extra_arguments = [
+        "--HistoryManager.hist_file=:memory:",
+        "--IPKernelApp.log_level=ERROR",
+    ]
     # A sandbox sets c.Execute.kernel_name to its wrapped kernelspec here.
     # nbgrader's default order, with the post-execute hook right after Execute.
     c.Autograde.autograde_preprocessors = [
-        Execute,
+        execute_preprocessor(),
         *post_execute_preprocessors(),
         IgnorePattern,
         ClearMetadataPreprocessor,

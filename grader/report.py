@@ -1,0 +1,283 @@
+"""The class report: where the class goes wrong, as one HTML page with PNG plots.
+
+Reads the autograde results (`<course>/.grader/results.json`, written by
+`grader.pipeline.autograde`; the gradebook for anything graded outside it) and writes
+`<dest>/index.html` with three plots made by matplotlib:
+
+- `scores.png`: a score histogram per assignment;
+- `test_pass_rates.png`: the share of submissions that pass each test cell;
+- `misconceptions.png`: how many students had a failing test that named each misconception
+  M1-M13 (the `[M<k>]` tags of docs/grading.md, parsed from the failure messages).
+
+Failed and flagged submissions are listed with their reason.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.pipeline.autograde import result_from_gradebook, submissions
+from grader.pipeline.config import assignments_of
+from grader.pipeline.results import GradeResult, load_results
+
+#: Short names of the misconceptions (COURSE_SPEC.md), for plots and tables.
+MISCONCEPTIONS: dict[str, str] = {
+    "M1": "missing or extra transpose",
+    "M2": "wrong shape",
+    "M3": "sign flip (Y - Y_hat)",
+    "M4": "loss without the 1/2 (2x)",
+    "M5": "mean instead of sum (/n)",
+    "M6": "sigmoid applied twice",
+    "M7": "forgot activation derivative",
+    "M8": "Z vs H (pre-activation mix-up)",
+    "M9": "bias gradient not summed",
+    "M10": "hard-coded answer",
+    "M11": "mutates its inputs",
+    "M12": "unstable sigmoid (overflow)",
+    "M13": "numerical gradient off by O(eps)",
+}
+
+
+@dataclass
+class ClassReport:
+    """Where the report went."""
+
+    html: Path
+    plots: list[Path]
+
+
+def class_results(course: Path) -> list[GradeResult]:
+    """One result per submitted (student, assignment): stored ones, else from the gradebook."""
+    course = Path(course).resolve()
+    stored = load_results(course)
+    out = []
+    for student, assignment in submissions(course, assignments_of(course)):
+        result = stored.get(f"{student}/{assignment}")
+        if result is None:
+            result = result_from_gradebook(course, student, assignment)
+        out.append(result)
+    return out
+
+
+def _plot_scores(results: list[GradeResult], assignments: list[str], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    n = len(assignments)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, a in zip(axes.flat, assignments, strict=False):
+        rs = [r for r in results if r.assignment == a]
+        top = max((r.max_score for r in rs), default=1) or 1
+        scores = [r.score for r in rs]
+        bins = [x - 0.5 for x in range(int(top) + 2)]
+        ax.hist(scores, bins=bins, color="#4878a8", edgecolor="white")
+        ax.set_title(f"{a}\n(n={len(rs)}, mean {sum(scores) / max(len(rs), 1):.1f}/{top:g})")
+        ax.set_xlabel("score (points)")
+        ax.set_ylabel("students")
+        ax.set_xlim(-0.5, top + 0.5)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle("Score distribution per assignment")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _pass_rates(results: list[GradeResult]) -> list[tuple[str, str, float, int]]:
+    """(assignment, grade_id, pass rate, submissions) in teaching order."""
+    passed: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    for r in results:
+        if r.status == "missing":
+            continue
+        for c in r.cells:
+            passed[(r.assignment, c.grade_id)].append(c.passed)
+    return [(a, g, sum(v) / len(v), len(v)) for (a, g), v in passed.items()]
+
+
+def _plot_pass_rates(rates: list[tuple[str, str, float, int]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    rates = sorted(rates, key=lambda x: x[0])  # stable: keeps cell order within assignment
+    labels = [f"{a}: {g}" for a, g, _, _ in rates]
+    values = [100 * r for _, _, r, _ in rates]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rates) + 1.4))
+    colors = ["#c0504d" if v < 50 else "#e0a040" if v < 80 else "#5a9a5a" for v in values]
+    ax.barh(range(len(rates)), values, color=colors)
+    ax.set_yticks(range(len(rates)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("submissions passing this test cell (%)")
+    for i, v in enumerate(values):
+        ax.text(min(v + 1, 92), i, f"{v:.0f}%", va="center", fontsize=7)
+    ax.set_title("Pass rate per test cell (red < 50%, amber < 80%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def misconception_counts(results: list[GradeResult]) -> dict[str, tuple[int, int, str]]:
+    """tag -> (students, failing test cells naming it, one example message)."""
+    students: dict[str, set[str]] = defaultdict(set)
+    cells: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for r in results:
+        for c in r.cells:
+            if c.passed:
+                continue
+            for tag in c.tags:
+                students[tag].add(r.student)
+                cells[tag] += 1
+                example.setdefault(tag, f"{r.assignment}/{c.grade_id}: {c.message}")
+    return {t: (len(students[t]), cells[t], example.get(t, "")) for t in MISCONCEPTIONS}
+
+
+def _plot_misconceptions(counts: dict[str, tuple[int, int, str]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    tags = list(MISCONCEPTIONS)
+    values = [counts[t][0] for t in tags]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.barh(range(len(tags)), values, color="#8064a2")
+    ax.set_yticks(range(len(tags)), [f"{t}  {MISCONCEPTIONS[t]}" for t in tags], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel("students with a failing test naming it")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    top = max(values, default=0)
+    ax.set_xlim(0, max(top * 1.15, 1))
+    for i, v in enumerate(values):
+        if v:
+            ax.text(v + top * 0.01, i, str(v), va="center", fontsize=8)
+    ax.set_title("Misconceptions named in the class's failing tests")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_report(course: Path, dest: Path | None = None) -> ClassReport:
+    """Write the class report (default: course/report/index.html) and its PNG plots.
+
+    Raises:
+        FileNotFoundError: nothing has been submitted yet (run collect and autograde first).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    course = Path(course).resolve()
+    dest = Path(dest) if dest else course / "report"
+    results = class_results(course)
+    if not results:
+        raise FileNotFoundError(
+            f"no submissions in {course / 'submitted'}; run collect and autograde first"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    assignments = [a for a in assignments_of(course) if any(r.assignment == a for r in results)]
+    plots = [dest / "scores.png", dest / "test_pass_rates.png", dest / "misconceptions.png"]
+    _plot_scores(results, assignments, plots[0])
+    rates = _pass_rates(results)
+    _plot_pass_rates(rates, plots[1])
+    counts = misconception_counts(results)
+    _plot_misconceptions(counts, plots[2])
+
+    summary = []
+    for a in assignments:
+        rs = [r for r in results if r.assignment == a]
+        scores = sorted(r.score for r in rs)
+        summary.append(
+            [
+                a,
+                len(rs),
+                f"{sum(scores) / len(scores):.2f}",
+                f"{scores[len(scores) // 2]:g}",
+                f"{max((r.max_score for r in rs), default=0):g}",
+                sum(r.score >= r.max_score > 0 for r in rs),
+                sum(r.status == "failed" for r in rs),
+                sum(r.needs_manual_grade for r in rs),
+                sum(bool(r.flags) for r in rs),
+            ]
+        )
+    hardest = sorted(rates, key=lambda x: x[2])[:8]
+    attention = [
+        [
+            r.student,
+            r.assignment,
+            r.status,
+            f"{r.score:g}/{r.max_score:g}",
+            ", ".join(r.flags),
+            r.reason,
+        ]
+        for r in results
+        if r.status == "failed" or r.flags or r.needs_manual_grade
+    ]
+    students = sorted({r.student for r in results})
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Class report: {html.escape(course.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
+th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Class report</h1>
+<p>{len(students)} students, {len(results)} submissions graded by nbgrader.</p>
+<h2>Scores</h2>
+{
+        _table(
+            [
+                "assignment",
+                "submissions",
+                "mean",
+                "median",
+                "max points",
+                "full marks",
+                "grading failed",
+                "needs manual grade",
+                "flagged",
+            ],
+            summary,
+        )
+    }
+<img src="scores.png" alt="score histogram per assignment">
+<h2>Where the class goes wrong</h2>
+<p>Misconceptions (COURSE_SPEC.md M1-M13) named by the failing tests, counted once per
+student.</p>
+<img src="misconceptions.png" alt="misconception counts">
+{
+        _table(
+            ["tag", "misconception", "students", "failing test cells", "example message"],
+            [[t, MISCONCEPTIONS[t], *counts[t]] for t in MISCONCEPTIONS if counts[t][0]],
+        )
+    }
+<h2>Test cells</h2>
+<p>The hardest test cells:</p>
+{
+        _table(
+            ["assignment", "test cell", "pass rate", "submissions"],
+            [[a, g, f"{100 * r:.0f}%", n] for a, g, r, n in hardest],
+        )
+    }
+<img src="test_pass_rates.png" alt="pass rate per test cell">
+<h2>Submissions that need attention</h2>
+<p>Grading failed, flagged, or needs a manual grade.</p>
+{
+        _table(["student", "assignment", "status", "score", "flags", "reason"], attention)
+        if attention
+        else "<p>None.</p>"
+    }
+</body></html>
+"""
+    index = dest / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return ClassReport(index, plots)

@@ -1,0 +1,205 @@
+"""`selfcheck NOTEBOOK`: grade your own notebook, hidden tests included, without an instructor.
+
+The learner's notebook is read, never written. A copy gets the test (and other locked)
+cells of its source notebook back, matched by nbgrader `grade_id` (what nbgrader's
+OverwriteCells does at grading time, so an edited test cell does not count), then runs in
+a fresh kernel with the same execution settings as autograde (`grader.pipeline.hooks`).
+Every test cell is scored with nbgrader's own rule (`nbgrader.utils.determine_grade`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from grader.course import ASSIGNMENTS, REPO_ROOT
+from grader.pipeline import hooks
+from grader.pipeline.config import course_config
+from grader.pipeline.results import TAG_RE, CellResult, error_message
+
+
+class SelfCheckError(RuntimeError):
+    """The notebook cannot be self-checked; the message says what to do."""
+
+
+@dataclass
+class SelfCheckResult:
+    notebook: Path
+    assignment: str
+    cells: list[CellResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  #: missing test cells, a dead kernel
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.cells)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.cells)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def find_source(nb: nbformat.NotebookNode, name: str, source_dir: Path) -> Path:
+    """The instructor notebook `nb` was released from: by file name, else by its cell ids."""
+    for a in ASSIGNMENTS:
+        if name.startswith(a) and (source_dir / a / f"{a}.ipynb").exists():
+            return source_dir / a / f"{a}.ipynb"
+    ids = {_grade_id(c) for c in nb.cells} - {None}
+    fits = []
+    for path in sorted(source_dir.glob("*/*.ipynb")):
+        src_ids = {_grade_id(c) for c in nbformat.read(path, as_version=4).cells} - {None}
+        if ids and ids & src_ids and len(ids & src_ids) >= len(src_ids) // 2:
+            fits.append(path)
+    if len(fits) != 1:
+        raise SelfCheckError(
+            f"cannot tell which assignment {name} is: name it after one of "
+            f"{', '.join(ASSIGNMENTS)} (e.g. 04_backprop_W2.ipynb)"
+        )
+    return fits[0]
+
+
+def with_source_tests(
+    nb: nbformat.NotebookNode, source: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A copy of `nb` whose test and locked cells are the source's (matched by grade_id).
+
+    Returns:
+        the copy (outputs cleared) and the grade_ids of test cells missing from `nb`.
+    """
+    by_id = {_grade_id(c): c for c in source.cells if _grade_id(c)}
+    out = nbformat.from_dict(nb)
+    seen = set()
+    for cell in out.cells:
+        gid = _grade_id(cell)
+        src = by_id.get(gid)
+        if src is not None:
+            seen.add(gid)
+            meta = src.metadata["nbgrader"]
+            if meta.get("grade") or meta.get("locked"):
+                cell.cell_type = src.cell_type
+                cell.source = src.source
+                cell.metadata["nbgrader"] = dict(meta)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    missing = [
+        gid for gid, c in by_id.items() if c.metadata["nbgrader"].get("grade") and gid not in seen
+    ]
+    return out, missing
+
+
+@contextmanager
+def _environment(extra: dict[str, str]):
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def selfcheck(
+    notebook: Path, *, source_dir: Path = REPO_ROOT / "source", timeout: int | None = None
+) -> SelfCheckResult:
+    """Run a learner's notebook with its hidden tests in a fresh kernel and score each test.
+
+    Args:
+        notebook: the learner's .ipynb (read only).
+        source_dir: the instructor notebooks (default: the course's source/).
+        timeout: seconds per cell (default: the course's nbgrader_config.py).
+
+    Raises:
+        SelfCheckError: the file is missing, not a notebook, or matches no assignment.
+    """
+    from nbgrader.utils import determine_grade, is_grade
+
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise SelfCheckError(f"{notebook} does not exist; pass the path of your .ipynb file")
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as exc:
+        raise SelfCheckError(
+            f"{notebook} is not a readable notebook ({type(exc).__name__}); re-download it "
+            "from release/ and copy your answers over"
+        ) from exc
+    source_path = find_source(nb, notebook.stem, Path(source_dir))
+    graded, missing = with_source_tests(nb, nbformat.read(source_path, as_version=4))
+    result = SelfCheckResult(notebook, source_path.stem)
+    result.problems += [
+        f"test cell {gid} is missing from your notebook: 0 points" for gid in missing
+    ]
+
+    config = course_config(REPO_ROOT)
+    config.merge(hooks.execution_config(REPO_ROOT, timeout=timeout))
+    steps = [hooks.execute_preprocessor()(config=config)]
+    steps += [pp(config=config) for pp in hooks.post_execute_preprocessors()]
+    with (
+        tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp,
+        _environment(hooks.execution_env()),
+    ):
+        resources = {"metadata": {"path": tmp}}
+        try:
+            for step in steps:
+                graded, resources = step.preprocess(graded, resources)
+        except Exception as exc:  # a dead kernel or an unresponsive one
+            result.problems.append(
+                f"the run stopped: {type(exc).__name__} (os._exit, a crash or an endless loop?);"
+                " tests that did not run score 0"
+            )
+    for cell in graded.cells:
+        if cell.cell_type != "code" or not is_grade(cell):
+            continue
+        ran = cell.get("execution_count") is not None
+        score, max_score = determine_grade(cell) if ran else (0.0, None)
+        max_score = float(cell.metadata["nbgrader"]["points"])
+        message = "" if ran else "did not run"
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                message = error_message(output.ename, output.evalue)
+                break
+            if output.output_type == "stream" and output.name == "stderr":
+                message = "wrote to stderr: " + output.text.strip()
+                break
+        tags = [f"M{t}" for t in sorted(set(TAG_RE.findall(message)), key=int)]
+        result.cells.append(
+            CellResult(_grade_id(cell), float(score or 0), max_score, message.strip(), tags)
+        )
+    for gid in missing:
+        points = 0.0
+        for c in nbformat.read(source_path, as_version=4).cells:
+            if _grade_id(c) == gid:
+                points = float(c.metadata["nbgrader"]["points"])
+        result.cells.append(CellResult(gid, 0.0, points, "missing from your notebook"))
+    return result
+
+
+def render(result: SelfCheckResult, console) -> None:
+    """Print the per-question table and the total with rich."""
+    from rich.table import Table
+
+    table = Table(title=f"selfcheck: {result.notebook.name} ({result.assignment})")
+    table.add_column("test cell")
+    table.add_column("points", justify="right")
+    table.add_column("result")
+    table.add_column("diagnosis", overflow="fold")
+    for c in result.cells:
+        verdict = "[green]passed[/]" if c.passed else "[red]failed[/]"
+        first = c.message.splitlines()[0] if c.message else ""
+        table.add_row(c.grade_id, f"{c.score:g}/{c.max_score:g}", verdict, first)
+    console.print(table)
+    for problem in result.problems:
+        console.print(f"[yellow]note:[/] {problem}")
+    console.print(f"[bold]Total: {result.score:g} / {result.max_score:g}[/]")
