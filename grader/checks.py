@@ -209,14 +209,23 @@ def _judge_case(
         verdict.shown.append((comp, exp, arr))
     for arg, change in obs.mutated.items():
         verdict.ok = False
-        verdict.explanations.append(diagnose.explain_mutation(name, arg, change))
-    warned = diagnose.explain_warnings(name, obs.warnings)
+        expl = diagnose.explain_mutation(name, arg, change)
+        if "M13" in expl.tags:  # W left perturbed is the cause of the values being off
+            verdict.explanations.insert(0, expl)
+        else:
+            verdict.explanations.append(expl)
+    warned = diagnose.explain_warnings(name, obs.warnings, _largest(inputs))
     if warned is not None:
         verdict.ok = False
         verdict.explanations.append(warned)
     if not verdict.ok and not verdict.explanations:  # cannot happen; never pass silently
         verdict.explanations.append(Explanation((), "the answer is wrong.", ""))
     return verdict
+
+
+def _largest(inputs: dict[str, Any]) -> float | None:
+    sizes = [float(abs(v).max()) for v in inputs.values() if type(v) is _ndarray and v.size]
+    return max(sizes) if sizes else None
 
 
 def _hardcoded(case_list, verdicts) -> tuple[int, Explanation] | None:
@@ -252,6 +261,8 @@ def _message(name: str, case: _cases.Case, verdict: _Verdict, hidden: bool) -> t
         label = "" if comp == "result" else f"{comp} "
         lines.append(f"  expected {label}{diagnose.fmt_values(exp)}")
         lines.append(f"  got      {label}{diagnose.fmt_values(got)}")
+        if exp.shape == got.shape and exp.size > 0:
+            lines.append(f"  {label}{diagnose.largest_difference(exp, got)}")
     hint = next(
         (e.hint for e in verdict.explanations if e.hint), diagnose.FUNCTION_HINTS.get(name, "")
     )

@@ -177,9 +177,8 @@ def largest_difference(expected: np.ndarray, got: np.ndarray) -> str:
     flat = int(diff.reshape(-1).argmax())
     ix = np.unravel_index(flat, expected.shape) if expected.ndim else ()
     ix_text = f" at index {tuple(int(i) for i in ix)}" if expected.ndim else ""
-    return (
-        f"largest difference{ix_text}: expected {float(expected[ix]):.6g}, got {float(got[ix]):.6g}"
-    )
+    e, g = float(expected[ix]), float(got[ix])
+    return f"largest difference{ix_text}: expected {e:.10g}, got {g:.10g}"
 
 
 # --------------------------------------------------------------------------- candidates
@@ -187,122 +186,124 @@ def largest_difference(expected: np.ndarray, got: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A known wrong answer: its tags, what it is (for the message) and its value."""
+    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ...")
+    and its value."""
 
     tags: tuple[str, ...]
     text: str
     value: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Variant:
+    tags: tuple[str, ...]
+    formula: str  # a noun phrase: what was computed
+    gloss: str  # what is wrong with it ("" for the expected answer)
+    value: np.ndarray
+
+
 def _variants(
     name: str, component: str, inputs: dict[str, Any], context: dict[str, Any], expected: np.ndarray
-) -> list[Candidate]:
+) -> list[_Variant]:
     """The expected answer and the formula with one known mistake, for this function."""
-    out = [Candidate((), "", expected)]
+    out = [_Variant((), "the expected answer", "", expected)]
     sig = netmath.sigmoid
+    V = _Variant
     if name == "sigmoid":
-        z = np.asarray(inputs["z"], dtype=float)
-        out.append(
-            Candidate(("M3",), "it equals 1 / (1 + exp(+z)), the sign in the exponent", sig(-z))
-        )
+        z = _nd(inputs["z"])
+        out.append(V(("M3",), "1 / (1 + exp(+z))", "the sign in the exponent is flipped", sig(-z)))
     elif name == "sigmoid_prime":
-        z = np.asarray(inputs["z"], dtype=float)
+        z = _nd(inputs["z"])
         s = sig(z)
         out.append(
-            Candidate(
+            V(
                 ("M8",),
-                "it equals z * (1 - z): the from-the-output formula fed the pre-activation z",
+                "z * (1 - z)",
+                "the formula for an activation fed the "
+                "pre-activation z; use sigma(z) * (1 - sigma(z))",
                 z * (1 - z),
             )
         )
         out.append(
-            Candidate(
-                ("M6",), "it equals sigma(sigma(z)) (1 - sigma(sigma(z)))", sig(s) * (1 - sig(s))
+            V(
+                ("M6",),
+                "sigma(sigma(z)) (1 - sigma(sigma(z)))",
+                "the sigmoid applied to sigma(z), which is already an activation",
+                sig(s) * (1 - sig(s)),
             )
         )
-        out.append(Candidate(("M7",), "it equals sigma(z) itself, not its derivative", s))
+        out.append(V(("M7",), "sigma(z)", "the sigmoid itself, not its derivative", s))
     elif name == "sigmoid_prime_from_output":
-        a = np.asarray(inputs["a"], dtype=float)
+        a = _nd(inputs["a"])
         out.append(
-            Candidate(
+            V(
                 ("M6",),
-                "it equals sigma(a) (1 - sigma(a)), the sigmoid applied "
-                "again to a, which is already an activation",
+                "sigma(a) (1 - sigma(a))",
+                "the sigmoid applied again to a, which is already an activation; use a * (1 - a)",
                 sig(a) * (1 - sig(a)),
             )
         )
     elif name == "forward" and context:
         f = netmath.layers(context["X"], context["W1"], context["b1"], context["W2"], context["b2"])
         if component == "H":
-            out.append(
-                Candidate(("M8",), "it equals Z1 = X W1 + b1: the sigmoid is missing", f["Z1"])
-            )
+            out.append(V(("M8",), "Z1 = X W1 + b1", "the sigmoid is missing", f["Z1"]))
         else:
             Zw = f["Z1"] @ context["W2"] + context["b2"]
+            out.append(V(("M8",), "Z2 = H W2 + b2", "the output sigmoid is missing", f["Z2"]))
             out.append(
-                Candidate(
-                    ("M8",), "it equals Z2 = H W2 + b2: the output sigmoid is missing", f["Z2"]
-                )
-            )
-            out.append(
-                Candidate(
+                V(
                     ("M8",),
-                    "it equals sigmoid(Z1 W2 + b2): the output layer was fed Z1 instead of H",
+                    "sigmoid(Z1 W2 + b2)",
+                    "the output layer was fed the pre-activation Z1 instead of H",
                     sig(Zw),
                 )
             )
-            out.append(
-                Candidate(
-                    ("M6",),
-                    "it equals sigmoid(sigmoid(H W2 + b2)): the sigmoid applied twice",
-                    sig(f["Y_hat"]),
-                )
-            )
+            out.append(V(("M6",), "sigmoid(Y_hat)", "the sigmoid applied twice", sig(f["Y_hat"])))
     elif name == "output_delta":
-        Y_hat, Y = inputs["Y_hat"], inputs["Y"]
+        Y_hat, Y = _nd(inputs["Y_hat"]), _nd(inputs["Y"])
         out.append(
-            Candidate(
+            V(
                 ("M6",),
-                "it uses sigma(Y_hat) (1 - sigma(Y_hat)) for the derivative factor",
+                "(Y_hat - Y) * sigma(Y_hat) (1 - sigma(Y_hat))",
+                "the sigmoid applied again to Y_hat, which is already an activation",
                 (Y_hat - Y) * netmath.out_factor(Y_hat, None, "double"),
             )
         )
-        out.append(
-            Candidate(
-                ("M7",), "it equals Y_hat - Y, without the factor Y_hat * (1 - Y_hat)", Y_hat - Y
-            )
-        )
+        out.append(V(("M7",), "Y_hat - Y", "the factor Y_hat * (1 - Y_hat) is missing", Y_hat - Y))
     elif name == "hidden_delta":
-        back = inputs["delta2"] @ inputs["W2"].T
-        H = inputs["H"]
+        back = _nd(inputs["delta2"]) @ _nd(inputs["W2"]).T
+        H = _nd(inputs["H"])
         out.append(
-            Candidate(
+            V(
                 ("M6",),
-                "it uses sigma(H) (1 - sigma(H)) for the derivative factor",
+                "(delta2 @ W2.T) * sigma(H) (1 - sigma(H))",
+                "the sigmoid applied again to H, which is already an activation",
                 back * netmath.out_factor(H, None, "double"),
             )
         )
-        out.append(
-            Candidate(("M7",), "it equals delta2 @ W2.T, without the factor H * (1 - H)", back)
-        )
+        out.append(V(("M7",), "delta2 @ W2.T", "the factor H * (1 - H) is missing", back))
     elif name in ("grad_b1", "grad_b2"):
-        delta = next(iter(inputs.values()))
-        out.append(Candidate(("M9",), "it equals the delta itself, one row per sample", delta))
+        key = "delta1" if name == "grad_b1" else "delta2"
+        out.append(V(("M9",), f"{key} itself", "one row per sample, not summed", _nd(inputs[key])))
     elif name == "backprop" and context:
         out.extend(_backprop_variants(component, context))
     return out
 
 
+def _nd(value: Any) -> np.ndarray:
+    return np.array(value, dtype=float)
+
+
 _FACTOR_TEXT = {
-    "double": ("M6", "sigma applied again to {a}"),
+    "double": ("M6", "the sigmoid applied again to {a}"),
     "none": ("M7", "no {a} (1 - {a}) factor"),
     "preact": ("M8", "{z} (1 - {z}) in place of {a} (1 - {a})"),
 }
 
 
-def _backprop_variants(component: str, net: dict[str, np.ndarray]) -> list[Candidate]:
+def _backprop_variants(component: str, net: dict[str, np.ndarray]) -> list[_Variant]:
     params = {k: net[k] for k in netmath.PARAM_NAMES}
-    out: list[Candidate] = []
+    out: list[_Variant] = []
     for o_how in ("right", "double", "none", "preact"):
         for h_how in ("right", "double", "none", "preact"):
             for w2_input in ("H", "Z1"):
@@ -316,58 +317,58 @@ def _backprop_variants(component: str, net: dict[str, np.ndarray]) -> list[Candi
                 if o_how != "right":
                     tag, text = _FACTOR_TEXT[o_how]
                     tags.append(tag)
-                    parts.append("delta2 has " + text.format(a="Y_hat", z="Z2"))
+                    parts.append("delta2 with " + text.format(a="Y_hat", z="Z2"))
                 if h_how != "right":
                     tag, text = _FACTOR_TEXT[h_how]
                     tags.append(tag)
-                    parts.append("delta1 has " + text.format(a="H", z="Z1"))
+                    parts.append("delta1 with " + text.format(a="H", z="Z1"))
                 if w2_input == "Z1":
                     tags.append("M8")
-                    parts.append("dL/dW2 uses Z1 where H is due")
-                out.append(Candidate(tuple(dict.fromkeys(tags)), "; ".join(parts), g[component]))
+                    parts.append("Z1 in dL/dW2 where H is due")
+                gloss = "; ".join(parts)
+                out.append(
+                    _Variant(
+                        tuple(dict.fromkeys(tags)),
+                        "the gradient computed with " + gloss,
+                        "",
+                        g[component],
+                    )
+                )
     if component in ("b1", "b2"):
         delta = netmath.backprop_variant(net["X"], net["Y"], **params)
         key = "delta1" if component == "b1" else "delta2"
-        out.append(Candidate(("M9",), f"it equals {key} itself, one row per sample", delta[key]))
+        out.append(_Variant(("M9",), f"{key} itself", "one row per sample, not summed", delta[key]))
     return out
 
 
 def _scales(name: str, n: int | None, o: int | None) -> list[tuple[float, tuple[str, ...], str]]:
-    if name not in _LOSS_FUNCTIONS and name not in ("numerical_gradient", "numerical_derivative"):
-        return [
-            (1.0, (), ""),
-            (-1.0, (), "minus the expected"),
-            (2.0, (), "twice the expected"),
-            (0.5, (), "half the expected"),
-        ]
+    """(factor, tags, prefix): the factors a wrong answer can be off by, simplest first."""
     if name in ("numerical_gradient", "numerical_derivative"):
-        return [
-            (1.0, (), ""),
-            (-1.0, ("M3",), "minus the expected (the difference the wrong way round)"),
-            (2.0, (), "twice the expected (divide by 2 eps)"),
-            (0.5, (), "half the expected (divide by 2 eps, not 4 eps)"),
-        ]
+        return [(1.0, (), ""), (-1.0, ("M3",), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
+    if name not in _LOSS_FUNCTIONS:
+        return [(1.0, (), ""), (-1.0, (), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
     out = [
         (1.0, (), ""),
-        (-1.0, ("M3",), "minus the expected"),
-        (2.0, ("M4",), "twice the expected"),
-        (-2.0, ("M3", "M4"), "minus twice the expected"),
+        (-1.0, ("M3",), "minus "),
+        (2.0, ("M4",), "twice "),
+        (-2.0, ("M3", "M4"), "-2 times "),
     ]
-    for count, what in ((n, "n"), ((n or 0) * (o or 0), "n * o")):
+    for count, what in ((n, "n"), ((n or 0) * (o or 0), "(n*o)")):
         if count and count > 2:
             out += [
-                (1.0 / count, ("M5",), f"the expected divided by {what} = {count}"),
-                (-1.0 / count, ("M3", "M5"), f"minus the expected divided by {what} = {count}"),
-                (2.0 / count, ("M4", "M5"), f"twice the expected divided by {what} = {count}"),
-                (-2.0 / count, ("M3", "M4", "M5"), f"-2 times the expected over {what} = {count}"),
+                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times "),
+                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times "),
+                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times "),
+                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times "),
             ]
-    out.append((0.5, (), "half the expected"))
+    out.append((0.5, (), "half "))
     return out
 
 
 def _sizes(inputs: dict[str, Any], context: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(n, o) of a network case, or (None, None)."""
     for key in ("X", "Y_hat", "delta2", "H", "delta1"):
-        src = context.get(key) if key in context else inputs.get(key)
+        src = context[key] if key in context else inputs.get(key)
         if type(src) is _ndarray and src.ndim == 2:
             n = src.shape[0]
             Y = context.get("Y", inputs.get("Y", inputs.get("delta2")))
@@ -390,15 +391,15 @@ def candidates(
     out: list[Candidate] = []
     with np.errstate(all="ignore"):
         for var in _variants(name, component, inputs, context, expected):
-            for factor, s_tags, s_text in _scales(name, n, o):
-                value = var.value * factor
+            gloss = f" ({var.gloss})" if var.gloss else ""
+            for factor, s_tags, prefix in _scales(name, n, o):
+                value = _nd(var.value * factor)
                 tags = tuple(dict.fromkeys(var.tags + s_tags))
-                text = "; ".join(t for t in (var.text, s_text) if t)
-                out.append(Candidate(tags, text, value))
+                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value))
                 if value.ndim == 2 and value.shape[0] != value.shape[1]:
-                    t_text = "; ".join(t for t in (var.text, s_text) if t)
-                    t_text = (t_text + ", " if t_text else "") + "transposed"
-                    out.append(Candidate(tuple(dict.fromkeys(("M1",) + tags)), t_text, value.T))
+                    t_tags = tuple(dict.fromkeys(("M1",) + tags))
+                    text = f"{prefix}{var.formula}, transposed{gloss}"
+                    out.append(Candidate(t_tags, text, value.T.copy()))
     return out[1:]  # the expected itself is not a mistake
 
 
@@ -416,13 +417,20 @@ def explain_values(
         if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
             continue
         if close(got, cand.value, rtol=1e-5):
-            text = f"{label}your answer is {cand.text}" if cand.text else f"{label}it matches"
-            return explanation(cand.tags, text + ".", name)
+            return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     if got.shape != expected.shape:
         return explain_shape(name, component, inputs, expected.shape, got.shape)
-    if (got != got).any() or (abs(got) == float("inf")).any():
+    bad = (got != got) | (abs(got) == float("inf"))
+    if bad.any():
         tags: tuple[str, ...] = ("M12",) if name in ("sigmoid", "sigmoid_prime") else ()
-        return explanation(tags, f"{label}your answer contains nan or inf.", name)
+        where = ""
+        first = next(iter(inputs.values()), None)
+        if type(first) is _ndarray and first.shape == got.shape and got.ndim:
+            ix = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = f" (first at index {ix}, where the input is {float(first[ix]):g})"
+        elif got.ndim == 0 and len(inputs) == 1 and type(first) is _ndarray:
+            where = f" (for the input {float(first):g})"
+        return explanation(tags, f"{label}your answer contains nan or inf{where}.", name)
     return explanation((), f"{label}the values differ ({largest_difference(expected, got)}).", name)
 
 
@@ -466,16 +474,17 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
     if kind == "none":
         text = f"{label}your function returned None: is a `return` statement missing?"
     else:
-        text = f"{label}expected a {want}, got a {type_name}: {advice}."
+        article = "an" if want == "array" else "a"
+        text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
     return Explanation((), text, FUNCTION_HINTS.get(name, ""))
 
 
 def explain_error(name: str, type_name: str, message: str, where: str = "") -> Explanation:
     """A friendly account of an exception the student's function raised."""
     at = f" ({where})" if where else ""
-    head = f"{name} raised {type_name}: {message}{at}."
+    head = f"your function raised {type_name}: {message}{at}."
     if type_name == "NotImplementedError":
-        text = f"{name} is still the stub: it raised NotImplementedError{at}."
+        text = f"your function is still the stub: it raised NotImplementedError{at}."
         hint = "replace `raise NotImplementedError()` with your code, then run the cell again."
     elif type_name == "NameError":
         text = head
@@ -503,7 +512,7 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
-def explain_mutation(name: str, arg: str, change: float, eps: float | None = None) -> Explanation:
+def explain_mutation(name: str, arg: str, change: float) -> Explanation:
     """An argument was changed: M11, or M13 when numerical_gradient left W nudged by about eps."""
     size = "its shape or type" if change == float("inf") else f"entries by up to {change:.3g}"
     if name == "numerical_gradient" and arg == "W":
@@ -514,21 +523,27 @@ def explain_mutation(name: str, arg: str, change: float, eps: float | None = Non
         )
     return explanation(
         ("M11",),
-        f"your function changed its argument {arg} ({size}); the "
-        "answer may be right, but the caller's data is not.",
+        f"the argument {arg} was changed in place ({size}); the returned "
+        f"values may be right, but the caller's {arg} is not.",
         name,
     )
 
 
-def explain_warnings(name: str, caught: list[tuple[str, str]]) -> Explanation | None:
-    """M12 when numpy warned about overflow or invalid values during the call; else None."""
+def explain_warnings(
+    name: str, caught: list[tuple[str, str]], largest_input: float | None = None
+) -> Explanation | None:
+    """M12 when numpy warned about overflow or invalid values during the call; else None.
+
+    largest_input: the largest |entry| of the call's arrays, named in the message.
+    """
     bad = [m for c, m in caught if c == "RuntimeWarning" and ("overflow" in m or "invalid" in m)]
     if not bad:
         return None
+    on = f" on inputs as large as {largest_input:g}" if largest_input else ""
     return explanation(
         ("M12",),
-        f"numpy warned: {bad[0]!r} (the test cell would print it to "
-        "stderr, which nbgrader scores as a failure).",
+        f"numpy warned {bad[0]!r}{on} (in a test cell that warning goes "
+        "to stderr, which nbgrader scores as a failure).",
         name,
     )
 
