@@ -1,0 +1,143 @@
+"""Checks every course notebook shares, parametrised over the assignments present in source/.
+
+- release/ is exactly what `python -m grader release` produces from source/ (regenerated into a
+  temporary folder with real nbgrader and compared cell by cell);
+- notebooks are stored in git without outputs or execution counts;
+- each source notebook follows the test-cell contract of docs/grading.md (solution cell, visible
+  test right after it, hidden test after that, points on every test cell, readable cell ids, a
+  locked setup cell first).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import course
+
+ROOT = course.REPO_ROOT
+PRESENT = [a for a in course.ASSIGNMENTS if (ROOT / "source" / a / f"{a}.ipynb").is_file()]
+
+#: The functions students write in each notebook (COURSE_SPEC.md, docs/grading.md).
+SPEC_FUNCTIONS: dict[str, list[str]] = {
+    "01_partial_derivatives": ["df_dx", "df_dz", "numerical_derivative", "numerical_gradient"],
+    "02_sigmoid_derivative": ["sigmoid", "sigmoid_prime", "sigmoid_prime_from_output"],
+    "03_feedforward": ["forward", "sse_loss"],
+    "04_backprop_W2": ["output_delta", "grad_W2", "grad_b2"],
+    "05_backprop_W1": ["hidden_delta", "grad_W1", "grad_b1", "backprop", "train"],
+}
+
+#: A readable id: words joined by - or _ (not nbformat's random 8-hex default).
+READABLE_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*")
+RANDOM_ID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){0,4}[0-9a-f]*")
+
+
+def stored_notebooks() -> list[Path]:
+    """Every notebook kept in git: source/, release/ and notebooks/."""
+    found: list[Path] = []
+    for folder in ("source", "release", "notebooks"):
+        found += sorted(
+            p for p in (ROOT / folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+        )
+    return found
+
+
+def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+    return dict(cell.metadata.get("nbgrader", {}))
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def regenerated_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """release/ regenerated from source/ by the same library call as `python -m grader release`."""
+    if not PRESENT:
+        pytest.skip("source/ holds no assignment yet")
+    dest = tmp_path_factory.mktemp("release")
+    written = course.build_release(dest)
+    assert written == PRESENT
+    return dest
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_release_is_what_grader_release_produces(regenerated_release: Path, assignment: str):
+    committed_path = ROOT / "release" / assignment / f"{assignment}.ipynb"
+    assert committed_path.is_file(), (
+        f"release/{assignment} is missing: run `make release` (python -m grader release)"
+    )
+    committed = read(committed_path)
+    fresh = read(regenerated_release / assignment / f"{assignment}.ipynb")
+
+    def summary(nb: nbformat.NotebookNode) -> list[tuple]:
+        return [(c.id, c.cell_type, c.source, nbgrader_meta(c)) for c in nb.cells]
+
+    stale = f"release/{assignment} is out of date with source/: run `make release`"
+    assert [c.id for c in committed.cells] == [c.id for c in fresh.cells], stale
+    for got, want in zip(summary(committed), summary(fresh), strict=True):
+        assert got == want, f"{stale} (cell {want[0]!r} differs)"
+    # Everything in the release folder is generated: no extra or missing files.
+    committed_files = sorted(p.name for p in committed_path.parent.iterdir())
+    fresh_files = sorted(p.name for p in (regenerated_release / assignment).iterdir())
+    assert committed_files == fresh_files, stale
+
+
+@pytest.mark.parametrize("path", stored_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_is_stored_without_outputs(path: Path):
+    nb = read(path)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {cell.id!r} has stored outputs"
+            assert cell.execution_count is None, f"{path.name}: cell {cell.id!r} has a count"
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_source_follows_the_test_cell_contract(assignment: str):
+    nb = read(ROOT / "source" / assignment / f"{assignment}.ipynb")
+    cells = nb.cells
+    ids = [c.id for c in cells]
+    assert len(ids) == len(set(ids)), f"duplicate cell ids in {assignment}"
+    for cell_id in ids:
+        assert READABLE_ID.fullmatch(cell_id) and not RANDOM_ID.fullmatch(cell_id), (
+            f"{assignment}: cell id {cell_id!r} is not a stable readable id"
+        )
+
+    code_cells = [c for c in cells if c.cell_type == "code"]
+    setup = code_cells[0]
+    assert setup.id == "setup" and nbgrader_meta(setup).get("locked"), (
+        f"{assignment}: the first code cell must be the locked `setup` cell"
+    )
+    assert "import numpy" in setup.source and "matplotlib" in setup.source
+
+    for cell in cells:
+        meta = nbgrader_meta(cell)
+        if meta:
+            assert meta["schema_version"] == 3 and meta["grade_id"] == cell.id
+        if meta.get("grade"):
+            assert meta.get("points", 0) > 0, f"{assignment}: {cell.id} has no points"
+
+    solutions = [c.id for c in code_cells if nbgrader_meta(c).get("solution")]
+    assert solutions == SPEC_FUNCTIONS[assignment], (
+        f"{assignment}: solution cells {solutions}, the spec asks for {SPEC_FUNCTIONS[assignment]}"
+    )
+    for name in solutions:
+        k = ids.index(name)
+        sol, visible, hidden = cells[k], cells[k + 1], cells[k + 2]
+        assert re.search(rf"^def {name}\(", sol.source, re.M), f"{name}: no `def {name}(`"
+        assert '"""' in sol.source.split("### BEGIN SOLUTION")[0], f"{name}: docstring hidden"
+        assert "### BEGIN SOLUTION" in sol.source and "### END SOLUTION" in sol.source
+        assert visible.id == f"test_{name}", f"{name}: the visible test must follow the stub"
+        assert nbgrader_meta(visible).get("grade") and nbgrader_meta(visible).get("locked")
+        assert f"checks.check_{name}({name})" in visible.source
+        assert "reference" not in visible.source, f"{name}: visible tests never use reference"
+        assert hidden.id == f"hidden_test_{name}", f"{name}: the hidden test must come next"
+        assert nbgrader_meta(hidden).get("grade") and nbgrader_meta(hidden).get("locked")
+        before, _, rest = hidden.source.partition("### BEGIN HIDDEN TESTS")
+        assert "### END HIDDEN TESTS" in rest
+        assert f"checks.check_{name}({name}, hidden=True)" in rest
+        assert before.strip().startswith("#"), f"{name}: students should see a comment"
