@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import time
 import traceback
 import warnings
@@ -159,9 +160,12 @@ def _change(before: Any, after: Any) -> float:
     return 0.0
 
 
+_GRADER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _where(tb: traceback.StackSummary) -> str:
     """The innermost frame outside the grader package: where the student's code failed."""
-    frames = [f for f in tb if "/grader/" not in f.filename.replace("\\", "/")]
+    frames = [f for f in tb if not os.path.abspath(f.filename).startswith(_GRADER_DIR)]
     if not frames:
         return ""
     f = frames[-1]

@@ -1,0 +1,245 @@
+"""Wrong answers, each one a misconception of the spec's table (M1-M13) as a student would
+write it. WRONG lists (function, answer, tag the message must name, flavour to run)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader import cases, expect
+
+
+def _sig(z):
+    return np.exp(-np.logaddexp(0.0, -np.asarray(z, dtype=float)))
+
+
+# M1: a missing or extra transpose
+def grad_W2_transposed(H, delta2):
+    return delta2.T @ H
+
+
+def hidden_delta_transposed(delta2, W2, H):
+    return (W2 @ delta2.T) * (H * (1 - H)).T
+
+
+# M2: any other wrong shape
+def grad_W1_outer_wrong(X, delta1):
+    return X @ X.T @ delta1
+
+
+def grad_b2_keepdims(delta2):
+    return delta2.sum(axis=0, keepdims=True)
+
+
+# M3: a sign flip
+def output_delta_sign(Y_hat, Y):
+    return (Y - Y_hat) * Y_hat * (1 - Y_hat)
+
+
+def grad_W2_sign(H, delta2):
+    return -H.T @ delta2
+
+
+def train_uphill(X, Y, n_hidden, lr, epochs, seed=0):
+    rng = np.random.default_rng(seed)
+    p = {"W1": rng.normal(size=(X.shape[1], n_hidden)), "b1": np.zeros(n_hidden),
+         "W2": rng.normal(size=(n_hidden, Y.shape[1])), "b2": np.zeros(Y.shape[1])}  # fmt: skip
+    losses = []
+    for _ in range(epochs):
+        H = _sig(X @ p["W1"] + p["b1"])
+        Y_hat = _sig(H @ p["W2"] + p["b2"])
+        losses.append(float(0.5 * np.sum((Y_hat - Y) ** 2)))
+        d2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)
+        d1 = d2 @ p["W2"].T * H * (1 - H)
+        g = {"W1": X.T @ d1, "b1": d1.sum(0), "W2": H.T @ d2, "b2": d2.sum(0)}
+        p = {k: v + lr * g[k] for k, v in p.items()}  # + : climbs the loss
+    return p, losses
+
+
+# M4: the loss without the 1/2
+def sse_loss_no_half(Y_hat, Y):
+    return float(np.sum((Y_hat - Y) ** 2))
+
+
+def output_delta_double(Y_hat, Y):
+    return 2 * (Y_hat - Y) * Y_hat * (1 - Y_hat)
+
+
+# M5: a mean where the course uses a sum
+def grad_W2_mean(H, delta2):
+    return H.T @ delta2 / H.shape[0]
+
+
+def sse_loss_mean(Y_hat, Y):
+    return float(0.5 * np.mean((Y_hat - Y) ** 2))
+
+
+# M6: the double sigmoid (seed 004)
+def sigmoid_prime_from_output_double(a):
+    s = _sig(a)
+    return s * (1 - s)
+
+
+def hidden_delta_double(delta2, W2, H):
+    return (delta2 @ W2.T) * _sig(H) * (1 - _sig(H))
+
+
+def output_delta_seed004(Y_hat, Y):
+    """Seed 004 verbatim: 2 (y* - output) * sigmoid(output) (1 - sigmoid(output))."""
+    return 2 * (Y - Y_hat) * (_sig(Y_hat) * (1 - _sig(Y_hat)))
+
+
+# M7: a forgotten activation derivative
+def output_delta_no_factor(Y_hat, Y):
+    return Y_hat - Y
+
+
+def backprop_no_hidden_factor(X, Y, W1, b1, W2, b2):
+    H = _sig(X @ W1 + b1)
+    Y_hat = _sig(H @ W2 + b2)
+    d2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)
+    d1 = d2 @ W2.T
+    return {"W1": X.T @ d1, "b1": d1.sum(0), "W2": H.T @ d2, "b2": d2.sum(0)}
+
+
+# M8: pre-activation vs activation
+def forward_no_output_sigmoid(X, W1, b1, W2, b2):
+    H = _sig(X @ W1 + b1)
+    return H, H @ W2 + b2
+
+
+def sigmoid_prime_as_output(z):
+    z = np.asarray(z, dtype=float)
+    return z * (1 - z)
+
+
+def backprop_Z1_for_W2(X, Y, W1, b1, W2, b2):
+    Z1 = X @ W1 + b1
+    H = _sig(Z1)
+    Y_hat = _sig(H @ W2 + b2)
+    d2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)
+    d1 = d2 @ W2.T * H * (1 - H)
+    return {"W1": X.T @ d1, "b1": d1.sum(0), "W2": Z1.T @ d2, "b2": d2.sum(0)}
+
+
+# M9: bias gradient not summed
+def grad_b1_unsummed(delta1):
+    return delta1
+
+
+def backprop_unsummed_b2(X, Y, W1, b1, W2, b2):
+    H = _sig(X @ W1 + b1)
+    Y_hat = _sig(H @ W2 + b2)
+    d2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)
+    d1 = d2 @ W2.T * H * (1 - H)
+    return {"W1": X.T @ d1, "b1": d1.sum(0), "W2": H.T @ d2, "b2": d2}
+
+
+# M10: a hard-coded answer (a student who copied the visible examples' answers)
+def hardcoded(name):
+    """An answer that knows the visible examples' answers by their input shapes, nothing else."""
+    table = {}
+    for case in cases.visible_cases(name):
+        shapes = tuple(np.shape(v) for v in case["args"].values())
+        table[shapes] = expect.visible_expected(case)["result"]
+
+    def answer(*args):
+        shapes = tuple(np.shape(v) for v in args)
+        return table.get(shapes, next(iter(table.values()))).copy()
+
+    answer.__name__ = f"{name}_hardcoded"
+    return answer
+
+
+# M11: mutated inputs (right values)
+def sigmoid_prime_from_output_inplace(a):
+    a *= 1 - a
+    return a
+
+
+def grad_W1_inplace(X, delta1):
+    X -= 0.0  # harmless
+    delta1[...] = delta1 * 1.0
+    X[0, 0] = X[0, 0] + 1.0
+    result = X.T @ delta1
+    result[0] -= delta1[0]  # undo the change's effect on the answer
+    return result
+
+
+# M12: numerically unstable sigmoids
+def sigmoid_naive(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def sigmoid_naive_ratio(z):
+    e = np.exp(np.asarray(z, dtype=float))
+    return e / (1.0 + e)
+
+
+def sigmoid_prime_naive(z):
+    s = 1.0 / (1.0 + np.exp(-z))
+    return s * (1 - s)
+
+
+# M13: numerical gradients off by O(eps)
+def numerical_derivative_forward(g, x, eps=1e-5):
+    return float((g(x + eps) - g(x)) / eps)
+
+
+def numerical_gradient_forward(fn, W, eps=1e-5):
+    W = np.array(W, dtype=float)
+    f0 = fn(W)
+    grad = np.zeros_like(W)
+    for ix in np.ndindex(W.shape):
+        old = W[ix]
+        W[ix] = old + eps
+        grad[ix] = (fn(W) - f0) / eps
+        W[ix] = old
+    return grad
+
+
+def numerical_gradient_unrestored(fn, W, eps=1e-5):
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        plus = fn(W)
+        W[ix] -= 2 * eps
+        minus = fn(W)
+        grad[ix] = (plus - minus) / (2 * eps)  # W[ix] is never put back
+    return grad
+
+
+# (function, answer, the tag its message must name, hidden flavour?)
+WRONG = [
+    ("grad_W2", grad_W2_transposed, "M1", False),
+    ("hidden_delta", hidden_delta_transposed, "M1", False),
+    ("grad_W1", grad_W1_outer_wrong, "M2", False),
+    ("grad_b2", grad_b2_keepdims, "M2", False),
+    ("output_delta", output_delta_sign, "M3", False),
+    ("grad_W2", grad_W2_sign, "M3", False),
+    ("train", train_uphill, "M3", False),
+    ("sse_loss", sse_loss_no_half, "M4", False),
+    ("output_delta", output_delta_double, "M4", False),
+    ("grad_W2", grad_W2_mean, "M5", False),
+    ("sse_loss", sse_loss_mean, "M5", False),
+    ("sigmoid_prime_from_output", sigmoid_prime_from_output_double, "M6", False),
+    ("hidden_delta", hidden_delta_double, "M6", False),
+    ("output_delta", output_delta_seed004, "M6", False),
+    ("output_delta", output_delta_no_factor, "M7", False),
+    ("backprop", backprop_no_hidden_factor, "M7", False),
+    ("forward", forward_no_output_sigmoid, "M8", False),
+    ("sigmoid_prime", sigmoid_prime_as_output, "M8", False),
+    ("backprop", backprop_Z1_for_W2, "M8", False),
+    ("grad_b1", grad_b1_unsummed, "M9", False),
+    ("backprop", backprop_unsummed_b2, "M9", False),
+    ("grad_b2", hardcoded("grad_b2"), "M10", True),
+    ("grad_W1", hardcoded("grad_W1"), "M10", True),
+    ("sigmoid", hardcoded("sigmoid"), "M10", True),
+    ("sigmoid_prime_from_output", sigmoid_prime_from_output_inplace, "M11", False),
+    ("grad_W1", grad_W1_inplace, "M11", False),
+    ("sigmoid", sigmoid_naive, "M12", False),
+    ("sigmoid", sigmoid_naive_ratio, "M12", False),
+    ("sigmoid_prime", sigmoid_prime_naive, "M12", False),
+    ("numerical_derivative", numerical_derivative_forward, "M13", False),
+    ("numerical_gradient", numerical_gradient_forward, "M13", False),
+    ("numerical_gradient", numerical_gradient_unrestored, "M13", False),
+]
