@@ -31,7 +31,7 @@ import numpy as np
 from grader import _trusted, diagnose, expect, netmath
 from grader import cases as _cases
 from grader.diagnose import Explanation
-from grader.observe import Observation, Returned, observe
+from grader.observe import Observation, Returned, observe_cases
 
 _ndarray = _trusted.ndarray
 _float64 = _trusted.float64
@@ -289,8 +289,9 @@ def judge(
     Args:
         name: the student function, e.g. "grad_W2" (see grader.cases.FUNCTIONS).
         cases: from grader.cases.visible_cases(name) or hidden_cases(name, seed).
-        observations: one grader.observe.Observation per case, in the same order (made in
-            this process or another and unpickled here).
+        observations: one grader.observe.Observation per case, in the same order, made in
+            this process or another (send them with grader.observe.to_json / from_json;
+            after an untouched stub's NotImplementedError the rest may be missing).
         hidden: compare with grader/reference.py (True) or with the reference-free answers.
 
     Returns:
@@ -298,17 +299,29 @@ def judge(
     """
     if name not in _cases.SIGNATURES:
         raise KeyError(_cases.unknown_name_message(name))
+    last = observations[-1] if observations else None
+    if (
+        last is not None
+        and last.error is not None
+        and last.error.type_name == "NotImplementedError"
+    ):
+        cases = cases[: len(observations)]  # an untouched stub is observed only once
     if len(cases) != len(observations):
         raise ValueError(f"{len(cases)} cases but {len(observations)} observations")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with _errstate(all="ignore"):
+            for case, obs in zip(cases, observations, strict=True):
+                if type(obs) is not Observation:
+                    raise TypeError(f"expected an Observation, got {type(obs).__name__}")
+                if obs.case_id and obs.case_id != case["id"]:
+                    raise ValueError(
+                        f"observation of case {obs.case_id!r} given for {case['id']!r}"
+                    )
             if name == "train":
                 return _judge_train(cases, observations, hidden=hidden)
             verdicts = []
             for case, obs in zip(cases, observations, strict=True):
-                if not isinstance(obs, Observation):
-                    raise TypeError(f"expected an Observation, got {type(obs).__name__}")
                 verdicts.append(_judge_case(name, case, obs, expect.expected(case, hidden=hidden)))
             return _result(name, cases, verdicts, hidden)
 
@@ -536,16 +549,8 @@ def run_check(
     """Build the cases, observe fn on each, judge: the CheckResult (raises nothing on a wrong
     answer)."""
     case_list = _cases.hidden_cases(name, seed) if hidden else _cases.visible_cases(name)
-    observations = []
-    for case in case_list:
-        obs = observe(
-            fn, _cases.build_args(case), name=name, case_id=case["id"], arg_names=list(case["args"])
-        )
-        observations.append(obs)
-        if obs.error is not None and obs.error.type_name == "NotImplementedError":
-            break  # an untouched stub: no need to call it again
-    if len(observations) < len(case_list):
-        case_list = case_list[: len(observations)]
+    observations = observe_cases(fn, case_list)
+    case_list = case_list[: len(observations)]  # an untouched stub is called only once
     return judge(name, case_list, observations, hidden=hidden)
 
 

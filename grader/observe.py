@@ -223,3 +223,124 @@ def observe(
     obs.stdout = out.getvalue()[:_TEXT_LIMIT]
     obs.stderr = err.getvalue()[:_TEXT_LIMIT]
     return obs
+
+
+def observe_cases(fn: Any, case_list: list[dict[str, Any]]) -> list[Observation]:
+    """Observe fn on every case of `grader.cases` (stops after an untouched stub's first
+    NotImplementedError: calling it again tells nothing new).
+
+    Returns:
+        one Observation per case called, in order (fewer than the cases after a stub).
+    """
+    from grader.cases import build_args
+
+    out = []
+    for case in case_list:
+        obs = observe(
+            fn,
+            build_args(case),
+            name=case["name"],
+            case_id=case["id"],
+            arg_names=list(case["args"]),
+        )
+        out.append(obs)
+        if obs.error is not None and obs.error.type_name == "NotImplementedError":
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+_KINDS = {"ndarray", "float", "int", "bool", "none", "tuple", "list", "dict", "other"}
+
+
+def _array_to_json(a: np.ndarray | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"shape": list(a.shape), "data": [float(v) for v in a.reshape(-1)]}
+
+
+def _array_from_json(d: Any) -> np.ndarray | None:
+    if d is None:
+        return None
+    shape = tuple(int(s) for s in d["shape"])
+    data = _np_array([float(v) for v in d["data"]], dtype=_float64)
+    if type(data) is not _ndarray or data.size != int(np.prod(shape, dtype=np.int64)):
+        raise ValueError("array data does not match its shape")
+    return data.reshape(shape)
+
+
+def _returned_to_json(r: Returned | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "kind": r.kind,
+        "type_name": r.type_name,
+        "array": _array_to_json(r.array),
+        "dtype": r.dtype,
+        "items": None if r.items is None else [_returned_to_json(i) for i in r.items],
+        "keys": r.keys,
+        "note": r.note,
+    }
+
+
+def _returned_from_json(d: Any, depth: int = 0) -> Returned | None:
+    if d is None:
+        return None
+    if depth > 4 or d["kind"] not in _KINDS:
+        raise ValueError(f"not a returned value: kind {d.get('kind')!r}")
+    items = d.get("items")
+    keys = d.get("keys")
+    return Returned(
+        kind=str(d["kind"]),
+        type_name=str(d["type_name"])[:200],
+        array=_array_from_json(d.get("array")),
+        dtype=str(d.get("dtype", ""))[:50],
+        items=None if items is None else [_returned_from_json(i, depth + 1) for i in items],
+        keys=None if keys is None else [str(k)[:200] for k in keys],
+        note=str(d.get("note", ""))[:_TEXT_LIMIT],
+    )
+
+
+def to_json(obs: Observation) -> dict[str, Any]:
+    """The observation as JSON-safe data (lists, strings, numbers), for a process boundary
+    where unpickling would mean trusting the other side."""
+    err = obs.error
+    return {
+        "name": obs.name,
+        "case_id": obs.case_id,
+        "returned": _returned_to_json(obs.returned),
+        "error": None if err is None else [err.type_name, err.message, err.where, err.traceback],
+        "mutated": {k: (v if v != float("inf") else "inf") for k, v in obs.mutated.items()},
+        "warnings": [list(w) for w in obs.warnings],
+        "stdout": obs.stdout,
+        "stderr": obs.stderr,
+        "seconds": obs.seconds,
+    }
+
+
+def from_json(data: dict[str, Any]) -> Observation:
+    """Rebuild an Observation from `to_json` data, validating every field's type.
+
+    Raises:
+        ValueError / KeyError / TypeError: the data is not a well-formed observation.
+    """
+    err = data.get("error")
+    error = None
+    if err is not None:
+        type_name, message, where, tb = (str(x)[:_TEXT_LIMIT] for x in err)
+        error = ErrorInfo(type_name, message, where, tb)
+    mutated = {str(k): float(v) for k, v in dict(data.get("mutated", {})).items()}
+    caught = [(str(c)[:100], str(m)[:300]) for c, m in list(data.get("warnings", []))[:20]]
+    return Observation(
+        name=str(data["name"]),
+        case_id=str(data["case_id"]),
+        returned=_returned_from_json(data.get("returned")),
+        error=error,
+        mutated=mutated,
+        warnings=caught,
+        stdout=str(data.get("stdout", ""))[:_TEXT_LIMIT],
+        stderr=str(data.get("stderr", ""))[:_TEXT_LIMIT],
+        seconds=float(data.get("seconds", 0.0)),
+    )

@@ -7,6 +7,7 @@ a patched numpy.allclose does not turn a wrong answer into a pass; nothing reach
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -25,7 +26,7 @@ from corpus.wrong import WRONG
 
 import grader
 from grader import cases, checks, diagnose, reference
-from grader.observe import Observation, observe
+from grader.observe import Observation, from_json, observe, observe_cases, to_json
 
 TESTS = Path(__file__).resolve().parent
 GRADER = Path(grader.__file__).resolve().parent
@@ -371,10 +372,28 @@ def test_judge_works_on_observations_from_elsewhere(name, fn, passed, hidden):
     ]
     shipped_cases, shipped_obs = pickle.loads(pickle.dumps((case_list, obs)))
     assert all(type(o) is Observation for o in shipped_obs)
-    result = checks.judge(name, shipped_cases, shipped_obs, hidden=hidden)
+    as_json = [from_json(d) for d in json.loads(json.dumps([to_json(o) for o in obs]))]
     direct = checks.run_check(name, fn, hidden=hidden)
-    assert result.passed is passed
-    assert (result.message, result.misconceptions) == (direct.message, direct.misconceptions)
+    for shipped in (shipped_obs, as_json):
+        result = checks.judge(name, shipped_cases, shipped, hidden=hidden)
+        assert result.passed is passed
+        assert (result.message, result.misconceptions) == (direct.message, direct.misconceptions)
+
+
+def test_judge_rejects_misaligned_or_malformed_observations():
+    case_list = cases.visible_cases("grad_b2")
+    obs = observe_cases(RIGHT["grad_b2"][0], case_list)
+    with pytest.raises(ValueError, match="given for"):
+        checks.judge("grad_b2", case_list, obs[::-1], hidden=False)
+    with pytest.raises(ValueError, match="observations"):
+        checks.judge("grad_b2", case_list, obs[:1], hidden=False)
+    bad = to_json(obs[0])
+    bad["returned"]["array"]["shape"] = [3, 3]
+    with pytest.raises(ValueError):
+        from_json(bad)
+    stub = observe_cases(lambda delta2: (_ for _ in ()).throw(NotImplementedError()), case_list)
+    assert len(stub) == 1
+    assert "still the stub" in checks.judge("grad_b2", case_list, stub, hidden=False).message
 
 
 def test_cases_are_deterministic_and_cover_the_spec_shapes():
@@ -405,3 +424,34 @@ def test_hidden_checks_are_fast():
     checks.check_train(reference.train, hidden=True)
     train = time.perf_counter() - start
     assert per_check < 1.0 and train < 2.0, (per_check, train)
+
+
+# --------------------------------------------------------------------------- a real kernel
+
+
+def test_in_a_real_kernel_right_answers_leave_no_stderr_and_wrong_ones_an_error():
+    """Test cells as nbgrader runs them: a right answer gives one stdout line and no stderr
+    stream; an overflowing sigmoid gives a CheckFailure error output naming M12, no stderr."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    setup = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport numpy as np"
+    right = "from corpus.right import sigmoid_masked as sigmoid, train_uniform as train"
+    cells = [
+        setup,
+        right,
+        "from grader import checks\nchecks.check_sigmoid(sigmoid)",
+        "from grader import checks\nchecks.check_sigmoid(sigmoid, hidden=True)",
+        "checks.check_train(train, hidden=True)",
+        "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n\nchecks.check_sigmoid(sigmoid)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    outputs = [cell.outputs for cell in nb.cells]
+    for out in outputs:
+        assert not [o for o in out if o.get("name") == "stderr"], out
+    for out in outputs[2:5]:
+        assert [o.output_type for o in out] == ["stream"] and "right on all" in out[0].text
+    (error,) = outputs[5]
+    assert error.output_type == "error" and error.ename == "CheckFailure"
+    assert "[M12]" in error.evalue
