@@ -209,7 +209,13 @@ def _variants(
     out = [_Variant((), "the expected answer", "", expected)]
     sig = netmath.sigmoid
     V = _Variant
-    if name == "sigmoid":
+    if name in ("df_dx", "df_dz"):
+        x, z = _nd(inputs["x"]), _nd(inputs["z"])
+        if name == "df_dx":
+            out.append(V((), "3 x^2 + 4 x z", "that is df/dz; hold z fixed", 3 * x**2 + 4 * x * z))
+        else:
+            out.append(V((), "6 x z + 2 z^2", "that is df/dx; hold x fixed", 6 * x * z + 2 * z**2))
+    elif name == "sigmoid":
         z = _nd(inputs["z"])
         out.append(V(("M3",), "1 / (1 + exp(+z))", "the sign in the exponent is flipped", sig(-z)))
     elif name == "sigmoid_prime":
@@ -245,8 +251,10 @@ def _variants(
         )
     elif name == "forward" and context:
         f = netmath.layers(context["X"], context["W1"], context["b1"], context["W2"], context["b2"])
+        swapped = "the two outputs are swapped: return H, Y_hat in that order"
         if component == "H":
             out.append(V(("M8",), "Z1 = X W1 + b1", "the sigmoid is missing", f["Z1"]))
+            out.append(V((), "Y_hat", swapped, f["Y_hat"]))
         else:
             Zw = f["Z1"] @ context["W2"] + context["b2"]
             out.append(V(("M8",), "Z2 = H W2 + b2", "the output sigmoid is missing", f["Z2"]))
@@ -259,6 +267,7 @@ def _variants(
                 )
             )
             out.append(V(("M6",), "sigmoid(Y_hat)", "the sigmoid applied twice", sig(f["Y_hat"])))
+            out.append(V((), "H", swapped, f["H"]))
     elif name == "output_delta":
         Y_hat, Y = _nd(inputs["Y_hat"]), _nd(inputs["Y"])
         out.append(

@@ -90,6 +90,17 @@ def test_wrong_answer_names_its_misconception(name, fn, tag, hidden, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_untagged_mistakes_still_say_what_the_answer_is():
+    def forward_swapped(X, W1, b1, W2, b2):
+        H, Y_hat = reference.forward(X, W1, b1, W2, b2)
+        return Y_hat, H
+
+    result = checks.run_check("forward", forward_swapped)
+    assert "swapped" in result.message and result.misconceptions == []
+    result = checks.run_check("df_dx", reference.df_dz)
+    assert "that is df/dz" in result.message
+
+
 def test_hardcoded_answer_passes_the_visible_flavour_only():
     fn = wrong.hardcoded("grad_b2")
     checks.check_grad_b2(fn)  # right on the visible examples
