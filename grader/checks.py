@@ -111,6 +111,12 @@ def _one(
         return None, diagnose.explain_type(name, component, "none", "None", "array")
     ok_kinds = {"array": ("ndarray",), "float": ("float",), "scalar": ("ndarray", "float")}[want]
     arr = _array_of(r)
+    if r.kind in ok_kinds and arr is None:
+        label = "" if component == "result" else f"{component}: "
+        text = (
+            f"{label}the returned {r.type_name} holds no numbers ({r.note or 'dtype ' + r.dtype})."
+        )
+        return None, Explanation((), text, diagnose.FUNCTION_HINTS.get(name, ""))
     if r.kind not in ok_kinds or arr is None:
         shown_want = "float" if want == "float" else "array"
         extra = f" ({r.note})" if r.note else ""

@@ -218,6 +218,11 @@ class AlwaysEqual:
         return np.zeros((4, 2))
 
 
+class EqualToAll:
+    def __eq__(self, other):
+        return True
+
+
 class LyingArray(np.ndarray):
     def __eq__(self, other):
         return np.ones(self.shape, dtype=bool)
@@ -231,12 +236,14 @@ class LyingArray(np.ndarray):
     [
         lambda H, delta2: AlwaysEqual(),
         lambda H, delta2: np.zeros((H.shape[1], delta2.shape[1])).view(LyingArray),
+        lambda H, delta2: np.array([[EqualToAll()] * delta2.shape[1]] * H.shape[1]),
     ],
-    ids=["always-equal-object", "ndarray-subclass"],
+    ids=["always-equal-object", "ndarray-subclass", "object-array"],
 )
 def test_objects_that_compare_equal_to_everything_fail(fn):
     result = checks.run_check("grad_W2", fn)
-    assert not result.passed and "expected an array" in result.message
+    assert not result.passed
+    assert "expected an array" in result.message or "holds no numbers" in result.message
 
 
 def test_patched_allclose_in_process_does_not_pass_a_wrong_answer(monkeypatch):
