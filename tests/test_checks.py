@@ -473,3 +473,16 @@ def test_in_a_real_kernel_right_answers_leave_no_stderr_and_wrong_ones_an_error(
     (error,) = outputs[5]
     assert error.output_type == "error" and error.ename == "CheckFailure"
     assert "[M12]" in error.evalue
+
+
+def test_a_function_that_prints_to_stderr_leaves_the_cell_clean(capsys):
+    def grad_b1(delta1):
+        print("debugging", delta1.shape, file=sys.stderr)
+        print("more debugging")
+        return delta1.sum(axis=0)
+
+    checks.check_grad_b1(grad_b1, hidden=True)
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("\n") == 1 and "debugging" not in out
+    obs = observe(grad_b1, [np.ones((3, 2))])
+    assert "debugging (3, 2)" in obs.stderr and "more debugging" in obs.stdout
