@@ -187,11 +187,11 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
 def _judge_case(
     name: str, case: _cases.Case, obs: Observation, expected: dict[str, np.ndarray]
 ) -> _Verdict:
-    inputs = {k: v for k, v in case["args"].items() if not _cases.is_callable_desc(v)}
+    # The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data).
     inputs = {
-        k: (np.array(v, dtype=float) if not isinstance(v, _ndarray) else v)
-        for k, v in inputs.items()
-        if isinstance(v, (float, int, _ndarray))
+        k: (v if type(v) is _ndarray else np.array(v, dtype=float))
+        for k, v in case["args"].items()
+        if k != "eps" and isinstance(v, (float, int, _ndarray))
     }
     if obs.error is not None:
         e = obs.error
@@ -398,15 +398,15 @@ def _train_returned(
         text = f"losses: expected one float per epoch ({epochs}), got {got}."
         return None, None, Explanation((), text, hint)
     if (losses != losses).any() or (abs(losses) == float("inf")).any():
-        return None, None, explanation_m12_or_plain(losses)
+        return None, None, _diverged()
     return params, losses, None
 
 
-def explanation_m12_or_plain(losses: np.ndarray) -> Explanation:
+def _diverged() -> Explanation:
     return Explanation(
         (),
-        "losses: some are nan or inf (the training diverged: try checking "
-        "each gradient's check above).",
+        "losses: some are nan or inf (the training diverged: check that each function "
+        "above passes its own check).",
         diagnose.FUNCTION_HINTS["train"],
     )
 
