@@ -1,15 +1,47 @@
 """The instructor's command line: `backprop-grader COMMAND` (or `python -m grader COMMAND`).
 
-A thin layer: each command parses its arguments and calls one library function.
+A thin layer: each command parses its arguments, calls one library function and prints
+its result. Defaults come from the library functions' keyword-only arguments.
+
+    release                      regenerate release/ from source/
+    collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/
+    autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
+    feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
+    export                       grades.csv for the LMS
+    report                       report/index.html with plots: where the class goes wrong
+    selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
+    demo                         the whole pipeline on a sample class in a temporary course
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import os
 import sys
 from pathlib import Path
 
 from grader import course
+
+# Everything below `release` imports nbgrader lazily: `--help` stays fast.
+
+
+def _default(func, name: str):
+    """The default of a library function's keyword-only argument (one source of truth)."""
+    return inspect.signature(func).parameters[name].default
+
+
+def _course_dir(args: argparse.Namespace) -> Path:
+    if args.course:
+        return Path(args.course)
+    here = Path.cwd()
+    return here if (here / "nbgrader_config.py").exists() else course.REPO_ROOT
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -19,20 +51,213 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from grader.pipeline import collect
+
+    root = _course_dir(args)
+    report = collect(Path(args.src), course=root)
+    console = _console()
+    for p in report.placed:
+        note = f"  [yellow]({p.note})[/]" if p.note else ""
+        console.print(f"  {p.source} -> submitted/{p.student}/{p.assignment}/{note}")
+    for u in report.problems:
+        console.print(f"  [red]not placed[/] {u.source}: {u.reason}")
+    console.print(
+        f"collected {len(report.placed)} notebooks from {len(report.students)} students "
+        f"into {root / 'submitted'}; {len(report.problems)} files not placed"
+    )
+    return 0
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from grader.pipeline import autograde
+    from grader.pipeline.summary import summary_tables
+
+    root = _course_dir(args)
+    console = _console()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("autograde", total=None)
+
+        def on_start(todo: int, skipped: int) -> None:
+            progress.update(task, total=todo)
+            if skipped:
+                progress.console.print(
+                    f"{skipped} submissions already graded: skipped (--force regrades them)"
+                )
+
+        def on_result(r) -> None:
+            progress.advance(task)
+            if r.status == "failed" or r.flags:
+                flags = f" [{', '.join(r.flags)}]" if r.flags else ""
+                progress.console.print(
+                    f"[red]✗[/] {r.key}: {r.score:g}/{r.max_score:g}{flags} {r.reason}"
+                )
+
+        try:
+            run = autograde(
+                root,
+                args.assignment,
+                workers=args.workers,
+                force=args.force,
+                timeout=args.timeout,
+                on_start=on_start,
+                on_result=on_result,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(
+                "[yellow]interrupted[/]: every finished submission is saved; run the same "
+                "command again to grade the rest"
+            )
+            return 130
+    for table in summary_tables(run):
+        console.print(table)
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from grader.pipeline.feedback import feedback
+
+    root = _course_dir(args)
+    report = feedback(root, args.assignment)
+    console = _console()
+    console.print(f"{len(report.written)} feedback pages in {root / 'feedback'}")
+    for student, assignment, why in report.missing:
+        console.print(f"  [yellow]no feedback[/] {student}/{assignment}: {why}")
+    for page, line in report.leaks:
+        console.print(f"  [red]hidden test shown[/] in {page}: {line}")
+    return 1 if report.leaks else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader.pipeline.export import export
+
+    dest = export(_course_dir(args), Path(args.output) if args.output else None)
+    print(f"grades written to {dest}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from grader.report import build_report
+
+    out = build_report(_course_dir(args), Path(args.output) if args.output else None)
+    print(f"class report: {out.html}")
+    for plot in out.plots:
+        print(f"  plot: {plot}")
+    return 0
+
+
+def _selfcheck(args: argparse.Namespace) -> int:
+    from grader.selfcheck import SelfCheckError, render, selfcheck
+
+    try:
+        result = selfcheck(Path(args.notebook), timeout=args.timeout)
+    except SelfCheckError as exc:
+        print(f"selfcheck: {exc}", file=sys.stderr)
+        return 2
+    render(result, _console())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from grader.demo import run_demo
+
+    return run_demo(
+        students=args.students, workers=args.workers, keep=args.keep, console=_console()
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from grader.demo import run_demo
+    from grader.pipeline.autograde import autograde
+
     parser = argparse.ArgumentParser(
         prog="backprop-grader",
         description="Instructor tools for backprop-course, built on nbgrader.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    release = commands.add_parser("release", help="regenerate release/ from source/ with nbgrader")
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        return sub
+
+    def with_course(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--course",
+            help="the nbgrader course directory (default: the current folder if it holds "
+            "nbgrader_config.py, else the repository)",
+        )
+
+    release = command("release", _release, "regenerate release/ from source/ with nbgrader")
     release.add_argument(
         "--dest",
         default=str(course.REPO_ROOT / "release"),
         help="folder to write (default: release/)",
     )
-    release.set_defaults(func=_release)
+
+    collect = command(
+        "collect",
+        _collect,
+        "copy an LMS download (zip or folder of STUDENT_ASSIGNMENT.ipynb, "
+        "STUDENT/ASSIGNMENT.ipynb, ...) into submitted/ and add the students",
+    )
+    collect.add_argument("src", metavar="DIR_OR_ZIP")
+    with_course(collect)
+
+    ag = command("autograde", _autograde, "grade every submission with nbgrader, in parallel")
+    ag.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    ag.add_argument(
+        "--workers",
+        type=int,
+        default=_default(autograde, "workers"),
+        help=f"worker processes (default: the number of cores, here {os.cpu_count()})",
+    )
+    ag.add_argument("--force", action="store_true", help="regrade what is already graded")
+    ag.add_argument(
+        "--timeout", type=int, default=_default(autograde, "timeout"),
+        help="seconds per cell (default: nbgrader_config.py)",
+    )  # fmt: skip
+    with_course(ag)
+
+    fb = command("feedback", _feedback, "nbgrader's HTML feedback for every graded submission")
+    fb.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    with_course(fb)
+
+    ex = command("export", _export, "write grades.csv (a row per student) for the LMS")
+    ex.add_argument("--output", help="CSV path (default: COURSE/grades.csv)")
+    with_course(ex)
+
+    rp = command("report", _report, "the class report: HTML page with plots")
+    rp.add_argument("--output", help="folder (default: COURSE/report/)")
+    with_course(rp)
+
+    sc = command(
+        "selfcheck", _selfcheck, "grade your own notebook with the hidden tests (read only)"
+    )
+    sc.add_argument("notebook", metavar="NOTEBOOK")
+    sc.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+
+    demo = command(
+        "demo",
+        _demo,
+        "grade a sample class in a temporary course: collect, autograde, feedback, export, report",
+    )
+    demo.add_argument("--students", type=int, default=_default(run_demo, "students"))
+    demo.add_argument("--workers", type=int, default=_default(run_demo, "workers"))
+    demo.add_argument(
+        "--keep", metavar="DIR", default=_default(run_demo, "keep"),
+        help="build the course in DIR (kept) instead of a temporary folder",
+    )  # fmt: skip
     return parser
 
 

@@ -54,6 +54,7 @@ class AutogradeRun:
     skipped: int = 0  #: already graded earlier and left alone
     seconds: float = 0.0
     workers: int = 0
+    fresh: set[str] = field(default_factory=set)  #: keys graded in this run
 
     @property
     def failed(self) -> list[GradeResult]:
@@ -108,7 +109,12 @@ def ensure_in_gradebook(course: Path, assignments: list[str]) -> None:
                 gb.find_assignment(a)
             except MissingEntry:
                 missing.append(a)
-    if missing:
+    if missing and len(missing) == len(assignments_of(course)):
+        # one nbgrader start-up for all of them (its assignment id may be a glob)
+        from grader.course import run_nbgrader
+
+        run_nbgrader(["generate_assignment", "*", "--force"], Path(course))
+    elif missing:
         generate_release(Path(course), missing)
 
 
@@ -398,6 +404,7 @@ def autograde(
             save_results(course, stored)
             run.results.append(result)
             run.graded += 1
+            run.fresh.add(result.key)
             if on_result:
                 on_result(result)
 

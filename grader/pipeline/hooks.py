@@ -43,17 +43,20 @@ def execute_preprocessor() -> type:
     A sandbox returns its own subclass here (e.g. one with a wrapped kernel manager);
     autograde and selfcheck both use what this returns.
     """
-    from nbgrader.preprocessors import Execute
+    from grader.sandbox import SandboxedExecute  # bubblewrap, limits, output cap (issue 7)
 
-    return Execute
+    return SandboxedExecute
 
 
 def post_execute_preprocessors() -> list[type]:
     """nbconvert preprocessors run right after `Execute`, in autograde and in selfcheck.
 
-    Empty for now; an output-size cap belongs here (it must run before grades are saved).
+    The output-size cap (bytes, with a "[output cut: N bytes]" note) runs before grades are
+    saved; nbgrader's LimitOutput only counts lines.
     """
-    return []
+    from grader.sandbox import CapOutputBytes
+
+    return [CapOutputBytes]
 
 
 def execution_config(course: Path, *, timeout: int | None = None) -> Config:
@@ -114,4 +117,24 @@ def after_autograde(
     Returns:
         the result, possibly with flags added.
     """
-    return result
+    from grader import verify  # out-of-process verification, static flags (issue 7)
+
+    return verify.after_autograde(course, student, assignment, result)
+
+
+def after_run(course: Path) -> str:
+    """After every autograde run: SQLite's integrity check of the gradebook ("ok").
+
+    Raises:
+        RuntimeError: the gradebook is damaged (the message says what SQLite found).
+    """
+    from grader import verify
+    from grader.pipeline.config import course_config
+
+    path = verify.gradebook_path(str(course_config(course).CourseDirectory.db_url))
+    if path is None:
+        return "ok"
+    status = verify.check_gradebook(path)
+    if status != "ok":
+        raise RuntimeError(f"the gradebook {path} failed SQLite's integrity check: {status}")
+    return status

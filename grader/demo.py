@@ -1,0 +1,287 @@
+"""`demo`: the whole instructor pipeline on a sample class, in a temporary course.
+
+About 30 students: some correct, some partly correct, one for each common misconception
+(the wrong answers below are written as solution-cell bodies, as a student would write
+them), one who hands in the untouched stubs, one whose notebook is not valid JSON and one
+whose code kills the kernel. Their notebooks are built from the released notebooks, zipped
+as an LMS would hand them out, then collected, autograded, given feedback, exported and
+reported on with the default SQLite gradebook.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from grader import course as course_mod
+
+#: Wrong answers that students really write, by function, each named by the misconception
+#: (COURSE_SPEC.md) the grader should recognise. Bodies of the solution cell (after the
+#: docstring); the notebook's own names (np, sigmoid, forward, ...) are in scope.
+WRONG: dict[str, dict[str, str]] = {
+    "df_dx": {"wrong formula": "return 6 * x * z + 2 * z"},
+    "df_dz": {"M3": "return -(3 * x**2 + 4 * x * z)"},
+    "numerical_derivative": {"M13": "return float((g(x + eps) - g(x)) / eps)"},
+    "numerical_gradient": {
+        "M13": """
+            W = np.array(W, dtype=float)
+            base = fn(W)
+            grad = np.zeros_like(W)
+            for i in np.ndindex(W.shape):
+                old = W[i]
+                W[i] = old + eps
+                grad[i] = (fn(W) - base) / eps
+                W[i] = old
+            return grad
+        """,
+        "M11": """
+            grad = np.zeros(np.shape(W))
+            for i in np.ndindex(W.shape):
+                old = W[i]
+                W[i] = old + eps
+                up = fn(W)
+                W[i] = old - eps
+                down = fn(W)
+                grad[i] = (up - down) / (2 * eps)
+            return grad
+        """,
+    },
+    "sigmoid": {"M12": "return 1 / (1 + np.exp(-z))"},
+    "sigmoid_prime": {"M8": "return z * (1 - z)"},
+    "sigmoid_prime_from_output": {"M6": "s = sigmoid(a)\nreturn s * (1 - s)"},
+    "forward": {
+        "M8": "H = X @ W1 + b1\nY_hat = sigmoid(H @ W2 + b2)\nreturn H, Y_hat",
+    },
+    "sse_loss": {
+        "M4": "return float(np.sum((Y_hat - Y) ** 2))",
+        "M5": "return float(0.5 * np.sum((Y_hat - Y) ** 2) / len(Y))",
+    },
+    "output_delta": {
+        "M3": "return (Y - Y_hat) * Y_hat * (1 - Y_hat)",
+        "M7": "return Y_hat - Y",
+        "M6": "return (Y_hat - Y) * sigmoid(Y_hat) * (1 - sigmoid(Y_hat))",
+        "M4": "return 2 * (Y_hat - Y) * Y_hat * (1 - Y_hat)",
+    },
+    "grad_W2": {"M1": "return delta2.T @ H", "M5": "return H.T @ delta2 / len(H)"},
+    "grad_b2": {
+        "M9": "return delta2",
+        "M2": "return np.sum(delta2, axis=1)",
+        "M5": "return np.mean(delta2, axis=0)",
+    },
+    "hidden_delta": {
+        "M7": "return delta2 @ W2.T",
+        "M6": "s = sigmoid(H)\nreturn (delta2 @ W2.T) * s * (1 - s)",
+        "M11": "d = delta2 @ W2.T\nH *= 1.0 - H\nreturn d * H",
+    },
+    "grad_W1": {"M1": "return delta1.T @ X"},
+    "grad_b1": {"M9": "return delta1", "M5": "return np.mean(delta1, axis=0)"},
+    "backprop": {
+        "M3": """
+            H, Y_hat = forward(X, W1, b1, W2, b2)
+            delta2 = (Y - Y_hat) * Y_hat * (1 - Y_hat)
+            delta1 = (delta2 @ W2.T) * H * (1 - H)
+            return {"W1": X.T @ delta1, "b1": delta1.sum(axis=0),
+                    "W2": H.T @ delta2, "b2": delta2.sum(axis=0)}
+        """,
+    },
+}
+
+#: The misconceptions the demo class shows, one student each.
+DEMO_MISCONCEPTIONS = ("M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M11", "M12", "M13")
+
+_SOLUTION_RE = re.compile(r"( *)### BEGIN SOLUTION\n(.*?)\n *### END SOLUTION", re.S)
+_NAMES = (
+    "ada alan barbara claude donald edsger frances grace hedy ivan john karen leslie "
+    "margaret niklaus olga peter radia shafi tim ursula vint whitfield xavier yukihiro "
+    "zuse anita brian cleve dana erik fran gene hal ines jean"
+).split()
+
+
+def _solution_bodies(source_nb: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> the instructor's solution body (dedented)."""
+    out = {}
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        m = _SOLUTION_RE.search(cell.source)
+        if meta.get("solution") and m:
+            out[meta["grade_id"]] = textwrap.dedent(m.group(2))
+    return out
+
+
+def fill(released: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A student's notebook: the release with each answered function's stub replaced.
+
+    Args:
+        released: the student version (stubs raise NotImplementedError).
+        answers: grade_id -> body of the function (dedented); others stay stubs.
+    """
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers and "raise NotImplementedError()" in cell.source:
+            line = next(
+                ln for ln in cell.source.splitlines() if "raise NotImplementedError()" in ln
+            )
+            indent = line[: len(line) - len(line.lstrip())]
+            body = textwrap.indent(textwrap.dedent(answers[gid]).strip(), indent)
+            cell.source = cell.source.replace(line, body)
+    return nb
+
+
+def class_profiles(assignments: list[str], functions: dict[str, list[str]], students: int):
+    """(student, {assignment: {function: "correct" | "stub" | tag}} or special) per student."""
+    rng = random.Random(2026)
+    profiles: list[tuple[str, dict]] = []
+    names = iter(_NAMES)
+
+    def plan(choose) -> dict:
+        return {a: {f: choose(f) for f in functions[a]} for a in assignments}
+
+    for _ in range(4):
+        profiles.append((next(names), plan(lambda f: "correct")))
+    for tag in DEMO_MISCONCEPTIONS:
+        mistake = {f: tag for f in WRONG if tag in WRONG[f]}
+        profiles.append((next(names), plan(lambda f, m=mistake: m.get(f, "correct"))))
+    profiles.append((next(names), plan(lambda f: "stub")))  # hands in the untouched stubs
+    profiles.append((next(names), {"broken": "json", **plan(lambda f: "correct")}))
+    profiles.append((next(names), {"broken": "os._exit", **plan(lambda f: "correct")}))
+
+    def partly(f: str) -> str:
+        return rng.choice(["correct", "correct", "stub", *WRONG.get(f, {})])
+
+    def typical(f: str) -> str:
+        return "correct" if rng.random() < 0.75 or f not in WRONG else rng.choice(list(WRONG[f]))
+
+    while len(profiles) < students:
+        kind = partly if len(profiles) % 3 == 0 else typical
+        profiles.append((next(names), plan(kind)))
+    return profiles[:students]
+
+
+def build_class(course: Path, dest_zip: Path, students: int = 30) -> list[str]:
+    """Write the sample class's notebooks into an LMS-style zip; returns the student ids."""
+    assignments = [a for a in course_mod.ASSIGNMENTS if (course / "release" / a).is_dir()]
+    released = {
+        a: nbformat.read(course / "release" / a / f"{a}.ipynb", as_version=4) for a in assignments
+    }
+    bodies = {}
+    for a in assignments:
+        bodies.update(_solution_bodies(nbformat.read(course / "source" / a / f"{a}.ipynb", 4)))
+    functions = {
+        a: [
+            c.metadata["nbgrader"]["grade_id"]
+            for c in released[a].cells
+            if c.metadata.get("nbgrader", {}).get("solution")
+        ]
+        for a in assignments
+    }
+    profiles = class_profiles(assignments, functions, students)
+    with zipfile.ZipFile(dest_zip, "w") as zf:
+        zf.writestr("README.txt", "Downloaded from the LMS.")  # not a notebook: reported
+        for i, (student, plan) in enumerate(profiles):
+            broken = plan.get("broken")
+            for a in assignments:
+                if i == len(profiles) - 1 and a == assignments[-1]:
+                    continue  # the last student never handed in the last assignment
+                answers = {}
+                for f, choice in plan[a].items():
+                    if choice == "correct":
+                        answers[f] = bodies[f]
+                    elif choice != "stub":
+                        answers[f] = WRONG[f][choice]
+                if broken == "os._exit" and a == assignments[0]:
+                    first = functions[a][0]
+                    answers[first] = "import os\nos._exit(1)"
+                text = nbformat.writes(fill(released[a], answers))
+                if broken == "json" and a == assignments[-1]:
+                    text = text[: len(text) // 2]  # a download cut off half way
+                # LMS naming: flat STUDENT_ASSIGNMENT.ipynb, or a folder per student
+                name = f"{student}/{a}.ipynb" if i % 4 == 1 else f"{student}_{a}.ipynb"
+                zf.writestr(f"submissions/{name}", text)
+    return [s for s, _ in profiles]
+
+
+def run_demo(
+    *, students: int = 30, workers: int | None = None, keep: str | None = None, console=None
+) -> int:
+    """Build the sample class and run collect, autograde, feedback, export and report.
+
+    Args:
+        students: class size.
+        workers: autograde worker processes (default: the number of cores).
+        keep: build the course in this folder (default: a new temporary folder, left in
+            place so its outputs can be opened; delete it when done).
+        console: a rich Console to print to (default: a new one).
+
+    Returns:
+        the exit status (0 when every step ran).
+    """
+    from rich.console import Console
+
+    from grader.pipeline import autograde, collect
+    from grader.pipeline.config import course_config
+    from grader.pipeline.export import export
+    from grader.pipeline.feedback import feedback
+    from grader.pipeline.summary import summary_tables
+    from grader.report import build_report
+
+    console = console or Console(highlight=False)
+    t0 = time.perf_counter()
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="backprop-demo-"))
+    course = course_mod.new_course(root / "course")
+    course_config(course)  # fails early with a clear message if the config is unusable
+
+    def step(text: str) -> None:
+        console.print(f"[bold]\\[{time.perf_counter() - t0:5.1f} s][/] {text}")
+
+    step(f"temporary course: {course}")
+    step("release: nbgrader generate_assignment for every assignment in source/")
+    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
+    download = root / "lms_download.zip"
+    ids = build_class(course, download, students)
+    step(f"a class of {len(ids)} students zipped as an LMS hands it out: {download}")
+
+    collected = collect(download, course=course)
+    step(f"collect: {len(collected.placed)} notebooks placed, {len(collected.problems)} not:")
+    for problem in collected.problems:
+        console.print(f"    not placed: {problem.source}: {problem.reason}")
+
+    step("autograde: " + (f"{workers} workers" if workers else "one worker per core"))
+    run = autograde(
+        course,
+        workers=workers,
+        on_result=lambda r: r.status == "failed" and console.print(f"    ✗ {r.key}: {r.reason}"),
+    )
+    for table in summary_tables(run):
+        console.print(table)
+
+    fb = feedback(course)
+    step(f"feedback: {len(fb.written)} HTML pages, {len(fb.missing)} submissions without")
+    if fb.leaks:
+        console.print(f"[red]hidden tests shown in feedback: {fb.leaks[:3]}[/]")
+    grades = export(course)
+    step(f"export: {grades}")
+    report = build_report(course)
+    step(f"report: {report.html}")
+
+    console.print("\n[bold]Where everything is[/]")
+    for label, path in [
+        ("course (nbgrader)", course),
+        ("gradebook", course / "gradebook.db"),
+        ("submitted notebooks", course / "submitted"),
+        ("autograded notebooks", course / "autograded"),
+        ("feedback (HTML)", course / "feedback"),
+        ("grades for the LMS", grades),
+        ("class report", report.html),
+        ("results (JSON)", course / ".grader" / "results.json"),
+    ]:
+        console.print(f"  {label:22} {path}")
+    console.print(f"demo finished in {time.perf_counter() - t0:.0f} s; delete {root} when done")
+    return 1 if fb.leaks else 0

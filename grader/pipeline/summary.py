@@ -1,0 +1,57 @@
+"""The autograde summary, rendered with rich: one row per assignment, then the submissions
+that need attention (grading failed, flagged, or needing a manual grade)."""
+
+from __future__ import annotations
+
+from grader.pipeline.autograde import AutogradeRun
+
+#: Rows of the attention table printed before "... and N more".
+MAX_ATTENTION_ROWS = 40
+
+
+def summary_tables(run: AutogradeRun) -> list:
+    """rich Tables for the terminal: per assignment, then the submissions to look at."""
+    from rich.table import Table
+
+    per = Table(
+        title=f"autograde: {run.graded} graded now, {run.skipped} skipped, "
+        f"{run.workers} workers, {run.seconds:.1f} s"
+    )
+    for name, justify in [
+        ("assignment", "left"),
+        ("submissions", "right"),
+        ("graded now", "right"),
+        ("mean", "right"),
+        ("full marks", "right"),
+        ("failed", "right"),
+        ("manual grade", "right"),
+        ("flagged", "right"),
+    ]:
+        per.add_column(name, justify=justify)
+    for a in sorted({r.assignment for r in run.results}):
+        rs = [r for r in run.results if r.assignment == a]
+        top = max(r.max_score for r in rs)
+        mean = sum(r.score for r in rs) / len(rs)
+        per.add_row(
+            a,
+            str(len(rs)),
+            str(sum(r.key in run.fresh for r in rs)),
+            f"{mean:.1f}/{top:g}",
+            str(sum(r.score >= r.max_score > 0 for r in rs)),
+            str(sum(r.status == "failed" for r in rs)),
+            str(sum(r.needs_manual_grade for r in rs)),
+            str(sum(bool(r.flags) for r in rs)),
+        )
+    tables = [per]
+    attention = [r for r in run.results if r.status == "failed" or r.flags]
+    if attention:
+        t = Table(title="needs attention")
+        for name in ("student", "assignment", "score", "flags", "reason"):
+            t.add_column(name, overflow="fold")
+        for r in attention[:MAX_ATTENTION_ROWS]:
+            t.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
+                      ", ".join(r.flags), r.reason)  # fmt: skip
+        if len(attention) > MAX_ATTENTION_ROWS:
+            t.caption = f"... and {len(attention) - MAX_ATTENTION_ROWS} more (see the report)"
+        tables.append(t)
+    return tables
