@@ -1,0 +1,335 @@
+"""Grading that cannot be fooled or broken: real nbgrader, real sandboxed kernels, real attacks.
+
+One batch grades two honest students and every submission of tests/attacks (patched numpy,
+patched grader, patched IPython, input and AST transformers, edited/deleted test cells,
+the reference solution imported, a gradebook write, and the broken notebooks) with the
+pipeline's parallel `autograde` (2 workers), then checks: no false pass, the honest scores
+unchanged, every attack scored correctly or flagged, every broken notebook given a reason,
+the gradebook intact and the other students' files untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from grader import course, sandbox, verify
+from tests.attacks import ASSIGNMENT, SUBMISSIONS
+
+HONEST = ("honest_full", "honest_partial")
+#: Short limits so the endless loop costs seconds (instructors keep the defaults).
+TEST_LIMITS = "\nc.Execute.timeout = 5\nc.SandboxedExecute.notebook_timeout = 60\n"
+
+requires_source = pytest.mark.skipif(
+    not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir(),
+    reason=f"source/{ASSIGNMENT} is not written yet",
+)
+
+
+@dataclass
+class Batch:
+    root: Path
+    results: dict
+    hashes_before: dict[str, str]
+
+    def cells(self, student: str) -> dict[str, float]:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+            return {g.name: float(g.score or 0) for g in nb.grades}
+
+
+def _hashes(root: Path, students) -> dict[str, str]:
+    out = {}
+    for student in students:
+        for path in sorted((root / "submitted" / student).rglob("*")):
+            if path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _make_course(tmp: Path, extra_config: str = "") -> tuple[Path, nbformat.NotebookNode]:
+    root = course.new_course(tmp / "course")
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write(TEST_LIMITS + extra_config)
+    course.generate_release(root, [ASSIGNMENT])
+    source = nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return root, source
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    if not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir():
+        pytest.skip(f"source/{ASSIGNMENT} is not written yet")
+    from grader.pipeline.autograde import autograde
+
+    root, source = _make_course(tmp_path_factory.mktemp("adversarial"))
+    for student, attack in SUBMISSIONS.items():
+        attack.write(root / "submitted" / student / ASSIGNMENT, source)
+    before = _hashes(root, HONEST)
+    run = autograde(root, ASSIGNMENT, workers=2)
+    return Batch(root, {r.student: r for r in run.results}, before)
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+@requires_source
+@pytest.mark.parametrize("student", list(SUBMISSIONS))
+def test_every_submission_scores_what_it_earned(batch: Batch, student: str):
+    """0 false passes: each test cell has exactly the points the answer deserves."""
+    assert student in batch.results, f"{student} was not graded at all"
+    expected = SUBMISSIONS[student].cells
+    got = batch.cells(student)
+    assert got == expected, f"{student}: {batch.results[student]}"
+    assert batch.results[student].score == pytest.approx(sum(expected.values()))
+
+
+@requires_source
+@pytest.mark.parametrize("student", [s for s, a in SUBMISSIONS.items() if a.flag])
+def test_every_attack_is_flagged(batch: Batch, student: str):
+    flags = batch.results[student].flags
+    assert flags, f"{student} went unnoticed"
+
+
+@requires_source
+@pytest.mark.parametrize("student", [s for s, a in SUBMISSIONS.items() if a.reason])
+def test_every_broken_notebook_gets_a_one_line_reason(batch: Batch, student: str):
+    reason = batch.results[student].reason
+    assert reason and "\n" not in reason, f"{student}: {reason!r}"
+    assert re.search(SUBMISSIONS[student].reason, reason), f"{student}: {reason!r}"
+
+
+@requires_source
+@pytest.mark.parametrize("student", HONEST)
+def test_honest_students_keep_their_scores_and_are_not_flagged(batch: Batch, student: str):
+    result = batch.results[student]
+    assert result.status == "graded"
+    assert result.flags == [] and result.reason == ""
+    assert batch.cells(student) == SUBMISSIONS[student].cells
+
+
+@requires_source
+def test_changed_verdicts_are_recorded_in_the_gradebook(batch: Batch):
+    """The out-of-process verdict stands as nbgrader's manual score, with a comment."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{batch.root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ast_transformer")
+        grade = gb.find_grade("hidden_test_grad_W2", ASSIGNMENT, ASSIGNMENT, "ast_transformer")
+        comment = gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "ast_transformer")
+        assert grade.auto_score == 2  # what the gutted test cell gave in the kernel
+        assert grade.manual_score == 0  # what stands
+        assert nb.flagged
+        assert "[verified]" in (comment.manual_comment or "")
+        honest = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest_full")
+        assert not honest.flagged
+        assert all(g.manual_score is None for g in honest.grades)
+
+
+@requires_source
+def test_gradebook_and_other_students_files_survive(batch: Batch):
+    assert verify.check_gradebook(batch.root / "gradebook.db") == "ok"
+    assert _hashes(batch.root, HONEST) == batch.hashes_before
+    con = sqlite3.connect(batch.root / "gradebook.db")
+    try:
+        assert con.execute("SELECT count(*) FROM grade WHERE manual_score >= 100").fetchone() == (
+            0,
+        )
+    finally:
+        con.close()
+    graded = nbformat.read(
+        batch.root / "autograded" / "write_gradebook" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4
+    )
+    text = "".join(
+        o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "written: []" in text  # every write attempt failed inside the sandbox
+
+
+@requires_source
+def test_outputs_are_capped_in_bytes(batch: Batch):
+    path = batch.root / "autograded" / "big_print" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert path.stat().st_size < 1_000_000  # a 50 MB print would otherwise be kept whole
+    assert "[output cut: " in path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+@requires_source
+def test_without_bubblewrap_grading_works_with_a_loud_warning(tmp_path: Path):
+    from grader.pipeline.autograde import autograde
+
+    root, source = _make_course(tmp_path, '\nc.SandboxedExecute.bwrap = "/nonexistent/bwrap"\n')
+    for student in ("honest_full", "ast_transformer"):
+        SUBMISSIONS[student].write(root / "submitted" / student / ASSIGNMENT, source)
+    run = autograde(root, ASSIGNMENT, workers=2)
+    results = {r.student: r for r in run.results}
+    for student, result in results.items():
+        assert any("SANDBOX OFF" in f for f in result.flags), result.flags
+        assert result.score == sum(SUBMISSIONS[student].cells.values())
+
+
+def test_require_mode_refuses_to_run_without_bubblewrap():
+    with pytest.raises(sandbox.SandboxError, match="bubblewrap is required"):
+        sandbox.make_plan(sandbox.Limits(), course=None, mode="require", bwrap="/nonexistent/bw")
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+
+def _run(nb, path: Path, **config) -> nbformat.NotebookNode:
+    c = Config()
+    for key, value in config.items():
+        setattr(c.SandboxedExecute, key, value)
+    sandbox.SandboxedExecute(config=c).preprocess(nb, {"metadata": {"path": str(path)}})
+    return nb
+
+
+@pytest.mark.skipif(not sandbox.bwrap_status().usable, reason="bubblewrap cannot run here")
+def test_sandboxed_kernel_is_isolated(tmp_path: Path):
+    course_dir = tmp_path / "course"
+    (course_dir / "autograded" / "me" / "a").mkdir(parents=True)
+    (course_dir / "gradebook.db").write_bytes(b"secret")
+    (course_dir / "submitted" / "other").mkdir(parents=True)
+    (course_dir / "submitted" / "other" / "x.ipynb").write_text("{}")
+    work = course_dir / "autograded" / "me" / "a"
+    (work / "data.txt").write_text("given")
+    probes = [
+        "import os; print(sorted(os.listdir('.')))",
+        "open('data.txt', 'w').write('changed'); print(open('data.txt').read())",
+        f"print(os.path.exists({str(course_dir / 'gradebook.db')!r}))",
+        f"print(os.listdir({str(course_dir / 'submitted')!r}) if os.path.exists("
+        f"{str(course_dir / 'submitted')!r}) else 'hidden')",
+        "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 80), timeout=2)\n"
+        "    print('network')\nexcept OSError as e:\n    print('no network')",
+        "try:\n    open('/usr/evil', 'w')\nexcept OSError as e:\n    print('read-only')",
+        "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])",
+    ]
+    nb = _run(
+        new_notebook(cells=[new_code_cell(p) for p in probes]), work, course_root=str(course_dir)
+    )
+    out = [
+        "".join(o.get("text", "") for o in c.outputs if o.output_type == "stream").strip()
+        for c in nb.cells
+    ]
+    assert out[0] == "['data.txt']"
+    assert out[1] == "changed"  # the private copy is writable...
+    assert (work / "data.txt").read_text() == "given"  # ...and thrown away
+    assert out[2] == "False" and out[3] in ("hidden", "[]")
+    assert out[4] == "no network"
+    assert out[5] == "read-only"
+    assert out[6] == str(sandbox.DEFAULT_MEMORY)
+
+
+def test_dead_kernel_and_endless_loop_are_cells_not_crashes(tmp_path: Path):
+    cells = [
+        "print('before')",
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+        "print('after')",
+    ]
+    nb = _run(new_notebook(cells=[new_code_cell(s) for s in cells]), tmp_path, timeout=3)
+    assert nb.cells[0].outputs[0].text.strip() == "before"
+    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_KERNEL_DIED
+    assert nb.cells[2].outputs[-1].ename == sandbox.ENAME_NOT_RUN
+    nb = _run(
+        new_notebook(cells=[new_code_cell(s) for s in ("import os; os._exit(7)", "1")]), tmp_path
+    )
+    assert "code 7" in nb.cells[0].outputs[-1].evalue
+    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_NOT_RUN
+
+
+# --------------------------------------------------------------------------- small parts
+
+
+def test_output_cap_keeps_what_grading_reads():
+    cell = nbformat.from_dict(
+        {
+            "cell_type": "code",
+            "outputs": [
+                {"output_type": "stream", "name": "stdout", "text": "x" * 300_000},
+                {"output_type": "stream", "name": "stderr", "text": "warning " * 50_000},
+                {
+                    "output_type": "display_data",
+                    "data": {"text/plain": "y" * 50_000},
+                    "metadata": {},
+                },
+                {"output_type": "error", "ename": "E", "evalue": "v", "traceback": ["t" * 200_000]},
+            ],
+        }
+    )
+    cut = sandbox.cap_cell_outputs(cell, 100_000)
+    kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
+    assert ("stream", "stderr") in kinds and ("error", None) in kinds  # still a failure
+    assert ("display_data", None) not in kinds
+    assert sum(sandbox.output_bytes(o) for o in cell.outputs) < 110_000
+    assert f"[output cut: {cut} bytes]" in cell.outputs[-1].text
+
+
+def test_forged_verification_results_are_not_unpickled(tmp_path: Path):
+    class Evil:
+        def __reduce__(self):
+            return (subprocess.call, (["touch", str(tmp_path / "pwned")],))
+
+    path = tmp_path / "result.pkl"
+    path.write_bytes(pickle.dumps(("grad_W2", {"visible": [Evil()]})))
+    assert verify.read_results(path) == {}
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_gradebook_integrity_check_finds_damage(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (x)")
+    con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(2000)])
+    con.commit()
+    con.close()
+    assert verify.check_gradebook(db) == "ok"
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    db.write_bytes(bytes(data))
+    assert verify.check_gradebook(db) != "ok"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((course.REPO_ROOT / "source").glob("*/*.ipynb")), ids=lambda p: p.stem
+)
+def test_instructor_solutions_raise_no_flags(path: Path):
+    """The reference solutions (what an honest student writes) trip no static flag."""
+    nb = nbformat.read(path, as_version=4)
+    aliases = verify.module_aliases([c.source for c in nb.cells if c.cell_type == "code"])
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            assert verify.scan_source(cell.source, aliases) == [], cell.source
+
+
+def test_static_scan_names_what_a_cell_reaches_into():
+    found = verify.scan_source(
+        "import sys\nsys.modules['grader.checks'] = None\nnp.allclose = lambda *a: True\n"
+        "get_ipython().ast_transformers.append(x)\nfrom grader.reference import grad_W2\n"
+        "open('/etc/passwd')\n",
+        {"np": "numpy"},
+    )
+    text = " | ".join(found)
+    for needle in ("sys.modules", "numpy.allclose", "AST transformer", "reference", "/etc/passwd"):
+        assert needle in text, text
+
+
+def test_limits_parse_and_describe():
+    assert sandbox.parse_size("2G") == 2 * 1024**3
+    assert sandbox.parse_size("512M") == 512 * 1024**2
+    with pytest.raises(ValueError, match="not a size"):
+        sandbox.parse_size("lots")
+    assert "memory 2 GiB" in sandbox.Limits().describe()
