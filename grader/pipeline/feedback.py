@@ -96,7 +96,13 @@ def feedback(course: Path, assignment: str | None = None) -> FeedbackReport:
     config = course_config(course)
     configured = list(config.GenerateFeedback.get("preprocessors", []))
     if configured:
-        config.GenerateFeedback.preprocessors = [ShortenHiddenTracebacks, *configured]
+        from grader.sandbox import CapOutputBytes  # outputs capped in bytes (issue 7)
+
+        config.GenerateFeedback.preprocessors = [
+            ShortenHiddenTracebacks,
+            CapOutputBytes,
+            *configured,
+        ]
     assignments = [assignment] if assignment else assignments_of(course)
     report = FeedbackReport()
     results = load_results(course)
