@@ -160,7 +160,7 @@ def _selfcheck(args: argparse.Namespace) -> int:
     from grader.selfcheck import SelfCheckError, render, selfcheck
 
     try:
-        result = selfcheck(Path(args.notebook), timeout=args.timeout)
+        result = selfcheck(Path(args.notebook), source_dir=Path(args.source), timeout=args.timeout)
     except SelfCheckError as exc:
         print(f"selfcheck: {exc}", file=sys.stderr)
         return 2
@@ -179,6 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from grader.demo import run_demo
     from grader.pipeline.autograde import autograde
+    from grader.selfcheck import selfcheck
 
     parser = argparse.ArgumentParser(
         prog="backprop-grader",
@@ -246,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("notebook", metavar="NOTEBOOK")
     sc.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    sc.add_argument(
+        "--source",
+        default=str(_default(selfcheck, "source_dir")),
+        help="the instructor notebooks (default: the course's source/)",
+    )
 
     demo = command(
         "demo",
