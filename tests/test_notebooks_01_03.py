@@ -94,16 +94,70 @@ def test_intro_states_the_total(assignment: str):
     assert float(stated.group(1)) == points == TOTALS[assignment]
 
 
-@pytest.mark.parametrize("assignment", MINE)
-def test_source_notebook_runs_clean_and_fast(assignment: str, tmp_path: Path):
-    nb, seconds = execute(source_path(assignment), cwd=tmp_path)
+@pytest.fixture(scope="module", params=MINE)
+def executed(request, tmp_path_factory: pytest.TempPathFactory):
+    """(assignment, notebook, seconds): the source notebook run once in a fresh kernel."""
+    assignment = request.param
+    nb, seconds = execute(source_path(assignment), cwd=tmp_path_factory.mktemp(assignment))
+    return assignment, nb, seconds
+
+
+def printed(nb: nbformat.NotebookNode, cell_id: str | None = None) -> str:
+    """Everything the notebook (or one cell of it) printed to stdout."""
+    return "".join(
+        out.get("text", "")
+        for c in nb.cells
+        if cell_id is None or c.id == cell_id
+        for out in c.get("outputs", [])
+        if out.output_type == "stream"
+    )
+
+
+def test_source_notebook_runs_clean_and_fast(executed):
+    assignment, nb, seconds = executed
     assert problems(nb) == [], f"{assignment} in a fresh kernel: {problems(nb)}"
     figures = sum(
         "image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", [])
     )
-    assert figures >= 2, f"{assignment}: expected its plots, got {figures} figures"
+    assert figures >= 3, f"{assignment}: expected its plots, got {figures} figures"
     # "A few seconds" for the whole notebook; the bound leaves room for a busy 2-core machine.
     assert seconds < 20, f"{assignment} took {seconds:.1f} s"
+
+
+#: What each notebook's demonstration cells must show, as its prose claims: (cell id, text).
+CLAIMS = {
+    "01_partial_derivatives": [
+        ("define-f", "f(1, 2) = 14.0"),
+        ("gradient-check-demo", "[[ 0.  2.  4.]\n [ 6.  8. 10.]]"),
+    ],
+    "02_sigmoid_derivative": [
+        ("naive-overflow", "overflow encountered in exp"),
+        ("naive-overflow", "[0.  0.5 nan]"),
+        ("stable-check", "warnings: none"),
+        ("trap-demo", "[0.22898481 0.22966396 0.22942154]"),
+        ("trap-demo", "[0.24059394 0.24248548 0.24183177]"),
+        ("trap-demo", "0.66591155"),
+        ("trap-demo", "0.67454075"),
+    ],
+    "03_feedforward": [
+        ("batch-demo", "[[0.56770195]"),
+        ("batch-demo", "n =  10000: H (10000, 2), Y_hat (10000, 1)"),
+        ("bias-folding-demo", "same H:     True"),
+        ("bias-folding-demo", "same Y_hat: True"),
+    ],
+}
+
+
+def test_demonstrations_show_what_the_prose_says(executed):
+    assignment, nb, _ = executed
+    for cell_id, text in CLAIMS[assignment]:
+        assert text in printed(nb, cell_id), f"{assignment}: {cell_id} does not print {text!r}"
+    if assignment == "01_partial_derivatives":
+        # The gradient check agrees to about 1e-11; forward vs central: central wins by 100x+.
+        errors = re.findall(r"rel\. error (\S+)", printed(nb, "gradient-check-demo"))
+        assert len(errors) == 4 and all(float(e) < 1e-7 for e in errors), errors
+        best = dict(re.findall(r"(forward|central): best error (\S+)", printed(nb)))
+        assert float(best["central"]) * 100 < float(best["forward"]), best
 
 
 def test_start_here_executes_and_lists_the_course():
