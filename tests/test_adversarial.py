@@ -333,3 +333,15 @@ def test_limits_parse_and_describe():
     with pytest.raises(ValueError, match="not a size"):
         sandbox.parse_size("lots")
     assert "memory 2 GiB" in sandbox.Limits().describe()
+
+
+def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
+    cells = ["import time; time.sleep(3)", "time.sleep(30)", "print('never')"]
+    nb = new_notebook(cells=[new_code_cell(s) for s in cells])
+    nb = _run(nb, tmp_path, timeout=60, notebook_timeout=5)
+    assert nb.cells[1].outputs[-1].ename in ("CellTimeoutError", sandbox.ENAME_KERNEL_DIED)
+    assert nb.cells[2].outputs[-1].ename in (sandbox.ENAME_NOTEBOOK_TIME, sandbox.ENAME_NOT_RUN)
+    nb = new_notebook(cells=[new_code_cell(s) for s in ("while True:\n    pass", "1")])
+    nb = _run(nb, tmp_path, timeout=60, cpu_time_limit=4)
+    assert "CPU time" in nb.cells[0].outputs[-1].evalue
+    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_NOT_RUN
