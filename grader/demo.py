@@ -139,7 +139,7 @@ def class_profiles(assignments: list[str], functions: dict[str, list[str]], stud
     """(student, {assignment: {function: "correct" | "stub" | tag}} or special) per student."""
     rng = random.Random(2026)
     profiles: list[tuple[str, dict]] = []
-    names = iter(_NAMES)
+    names = iter([*_NAMES, *(f"student{i:03d}" for i in range(len(_NAMES), students))])
 
     def plan(choose) -> dict:
         return {a: {f: choose(f) for f in functions[a]} for a in assignments}

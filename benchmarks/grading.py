@@ -1,0 +1,181 @@
+"""Benchmark: the same class graded by `backprop-grader autograde --workers N` and by plain
+sequential `nbgrader autograde`, with the floor (bare kernel start + execute with nbclient).
+
+    .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2]
+
+The class is the demo's (grader.demo: correct, partly correct, misconceptions, stubs, a
+notebook that is not JSON, one whose code kills the kernel), `--students` x every notebook
+in source/. Three identical copies of the collected course are made, then, one after the
+other (nothing else of ours runs meanwhile):
+
+1. ours: `grader.pipeline.autograde(course, workers=N)`: nbgrader's Autograde converter in
+   N long-lived workers. With `--hooks plain` (the default) the execution hooks of
+   grader.pipeline.hooks are set to what plain nbgrader does (its own `Execute`, no
+   post-grading step), so both sides do the same grading work and the figure measures the
+   pipeline; `--hooks course` keeps the course's hooks (sandboxed kernels and
+   out-of-process verification, issue 7), which do more work per notebook;
+2. plain nbgrader: one `nbgrader autograde "*"` process (sequential, its start-up paid once:
+   the fairest form of the plain command);
+3. the floor: the submitted notebooks executed by nbclient (a fresh kernel each, no grading,
+   no gradebook), split over N processes like ours, so both use the same cores.
+
+Prints seconds per notebook (wall clock / notebooks) for each, ours vs plain nbgrader
+(target >= 1.9x on 2 cores) and ours vs the floor (target <= 1.3x), and the load average
+before and after (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FLOOR_SCRIPT = """
+import sys, nbformat
+from nbclient import NotebookClient
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=60, allow_errors=True, kernel_name="python3",
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                   resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}
+                   ).execute()
+"""
+
+
+def floor(notebooks: list[Path], workers: int) -> float:
+    """Wall seconds to execute every notebook with nbclient, over `workers` processes."""
+    chunks = [notebooks[i::workers] for i in range(workers)]
+    t0 = time.perf_counter()
+    procs = []
+    for chunk in chunks:
+        # unreadable notebooks (the broken one) are skipped: nothing of them can run
+        ok = [str(p) for p in chunk if _readable(p)]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", FLOOR_SCRIPT, *ok],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - t0
+
+
+def _readable(path: Path) -> bool:
+    import nbformat
+
+    try:
+        nbformat.read(path, as_version=4)
+        return True
+    except Exception:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", help="work in this folder (kept) instead of a temporary one")
+    parser.add_argument(
+        "--hooks",
+        choices=["plain", "course"],
+        default="plain",
+        help="plain: nbgrader's own Execute and no post-grading step (same work as plain "
+        "nbgrader); course: the course's sandbox and verification hooks",
+    )
+    parser.add_argument("--skip-plain", action="store_true", help="do not run plain nbgrader")
+    args = parser.parse_args()
+
+    from grader import course as course_mod
+    from grader.demo import build_class
+    from grader.pipeline import autograde, collect
+
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
+    ours = course_mod.new_course(root / "ours")
+    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], ours)
+    build_class(ours, root / "class.zip", args.students)
+    collect(root / "class.zip", course=ours)
+    plain = root / "plain"
+    shutil.copytree(ours, plain)
+    notebooks = sorted((ours / "submitted").glob("*/*/*.ipynb"))
+    n = len(notebooks)
+    print(f"{n} notebooks ({args.students} students), {args.workers} workers", flush=True)
+
+    if args.hooks == "plain":
+        _plain_hooks()
+    t0 = time.perf_counter()
+    run = autograde(ours, workers=args.workers)
+    t_ours = time.perf_counter() - t0
+    print(f"ours ({args.hooks} hooks): {t_ours:7.1f} s  {t_ours / n:.2f} s/notebook", flush=True)
+
+    t_plain = float("nan")
+    if not args.skip_plain:
+        t0 = time.perf_counter()
+        proc = course_mod.run_nbgrader(["autograde", "*"], plain, check=False)
+        t_plain = time.perf_counter() - t0
+        print(
+            f"plain nbgrader: {t_plain:7.1f} s  {t_plain / n:.2f} s/notebook "
+            f"(exit {proc.returncode})",
+            flush=True,
+        )
+
+    t_floor = floor(notebooks, args.workers)
+    print(f"floor (nbclient): {t_floor:7.1f} s  {t_floor / n:.2f} s/notebook", flush=True)
+
+    same = _same_scores(ours, plain, {r.key for r in run.results if r.status == "graded"})
+    print(f"load average after: {os.getloadavg()}")
+    print(f"ours vs plain nbgrader: {t_plain / t_ours:.2f}x faster (target >= 1.9x)")
+    print(f"ours vs floor:          {t_ours / t_floor:.2f}x the floor (target <= 1.3x)")
+    print(f"same scores as plain nbgrader where both graded: {same}")
+    print(f"courses kept in {root}" if args.keep else "")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def _plain_hooks() -> None:
+    """Point grader.pipeline.hooks at plain nbgrader behaviour (workers are forked after)."""
+    from nbgrader.preprocessors import Execute
+
+    from grader.pipeline import hooks
+
+    hooks.execute_preprocessor = lambda: Execute
+    hooks.post_execute_preprocessors = lambda: []
+    hooks.after_autograde = lambda course, student, assignment, result: result
+
+
+def _same_scores(a: Path, b: Path, keys: set[str]) -> str:
+    """Compare auto scores cell by cell for submissions both graded (ignores manual scores)."""
+    from nbgrader.api import Gradebook
+
+    def auto(course: Path) -> dict:
+        out = {}
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            for assignment in gb.assignments:
+                for sub in assignment.submissions:
+                    for nb in sub.notebooks:
+                        for grade in nb.grades:
+                            out[(sub.student.id, assignment.name, grade.name)] = grade.auto_score
+        return out
+
+    ours, plain = auto(a), auto(b)
+    common = [k for k in plain if f"{k[0]}/{k[1]}" in keys and plain[k] is not None]
+    diff = [k for k in common if ours.get(k) != plain[k]]
+    return f"{len(common) - len(diff)}/{len(common)} test cells equal" + (
+        f"; differ: {diff[:5]}" if diff else ""
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
