@@ -32,5 +32,8 @@ lint: $(STAMP)
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m grader release
 
+demo: $(STAMP)  ## instructors: the whole grading pipeline on a sample class
+	$(BIN)/python -m grader demo
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
