@@ -10,7 +10,9 @@ that still shows one is reported as a leak (and the command fails).
 from __future__ import annotations
 
 import html
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,21 +80,53 @@ def page_text(path: Path) -> str:
     return html.unescape(_TAG_RE.sub("", path.read_text(encoding="utf-8")))
 
 
-def feedback(course: Path, assignment: str | None = None) -> FeedbackReport:
+def feedback(
+    course: Path, assignment: str | None = None, *, workers: int | None = None
+) -> FeedbackReport:
     """Write feedback/STUDENT/ASSIGNMENT/ASSIGNMENT.html for every autograded submission.
 
     Args:
         course: the nbgrader course directory.
         assignment: only this assignment (default: every assignment with autograded work).
+        workers: processes, one assignment each at a time (default: the number of cores).
 
     Returns:
         the pages written, the submissions without feedback (and why), and any leak.
     """
+    course = Path(course).resolve()
+    assignments = [assignment] if assignment else assignments_of(course)
+    report = FeedbackReport()
+    results = load_results(course)
+    todo = []
+    for a in assignments:
+        graded = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{a}") if p.is_dir())
+        submitted = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}"))
+        for student in submitted:
+            if student not in graded:
+                result = results.get(f"{student}/{a}")
+                why = result.reason if result and result.reason else "not autograded yet"
+                report.missing.append((student, a, why))
+        if graded:
+            todo.append((a, graded))
+    workers = min(workers or os.cpu_count() or 1, len(todo) or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_feedback_one, [course] * len(todo), *zip(*todo, strict=True)))
+    else:
+        parts = [_feedback_one(course, a, graded) for a, graded in todo]
+    for part in parts:
+        report.written += part.written
+        report.missing += part.missing
+        report.leaks += part.leaks
+    return report
+
+
+def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
+    """nbgrader's GenerateFeedback for one assignment, then the leak check of its pages."""
     from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
-    course = Path(course).resolve()
     config = course_config(course)
     configured = list(config.GenerateFeedback.get("preprocessors", []))
     if configured:
@@ -103,32 +137,20 @@ def feedback(course: Path, assignment: str | None = None) -> FeedbackReport:
             CapOutputBytes,
             *configured,
         ]
-    assignments = [assignment] if assignment else assignments_of(course)
     report = FeedbackReport()
-    results = load_results(course)
-    for a in assignments:
-        graded = sorted(p.parent.name for p in (course / "autograded").glob(f"*/{a}") if p.is_dir())
-        submitted = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{a}"))
-        for student in submitted:
-            if student not in graded:
-                result = results.get(f"{student}/{a}")
-                why = result.reason if result and result.reason else "not autograded yet"
-                report.missing.append((student, a, why))
-        if not graded:
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = a
+    converter = GenerateFeedback(coursedir=coursedir, config=config)
+    converter.force = True
+    out = capture_log(converter)
+    secret = hidden_lines(course, a)
+    for student in graded:
+        page = feedback_path(course, student, a)
+        if not page.exists():
+            why = "nbgrader generate_feedback failed" if not out["success"] else "not written"
+            report.missing.append((student, a, why))
             continue
-        coursedir = CourseDirectory(config=config)
-        coursedir.assignment_id = a
-        converter = GenerateFeedback(coursedir=coursedir, config=config)
-        converter.force = True
-        out = capture_log(converter)
-        secret = hidden_lines(course, a)
-        for student in graded:
-            page = feedback_path(course, student, a)
-            if not page.exists():
-                why = "nbgrader generate_feedback failed" if not out["success"] else "not written"
-                report.missing.append((student, a, why))
-                continue
-            report.written.append(page)
-            text = page_text(page)
-            report.leaks.extend((page, line) for line in secret if line in text)
+        report.written.append(page)
+        text = page_text(page)
+        report.leaks.extend((page, line) for line in secret if line in text)
     return report
