@@ -216,6 +216,8 @@ def _unreadable(path: Path) -> str:
         return f"no {path.name} in the submission (a renamed or missing notebook)"
     try:
         nb = nbformat.read(path, as_version=4)
+    except nbformat.reader.NotJSONError:
+        return "the notebook is not valid JSON (cut off or damaged): ask for it again"
     except Exception as exc:
         return f"the notebook cannot be read: {_one_line(exc)[:160]}"
     try:

@@ -59,7 +59,8 @@ def export(course: Path, dest: Path | None = None) -> Path:
                 elif sub.needs_manual_grade:
                     notes.append(f"{a}: needs manual grade")
                 if result and result.flags:
-                    notes.append(f"{a}: flagged {', '.join(result.flags)}")
+                    more = f" (+{len(result.flags) - 1} more)" if len(result.flags) > 1 else ""
+                    notes.append(f"{a}: flagged: {result.flags[0]}{more}")
             row["total"] = _fmt(total)
             row["max_total"] = _fmt(sum(m for _, m in known))
             row["needs_manual_grade"] = "yes" if manual else ""

@@ -6,7 +6,15 @@ from __future__ import annotations
 from grader.pipeline.autograde import AutogradeRun
 
 #: Rows of the attention table printed before "... and N more".
-MAX_ATTENTION_ROWS = 40
+MAX_ATTENTION_ROWS = 25
+
+
+def short_flags(flags: list[str], width: int = 60) -> str:
+    """The first flag, cut to `width`, and how many more there are (the report lists all)."""
+    if not flags:
+        return ""
+    first = flags[0] if len(flags[0]) <= width else flags[0][: width - 1] + "…"
+    return first + (f" (+{len(flags) - 1} more)" if len(flags) > 1 else "")
 
 
 def summary_tables(run: AutogradeRun) -> list:
@@ -17,17 +25,9 @@ def summary_tables(run: AutogradeRun) -> list:
         title=f"autograde: {run.graded} graded now, {run.skipped} skipped, "
         f"{run.workers} workers, {run.seconds:.1f} s"
     )
-    for name, justify in [
-        ("assignment", "left"),
-        ("submissions", "right"),
-        ("graded now", "right"),
-        ("mean", "right"),
-        ("full marks", "right"),
-        ("failed", "right"),
-        ("manual grade", "right"),
-        ("flagged", "right"),
-    ]:
-        per.add_column(name, justify=justify)
+    per.add_column("assignment", no_wrap=True)
+    for name in ("submitted", "graded now", "mean", "full marks", "failed", "manual", "flagged"):
+        per.add_column(name, justify="right")
     for a in sorted({r.assignment for r in run.results}):
         rs = [r for r in run.results if r.assignment == a]
         top = max(r.max_score for r in rs)
@@ -50,7 +50,7 @@ def summary_tables(run: AutogradeRun) -> list:
             t.add_column(name, overflow="fold")
         for r in attention[:MAX_ATTENTION_ROWS]:
             t.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
-                      ", ".join(r.flags), r.reason)  # fmt: skip
+                      short_flags(r.flags), r.reason)  # fmt: skip
         if len(attention) > MAX_ATTENTION_ROWS:
             t.caption = f"... and {len(attention) - MAX_ATTENTION_ROWS} more (see the report)"
         tables.append(t)
