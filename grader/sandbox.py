@@ -363,8 +363,16 @@ def death_reason(code: int | None, limits: Limits) -> str:
 # --------------------------------------------------------------------------- output cap
 
 
+#: Images (a plot's PNG) get this many times the text budget of a cell.
+IMAGE_FACTOR = 10
+
+
+def _size(value: Any) -> int:
+    return len(value if isinstance(value, str) else json.dumps(value))
+
+
 def output_bytes(out: NotebookNode) -> int:
-    """Bytes of text an output holds (stream text, data values, traceback)."""
+    """Bytes of text an output holds (stream text, non-image data values, traceback)."""
     kind = out.get("output_type")
     if kind == "stream":
         return len(str(out.get("text", "")).encode("utf-8", "replace"))
@@ -372,7 +380,13 @@ def output_bytes(out: NotebookNode) -> int:
         tb = out.get("traceback", [])
         return sum(len(str(line)) for line in tb) + len(str(out.get("evalue", "")))
     data = out.get("data", {}) or {}
-    return sum(len(v if isinstance(v, str) else json.dumps(v)) for v in data.values())
+    return sum(_size(v) for k, v in data.items() if not k.startswith("image/"))
+
+
+def image_bytes(out: NotebookNode) -> int:
+    """Bytes of image data (e.g. base64 PNG) an output holds."""
+    data = out.get("data", {}) or {}
+    return sum(_size(v) for k, v in data.items() if k.startswith("image/"))
 
 
 def _clip(text: str, keep: int) -> str:
@@ -405,8 +419,8 @@ def shrink_output(out: NotebookNode, keep: int) -> int:
     else:
         data = out.get("data", {}) or {}
         text = data.get("text/plain")
-        out["data"] = {"text/plain": _clip(text if isinstance(text, str) else "", keep)}
-        out["metadata"] = {}
+        images = {k: v for k, v in data.items() if k.startswith("image/")}
+        out["data"] = {**images, "text/plain": _clip(text if isinstance(text, str) else "", keep)}
     return max(0, before - output_bytes(out))
 
 
@@ -436,7 +450,17 @@ def cap_cell_outputs(cell: NotebookNode, max_bytes: int) -> int:
         if not (o.get("output_type") == "stream" and CUT_NOTE_RE.search(str(o.get("text", ""))))
     ]
     budget, cut, kept, streams = max_bytes, 0, [], set()
+    image_budget = max_bytes * IMAGE_FACTOR
     for out in outputs:
+        images = image_bytes(out)
+        if images and images <= image_budget:
+            image_budget -= images
+        elif images:
+            data = out["data"]
+            for key in [k for k in data if k.startswith("image/")]:
+                del data[key]
+            data.setdefault("text/plain", "[image cut]")
+            cut += images
         size = output_bytes(out)
         kind = out.get("output_type")
         essential = kind in ("error", "execute_result") or (
@@ -605,7 +629,7 @@ class SandboxedExecute(Execute):
         if out is None:
             return out
         # Cap as output arrives, so a flood never accumulates in memory.
-        size = output_bytes(out)
+        size = output_bytes(out) + image_bytes(out) // IMAGE_FACTOR
         used = self._used.get(cell_index, 0) + size
         self._used[cell_index] = used
         if used > self.max_output_bytes * 2:
@@ -618,7 +642,9 @@ class SandboxedExecute(Execute):
                 for o in probe.outputs
                 if not (o.get("output_type") == "stream" and CUT_NOTE_RE.search(o.get("text", "")))
             ]
-            self._used[cell_index] = sum(output_bytes(o) for o in outs)
+            self._used[cell_index] = sum(
+                output_bytes(o) + image_bytes(o) // IMAGE_FACTOR for o in outs
+            )
         return out
 
     def _finish_cell(self, cell: NotebookNode, cell_index: int) -> None:

@@ -305,14 +305,25 @@ def compare_cells(submitted: nbformat.NotebookNode, source_cells: dict[str, str]
             seen[gid] = cell.get("source", "")
     all_sources = "\n".join(c.get("source", "") for c in submitted.cells)
     for gid, src in source_cells.items():
+        handed_out = _normal(strip_hidden(src))  # what the release shows of the cell
         if gid not in seen:
-            if src.strip() and src.strip() in all_sources:
+            if handed_out and handed_out in _normal(all_sources):
                 flags.append(f"{gid}: test or locked cell lost its nbgrader metadata")
             else:
                 flags.append(f"{gid}: test or locked cell deleted")
-        elif _normal(seen[gid]) != _normal(src):
+        elif _normal(seen[gid]) not in (_normal(src), handed_out):
             flags.append(f"{gid}: test or locked cell edited (graded with the original)")
     return flags
+
+
+_HIDDEN_RE = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M
+)
+
+
+def strip_hidden(src: str) -> str:
+    """A test cell's source as released: the hidden-tests block removed."""
+    return _HIDDEN_RE.sub("", src)
 
 
 def _normal(src: str) -> str:

@@ -25,7 +25,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from grader import course, sandbox, verify
-from tests.attacks import ASSIGNMENT, SUBMISSIONS
+from tests.attacks import ASSIGNMENT, SUBMISSIONS, student_copy
 
 HONEST = ("honest_full", "honest_partial")
 #: Short limits so the endless loop costs seconds (instructors keep the defaults).
@@ -66,7 +66,8 @@ def _make_course(tmp: Path, extra_config: str = "") -> tuple[Path, nbformat.Note
         f.write(TEST_LIMITS + extra_config)
     course.generate_release(root, [ASSIGNMENT])
     source = nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    return root, source
+    release = nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return root, student_copy(source, release)
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +165,33 @@ def test_outputs_are_capped_in_bytes(batch: Batch):
     path = batch.root / "autograded" / "big_print" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert path.stat().st_size < 1_000_000  # a 50 MB print would otherwise be kept whole
     assert "[output cut: " in path.read_text(encoding="utf-8")
+
+
+@requires_source
+def test_honest_work_in_every_assignment_is_never_flagged(tmp_path: Path):
+    """Solutions and untouched stubs of all notebooks: verification agrees with nbgrader."""
+    from grader.pipeline.autograde import autograde
+
+    assignments = [a for a in course.ASSIGNMENTS if (course.REPO_ROOT / "source" / a).is_dir()]
+    root = course.new_course(tmp_path / "course")
+    course.generate_release(root, assignments)
+    for a in assignments:
+        source = nbformat.read(root / "source" / a / f"{a}.ipynb", as_version=4)
+        release = nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4)
+        for student, nb in (("solution", student_copy(source, release)), ("stub", release)):
+            (root / "submitted" / student / a).mkdir(parents=True)
+            nbformat.write(nb, root / "submitted" / student / a / f"{a}.ipynb")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:  # as `collect` does
+        for student in ("solution", "stub"):
+            gb.update_or_create_student(student)
+    run = autograde(root, workers=2)
+    assert len(run.results) == 2 * len(assignments)
+    for result in run.results:
+        assert (result.flags, result.reason) == ([], ""), result
+        full = result.student == "solution"
+        assert result.score == (result.max_score if full else 0.0), result
 
 
 # --------------------------------------------------------------------------- fallback

@@ -1,6 +1,7 @@
 """Adversarial submissions for 04_backprop_W2, built from the real source notebook.
 
-Every attack starts from the instructor's notebook (solutions in) and writes a WRONG answer
+Every attack starts from an honest student's copy (the released notebook with the
+instructor's solutions typed in: `student_copy`) and writes a WRONG answer
 into `grad_W2` (the transpose of the right one, misconception M1), then adds its attack:
 a correct grader must give grad_W2's two test cells 0 points (3 of the notebook's 9), and
 notice the attack. The broken notebooks (invalid JSON, a wrong nbformat version, a missing
@@ -92,6 +93,25 @@ def wrong(nb) -> nbformat.NotebookNode:
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     set_solution(nb, "grad_W2", WRONG_GRAD_W2)
     return nb
+
+
+def student_copy(source, release) -> nbformat.NotebookNode:
+    """What an honest student hands in: the released notebook (no hidden tests) with each
+    solution cell's stub replaced by the instructor's solution (markers removed)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    solutions = {
+        _gid(c): c.source
+        for c in source.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+    for cell in nb.cells:
+        if _gid(cell) in solutions:
+            lines = solutions[_gid(cell)].splitlines()
+            cell.source = "\n".join(line for line in lines if line.strip() not in MARKERS)
+    return nb
+
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def save(folder: Path, nb, name: str = ASSIGNMENT + ".ipynb") -> None:
