@@ -29,3 +29,11 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Student code runs in a sandbox (bubblewrap; grader/sandbox.py). Limits per notebook, with
+# their defaults; see docs/sandbox.md:
+# c.SandboxedExecute.notebook_timeout = 600       # wall-clock seconds per notebook
+# c.SandboxedExecute.cpu_time_limit = 600         # CPU seconds per notebook
+# c.SandboxedExecute.memory_limit = "2G"          # address space per kernel
+# c.SandboxedExecute.max_output_bytes = 100_000   # output kept per cell (images: 10x)
+# c.SandboxedExecute.mode = "auto"                # "auto" (warn without bwrap) | "require" | "off"
