@@ -135,6 +135,7 @@ def test_parallel_scores_equal_plain_sequential_nbgrader(graded):
     honest = {k: v for k, v in theirs.items() if k[0] not in ("eve", "frank")}
     assert len(honest) == 16
     assert {k: ours[k] for k in honest} == honest
+    assert run.gradebook_check == "ok"
     with sqlite3.connect(root / "gradebook.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 

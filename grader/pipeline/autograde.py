@@ -55,6 +55,7 @@ class AutogradeRun:
     seconds: float = 0.0
     workers: int = 0
     fresh: set[str] = field(default_factory=set)  #: keys graded in this run
+    gradebook_check: str = ""  #: hooks.after_run's verdict on the gradebook ("ok")
 
     @property
     def failed(self) -> list[GradeResult]:
@@ -411,6 +412,8 @@ def autograde(
                 on_result(result)
 
         _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+        # After every run that wrote grades: the gradebook's integrity check (raises if damaged).
+        run.gradebook_check = hooks.after_run(course)
     run.results.sort(key=lambda r: (r.assignment, r.student))
     run.seconds = time.perf_counter() - t0
     return run

@@ -24,6 +24,7 @@ def summary_tables(run: AutogradeRun) -> list:
     per = Table(
         title=f"autograde: {run.graded} graded now, {run.skipped} skipped, "
         f"{run.workers} workers, {run.seconds:.1f} s"
+        + (f", gradebook check: {run.gradebook_check}" if run.gradebook_check else "")
     )
     per.add_column("assignment", no_wrap=True)
     for name in ("submitted", "graded now", "mean", "full marks", "failed", "manual", "flagged"):
