@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import time
 import warnings
 from collections import deque
@@ -125,6 +126,10 @@ def ensure_in_gradebook(course: Path, assignments: list[str]) -> None:
 def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     """Runs once per worker process: environment, nbgrader import, a quiet logger."""
     os.environ.update(env)
+    # Ctrl-C is the parent's business: it stops the workers itself, between two writes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the parent (SIGTERM): unwind, so nbclient shuts the running kernel down.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # Kernels and libraries write to stderr (ipykernel's warnings, SQLAlchemy's): keep the
     # instructor's terminal for the progress bar and send them to a per-worker log file.
     logs = Path(course) / ".grader" / "logs"
@@ -141,6 +146,11 @@ def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     _WORKER.update(course=Path(course), config=config, log=logger)
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    _WORKER["stopping"] = True
+    raise SystemExit(143)
+
+
 def grade_submission(student: str, assignment: str) -> GradeResult:
     """Autograde one submission in this worker (after `_init_worker`). Never raises."""
     course: Path = _WORKER["course"]
@@ -151,6 +161,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         reason = _unreadable(submitted_path(course, student, assignment))
         if not reason:
             reason = _run_nbgrader_autograde(course, config, student, assignment)
+        if _WORKER.get("stopping"):  # stopped half way: record nothing, the next run regrades
+            raise SystemExit(143)
         if reason:
             _record_zero(config, student, assignment)
         result = read_result(course, config, student, assignment)
@@ -419,6 +431,23 @@ def autograde(
     return run
 
 
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers (their kernels follow their parent).
+
+    A submission cut off this way has no autograded notebook, so the next run grades it
+    again; nbgrader writes each grade in a transaction, so none is half written.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
 def _grade_all(
     jobs: list[tuple[str, str]],
     workers: int,
@@ -456,8 +485,8 @@ def _grade_all(
                 else:
                     suspects.append(job)
             pool.shutdown(wait=True, cancel_futures=True)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:  # Ctrl-C: stop now; finished submissions are saved
+            _stop(pool)
             raise
         else:
             pool.shutdown(wait=True)
