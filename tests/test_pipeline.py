@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -21,10 +26,12 @@ from nbgrader.api import Gradebook
 from grader import course as course_mod
 from grader.cli import main
 from grader.pipeline import autograde, collect
+from grader.pipeline.autograde import is_done
 from grader.pipeline.collect import place
 from grader.pipeline.config import db_url
 from grader.pipeline.export import export
 from grader.pipeline.feedback import feedback, page_text
+from grader.pipeline.results import results_path
 from grader.report import build_report, misconception_counts
 from grader.selfcheck import selfcheck
 
@@ -236,3 +243,39 @@ def test_cli_autograde_prints_a_summary(graded, capsys):
     out = capsys.readouterr().out
     assert "already graded: skipped" in out
     assert "needs attention" in out and "eve" in out
+
+
+def test_interrupted_run_resumes(graded, tmp_path):
+    """Ctrl-C in the middle of `autograde`: exit 130, finished grades kept, the rerun
+    grades only the rest, and the scores are those of an uninterrupted run."""
+    root, _, _, _ = graded
+    course = course_mod.new_course(tmp_path / "course", source=FIXTURE_SOURCE)
+    shutil.copy(root / "gradebook.db", course / "gradebook.db")  # ps1 already released
+    for i in range(8):
+        src = root / "submitted" / ("alice" if i % 2 else "bob") / "ps1"
+        shutil.copytree(src, course / "submitted" / f"s{i}" / "ps1")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "grader", "autograde", "--course", str(course), "--workers", "2"]
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 90
+    while not results_path(course).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out
+    done_first = {s for s in (f"s{i}" for i in range(8)) if is_done(course, s, "ps1")}
+    assert 1 <= len(done_first) < 8
+    rerun = autograde(course, workers=2)
+    assert rerun.skipped == len(done_first)
+    assert {r.student: r.score for r in rerun.results} == {
+        f"s{i}": (6.0 if i % 2 else 3.0) for i in range(8)
+    }
