@@ -109,7 +109,7 @@ def _plot_pass_rates(rates: list[tuple[str, str, float, int]], path: Path) -> No
     colors = ["#c0504d" if v < 50 else "#e0a040" if v < 80 else "#5a9a5a" for v in values]
     ax.barh(range(len(rates)), values, color=colors)
     ax.set_yticks(range(len(rates)), labels, fontsize=8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(rates) - 0.5, -0.5)  # first cell on top, no empty margin
     ax.set_xlim(0, 100)
     ax.set_xlabel("submissions passing this test cell (%)")
     for i, v in enumerate(values):
@@ -150,8 +150,7 @@ def _plot_misconceptions(counts: dict[str, tuple[int, int, str]], path: Path) ->
     top = max(values, default=0)
     ax.set_xlim(0, max(top * 1.15, 1))
     for i, v in enumerate(values):
-        if v:
-            ax.text(v + top * 0.01, i, str(v), va="center", fontsize=8)
+        ax.text(v + max(top, 1) * 0.01, i, str(v), va="center", fontsize=8)
     ax.set_title("Misconceptions named in the class's failing tests")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
