@@ -269,7 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from grader.pipeline.config import CourseError
+
+    try:
+        return args.func(args)
+    except (CourseError, ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        # bad input: one clear line that says what to do, no traceback
+        print(f"backprop-grader {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -279,3 +279,13 @@ def test_interrupted_run_resumes(graded, tmp_path):
     assert {r.student: r.score for r in rerun.results} == {
         f"s{i}": (6.0 if i % 2 else 3.0) for i in range(8)
     }
+
+
+def test_bad_input_gets_one_clear_line(graded, tmp_path, capsys):
+    root, _, _, _ = graded
+    assert main(["autograde", "09_nope", "--course", str(root)]) == 2
+    assert "no assignment '09_nope'" in capsys.readouterr().err
+    assert main(["collect", str(tmp_path / "missing.zip"), "--course", str(root)]) == 2
+    assert "neither a folder nor a .zip" in capsys.readouterr().err
+    assert main(["export", "--course", str(tmp_path)]) == 2
+    assert "not a course directory" in capsys.readouterr().err

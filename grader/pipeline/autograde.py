@@ -399,10 +399,11 @@ def autograde(
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]
     todo = [(s, a) for s, a in wanted if force or not is_done(course, s, a)]
+    todo_set = set(todo)
     stored = load_results(course)
     run = AutogradeRun(workers=workers or os.cpu_count() or 1)
     for s, a in wanted:
-        if (s, a) not in todo:
+        if (s, a) not in todo_set:
             previous = stored.get(f"{s}/{a}") or result_from_gradebook(course, s, a)
             run.results.append(previous)
             run.skipped += 1
