@@ -57,6 +57,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,8 @@ def run_dir() -> Path:
         os.chmod(path, 0o700)
         _RUN_DIR.append(path)
         atexit.register(shutil.rmtree, path, True)
+        # Pool workers leave through os._exit (no atexit): multiprocessing's finalizers run.
+        Finalize(None, shutil.rmtree, args=(path, True), exitpriority=0)
     return _RUN_DIR[0]
 
 
