@@ -52,16 +52,18 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from grader.pipeline import collect
 
     root = _course_dir(args)
     report = collect(Path(args.src), course=root)
     console = _console()
     for p in report.placed:
-        note = f"  [yellow]({p.note})[/]" if p.note else ""
-        console.print(f"  {p.source} -> submitted/{p.student}/{p.assignment}/{note}")
+        note = f"  [yellow]({escape(p.note)})[/]" if p.note else ""
+        console.print(f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{note}")
     for u in report.problems:
-        console.print(f"  [red]not placed[/] {u.source}: {u.reason}")
+        console.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
     console.print(
         f"collected {len(report.placed)} notebooks from {len(report.students)} students "
         f"into {root / 'submitted'}; {len(report.problems)} files not placed"
@@ -70,61 +72,64 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from grader.pipeline import autograde
-    from grader.pipeline.summary import summary_tables
+    from grader.pipeline.summary import short_flags, summary_tables
 
     root = _course_dir(args)
     console = _console()
-    with Progress(
+    progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("autograde", total=None)
+    )
+    task = progress.add_task("autograde", total=None)
 
-        def on_start(todo: int, skipped: int) -> None:
-            progress.update(task, total=todo)
-            if skipped:
-                progress.console.print(
-                    f"{skipped} submissions already graded: skipped (--force regrades them)"
-                )
+    def on_start(todo: int, skipped: int) -> None:
+        if skipped:
+            console.print(f"{skipped} submissions already graded: skipped (--force regrades them)")
+        progress.update(task, total=todo)
+        progress.start()
 
-        def on_result(r) -> None:
-            progress.advance(task)
-            if r.status == "failed" or r.flags:
-                flags = f" [{', '.join(r.flags)}]" if r.flags else ""
-                progress.console.print(
-                    f"[red]✗[/] {r.key}: {r.score:g}/{r.max_score:g}{flags} {r.reason}"
-                )
-
-        try:
-            run = autograde(
-                root,
-                args.assignment,
-                workers=args.workers,
-                force=args.force,
-                timeout=args.timeout,
-                on_start=on_start,
-                on_result=on_result,
+    def on_result(r) -> None:
+        progress.advance(task)
+        if r.status == "failed" or r.flags:
+            flags = f" \\[{escape(short_flags(r.flags))}]" if r.flags else ""
+            progress.console.print(
+                f"[red]✗[/] {escape(r.key)}: {r.score:g}/{r.max_score:g}{flags} {escape(r.reason)}"
             )
-        except KeyboardInterrupt:
-            progress.stop()
-            console.print(
-                "[yellow]interrupted[/]: every finished submission is saved; run the same "
-                "command again to grade the rest"
-            )
-            return 130
+
+    try:
+        run = autograde(
+            root,
+            args.assignment,
+            workers=args.workers,
+            force=args.force,
+            timeout=args.timeout,
+            on_start=on_start,
+            on_result=on_result,
+        )
+    except KeyboardInterrupt:
+        progress.stop()
+        console.print(
+            "[yellow]interrupted[/]: every finished submission is saved; run the same "
+            "command again to grade the rest"
+        )
+        return 130
+    finally:
+        progress.stop()
     for table in summary_tables(run):
         console.print(table)
     return 0
 
 
 def _feedback(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from grader.pipeline.feedback import feedback
 
     root = _course_dir(args)
@@ -132,9 +137,9 @@ def _feedback(args: argparse.Namespace) -> int:
     console = _console()
     console.print(f"{len(report.written)} feedback pages in {root / 'feedback'}")
     for student, assignment, why in report.missing:
-        console.print(f"  [yellow]no feedback[/] {student}/{assignment}: {why}")
+        console.print(f"  [yellow]no feedback[/] {student}/{assignment}: {escape(why)}")
     for page, line in report.leaks:
-        console.print(f"  [red]hidden test shown[/] in {page}: {line}")
+        console.print(f"  [red]hidden test shown[/] in {page}: {escape(line)}")
     return 1 if report.leaks else 0
 
 

@@ -188,6 +188,7 @@ def selfcheck(
 
 def render(result: SelfCheckResult, console) -> None:
     """Print the per-question table and the total with rich."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"selfcheck: {result.notebook.name} ({result.assignment})")
@@ -198,8 +199,8 @@ def render(result: SelfCheckResult, console) -> None:
     for c in result.cells:
         verdict = "[green]passed[/]" if c.passed else "[red]failed[/]"
         first = c.message.splitlines()[0] if c.message else ""
-        table.add_row(c.grade_id, f"{c.score:g}/{c.max_score:g}", verdict, first)
+        table.add_row(c.grade_id, f"{c.score:g}/{c.max_score:g}", verdict, escape(first))
     console.print(table)
     for problem in result.problems:
-        console.print(f"[yellow]note:[/] {problem}")
+        console.print(f"[yellow]note:[/] {escape(problem)}")
     console.print(f"[bold]Total: {result.score:g} / {result.max_score:g}[/]")

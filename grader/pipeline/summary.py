@@ -19,6 +19,7 @@ def short_flags(flags: list[str], width: int = 60) -> str:
 
 def summary_tables(run: AutogradeRun) -> list:
     """rich Tables for the terminal: per assignment, then the submissions to look at."""
+    from rich.markup import escape
     from rich.table import Table
 
     per = Table(
@@ -51,7 +52,7 @@ def summary_tables(run: AutogradeRun) -> list:
             t.add_column(name, overflow="fold")
         for r in attention[:MAX_ATTENTION_ROWS]:
             t.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
-                      short_flags(r.flags), r.reason)  # fmt: skip
+                      escape(short_flags(r.flags)), escape(r.reason))  # fmt: skip
         if len(attention) > MAX_ATTENTION_ROWS:
             t.caption = f"... and {len(attention) - MAX_ATTENTION_ROWS} more (see the report)"
         tables.append(t)
