@@ -16,6 +16,7 @@ grading are retried alone, and one that kills its worker twice is failed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -299,6 +300,7 @@ def read_result(course: Path, config: Config, student: str, assignment: str) -> 
     return result
 
 
+@functools.lru_cache(maxsize=64)
 def _cell_order(course: Path, assignment: str) -> dict[str, int]:
     """grade_id -> position in the source notebook (for tables in teaching order)."""
     import nbformat
@@ -415,16 +417,23 @@ def autograde(
         config.merge(hooks.execution_config(course, timeout=timeout))
         env = hooks.execution_env()
 
+        last_save = [0.0]
+
         def done(result: GradeResult) -> None:
             stored[result.key] = result
-            save_results(course, stored)
+            if time.monotonic() - last_save[0] > 1.0:  # at most once a second, and at the end
+                save_results(course, stored)
+                last_save[0] = time.monotonic()
             run.results.append(result)
             run.graded += 1
             run.fresh.add(result.key)
             if on_result:
                 on_result(result)
 
-        _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+        try:
+            _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+        finally:
+            save_results(course, stored)  # also when interrupted: keep what finished
         # After every run that wrote grades: the gradebook's integrity check (raises if damaged).
         run.gradebook_check = hooks.after_run(course)
     run.results.sort(key=lambda r: (r.assignment, r.student))
