@@ -65,3 +65,20 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> GradedCourse:
         result.autograde_output[assignment] = proc.stdout + proc.stderr
         assert proc.returncode == 0, f"nbgrader autograde {assignment} crashed:\n{proc.stderr}"
     return result
+
+
+@pytest.fixture(scope="session")
+def executed_source(tmp_path_factory: pytest.TempPathFactory):
+    """run(assignment) -> (notebook, seconds): the source notebook (solutions in) executed
+    once per session in a fresh kernel, in a folder of its own."""
+    from notebook_tools import execute, source_path
+
+    runs: dict[str, tuple] = {}
+
+    def run(assignment: str):
+        if assignment not in runs:
+            cwd = tmp_path_factory.mktemp(f"run-{assignment}")
+            runs[assignment] = execute(source_path(assignment), cwd=cwd)
+        return runs[assignment]
+
+    return run

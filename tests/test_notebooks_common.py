@@ -5,7 +5,11 @@
 - notebooks are stored in git without outputs or execution counts;
 - each source notebook follows the test-cell contract of docs/grading.md (solution cell, visible
   test right after it, hidden test after that, points on every test cell, readable cell ids, a
-  locked setup cell first).
+  locked setup cell first), and its intro states its total;
+- graded by real nbgrader, each source notebook (solutions in) scores full marks and each release
+  notebook as handed out (stubs untouched) scores 0 without a crash;
+- each source notebook runs top to bottom in a fresh kernel without an error or a stderr line,
+  with its plots, in a few seconds.
 """
 
 from __future__ import annotations
@@ -15,11 +19,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_tools import PRESENT, ROOT, TOTALS, figure_count, problems, source_path
 
 from grader import course
-
-ROOT = course.REPO_ROOT
-PRESENT = [a for a in course.ASSIGNMENTS if (ROOT / "source" / a / f"{a}.ipynb").is_file()]
 
 #: The functions students write in each notebook (COURSE_SPEC.md, docs/grading.md).
 SPEC_FUNCTIONS: dict[str, list[str]] = {
@@ -141,3 +143,44 @@ def test_source_follows_the_test_cell_contract(assignment: str):
         assert "### END HIDDEN TESTS" in rest
         assert f"checks.check_{name}({name}, hidden=True)" in rest
         assert before.strip().startswith("#"), f"{name}: students should see a comment"
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_intro_states_the_total(assignment: str):
+    nb = read(source_path(assignment))
+    intro = nb.cells[0]
+    assert intro.cell_type == "markdown" and intro.id == "intro"
+    stated = re.search(r"\*\*Total: (\d+) points\.\*\*", intro.source)
+    assert stated, f"{assignment}: the intro must state the total as **Total: N points.**"
+    points = sum(
+        nbgrader_meta(c).get("points", 0) for c in nb.cells if nbgrader_meta(c).get("grade")
+    )
+    assert float(stated.group(1)) == points == TOTALS[assignment]
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_source_notebook_scores_full_marks(graded, assignment: str):
+    total = TOTALS[assignment]
+    cells = graded.cell_scores("solution", assignment)
+    lost = {name: s for name, s in cells.items() if s[0] != s[1]}
+    assert not lost, f"{assignment}: the solutions lose points in {lost}"
+    assert graded.score("solution", assignment) == (total, total)
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_release_notebook_as_handed_out_scores_zero(graded, assignment: str):
+    assert graded.autograded_notebook("stub", assignment).is_file(), "autograde made no notebook"
+    cells = graded.cell_scores("stub", assignment)
+    visible = [c for c in cells if c.startswith("test_")]
+    assert len(visible) == len(SPEC_FUNCTIONS[assignment]) and len(cells) == 2 * len(visible)
+    assert all(score == 0 for score, _ in cells.values()), f"stubs earned points: {cells}"
+    assert graded.score("stub", assignment) == (0.0, TOTALS[assignment])
+
+
+@pytest.mark.parametrize("assignment", PRESENT)
+def test_source_notebook_runs_clean_and_fast(executed_source, assignment: str):
+    nb, seconds = executed_source(assignment)
+    assert problems(nb) == [], f"{assignment} in a fresh kernel: {problems(nb)}"
+    assert figure_count(nb) >= 3, f"{assignment}: expected its plots"
+    # "A few seconds" for the whole notebook; the bound leaves room for a busy 2-core machine.
+    assert seconds < 20, f"{assignment} took {seconds:.1f} s"

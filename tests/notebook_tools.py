@@ -1,0 +1,72 @@
+"""What the notebook tests share: where notebooks live, running one in a fresh kernel, and
+reading back what it printed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from grader import course
+
+ROOT = course.REPO_ROOT
+
+#: Points per notebook: 1 visible + 2 hidden per student function (docs/grading.md).
+TOTALS = {
+    "01_partial_derivatives": 12.0,
+    "02_sigmoid_derivative": 9.0,
+    "03_feedforward": 6.0,
+    "04_backprop_W2": 9.0,
+    "05_backprop_W1": 15.0,
+}
+
+#: The assignments that have a source notebook, in course order.
+PRESENT = [a for a in course.ASSIGNMENTS if (ROOT / "source" / a).is_dir()]
+
+
+def source_path(assignment: str) -> Path:
+    return ROOT / "source" / assignment / f"{assignment}.ipynb"
+
+
+def execute(path: Path, *, cwd: Path, timeout: int = 60) -> tuple[nbformat.NotebookNode, float]:
+    """Run a notebook in a fresh python3 kernel (errors recorded, not raised); (nb, seconds)."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+def problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Every error output and every stderr line, as 'cell-id: what'."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                found.append(f"{cell.id}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and out.name == "stderr":
+                found.append(f"{cell.id}: stderr: {out.text.strip()[:300]}")
+    return found
+
+
+def printed(nb: nbformat.NotebookNode, cell_id: str | None = None) -> str:
+    """Everything the notebook (or the one cell with this id) printed."""
+    return "".join(
+        out.get("text", "")
+        for c in nb.cells
+        if cell_id is None or c.id == cell_id
+        for out in c.get("outputs", [])
+        if out.output_type == "stream"
+    )
+
+
+def figure_count(nb: nbformat.NotebookNode) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
