@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from grader import cases as _cases
-from grader import netmath
+from grader import netmath, numeric
 
 #: The outputs of each function, by name ("result" for a single return value).
 COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -90,7 +90,7 @@ def visible_expected(case: _cases.Case) -> dict[str, np.ndarray]:
             H = netmath.sigmoid(Z1)
             return netmath.loss(netmath.sigmoid(H @ params["W2"] + params["b2"]), Y)
 
-        return {"result": netmath.central_gradient(loss_of_Z1, f["Z1"])}
+        return {"result": numeric.central_gradient(loss_of_Z1, f["Z1"])}
     grads = netmath.numerical_backprop(X, Y, params)
     if name == "backprop":
         return grads
