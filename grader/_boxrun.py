@@ -123,8 +123,8 @@ def bwrap_argv(
     for hidden in plan.hide:
         if Path(hidden) != Path("/") and Path(hidden).exists():
             argv += ["--size", str(TMPFS_BYTES), "--tmpfs", hidden]
-    for shown in plan.expose:
-        if any(_inside(shown, h) for h in plan.hide) and Path(shown).exists():
+    for shown in plan.expose:  # e.g. a venv inside a checkout under /tmp or the course
+        if any(_inside(shown, h) for h in ["/tmp", *plan.hide]) and Path(shown).exists():
             argv += ["--ro-bind", shown, shown]
     for inside, host in plan.overlay.items():
         argv += ["--ro-bind", host, inside]
