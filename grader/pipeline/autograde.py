@@ -24,7 +24,7 @@ import signal
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -87,11 +87,16 @@ def submissions(course: Path, assignments: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def is_done(course: Path, student: str, assignment: str) -> bool:
-    """Graded already: the autograded notebook exists and is not older than the submission."""
+def is_done(course: Path, student: str, assignment: str, recorded: Container[str]) -> bool:
+    """Graded already: a finished run recorded its result (a key of `recorded`, as in
+    load_results) and the autograded notebook is not older than the submission.
+
+    nbgrader writes the autograded notebook before it executes it, so a run cut off in the
+    middle leaves one behind without a record: that submission is graded again.
+    """
     graded = autograded_path(course, student, assignment)
     sub = submitted_path(course, student, assignment)
-    if not graded.exists():
+    if f"{student}/{assignment}" not in recorded or not graded.exists():
         return False
     return not sub.exists() or graded.stat().st_mtime >= sub.stat().st_mtime
 
@@ -400,13 +405,13 @@ def autograde(
     wanted = [
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]
-    todo = [(s, a) for s, a in wanted if force or not is_done(course, s, a)]
-    todo_set = set(todo)
     stored = load_results(course)
+    todo = [(s, a) for s, a in wanted if force or not is_done(course, s, a, stored)]
+    todo_set = set(todo)
     run = AutogradeRun(workers=workers or os.cpu_count() or 1)
     for s, a in wanted:
         if (s, a) not in todo_set:
-            previous = stored.get(f"{s}/{a}") or result_from_gradebook(course, s, a)
+            previous = stored[f"{s}/{a}"]
             run.results.append(previous)
             run.skipped += 1
     if on_start:
@@ -444,8 +449,8 @@ def autograde(
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers (their kernels follow their parent).
 
-    A submission cut off this way has no autograded notebook, so the next run grades it
-    again; nbgrader writes each grade in a transaction, so none is half written.
+    A submission cut off this way has no recorded result, so the next run grades it again
+    (see is_done); nbgrader writes each grade in a transaction, so none is half written.
     """
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
