@@ -417,6 +417,11 @@ def autograde(
     if on_start:
         on_start(len(todo), run.skipped)
     if todo:
+        # What is about to be graded loses its old record until it is graded again, so a
+        # run cut off half way (even a --force one) regrades it next time (see is_done).
+        for s, a in todo:
+            stored.pop(f"{s}/{a}", None)
+        save_results(course, stored)
         ensure_in_gradebook(course, sorted({a for _, a in todo}))
         config = course_config(course)
         config.merge(hooks.execution_config(course, timeout=timeout))
