@@ -23,10 +23,6 @@ from traitlets.config import Config
 if TYPE_CHECKING:  # pragma: no cover
     from grader.pipeline.results import GradeResult
 
-#: Seconds a single cell may run before it is interrupted and scored 0.
-DEFAULT_CELL_TIMEOUT = 60
-
-
 def execution_env() -> dict[str, str]:
     """Environment variables set in every process that starts grading kernels.
 
@@ -64,8 +60,8 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
 
     Args:
         course: the nbgrader course directory (only used by sandboxes that need its path).
-        timeout: seconds per cell; None keeps the course's nbgrader_config.py value (or
-            DEFAULT_CELL_TIMEOUT when the course sets none).
+        timeout: seconds per cell; None keeps the course's nbgrader_config.py value
+            (`c.Execute.timeout`, 60 s in this course).
 
     Returns:
         a Config with `Execute.*` options and the ordered `Autograde.autograde_preprocessors`;
