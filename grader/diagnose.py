@@ -1,7 +1,7 @@
 """Name the mistake: compare a wrong answer with the known wrong answers on the same inputs.
 
 Pure functions that return `Explanation`s and never assert (checks.py turns them into the
-failure a test cell raises). The misconceptions are the spec's table M1-M13; each
+failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md; each
 explanation carries the tags it matched, one sentence of what the answer equals, and one
 sentence of where to look.
 
@@ -23,14 +23,15 @@ from grader import _trusted, netmath
 
 _ndarray = _trusted.ndarray
 
-#: What each misconception's message names (COURSE_SPEC.md, "Misconceptions the grader names").
+#: What each misconception's message names (docs/course.md, M1-M13).
 MISCONCEPTIONS: dict[str, str] = {
     "M1": "a missing or extra transpose",
     "M2": "wrong shape",
-    "M3": "a sign flip, (Y - Y_hat) instead of (Y_hat - Y)",
+    "M3": "a sign flip",
     "M4": "twice the expected: the loss without the 1/2",
     "M5": "a mean where the course uses a sum",
-    "M6": "the double-sigmoid mistake (seed 004): the sigmoid applied again to an activation",
+    "M6": "the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
+    "an activation",
     "M7": "a forgotten activation derivative",
     "M8": "a pre-activation vs activation mix-up (Z where H or Y_hat is due, or the reverse)",
     "M9": "the bias gradient is not summed over the samples",
@@ -53,7 +54,7 @@ TAG_HINTS: dict[str, str] = {
     "M5": "the loss sums over the samples, so its gradient sums too: use .sum(...), not "
     ".mean(...), and do not divide by n.",
     "M6": "H and Y_hat are already sigmoids: their derivative factor is H * (1 - H) (or "
-    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is seed 004's mistake.",
+    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is the lecture notes' mistake.",
     "M7": "every layer's error signal carries the sigmoid's derivative: multiply "
     "elementwise by Y_hat * (1 - Y_hat) (output) or H * (1 - H) (hidden).",
     "M8": "Z is the pre-activation (before the sigmoid) and H / Y_hat the activation "
@@ -126,10 +127,70 @@ class Explanation:
         return f"{tags} {titles}: {self.text}"
 
 
+#: Where to look for a misconception in one function, where the general hint would talk about
+#: something that function does not have (notebooks 01-02 have no Y_hat; train has no formula
+#: to transpose). Looked up before TAG_HINTS.
+FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
+    ("sigmoid", "M3"): "sigma(z) = 1 / (1 + exp(-z)): check the sign in the exponent.",
+    ("numerical_derivative", "M3"): "the central difference is (g(x + eps) - g(x - eps)) / "
+    "(2 eps): check the order of the subtraction.",
+    ("numerical_gradient", "M3"): "the central difference is (fn(W + eps) - fn(W - eps)) / "
+    "(2 eps) at each entry: check the order of the subtraction.",
+    ("train", "M3"): "gradient descent steps against the gradient: W <- W - lr * dL/dW, "
+    "for all four parameters.",
+    ("train", "M4"): "the course's loss is 1/2 * sum((Y_hat - Y)^2) and backprop's gradients "
+    "are its gradients: no extra factor 2, neither in the losses you record nor in the step.",
+    ("train", "M5"): "the loss and its gradients are sums over the samples: record sse_loss as "
+    "it is and step by lr * dL/dW, with no division by n.",
+    ("grad_W1", "M1"): "write the shapes under each factor: X^T (c, n) times delta1 (n, h) gives "
+    "(c, h); move the .T to the factor that needs it.",
+    ("hidden_delta", "M1"): "write the shapes under each factor: delta2 (n, o) times W2^T (o, h) "
+    "gives (n, h), like H; move the .T to the factor that needs it.",
+    ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
+    "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
+}
+
+
+def hint_for(name: str, tag: str) -> str:
+    """Where to look for misconception `tag` in function `name`."""
+    return FUNCTION_TAG_HINTS.get((name, tag), TAG_HINTS[tag])
+
+
 def explanation(tags: tuple[str, ...], text: str, name: str) -> Explanation:
     """An Explanation whose hint is the first tag's (or the function's) where-to-look."""
-    hint = TAG_HINTS[tags[0]] if tags else FUNCTION_HINTS.get(name, "")
+    hint = hint_for(name, tags[0]) if tags else FUNCTION_HINTS.get(name, "")
     return Explanation(tuple(tags), text, hint)
+
+
+def step_factor(factor: float, n: int, o: int) -> tuple[tuple[str, ...], str] | None:
+    """The misconception of a training step that is `factor` times the right one."""
+    for value, tags, what in _factor_table(n, o):
+        if abs(factor - value) <= 1e-6 * abs(value):
+            return tags, what
+    return None
+
+
+def loss_factors(n: int, o: int) -> list[tuple[float, tuple[str, ...], str]]:
+    """(factor, tags, words) a recorded loss can be off by, for a batch of n samples, o outputs."""
+    return [row for row in _factor_table(n, o) if row[0] > 0]
+
+
+def _factor_table(n: int, o: int) -> list[tuple[float, tuple[str, ...], str]]:
+    out: list[tuple[float, tuple[str, ...], str]] = [
+        (-1.0, ("M3",), "minus"),
+        (2.0, ("M4",), "twice"),
+        (-2.0, ("M3", "M4"), "-2 times"),
+    ]
+    seen = {1.0, -1.0, 2.0, -2.0, 0.5}
+    for count, what in ((n, "n"), (n * o, "(n*o)")):
+        for num, tags in ((1, ("M5",)), (2, ("M4", "M5")), (-1, ("M3", "M5"))):
+            value = num / count
+            if value in seen:
+                continue  # the same number as a simpler factor: not told apart here
+            seen.add(value)
+            out.append((value, tags, f"{num}/{count} ({num}/{what}) times"))
+    out.append((0.5, (), "half"))
+    return out
 
 
 # --------------------------------------------------------------------------- comparisons

@@ -1,0 +1,82 @@
+"""Verdicts and names the checks give students' actual answers: each test feeds a student's
+answer (right or wrong) and asserts the exact verdict (pass/fail) and the exact tags.
+
+The classes of bug held here: a train whose losses are not the losses (false pass), a change
+at rounding level called a mutation (false fail), float32 called unstable, candidate wrong
+answers that coincide on the examples used to name them, hints that talk about what a
+function does not have, and messages that misname a factor, a shape or an axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from corpus import wrong
+from corpus.right import RIGHT
+
+from grader import checks, reference
+
+
+def _verdict(name, fn, hidden=False):
+    result = checks.run_check(name, fn, hidden=hidden)
+    return result.passed, result.misconceptions, result.message
+
+
+# --------------------------------------------------------------------------- train (05)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    ("fn", "tags", "needle"),
+    [
+        (wrong.train_loss_after_update, [], "is the loss after the update of epoch t"),
+        (wrong.train_made_up_losses, [], "losses[0] = 1 is not the loss of the parameters"),
+        (wrong.train_seed_ignored, [], "seed=0), not from init_params(3, 3, 2, seed=3): the seed"),
+        (wrong.train_seed_plus_one, [], "seed=4), not from init_params(3, 3, 2, seed=3): seed + 1"),
+        (wrong.train_uniform_init, [], "starts from other weights, not from init_params("),
+        (wrong.train_step_over_n, ["M5"], "step is 1/6 (1/n) times the gradient-descent step"),
+        (wrong.train_uphill, ["M3"], "step is minus the gradient-descent step"),
+    ],
+    ids=["after-update", "made-up", "seed-ignored", "seed+1", "other-init", "lr*g/n", "uphill"],
+)
+def test_train_losses_must_be_the_losses_of_the_contract_run(fn, tags, needle, hidden):
+    passed, got_tags, message = _verdict("train", fn, hidden)
+    assert not passed, message
+    assert got_tags == tags, message
+    assert needle in message, message
+
+
+def test_train_made_up_losses_fail_whatever_the_initialisation():
+    """Losses made up on top of a run from other weights: both the start and the losses are
+    named (the losses are read against the student's own starting weights)."""
+
+    def train(X, Y, n_hidden, lr, epochs, seed=0):
+        p, _ = wrong.train_uniform_init(X, Y, n_hidden, lr, epochs, seed)
+        return p, [float(v) for v in np.linspace(1.0, 0.1, epochs)]
+
+    passed, tags, message = _verdict("train", train, hidden=True)
+    assert not passed and tags == []
+    assert "starts from other weights" in message
+    assert "losses[0] = 1 is not the loss of the parameters at the start of epoch 0" in message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("fn", [*RIGHT["train"], reference.train], ids=lambda f: f.__name__)
+def test_train_right_answers_pass(fn, hidden):
+    passed, tags, message = _verdict("train", fn, hidden)
+    assert passed and tags == [], message
+
+
+def test_train_losses_twice_the_loss_name_m4_and_one_over_n_names_m5():
+    def no_half(X, Y, n_hidden, lr, epochs, seed=0):
+        params, losses = reference.train(X, Y, n_hidden, lr, epochs, seed)
+        return params, [2 * v for v in losses]
+
+    def mean(X, Y, n_hidden, lr, epochs, seed=0):
+        params, losses = reference.train(X, Y, n_hidden, lr, epochs, seed)
+        return params, [v / (X.shape[0] * Y.shape[1]) for v in losses]
+
+    passed, tags, message = _verdict("train", no_half)
+    assert (passed, tags) == (False, ["M4"]) and "twice the loss" in message
+    passed, tags, message = _verdict("train", mean)
+    assert (passed, tags) == (False, ["M5"]) and "1/12 (1/(n*o)) times the loss" in message
