@@ -197,6 +197,7 @@ def _judge_case(
         e = obs.error
         return _Verdict(False, [diagnose.explain_error(name, e.type_name, e.message, e.where)])
     verdict = _Verdict(True)
+    low = _low_precision(obs.returned)
     got, errs = extract(name, case, obs.returned)
     verdict.got = got
     if errs:
@@ -207,20 +208,31 @@ def _judge_case(
         if _compare(name, case, comp, exp, arr):
             continue
         verdict.ok = False
+        if low and arr.shape == exp.shape and diagnose.close(arr, exp, rtol=1e-4):
+            verdict.explanations.append(diagnose.explain_precision(name, comp, low))
+            verdict.shown.append((comp, exp, arr))
+            continue
         expl = diagnose.explain_values(name, comp, inputs, case["context"], exp, arr)
         if not expl.tags and name in _NUMERICAL:
             eps = float(case["args"].get("eps", 1e-5))
             expl = diagnose.explain_eps(name, exp, arr, eps) or expl
         verdict.explanations.append(expl)
         verdict.shown.append((comp, exp, arr))
+    off_by = None
+    if name in _NUMERICAL and "result" in got and verdict.shown:
+        exp, arr = expected["result"], got["result"]
+        if arr.shape == exp.shape and exp.size:
+            off_by = float(abs(arr - exp).max())
+    eps = float(case["args"].get("eps", 1e-5))
     for arg, change in obs.mutated.items():
         verdict.ok = False
-        expl = diagnose.explain_mutation(name, arg, change)
+        expl = diagnose.explain_mutation(name, arg, change, off_by, eps)
         if "M13" in expl.tags:  # W left perturbed is the cause of the values being off
+            verdict.explanations = [e for e in verdict.explanations if "M13" not in e.tags]
             verdict.explanations.insert(0, expl)
         else:
             verdict.explanations.append(expl)
-    warned = _warned(name, obs, _largest(inputs))
+    warned = _warned(name, obs, _largest(inputs), low)
     if warned is not None:
         verdict.ok = False
         verdict.explanations.append(warned)
@@ -229,9 +241,34 @@ def _judge_case(
     return verdict
 
 
-def _warned(name: str, obs: Observation, largest: float | None = None) -> Explanation | None:
-    """The warnings raised during the call, explained (None when there were none)."""
-    return diagnose.explain_warnings(name, obs.warnings, largest)
+def _warned(
+    name: str, obs: Observation, largest: float | None = None, low: str = ""
+) -> Explanation | None:
+    """The warnings raised during the call, explained (None when there were none).
+
+    low: the returned value's narrower float dtype ("float32"), if any: an overflow in a
+    cast to it is a matter of precision, not of an unstable formula.
+    """
+    return diagnose.explain_warnings(name, obs.warnings, largest, low)
+
+
+_LOW_DTYPES = {"float32", "float16"}
+
+
+def _low_precision(r: Returned | None) -> str:
+    """The narrower float dtype ("float32", "float16") of a returned value or of one of its
+    items, or "" when it is float64 (or not a float at all)."""
+    if r is None:
+        return ""
+    if r.kind == "ndarray" and r.dtype in _LOW_DTYPES:
+        return r.dtype
+    if r.kind == "float" and r.type_name.removeprefix("numpy.") in _LOW_DTYPES:
+        return r.type_name.removeprefix("numpy.")
+    for item in r.items or []:
+        found = _low_precision(item)
+        if found:
+            return found
+    return ""
 
 
 def _largest(inputs: dict[str, Any]) -> float | None:

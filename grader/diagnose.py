@@ -582,13 +582,29 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
-def explain_mutation(name: str, arg: str, change: float) -> Explanation:
-    """An argument was changed: M11, or M13 when numerical_gradient left W nudged by about eps."""
+def explain_mutation(
+    name: str, arg: str, change: float, off_by: float | None = None, eps: float | None = None
+) -> Explanation:
+    """An argument was changed (changes at rounding level are not recorded as changes): M11.
+
+    For numerical_gradient's W, M13 as well when the answer is measured to be off by O(eps)
+    (off_by: the largest error of the answer, None when the answer is right) and W was left
+    nudged by about eps: the later entries were computed at a nudged W.
+    """
     size = "its shape or type" if change == float("inf") else f"entries by up to {change:.3g}"
     if name == "numerical_gradient" and arg == "W":
+        measured = off_by is not None and eps is not None and off_by > 1e-3 * eps
+        if measured and 0.1 * eps <= change <= 10 * eps:
+            return explanation(
+                ("M13", "M11"),
+                f"W was left perturbed: after your function returned, W had changed {size} "
+                f"(about eps = {eps:g}), and your answer is off by {off_by:.2g}: the entries "
+                "after the first were computed at a nudged W.",
+                name,
+            )
         return explanation(
-            ("M13", "M11"),
-            f"W was left perturbed: after your function returned, W had changed {size}.",
+            ("M11",),
+            f"W was changed in place: after your function returned, W had changed {size}.",
             name,
         )
     return explanation(
@@ -599,17 +615,45 @@ def explain_mutation(name: str, arg: str, change: float) -> Explanation:
     )
 
 
+def explain_precision(name: str, component: str, dtype: str) -> Explanation:
+    """A returned value in a narrower float dtype (float32) that is right to its precision."""
+    label = "" if component == "result" else f"{component}: "
+    return Explanation(
+        (),
+        f"{label}your answer has dtype {dtype} where float64 is expected: right to about 7 "
+        f"digits, not to the 15 the checks compare ({dtype} is a matter of precision, not of "
+        "the formula).",
+        f"compute in float64, numpy's default: np.asarray(z, dtype=float) (not {dtype}), and "
+        "no .astype(np.float32).",
+    )
+
+
 def explain_warnings(
-    name: str, caught: list[tuple[str, str]], largest_input: float | None = None
+    name: str,
+    caught: list[tuple[str, str]],
+    largest_input: float | None = None,
+    low: str = "",
 ) -> Explanation | None:
     """M12 when numpy warned about overflow or invalid values during the call; else None.
 
     largest_input: the largest |entry| of the call's arrays, named in the message.
+    low: the returned value's narrower float dtype ("float32") if any: an overflow in a cast
+    to it is precision (no tag), not an unstable formula.
     """
     bad = [m for c, m in caught if c == "RuntimeWarning" and ("overflow" in m or "invalid" in m)]
     if not bad:
         return None
     on = f" on inputs as large as {largest_input:g}" if largest_input else ""
+    if "in cast" in bad[0]:  # an inf from the narrowing cast; what follows comes from it
+        dtype = low or "a narrower dtype"
+        return Explanation(
+            (),
+            f"numpy warned {bad[0]!r}{on}: converting float64 inputs to {dtype} overflows "
+            f"({dtype} holds no number beyond about 3.4e38); a matter of precision, not of "
+            "the formula.",
+            "compute in float64, numpy's default: np.asarray(z, dtype=float), and no "
+            ".astype(np.float32).",
+        )
     return explanation(
         ("M12",),
         f"numpy warned {bad[0]!r}{on} (in a test cell that warning goes "

@@ -142,8 +142,16 @@ def _copy_arg(value: Any) -> Any:
     return value
 
 
+#: A change of an entry within this many units of float64 rounding (relative to the entry and
+#: to the array's largest entry) is rounding, not a mutation: `W[ix] += eps; W[ix] -= 2 * eps;
+#: W[ix] += eps` puts W back up to a few ulps.
+ROUNDING_ULPS = 8.0
+_MACHINE_EPS = float(np.finfo(np.float64).eps)
+
+
 def _change(before: Any, after: Any) -> float:
-    """Largest absolute change between two versions of an argument (0.0 when unchanged)."""
+    """Largest absolute change between two versions of an argument (0.0 when unchanged or
+    changed at rounding level only, see ROUNDING_ULPS)."""
     if type(before) is _ndarray:
         if type(after) is not _ndarray or after.shape != before.shape:
             return float("inf")
@@ -156,6 +164,13 @@ def _change(before: Any, after: Any) -> float:
         diff[same_nan] = 0.0
         if (diff != diff).any():
             return float("inf")
+        scale = abs(b)
+        finite = scale[(scale != float("inf")) & (scale == scale)]
+        largest = float(finite.max()) if finite.size else 0.0
+        unit = ROUNDING_ULPS * _MACHINE_EPS  # scaled first: 1e308 + 1e308 would overflow
+        limit = unit * scale + unit * largest
+        if (diff <= limit).all():
+            return 0.0
         return float(diff.max())
     return 0.0
 

@@ -327,7 +327,7 @@ def test_visible_checks_run_without_reference_py(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     n_right = sum(len(fns) for fns in RIGHT.values())
     out = proc.stdout.splitlines()
-    assert len([line for line in out if "right on all" in line]) == n_right
+    assert len([line for line in out if ": right on " in line]) == n_right
     assert "FAILED AS IT SHOULD ['M1']" in out
     assert "HIDDEN: ReferenceMissing" in out
     assert proc.stderr == ""

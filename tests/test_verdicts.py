@@ -80,3 +80,74 @@ def test_train_losses_twice_the_loss_name_m4_and_one_over_n_names_m5():
     assert (passed, tags) == (False, ["M4"]) and "twice the loss" in message
     passed, tags, message = _verdict("train", mean)
     assert (passed, tags) == (False, ["M5"]) and "1/12 (1/(n*o)) times the loss" in message
+
+
+# ------------------------------------------------------------------- numerical_gradient (01)
+
+
+def numerical_gradient_nudge_back(fn, W, eps=1e-5):
+    """The common in-place nudge: +eps, -2 eps, +eps leaves W changed by a few ulps."""
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        plus = fn(W)
+        W[ix] -= 2 * eps
+        minus = fn(W)
+        W[ix] += eps
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_left_at_end(fn, W, eps=1e-5):
+    """Right values, computed on a copy; then W itself is nudged and never put back."""
+    grad = numerical_gradient_nudge_back(fn, W.copy(), eps)
+    W.reshape(-1)[-1] += eps
+    return grad
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_gradient_restored_to_rounding_level_passes(hidden):
+    W = np.array([0.1, 0.7, -1.3, 2.9])
+    W_before = W.copy()
+    numerical_gradient_nudge_back(lambda w: float((w**2).sum()), W)
+    assert (W != W_before).any(), "the nudge-back changes W by rounding: the case this holds"
+    passed, tags, message = _verdict("numerical_gradient", numerical_gradient_nudge_back, hidden)
+    assert passed and tags == [], message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_gradient_m13_only_when_measured(hidden):
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_unrestored,
+                                     hidden)  # fmt: skip
+    assert (passed, tags) == (False, ["M13", "M11"]), message
+    assert "your answer is off by" in message and "(about eps = 1e-05)" in message
+    passed, tags, message = _verdict("numerical_gradient", numerical_gradient_left_at_end, hidden)
+    assert (passed, tags) == (False, ["M11"]), message  # right values: no O(eps) claimed
+    assert "off by" not in message.splitlines()[0]
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_forward,
+                                     hidden)  # fmt: skip
+    assert (passed, tags) == (False, ["M13"]), message
+
+
+# --------------------------------------------------------------------------- float32 (02)
+
+
+def sigmoid_float32(z):
+    z = np.asarray(z, dtype=np.float32)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_prime_float32(z):
+    s = sigmoid_float32(z)
+    return s * (1 - s)
+
+
+def test_float32_is_called_precision_not_instability():
+    passed, tags, message = _verdict("sigmoid", sigmoid_float32, hidden=True)
+    assert (passed, tags) == (False, []), message
+    assert "float32" in message and "precision" in message and "unstable" not in message
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_float32, hidden=True)
+    assert (passed, tags) == (False, []), message
+    assert "dtype float32 where float64 is expected" in message
+    assert "values differ" not in message
