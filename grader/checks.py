@@ -184,15 +184,24 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
     return diagnose.close(got, exp, rtol=1e-6)
 
 
-def _judge_case(
-    name: str, case: _cases.Case, obs: Observation, expected: dict[str, np.ndarray]
-) -> _Verdict:
-    # The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data).
-    inputs = {
+def _inputs(case: _cases.Case) -> dict[str, np.ndarray]:
+    """The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data)."""
+    return {
         k: (v if type(v) is _ndarray else np.array(v, dtype=float))
         for k, v in case["args"].items()
         if k != "eps" and isinstance(v, (float, int, _ndarray))
     }
+
+
+def _judge_case(
+    name: str,
+    case: _cases.Case,
+    obs: Observation,
+    expected: dict[str, np.ndarray],
+    others: dict[str, list[diagnose.Seen]] | None = None,
+) -> _Verdict:
+    """others: per component, the check's other cases as the naming reads them."""
+    inputs = _inputs(case)
     if obs.error is not None:
         e = obs.error
         return _Verdict(False, [diagnose.explain_error(name, e.type_name, e.message, e.where)])
@@ -212,7 +221,9 @@ def _judge_case(
             verdict.explanations.append(diagnose.explain_precision(name, comp, low))
             verdict.shown.append((comp, exp, arr))
             continue
-        expl = diagnose.explain_values(name, comp, inputs, case["context"], exp, arr)
+        expl = diagnose.explain_values(
+            name, comp, inputs, case["context"], exp, arr, (others or {}).get(comp, [])
+        )
         if not expl.tags and name in _NUMERICAL:
             eps = float(case["args"].get("eps", 1e-5))
             expl = diagnose.explain_eps(name, exp, arr, eps) or expl
@@ -368,10 +379,32 @@ def judge(
                     )
             if name == "train":
                 return _judge_train(cases, observations, hidden=hidden)
+            expected = [expect.expected(c, hidden=hidden) for c in cases]
+            seen = _seen(name, cases, observations, expected)
             verdicts = []
-            for case, obs in zip(cases, observations, strict=True):
-                verdicts.append(_judge_case(name, case, obs, expect.expected(case, hidden=hidden)))
+            for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
+                others = {comp: [s for j, s in rows if j != i] for comp, rows in seen.items()}
+                verdicts.append(_judge_case(name, case, obs, expected[i], others))
             return _result(name, cases, verdicts, hidden)
+
+
+def _seen(
+    name: str,
+    cases: list[_cases.Case],
+    observations: list[Observation],
+    expected: list[dict[str, np.ndarray]],
+) -> dict[str, list[tuple[int, diagnose.Seen]]]:
+    """Per component, every case where the student returned a usable array, for naming a
+    mistake from all cases at once."""
+    out: dict[str, list[tuple[int, diagnose.Seen]]] = {}
+    for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
+        if obs.error is not None:
+            continue
+        got, _ = extract(name, case, obs.returned)
+        for comp, arr in got.items():
+            row = diagnose.Seen(_inputs(case), case["context"], expected[i][comp], arr)
+            out.setdefault(comp, []).append((i, row))
+    return out
 
 
 def _result(

@@ -247,12 +247,15 @@ def largest_difference(expected: np.ndarray, got: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ...")
-    and its value."""
+    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ..."),
+    its value, and its key: the same on every case for the same mistake (the formula, the
+    factor in symbols such as "1/n", transposed or not), so the mistake can be named from all
+    the cases at once."""
 
     tags: tuple[str, ...]
     text: str
     value: np.ndarray
+    key: tuple[str, str, bool] = ("", "", False)
 
 
 @dataclass(frozen=True)
@@ -272,10 +275,18 @@ def _variants(
     V = _Variant
     if name in ("df_dx", "df_dz"):
         x, z = _nd(inputs["x"]), _nd(inputs["z"])
+        f = V((), "f(x, z) itself", "not its derivative", 3 * x**2 * z + 2 * x * z**2)
         if name == "df_dx":
             out.append(V((), "3 x^2 + 4 x z", "that is df/dz; hold z fixed", 3 * x**2 + 4 * x * z))
+            out.append(V((), "6 x z", "the derivative of 2 x z^2 is missing", 6 * x * z))
+            out.append(V((), "2 z^2", "the derivative of 3 x^2 z is missing", 2 * z**2))
+            out.append(V((), "6 x z + 4 x z", "2 x z^2 differentiated by z, not x", 10 * x * z))
         else:
             out.append(V((), "6 x z + 2 z^2", "that is df/dx; hold x fixed", 6 * x * z + 2 * z**2))
+            out.append(V((), "3 x^2", "the derivative of 2 x z^2 is missing", 3 * x**2))
+            out.append(V((), "4 x z", "the derivative of 3 x^2 z is missing", 4 * x * z))
+            out.append(V((), "6 x z + 4 x z", "3 x^2 z differentiated by x, not z", 10 * x * z))
+        out.append(f)
     elif name == "sigmoid":
         z = _nd(inputs["z"])
         out.append(V(("M3",), "1 / (1 + exp(+z))", "the sign in the exponent is flipped", sig(-z)))
@@ -371,17 +382,37 @@ _FACTOR_TEXT = {
 }
 
 
+# The gradients of every backprop variant of the last few networks (the naming reads each
+# network once per component): id(net) -> (net, {(out, hid, w2_input): gradients}).
+_BACKPROP_CACHE: dict[int, tuple[dict, dict]] = {}
+
+
+def _backprop_variant_cached(net: dict[str, np.ndarray], **how: str) -> dict[str, np.ndarray]:
+    entry = _BACKPROP_CACHE.get(id(net))
+    if entry is None or entry[0] is not net:
+        if len(_BACKPROP_CACHE) >= 16:
+            _BACKPROP_CACHE.clear()
+        entry = (net, {})
+        _BACKPROP_CACHE[id(net)] = entry
+    key = tuple(sorted(how.items()))
+    if key not in entry[1]:
+        params = {k: net[k] for k in netmath.PARAM_NAMES}
+        entry[1][key] = netmath.backprop_variant(net["X"], net["Y"], **params, **how)
+    return entry[1][key]
+
+
 def _backprop_variants(component: str, net: dict[str, np.ndarray]) -> list[_Variant]:
-    params = {k: net[k] for k in netmath.PARAM_NAMES}
     out: list[_Variant] = []
+    # Only the mistakes that reach this component: the hidden factor does not reach W2 or b2,
+    # the input of dL/dW2 reaches W2 only.
+    hid_hows = ("right", "double", "none", "preact") if component in ("W1", "b1") else ("right",)
+    w2_inputs = ("H", "Z1") if component == "W2" else ("H",)
     for o_how in ("right", "double", "none", "preact"):
-        for h_how in ("right", "double", "none", "preact"):
-            for w2_input in ("H", "Z1"):
+        for h_how in hid_hows:
+            for w2_input in w2_inputs:
                 if o_how == h_how == "right" and w2_input == "H":
                     continue
-                g = netmath.backprop_variant(
-                    net["X"], net["Y"], **params, out=o_how, hid=h_how, w2_input=w2_input
-                )
+                g = _backprop_variant_cached(net, out=o_how, hid=h_how, w2_input=w2_input)
                 tags: list[str] = []
                 parts: list[str] = []
                 if o_how != "right":
@@ -405,33 +436,46 @@ def _backprop_variants(component: str, net: dict[str, np.ndarray]) -> list[_Vari
                     )
                 )
     if component in ("b1", "b2"):
-        delta = netmath.backprop_variant(net["X"], net["Y"], **params)
+        delta = _backprop_variant_cached(net)
         key = "delta1" if component == "b1" else "delta2"
         out.append(_Variant(("M9",), f"{key} itself", "one row per sample, not summed", delta[key]))
     return out
 
 
-def _scales(name: str, n: int | None, o: int | None) -> list[tuple[float, tuple[str, ...], str]]:
-    """(factor, tags, prefix): the factors a wrong answer can be off by, simplest first."""
+def _scales(
+    name: str, n: int | None, o: int | None
+) -> list[tuple[float, tuple[str, ...], str, str]]:
+    """(factor, tags, prefix, key): the factors a wrong answer can be off by, simplest first;
+    key is the factor in symbols ("1/n"), the same on every case."""
     if name in ("numerical_gradient", "numerical_derivative"):
-        return [(1.0, (), ""), (-1.0, ("M3",), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
+        return [
+            (1.0, (), "", "1"),
+            (-1.0, ("M3",), "minus ", "-1"),
+            (2.0, (), "twice ", "2"),
+            (0.5, (), "half ", "1/2"),
+        ]
     if name not in _LOSS_FUNCTIONS:
-        return [(1.0, (), ""), (-1.0, (), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
+        return [
+            (1.0, (), "", "1"),
+            (-1.0, (), "minus ", "-1"),
+            (2.0, (), "twice ", "2"),
+            (0.5, (), "half ", "1/2"),
+        ]
     out = [
-        (1.0, (), ""),
-        (-1.0, ("M3",), "minus "),
-        (2.0, ("M4",), "twice "),
-        (-2.0, ("M3", "M4"), "-2 times "),
+        (1.0, (), "", "1"),
+        (-1.0, ("M3",), "minus ", "-1"),
+        (2.0, ("M4",), "twice ", "2"),
+        (-2.0, ("M3", "M4"), "-2 times ", "-2"),
     ]
     for count, what in ((n, "n"), ((n or 0) * (o or 0), "(n*o)")):
-        if count and count > 2:
+        if count:  # n = 1 or 2 as well: naming reads every case, where 1/n is 1 or 1/2 there
             out += [
-                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times "),
-                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times "),
-                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times "),
-                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times "),
+                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times ", f"1/{what}"),
+                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times ", f"-1/{what}"),
+                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times ", f"2/{what}"),
+                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times ", f"-2/{what}"),
             ]
-    out.append((0.5, (), "half "))
+    out.append((0.5, (), "half ", "1/2"))
     return out
 
 
@@ -462,15 +506,48 @@ def candidates(
     with np.errstate(all="ignore"):
         for var in _variants(name, component, inputs, context, expected):
             gloss = f" ({var.gloss})" if var.gloss else ""
-            for factor, s_tags, prefix in _scales(name, n, o):
+            for factor, s_tags, prefix, s_key in _scales(name, n, o):
                 value = _nd(var.value * factor)
                 tags = tuple(dict.fromkeys(var.tags + s_tags))
-                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value))
+                key = (var.formula, s_key, False)
+                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value, key))
                 if value.ndim == 2 and value.shape[0] != value.shape[1]:
                     t_tags = tuple(dict.fromkeys(("M1",) + tags))
                     text = f"{prefix}{var.formula}, transposed{gloss}"
-                    out.append(Candidate(t_tags, text, value.T.copy()))
+                    out.append(Candidate(t_tags, text, value.T.copy(), (var.formula, s_key, True)))
     return out[1:]  # the expected itself is not a mistake
+
+
+@dataclass
+class Seen:
+    """One case as the naming reads it: the call's inputs, the case's network, the expected
+    answer and what the student returned for one component."""
+
+    inputs: dict[str, Any]
+    context: dict[str, Any]
+    expected: np.ndarray
+    got: np.ndarray
+    _values: dict | None = None
+
+    def values(self, name: str, component: str) -> dict[tuple[str, str, bool], np.ndarray]:
+        """Every candidate's value on this case, by key (computed once)."""
+        if self._values is None:
+            self._values = {}
+            for cand in candidates(name, component, self.inputs, self.context, self.expected):
+                self._values.setdefault(cand.key, cand.value)
+        return self._values
+
+
+def consistent(name: str, component: str, key: tuple[str, str, bool], others: list[Seen]) -> bool:
+    """Whether the mistake `key` explains what the student returned on every other case
+    (on a case where the mistake changes nothing, a right answer agrees with it)."""
+    for seen in others:
+        value = seen.values(name, component).get(key)
+        if value is None:
+            continue  # that mistake has no value there (a transpose of a square matrix)
+        if value.shape != seen.got.shape or not close(seen.got, value, rtol=1e-5):
+            return False
+    return True
 
 
 def explain_values(
@@ -480,13 +557,20 @@ def explain_values(
     context: dict[str, Any],
     expected: np.ndarray,
     got: np.ndarray,
+    others: list[Seen] | None = None,
 ) -> Explanation:
-    """Why a returned array (an exact float64 ndarray) differs from the expected one."""
+    """Why a returned array (an exact float64 ndarray) differs from the expected one.
+
+    others: the other cases of the same check; a known mistake is named only when it also
+    explains what the student returned on each of them (two mistakes that give the same
+    number on one example are told apart by the others).
+    """
     label = "" if component == "result" else f"{component}: "
     for cand in candidates(name, component, inputs, context, expected):
         if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
             continue
-        if close(got, cand.value, rtol=1e-5):
+        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
+                                                            others or []):  # fmt: skip
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     if got.shape != expected.shape:
         return explain_shape(name, component, inputs, expected.shape, got.shape)

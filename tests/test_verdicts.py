@@ -14,7 +14,7 @@ import pytest
 from corpus import wrong
 from corpus.right import RIGHT
 
-from grader import checks, reference
+from grader import cases, checks, reference
 
 
 def _verdict(name, fn, hidden=False):
@@ -151,3 +151,74 @@ def test_float32_is_called_precision_not_instability():
     assert (passed, tags) == (False, []), message
     assert "dtype float32 where float64 is expected" in message
     assert "values differ" not in message
+
+
+# --------------------------------------------------------------------------- naming (D)
+
+
+def _signature(value: np.ndarray) -> tuple:
+    """A value rounded to 9 significant digits (equal numbers give equal signatures)."""
+    flat = np.asarray(value, dtype=float).reshape(-1)
+    with np.errstate(all="ignore"):
+        rounded = np.array([float(f"{v:.9g}") for v in flat]) if flat.size < 50 else np.round(
+            flat, 9)  # fmt: skip
+    return (value.shape, rounded.tobytes())
+
+
+def _coinciding(name: str, case_list: list) -> list[str]:
+    """Pairs of candidate mistakes (or a mistake and the right answer) that give the same value
+    on every case of the set used to name them."""
+    from grader import checks as _checks
+    from grader import diagnose, expect
+
+    found = []
+    for comp in expect.COMPONENTS[name]:
+        rows: dict[tuple, list] = {}
+        for case in case_list:
+            exp = expect.expected(case, hidden=True)[comp]
+            values = {("the expected answer", "1", False): exp}
+            for cand in diagnose.candidates(name, comp, _checks._inputs(case), case["context"],
+                                            exp):  # fmt: skip
+                values.setdefault(cand.key, cand.value)
+            for key, value in values.items():
+                rows.setdefault(key, []).append(_signature(value))
+        groups: dict[tuple, list] = {}
+        for key, sigs in rows.items():
+            if len(sigs) == len(case_list):  # defined on every case
+                groups.setdefault(tuple(sigs), []).append(key)
+        found += [f"{name}/{comp}: {keys}" for keys in groups.values() if len(keys) > 1]
+    return found
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", [n for n in cases.FUNCTIONS if n != "train"])
+def test_no_two_candidate_mistakes_coincide_on_the_cases_that_name_them(name, hidden):
+    case_list = cases.hidden_cases(name) if hidden else cases.visible_cases(name)
+    assert _coinciding(name, case_list) == []
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    ("fn", "needle"),
+    [
+        (lambda x, z: 6 * x * z, "your answer equals 6 x z (the derivative of 2 x z^2 is missing)"),
+        (lambda x, z: 3 * x * z + 2 * z**2, "the values differ"),
+        (lambda x, z: 3 * x**2 * z + 2 * x * z**2, "your answer equals f(x, z) itself"),
+        (lambda x, z: 3 * x**2 + 4 * x * z, "your answer equals 3 x^2 + 4 x z (that is df/dz"),
+    ],
+    ids=["6xz", "3xz+2z^2", "f", "df_dz"],
+)
+def test_df_dx_mistakes_are_named_from_every_case(fn, needle, hidden):
+    passed, tags, message = _verdict("df_dx", fn, hidden)
+    assert (passed, tags) == (False, []), message
+    assert needle in message.splitlines()[0], message
+    assert "df/dz" not in message or "3 x^2 + 4 x z" in message
+
+
+def test_m5_names_the_factor_measured():
+    def grad_W2_over_n_o_twice(H, delta2):
+        return 2 * H.T @ delta2 / (H.shape[0] * delta2.shape[1])
+
+    passed, tags, message = _verdict("grad_W2", grad_W2_over_n_o_twice)
+    assert (passed, tags) == (False, ["M4", "M5"]), message
+    assert "2/10 (2/(n*o)) times" in message and "(1/n)" not in message
