@@ -158,11 +158,18 @@ def descent(
     X: (n, c), Y: (n, o); losses[t] is the loss of params[t], before epoch t's update.
     """
     params = [dict(start)]
-    losses = [loss_of_params(X, Y, start)]
-    for _ in range(epochs):
+    losses: list[float] = []
+    for t in range(epochs + 1):
         p = params[-1]
-        g = gradients(X, Y, p)
-        nxt = {k: p[k] - lr * g[k] for k in PARAM_NAMES}
-        params.append(nxt)
-        losses.append(loss_of_params(X, Y, nxt))
+        Z1 = X @ p["W1"] + p["b1"]
+        H = sigmoid(Z1)
+        Y_hat = sigmoid(H @ p["W2"] + p["b2"])
+        losses.append(loss(Y_hat, Y))
+        if t == epochs:
+            break
+        delta2 = (Y_hat - Y) * Y_hat * (1.0 - Y_hat)
+        delta1 = (delta2 @ p["W2"].T) * H * (1.0 - H)
+        g = {"W1": X.T @ delta1, "b1": delta1.sum(axis=0), "W2": H.T @ delta2,
+             "b2": delta2.sum(axis=0)}  # fmt: skip
+        params.append({k: p[k] - lr * g[k] for k in PARAM_NAMES})
     return params, losses

@@ -440,7 +440,8 @@ def test_hidden_checks_are_fast():
     start = time.perf_counter()
     checks.check_train(reference.train, hidden=True)
     train = time.perf_counter() - start
-    assert per_check < 1.0 and train < 2.0, (per_check, train)
+    # train replays the contract run of each case (two 3000-epoch XOR runs): about 1 s idle
+    assert per_check < 1.0 and train < 5.0, (per_check, train)
 
 
 # --------------------------------------------------------------------------- a real kernel
