@@ -146,6 +146,30 @@ FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
     "(c, h); move the .T to the factor that needs it.",
     ("hidden_delta", "M1"): "write the shapes under each factor: delta2 (n, o) times W2^T (o, h) "
     "gives (n, h), like H; move the .T to the factor that needs it.",
+    ("forward", "M1"): "X (n, c) @ W1 (c, h) gives (n, h) and H (n, h) @ W2 (h, o) gives "
+    "(n, o): the forward pass needs no .T.",
+    ("output_delta", "M1"): "delta2 is elementwise in Y_hat and Y, so it has their shape "
+    "(n, o): no .T.",
+    **{
+        (fn, "M1"): "the function works entry by entry: its answer has the shape of its "
+        "input, no .T."
+        for fn in (
+            "df_dx",
+            "df_dz",
+            "sigmoid",
+            "sigmoid_prime",
+            "sigmoid_prime_from_output",
+            "numerical_gradient",
+        )
+    },
+    ("sigmoid_prime", "M6"): "sigma(z) is already an activation: compute s = sigmoid(z) once, "
+    "then s * (1 - s); do not apply sigmoid to s again.",
+    ("sigmoid_prime_from_output", "M6"): "a is already sigma(z): the derivative is a * (1 - a); "
+    "applying sigmoid to a again is the lecture notes' mistake.",
+    ("sigmoid_prime", "M7"): "sigmoid_prime is the derivative: multiply sigma(z) by "
+    "(1 - sigma(z)).",
+    ("sigmoid_prime", "M8"): "z is the pre-activation and sigma(z) the activation: the "
+    "derivative at z is sigma(z) * (1 - sigma(z)), not z * (1 - z).",
     ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
     "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
 }
@@ -609,6 +633,23 @@ def explain_shape(
             return explanation(
                 ("M2",), base + ": drop keepdims=True (or index [0]) to get a 1-d array.", name
             )
+    n, _ = _sizes(inputs, {})
+    delta = "delta1" if bias == "h" else "delta2"
+    column = "hidden unit" if bias == "h" else "output"
+    axis_hint = (
+        f"{delta} has one row per sample and one column per {column}: sum over the rows, "
+        f"{delta}.sum(axis=0), to get ({bias},)."
+    )
+    if bias and len(expected_shape) == 1 and got_shape == (n,) and expected_shape != (n,):
+        return Explanation(
+            ("M9",),
+            base + ": one entry per sample, so the sum ran over axis 1 (the columns) instead "
+            "of axis 0 (the samples).",
+            axis_hint,
+        )
+    if bias and len(expected_shape) == 1 and got_shape == ():
+        text = base + ": a single number, the sum over both axes; sum over axis 0 only."
+        return Explanation(("M2",), text, axis_hint)
     if len(got_shape) == 2 and got_shape == expected_shape[::-1] and got_shape[0] != got_shape[1]:
         return explanation(("M1",), base + ": the shape of the transpose.", name)
     return explanation(("M2",), base + ".", name)
@@ -625,8 +666,15 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
         "dict": 'return a dict with the keys "W1", "b1", "W2", "b2"',
         "list": "return a list with one float per epoch",
     }[want]
+    bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
     if kind == "none":
         text = f"{label}your function returned None: is a `return` statement missing?"
+    elif bias and want == "array" and kind in ("float", "int"):
+        delta = "delta1" if bias == "h" else "delta2"
+        text = (
+            f"{label}a single number ({type_name}): the sum over both axes of {delta}; sum over "
+            f"axis 0 (the samples) only, {delta}.sum(axis=0), to get ({bias},)."
+        )
     else:
         article = "an" if want == "array" else "a"
         text = f"{label}expected {article} {want}, got a {type_name}: {advice}."

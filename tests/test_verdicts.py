@@ -222,3 +222,54 @@ def test_m5_names_the_factor_measured():
     passed, tags, message = _verdict("grad_W2", grad_W2_over_n_o_twice)
     assert (passed, tags) == (False, ["M4", "M5"]), message
     assert "2/10 (2/(n*o)) times" in message and "(1/n)" not in message
+
+
+# --------------------------------------------------------------------------- hints (D)
+
+EARLY = ("df_dx", "df_dz", "numerical_derivative", "numerical_gradient", "sigmoid",
+         "sigmoid_prime", "sigmoid_prime_from_output")  # fmt: skip
+NETWORK_WORDS = ("Y_hat", "Y - ", "delta", "H * (1 - H)", "(n, h)", "(h, o)", "the loss")
+
+
+def _possible_tags(name: str) -> set[str]:
+    from grader import diagnose, expect
+
+    tags = {"M10", "M11"}
+    if name in ("sigmoid", "sigmoid_prime"):
+        tags.add("M12")
+    if name in ("numerical_derivative", "numerical_gradient"):
+        tags.add("M13")
+    for case in cases.hidden_cases(name):
+        for comp in expect.COMPONENTS[name]:
+            exp = expect.expected(case, hidden=True)[comp]
+            for cand in diagnose.candidates(name, comp, checks._inputs(case), case["context"],
+                                            exp):  # fmt: skip
+                tags.update(cand.tags)
+    return tags
+
+
+@pytest.mark.parametrize("name", EARLY)
+def test_hints_of_notebooks_01_02_talk_about_their_own_function(name):
+    from grader import diagnose
+
+    for tag in sorted(_possible_tags(name)):
+        hint = diagnose.hint_for(name, tag)
+        assert not [w for w in NETWORK_WORDS if w in hint], (name, tag, hint)
+
+
+def test_train_ascent_gets_a_step_hint_and_grad_w1_its_own_shapes():
+    result = checks.run_check("train", wrong.train_uphill)
+    assert result.misconceptions == ["M3"]
+    assert result.hint.startswith("gradient descent steps against the gradient")
+    result = checks.run_check("grad_W1", lambda X, delta1: delta1.T @ X)
+    assert (result.passed, result.misconceptions) == (False, ["M1"])
+    assert "X^T (c, n) times delta1 (n, h) gives (c, h)" in result.message
+    assert "(h, o)" not in result.message
+
+
+@pytest.mark.parametrize("name", ["grad_b2", "grad_b1"])
+def test_bias_summed_over_the_wrong_axis_is_told_the_axis(name):
+    passed, tags, message = _verdict(name, lambda delta: delta.sum(axis=1))
+    assert (passed, tags) == (False, ["M9"]), message
+    assert "the sum ran over axis 1 (the columns) instead of axis 0 (the samples)" in message
+    assert ".sum(axis=0)" in message and "check the product" not in message
