@@ -22,6 +22,9 @@ student who rebinds `numpy.allclose` does not change its verdict.
 
 from __future__ import annotations
 
+import os
+import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +46,49 @@ _FLOAT_RESULT = {"sse_loss", "numerical_derivative"}
 _NUMERICAL = {"numerical_derivative", "numerical_gradient"}
 
 
+_GRADER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 class CheckFailure(AssertionError):
-    """A student's function is wrong; the message says how. `.result` is the CheckResult."""
+    """A student's function is wrong; the message says how. `.result` is the CheckResult.
+
+    In IPython (a notebook's test cell) the traceback shows the student's frames (the test
+    cell) and the message, without the grader's own frames (`_render_traceback_`).
+    """
 
     def __init__(self, result: CheckResult) -> None:
         super().__init__(result.message)
         self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook for showing this exception: the traceback without grader frames."""
+        tb = _without_grader_frames(self.__traceback__)
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            if shell is not None:
+                return list(shell.InteractiveTB.structured_traceback(type(self), self, tb, 0))
+        except Exception:  # noqa: BLE001 - fall back to the plain format
+            pass
+        import traceback
+
+        return "".join(traceback.format_exception(type(self), self, tb)).splitlines()
+
+
+def _without_grader_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback chain without frames of the grader package or of IPython itself."""
+    keep = []
+    while tb is not None:
+        path = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        parts = path.split(os.sep)
+        if not path.startswith(_GRADER_DIR) and "IPython" not in parts:
+            keep.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(keep):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
 
 
 @dataclass
@@ -60,6 +100,8 @@ class CheckResult:
     misconceptions: the matched tags, e.g. ["M1"]. hint: one sentence of where to look.
     hidden: which flavour ran. n_cases: how many cases were judged.
     case_id: the case the message is about ("" when passed).
+    stdout: what the student's function printed during the check (their own debugging
+    prints; `check` shows it in the test cell).
     """
 
     name: str
@@ -70,6 +112,7 @@ class CheckResult:
     hidden: bool = False
     n_cases: int = 0
     case_id: str = ""
+    stdout: str = ""
 
     def _repr_html_(self) -> str:  # rendered when a notebook displays a result
         import html
@@ -184,6 +227,15 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
     return diagnose.close(got, exp, rtol=1e-6)
 
 
+def _error_explanation(name: str, obs: Observation) -> Explanation:
+    """The exception the student's function raised, blamed on the helper it came from."""
+    e = obs.error
+    assert e is not None
+    if e.helper and e.type_name != "NotImplementedError":
+        return diagnose.explain_helper_error(name, e.helper, e.type_name, e.message, e.where)
+    return diagnose.explain_error(name, e.type_name, e.message, e.where)
+
+
 def _inputs(case: _cases.Case) -> dict[str, np.ndarray]:
     """The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data)."""
     return {
@@ -203,8 +255,7 @@ def _judge_case(
     """others: per component, the check's other cases as the naming reads them."""
     inputs = _inputs(case)
     if obs.error is not None:
-        e = obs.error
-        return _Verdict(False, [diagnose.explain_error(name, e.type_name, e.message, e.where)])
+        return _Verdict(False, [_error_explanation(name, obs)])
     verdict = _Verdict(True)
     low = _low_precision(obs.returned)
     got, errs = extract(name, case, obs.returned)
@@ -260,7 +311,19 @@ def _warned(
     low: the returned value's narrower float dtype ("float32"), if any: an overflow in a
     cast to it is a matter of precision, not of an unstable formula.
     """
+    bad = [
+        (message, helper)
+        for (category, message), helper in zip(obs.warnings, _padded(obs), strict=True)
+        if category == "RuntimeWarning" and ("overflow" in message or "invalid" in message)
+    ]
+    if bad and bad[0][1]:  # raised inside another function of the student's
+        return diagnose.explain_helper_warning(name, bad[0][1], bad[0][0], largest)
     return diagnose.explain_warnings(name, obs.warnings, largest, low)
+
+
+def _padded(obs: Observation) -> list[str]:
+    """obs.warned_in, one entry per warning (observations from elsewhere may lack it)."""
+    return (list(obs.warned_in) + [""] * len(obs.warnings))[: len(obs.warnings)]
 
 
 _LOW_DTYPES = {"float32", "float16"}
@@ -611,9 +674,8 @@ def _judge_train(
         if _cases.is_replay(case):
             continue  # read together with the case it replays
         if obs.error is not None:
-            e = obs.error
             v.ok = False
-            v.explanations.append(diagnose.explain_error(name, e.type_name, e.message, e.where))
+            v.explanations.append(_error_explanation(name, obs))
             continue
         params, losses, err = _train_returned(case, obs.returned)
         for arg, change in obs.mutated.items():
@@ -696,12 +758,34 @@ def run_check(
     case_list = _cases.hidden_cases(name, seed) if hidden else _cases.visible_cases(name)
     observations = observe_cases(fn, case_list)
     case_list = case_list[: len(observations)]  # an untouched stub is called only once
-    return judge(name, case_list, observations, hidden=hidden)
+    result = judge(name, case_list, observations, hidden=hidden)
+    result.stdout = _printed(observations)
+    return result
+
+
+#: Most characters of a student's own prints shown by one check.
+PRINT_LIMIT = 10_000
+
+
+def _printed(observations: list[Observation]) -> str:
+    """What the student's function printed to stdout over all calls, capped at PRINT_LIMIT
+    (stderr stays captured: nbgrader scores any stderr output as a failure)."""
+    text = "".join(o.stdout for o in observations)
+    if len(text) > PRINT_LIMIT:
+        cut = len(text) - PRINT_LIMIT
+        text = text[:PRINT_LIMIT] + f"\n... ({cut} more characters printed by your function)\n"
+    return text
 
 
 def check(name: str, fn: Any, *, hidden: bool = False, seed: int = _cases.DEFAULT_SEED) -> None:
-    """Run one check: print one line when fn is right, raise CheckFailure when it is not."""
+    """Run one check: print one line when fn is right, raise CheckFailure when it is not.
+
+    What fn itself prints (its debugging prints) is shown first, on stdout.
+    """
+    __tracebackhide__ = True  # noqa: F841 - IPython and pytest hide this frame
     result = run_check(name, fn, hidden=hidden, seed=seed)
+    if result.stdout:
+        sys.stdout.write(result.stdout if result.stdout.endswith("\n") else result.stdout + "\n")
     if not result.passed:
         raise CheckFailure(result)
     print(result.message)

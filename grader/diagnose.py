@@ -714,6 +714,35 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
+def explain_helper_warning(
+    name: str, helper: str, message: str, largest_input: float | None = None
+) -> Explanation:
+    """numpy warned inside another of the student's functions that `name` calls: the helper
+    is named, not the function graded (which is graded with the student's own helpers)."""
+    on = f" on inputs as large as {largest_input:g}" if largest_input else ""
+    return Explanation(
+        (),
+        f"your {name} calls your {helper}, which makes numpy warn {message!r}{on}: "
+        f"fix {helper} first (its own check says how), then run this cell again.",
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its checks, check this one again.",
+    )
+
+
+def explain_helper_error(
+    name: str, helper: str, type_name: str, message: str, where: str = ""
+) -> Explanation:
+    """An exception raised inside another of the student's functions that `name` calls."""
+    at = f" ({where})" if where else ""
+    return Explanation(
+        (),
+        f"your {name} calls your {helper}, which raised {type_name}: {message}{at}: "
+        f"fix {helper} first, then run this cell again.",
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its checks, check this one again.",
+    )
+
+
 def explain_mutation(
     name: str, arg: str, change: float, off_by: float | None = None, eps: float | None = None
 ) -> Explanation:

@@ -476,6 +476,9 @@ def test_in_a_real_kernel_right_answers_leave_no_stderr_and_wrong_ones_an_error(
 
 
 def test_a_function_that_prints_to_stderr_leaves_the_cell_clean(capsys):
+    """stderr stays captured (nbgrader scores it as a failure); the student's own prints to
+    stdout are shown, before the check's line."""
+
     def grad_b1(delta1):
         print("debugging", delta1.shape, file=sys.stderr)
         print("more debugging")
@@ -483,6 +486,9 @@ def test_a_function_that_prints_to_stderr_leaves_the_cell_clean(capsys):
 
     checks.check_grad_b1(grad_b1, hidden=True)
     out, err = capsys.readouterr()
-    assert err == "" and out.count("\n") == 1 and "debugging" not in out
+    n = len(cases.hidden_cases("grad_b1"))
+    assert err == "" and "debugging (" not in out
+    assert out.splitlines() == ["more debugging"] * n + [out.splitlines()[-1]]
+    assert out.splitlines()[-1].startswith("grad_b1: right on all")
     obs = observe(grad_b1, [np.ones((3, 2))])
     assert "debugging (3, 2)" in obs.stderr and "more debugging" in obs.stdout

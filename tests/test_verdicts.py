@@ -273,3 +273,53 @@ def test_bias_summed_over_the_wrong_axis_is_told_the_axis(name):
     assert (passed, tags) == (False, ["M9"]), message
     assert "the sum ran over axis 1 (the columns) instead of axis 0 (the samples)" in message
     assert ".sum(axis=0)" in message and "check the product" not in message
+
+
+# --------------------------------------------------------------------------- a real kernel (E)
+
+
+def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
+    """A test cell as nbgrader runs it: the student's print() inside the graded function shows
+    in the cell's stdout (also when the check fails), nothing goes to stderr, and the error's
+    traceback is the test cell's line and the message, without the grader's frames."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    tests = Path(__file__).resolve().parent
+    setup = f"import sys\nsys.path.insert(0, {str(tests)!r})\nimport numpy as np"
+    student = (
+        "def grad_b2(delta2):\n"
+        "    print('shape of delta2:', delta2.shape)\n"
+        "    return delta2.sum(axis=1)\n"
+    )
+    right = "def grad_b1(delta1):\n    print('summing', delta1.shape)\n    return delta1.sum(0)\n"
+    cells = [
+        setup,
+        student,
+        "from grader import checks\n\nchecks.check_grad_b2(grad_b2)",
+        right,
+        "checks.check_grad_b1(grad_b1)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    failing, passing = nb.cells[2].outputs, nb.cells[4].outputs
+    for out in (failing, passing):
+        assert not [o for o in out if o.get("name") == "stderr"], out
+    assert [o.output_type for o in failing] == ["stream", "error"], failing
+    assert "shape of delta2: (5, 2)" in failing[0].text
+    error = failing[1]
+    assert error.ename == "CheckFailure" and "[M9]" in error.evalue
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    assert "checks.check_grad_b2(grad_b2)" in shown  # the student's frame: the test cell
+    assert "grader" + "/checks.py" not in shown and "in check(" not in shown, shown
+    assert "raise CheckFailure" not in shown, shown
+    assert "the sum ran over axis 1" in shown
+    assert [o.output_type for o in passing] == ["stream"]
+    assert passing[0].text.splitlines() == [
+        "summing (5, 4)",
+        "summing (2, 2)",
+        "grad_b1: right on all 2 visible examples.",
+    ]
