@@ -642,7 +642,7 @@ def explain_shape(
     )
     if bias and len(expected_shape) == 1 and got_shape == (n,) and expected_shape != (n,):
         return Explanation(
-            ("M9",),
+            ("M2",),
             base + ": one entry per sample, so the sum ran over axis 1 (the columns) instead "
             "of axis 0 (the samples).",
             axis_hint,

@@ -270,7 +270,7 @@ def test_train_ascent_gets_a_step_hint_and_grad_w1_its_own_shapes():
 @pytest.mark.parametrize("name", ["grad_b2", "grad_b1"])
 def test_bias_summed_over_the_wrong_axis_is_told_the_axis(name):
     passed, tags, message = _verdict(name, lambda delta: delta.sum(axis=1))
-    assert (passed, tags) == (False, ["M9"]), message
+    assert (passed, tags) == (False, ["M2"]), message
     assert "the sum ran over axis 1 (the columns) instead of axis 0 (the samples)" in message
     assert ".sum(axis=0)" in message and "check the product" not in message
 
@@ -311,7 +311,7 @@ def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
     assert [o.output_type for o in failing] == ["stream", "error"], failing
     assert "shape of delta2: (5, 2)" in failing[0].text
     error = failing[1]
-    assert error.ename == "CheckFailure" and "[M9]" in error.evalue
+    assert error.ename == "CheckFailure" and "[M2]" in error.evalue
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
     assert "checks.check_grad_b2(grad_b2)" in shown  # the student's frame: the test cell
     assert "grader" + "/checks.py" not in shown and "in check(" not in shown, shown
@@ -323,3 +323,59 @@ def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
         "summing (2, 2)",
         "grad_b1: right on all 2 visible examples.",
     ]
+
+
+# --------------------------------------------------------------------------- own helpers
+
+
+def _sigmoid_overflowing(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def sigmoid_prime_own_helper(z):
+    """Right, written with the student's own sigmoid (which overflows)."""
+    s = _sigmoid_overflowing(z)
+    return s * (1 - s)
+
+
+def _sigmoid_typo(z):
+    return 1 / (1 + np.exp(-zz))  # noqa: F821 - the student's typo
+
+
+def sigmoid_prime_broken_helper(z):
+    s = _sigmoid_typo(z)
+    return s * (1 - s)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_failing_helper_is_named_not_the_function(hidden):
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_own_helper, hidden)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: your sigmoid_prime calls your _sigmoid_overflowing, which makes numpy "
+        "warn 'overflow encountered in exp' on inputs as large as 1000: fix "
+        "_sigmoid_overflowing first (its own check says how), then run this cell again."
+    )
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_broken_helper, hidden)
+    assert (passed, tags) == (False, []), message
+    assert "calls your _sigmoid_typo, which raised NameError" in message
+    assert "fix _sigmoid_typo first" in message
+
+
+def test_the_same_formula_inline_is_the_functions_own_m12():
+    passed, tags, message = _verdict("sigmoid_prime", wrong.sigmoid_prime_naive)
+    assert (passed, tags) == (False, ["M12"]), message
+
+
+def test_helper_names_survive_the_process_boundary():
+    """The verification process sends observations as data: the helper goes with them."""
+    import json
+
+    from grader.observe import from_json, observe_cases, to_json
+
+    case_list = cases.visible_cases("sigmoid_prime")
+    obs = observe_cases(sigmoid_prime_own_helper, case_list)
+    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    assert shipped[0].warned_in and set(shipped[0].warned_in) == {"_sigmoid_overflowing"}
+    result = checks.judge("sigmoid_prime", case_list, shipped, hidden=False)
+    assert "calls your _sigmoid_overflowing" in result.message
