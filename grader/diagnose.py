@@ -136,6 +136,8 @@ FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
     "(2 eps): check the order of the subtraction.",
     ("numerical_gradient", "M3"): "the central difference is (fn(W + eps) - fn(W - eps)) / "
     "(2 eps) at each entry: check the order of the subtraction.",
+    ("sse_loss", "M5"): "the course's loss is a sum over all samples and outputs: "
+    "0.5 * np.sum((Y_hat - Y) ** 2), not np.mean and not divided by n.",
     ("train", "M3"): "gradient descent steps against the gradient: W <- W - lr * dL/dW, "
     "for all four parameters.",
     ("train", "M4"): "the course's loss is 1/2 * sum((Y_hat - Y)^2) and backprop's gradients "
