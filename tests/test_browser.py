@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -133,10 +134,15 @@ def _student_copy(assignment: str) -> nbformat.NotebookNode:
     return student_copy(read("source"), read("release"))
 
 
-@pytest.fixture(scope="module")
-def class_course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+#: The class for formgrader: student id -> the submission of tests/attacks they hand in.
+CLASS = {"ada": "honest_full", "grace": "honest_partial", "mallory": "ast_transformer"}
+OVERRIDDEN = "mallory"
+#: Setting up the class (nbgrader generate/release, autograde) may take this long (seconds).
+CLASS_TIMEOUT = 900
+
+
+def _release_class(tmp: Path) -> dict[str, Path]:
     """An instructor's course (04 generated and released) and a local nbgrader exchange."""
-    tmp = tmp_path_factory.mktemp("class")
     exchange = tmp / "exchange"
     exchange.mkdir()
     exchange.chmod(0o777)
@@ -144,34 +150,61 @@ def class_course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
         f.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
     course.generate_release(root, [W2])
-    course.run_nbgrader(["release_assignment", W2], root)
+    course.run_nbgrader(["release_assignment", W2], root, timeout=CLASS_TIMEOUT)
     return {"root": root, "exchange": exchange, "tmp": tmp}
 
 
-#: The class for formgrader: student id -> the submission of tests/attacks they hand in.
-CLASS = {"ada": "honest_full", "grace": "honest_partial", "mallory": "ast_transformer"}
-OVERRIDDEN = "mallory"
-
-
-@pytest.fixture(scope="module")
-def graded_class(class_course: dict[str, Path]) -> Path:
-    """The class course with three submissions autograded by `backprop-grader autograde`."""
+def _grade_class(released: Future) -> Path:
+    """The class course with CLASS's submissions graded by `backprop-grader autograde`."""
     from tests.attacks import SUBMISSIONS
 
-    root = class_course["root"]
+    root = released.result()["root"]
     honest = _student_copy(W2)
     for student, kind in CLASS.items():
         SUBMISSIONS[kind].write(root / "submitted" / student / W2, honest)
+    env = course.tool_env()
     proc = subprocess.run(
-        [shutil.which("backprop-grader", path=course.tool_env()["PATH"]) or "backprop-grader",
+        [shutil.which("backprop-grader", path=env["PATH"]) or "backprop-grader",
          "autograde", W2, "--course", str(root)],
-        env=course.tool_env(),
+        env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=CLASS_TIMEOUT,
     )
     assert proc.returncode == 0, f"autograde failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def class_jobs(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Builds the class (release, then autograde) in a background thread as soon as the
+    module starts, while the learner scenarios use the browser; only what the selected
+    tests need."""
+    needs = set()
+    for item in request.session.items:
+        if item.module is request.module:
+            needs |= {"class_course", "graded_class"} & set(item.fixturenames)
+    if not needs:
+        yield {}
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="class")
+    jobs = {"class_course": pool.submit(_release_class, tmp_path_factory.mktemp("class"))}
+    if "graded_class" in needs:
+        jobs["graded_class"] = pool.submit(_grade_class, jobs["class_course"])
+    try:
+        yield jobs
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="module")
+def class_course(class_jobs: dict) -> dict[str, Path]:
+    return class_jobs["class_course"].result(timeout=CLASS_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def graded_class(class_jobs: dict) -> Path:
+    return class_jobs["graded_class"].result(timeout=CLASS_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- 1. learner, 04
