@@ -58,7 +58,7 @@ def browser_skip_reason() -> str | None:
         return "playwright (Python) is not importable: pip install -r requirements.txt"
     if chromium_path() is None:
         return "no Chromium at /usr/bin/chromium: install Debian's `chromium` package"
-    if shutil.which("jupyter", path=str(Path(course.tool_env()["PATH"]))) is None:
+    if shutil.which("jupyter", path=course.tool_env()["PATH"]) is None:
         return "jupyter is not installed in this environment"
     return None
 
