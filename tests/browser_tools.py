@@ -90,6 +90,7 @@ class LabServer:
     token: str
     root: Path
     log: Path
+    pid: int
 
     def url(self, path: str = "lab") -> str:
         sep = "&" if "?" in path else "?"
@@ -102,7 +103,8 @@ class LabServer:
             return ""
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether url answers 200 now."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status == 200
@@ -156,10 +158,10 @@ def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[L
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    lab = LabServer(f"http://127.0.0.1:{port}", token, root, log)
+    lab = LabServer(f"http://127.0.0.1:{port}", token, root, log, server.pid)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _answers(lab.url("api/status")):
+        while not answers(lab.url("api/status")):
             if server.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited {server.returncode}:\n{lab.log_tail()}")
             if time.monotonic() > deadline:

@@ -14,6 +14,7 @@ saves screenshots to test-artifacts/browser/ (git-ignored), and one more when it
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from tests.browser_tools import (
     CHROMIUM_ARGS,
     DONE_PROMPT,
     LabServer,
+    answers,
     browser_skip_reason,
     chromium_path,
     code_cell,
@@ -410,3 +412,17 @@ def test_instructor_sees_scores_and_the_overridden_verdict_in_formgrader(
             expect(comment).to_have_value(re.compile(r"\[verified\]"))
             comment.scroll_into_view_if_needed()
             snap("override")
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def test_the_lab_server_is_stopped_even_when_a_test_fails(tmp_path):
+    """The fixture's promise: a scenario that fails leaves no jupyter lab behind."""
+    with pytest.raises(RuntimeError, match="a failing scenario"):
+        with lab_server(make_learner_workspace(tmp_path / "ws"), tmp_path / "jupyter") as lab:
+            assert answers(lab.url("api/status"))
+            raise RuntimeError("a failing scenario")
+    assert not answers(lab.url("api/status"))
+    with pytest.raises(ProcessLookupError):
+        os.kill(lab.pid, 0)
