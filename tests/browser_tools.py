@@ -132,6 +132,7 @@ def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[L
         {
             "JUPYTER_CONFIG_DIR": str(config_dir),
             "JUPYTER_RUNTIME_DIR": str(runtime),
+            "JUPYTER_DATA_DIR": str(home / "data"),
             "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
             "JUPYTERLAB_SETTINGS_DIR": str(write_lab_settings(home)),
         }

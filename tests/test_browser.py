@@ -336,6 +336,8 @@ def test_student_fetches_and_submits_from_the_assignments_tab(class_course, new_
     (home / "config" / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
         f"c.Exchange.root = {str(class_course['exchange'])!r}\n"
+        # the student's record of what they submitted (else in ~/.local/share/jupyter)
+        f"c.Exchange.cache = {str(home / 'nbgrader_cache')!r}\n"
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n",
         encoding="utf-8",
     )
@@ -355,12 +357,18 @@ def test_student_fetches_and_submits_from_the_assignments_tab(class_course, new_
             fetched = page.locator("#fetched_assignments_list .list_item").filter(has_text=W2)
             expect(fetched.first).to_be_visible()
             expect(page.locator("#released_assignments_list")).not_to_contain_text(W2)
+            submitted = page.locator("#submitted_assignments_list .list_item").filter(has_text=W2)
+            expect(submitted).to_have_count(0)
+            # The fetched folder is in the student's file browser (after a refresh).
+            page.locator(".jp-FileBrowser").get_by_title(re.compile("^Refresh")).first.click()
+            expect(page.locator(".jp-DirListing-item").filter(has_text=W2)).to_be_visible()
             snap("fetched")
             fetched.get_by_role("button", name="Submit").first.click()
 
-            submitted = page.locator("#submitted_assignments_list .list_item").filter(has_text=W2)
-            expect(submitted.first).to_be_visible()
-            expect(submitted.first).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2}"))
+            # Exactly one submission, with its time stamp.
+            expect(submitted).to_have_count(1)
+            stamps = submitted.get_by_text(re.compile(r"^\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
+            expect(stamps).to_have_count(1)
             snap("submitted")
 
 
