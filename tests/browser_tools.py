@@ -1,0 +1,269 @@
+"""Helpers for the browser tests: a real `jupyter lab` server and a real Chromium.
+
+The server is started the way `make lab` starts it (same flags), bound to 127.0.0.1 on a free
+port with a random token, in a private Jupyter config/runtime folder so nothing of the
+machine's own ~/.jupyter leaks in; `lab_server` always stops it, even when a test fails.
+
+Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright for Python: no browser build
+is downloaded. `browser_skip_reason()` says why the browser tests cannot run here, or None.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import course
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: Where screenshots go (git-ignored): one per scenario, on failure and on success.
+ARTIFACTS = course.REPO_ROOT / "test-artifacts"
+#: Generous: the machine running the suite is shared and loaded.
+SERVER_START_TIMEOUT = 120.0
+
+
+def chromium_path() -> str | None:
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("chromium")
+
+
+def browser_skip_reason() -> str | None:
+    """Why the browser tests cannot run on this machine, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python) is not importable: pip install -r requirements.txt"
+    if chromium_path() is None:
+        return "no Chromium at /usr/bin/chromium: install Debian's `chromium` package"
+    if shutil.which("jupyter", path=course.tool_env()["PATH"]) is None:
+        return "jupyter is not installed in this environment"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_learner_workspace(dest: Path) -> Path:
+    """A learner's workspace at dest, laid out like `make lab`'s: workspace/<id>/<id>.ipynb
+    (the release notebooks) plus the companions of notebooks/ at its top.
+
+    The one place that builds the learner's workspace for the browser tests.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for folder in sorted((course.REPO_ROOT / "release").iterdir()):
+        if folder.is_dir():
+            shutil.copytree(folder, dest / folder.name, dirs_exist_ok=True)
+    for companion in sorted((course.REPO_ROOT / "notebooks").glob("*.ipynb")):
+        shutil.copy2(companion, dest / companion.name)
+    return dest
+
+
+@dataclass
+class LabServer:
+    base: str
+    token: str
+    root: Path
+    log: Path
+    pid: int
+
+    def url(self, path: str = "lab") -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def answers(url: str) -> bool:
+    """Whether url answers 200 now."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+@contextlib.contextmanager
+def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[LabServer]:
+    """`jupyter lab` serving root (as `make lab` starts it, headless), stopped on exit.
+
+    Args:
+        root: the server's root_dir (what the file browser shows).
+        home: a private folder for Jupyter's config, settings, runtime files and the
+            server log; an nbgrader_config.py placed in home/config is read by nbgrader.
+        cwd: the server's working directory (nbgrader reads nbgrader_config.py there too);
+            root by default.
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    config_dir, runtime = home / "config", home / "runtime"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    runtime.mkdir(parents=True, exist_ok=True)
+    log = home / "jupyter-lab.log"
+    env = course.tool_env(
+        {
+            "JUPYTER_CONFIG_DIR": str(config_dir),
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+            "JUPYTERLAB_SETTINGS_DIR": str(write_lab_settings(home)),
+        }
+    )
+    env.pop("JUPYTER_PATH", None)
+    root_flag = ["--allow-root"] if os.geteuid() == 0 else []
+    cmd = [
+        "jupyter",
+        "lab",
+        *root_flag,
+        f"--ServerApp.root_dir={root}",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+    ]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            cmd,
+            cwd=cwd or root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    lab = LabServer(f"http://127.0.0.1:{port}", token, root, log, server.pid)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not answers(lab.url("api/status")):
+            if server.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited {server.returncode}:\n{lab.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"jupyter lab did not answer in time:\n{lab.log_tail()}")
+            time.sleep(0.3)  # polling a port, not waiting on the screen
+        yield lab
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=30)
+
+
+def write_lab_settings(home: Path) -> Path:
+    """User settings for the test's JupyterLab: no "get notified about Jupyter news?" pop-up
+    (it lands on top of the output areas and catches clicks). Returns the settings folder."""
+    settings = home / "settings"
+    target = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text('{"fetchNews": "false"}\n', encoding="utf-8")
+    return settings
+
+
+# --------------------------------------------------------------------------- on screen
+
+#: A finished execution prompt, "[12]:" (not "[ ]:" nor "[*]:").
+DONE_PROMPT = re.compile(r"\[\s*\d+\s*\]")
+
+
+@contextlib.contextmanager
+def screenshots(page, name: str) -> Iterator[Callable[[str], None]]:
+    """Yields snap(step): a screenshot test-artifacts/browser/<name>-<step>.png of the page as
+    it is now. When the body raises, the page is saved as <name>-FAILED.png first."""
+    folder = ARTIFACTS / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{name}-*.png"):
+        old.unlink()
+
+    def snap(step: str) -> None:
+        page.screenshot(path=str(folder / f"{name}-{step}.png"))
+
+    try:
+        yield snap
+    except BaseException:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(folder / f"{name}-FAILED.png"), full_page=True)
+        raise
+
+
+def open_notebook(page, lab: LabServer, path: str):
+    """Open the notebook at path (relative to the server root) in JupyterLab; returns the
+    notebook's locator once its cells are on screen and its kernel is idle."""
+    from playwright.sync_api import expect
+
+    # ?reset: a fresh layout, not the tabs an earlier window left open on this server.
+    page.goto(lab.url(f"lab/tree/{path}?reset"))
+    panel = current_panel(page)
+    notebook = panel.locator(".jp-Notebook")
+    expect(notebook.locator(".jp-Cell").first).to_be_visible()
+    expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+        "data-status", "idle"
+    )
+    return notebook
+
+
+def current_panel(page):
+    """The notebook panel on screen (the tab in front)."""
+    return page.locator(".jp-NotebookPanel:visible")
+
+
+def code_cell(notebook, text: str | re.Pattern[str]):
+    """The one code cell whose source shows text (a substring or a regular expression)."""
+    return notebook.locator(".jp-CodeCell").filter(has=notebook.page.locator(
+        ".jp-InputArea-editor", has_text=text))
+
+
+def run_cell(cell) -> None:
+    """Run one code cell as a person does (click into it, Shift+Enter) and wait until its
+    prompt shows a new execution count."""
+    from playwright.sync_api import expect
+
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    cell.locator(".jp-InputArea-editor").click()
+    cell.page.keyboard.press("Shift+Enter")
+    expect(prompt).not_to_have_text(before)
+    expect(prompt).to_have_text(DONE_PROMPT)
+
+
+def replace_source(cell, source: str) -> None:
+    """Click into the cell's editor (CodeMirror 6), select everything and type source in its
+    place (inserted as text, so the editor adds no brackets or indentation of its own)."""
+    from playwright.sync_api import expect
+
+    editor = cell.locator(".jp-InputArea-editor")
+    editor.click()
+    page = cell.page
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(source)
+    first_line = source.strip().splitlines()[0]
+    expect(editor).to_contain_text(first_line)
