@@ -57,16 +57,34 @@ def _collect(args: argparse.Namespace) -> int:
     from grader.pipeline import collect
 
     root = _course_dir(args)
-    report = collect(Path(args.src), course=root)
+    roster = Path(args.roster) if args.roster else None
+    report = collect(Path(args.src), course=root, lms=args.lms, roster=roster)
     console = _console()
     for p in report.placed:
+        who = f" ({escape(p.name)})" if p.name and p.name != p.student else ""
         note = f"  [yellow]({escape(p.note)})[/]" if p.note else ""
-        console.print(f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{note}")
+        console.print(
+            f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{who}{note}"
+        )
     for u in report.problems:
-        console.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
+        if u.aside:
+            console.print(f"  [yellow]set aside[/] {escape(u.source)} -> {escape(u.aside)}: "
+                          f"{escape(u.reason)}")  # fmt: skip
+        else:
+            console.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
+    if report.roster_only:
+        console.print(
+            f"  on the roster, nothing handed in ({len(report.roster_only)}): "
+            + ", ".join(report.roster_only)
+        )
+    for note in report.notes:
+        console.print(f"  [yellow]note[/] {escape(note)}")
+    aside = sum(bool(u.aside) for u in report.problems)
     console.print(
-        f"collected {len(report.placed)} notebooks from {len(report.students)} students "
-        f"into {root / 'submitted'}; {len(report.problems)} files not placed"
+        f"collected {len(report.placed)} notebooks ({report.lms} naming) from "
+        f"{len(report.students)} students into {root / 'submitted'}; "
+        f"{len(report.problems) - aside} files not placed, {aside} set aside; "
+        f"students and LMS ids in {root / 'students.csv'}"
     )
     return 0
 
@@ -218,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
         "STUDENT/ASSIGNMENT.ipynb, ...) into submitted/ and add the students",
     )
     collect.add_argument("src", metavar="DIR_OR_ZIP")
+    collect.add_argument(
+        "--lms",
+        choices=["auto", "canvas", "moodle", "generic"],
+        default="auto",
+        help="whose download naming to read (default: auto, when every file follows one)",
+    )
+    collect.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="the LMS's class list: Canvas gradebook export, Moodle grading worksheet, "
+        "or a CSV with student_id,name (names; students who handed in nothing)",
+    )
     with_course(collect)
 
     ag = command("autograde", _autograde, "grade every submission with nbgrader, in parallel")
