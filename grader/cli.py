@@ -41,13 +41,36 @@ def _course_dir(args: argparse.Namespace) -> Path:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Not a terminal (a log file, CI): wide enough that tables print every value in full.
+    width = None if sys.stdout.isatty() else 250
+    return Console(highlight=False, width=width)
 
 
 def _release(args: argparse.Namespace) -> int:
+    if args.course:
+        return _release_course(Path(args.course))
     written = course.build_release(Path(args.dest))
     for assignment in written:
         print(f"release/{assignment}/{assignment}.ipynb regenerated from source/")
+    return 0
+
+
+def _release_course(root: Path) -> int:
+    """`release --course DIR`: a term's course outside the repository (created when new)."""
+    from grader.pipeline.config import CourseError, assignments_of
+
+    if not (root / "nbgrader_config.py").exists():
+        if root.exists() and any(root.iterdir()):
+            raise CourseError(
+                f"{root} is not empty and not a course directory (no nbgrader_config.py); "
+                "give a new or empty folder, or the course folder made by release --course"
+            )
+        course.new_course(root)
+        print(f"new course directory {root.resolve()}: nbgrader_config.py and source/ copied")
+    assignments = assignments_of(root)
+    course.generate_release(root, assignments)
+    for assignment in assignments:
+        print(f"{root / 'release' / assignment / assignment}.ipynb generated; in the gradebook")
     return 0
 
 
@@ -130,12 +153,14 @@ def _autograde(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             on_start=on_start,
             on_result=on_result,
+            on_note=lambda line: console.print(f"[yellow]{escape(line)}[/]"),
         )
     except KeyboardInterrupt:
         progress.stop()
         console.print(
-            "[yellow]interrupted[/]: every finished submission is saved; run the same "
-            "command again to grade the rest"
+            "[yellow]interrupted[/]: every finished submission is saved; to grade only "
+            f"the rest, run:\n  {escape(_resume_command(args, root))}",
+            soft_wrap=True,
         )
         return 130
     finally:
@@ -143,6 +168,22 @@ def _autograde(args: argparse.Namespace) -> int:
     for table in summary_tables(run):
         console.print(table)
     return 0
+
+
+def _resume_command(args: argparse.Namespace, root: Path) -> str:
+    """The autograde command that grades what an interrupted run left (never --force: the
+    submissions it finished are recorded, the rest are not)."""
+    import shlex
+
+    cmd = ["backprop-grader", "autograde"]
+    if args.assignment:
+        cmd.append(args.assignment)
+    cmd += ["--course", str(root)]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    if args.timeout is not None:
+        cmd += ["--timeout", str(args.timeout)]
+    return shlex.join(cmd)
 
 
 def _feedback(args: argparse.Namespace) -> int:
@@ -162,10 +203,29 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from grader.pipeline.export import export
+    from grader.pipeline.export import export, export_canvas, export_moodle
 
-    dest = export(_course_dir(args), Path(args.output) if args.output else None)
+    root = _course_dir(args)
+    dest = export(root, Path(args.output) if args.output else None)
     print(f"grades written to {dest}")
+    left_out: list[str] = []
+    if args.format == "canvas":
+        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv")
+        print(f"Canvas gradebook import: {path}")
+    elif args.format == "moodle":
+        paths, left_out = export_moodle(root, dest.parent)
+        for path in paths:
+            print(f"Moodle grading worksheet: {path}")
+        if not paths:
+            print("no Moodle grading worksheet written: no student has a Moodle participant id "
+                  "(collect a Moodle download, with --roster for the students who handed in "
+                  "nothing)")  # fmt: skip
+    if left_out:
+        print(
+            f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "
+            + ", ".join(left_out[:10])
+            + (" ..." if len(left_out) > 10 else "")
+        )
     return 0
 
 
@@ -228,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(course.REPO_ROOT / "release"),
         help="folder to write (default: release/)",
     )
+    release.add_argument(
+        "--course",
+        help="a course directory outside the repository (a term's students and grades): "
+        "created with nbgrader_config.py and source/ when new, then its release/ generated",
+    )
 
     collect = command(
         "collect",
@@ -271,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = command("export", _export, "write grades.csv (a row per student) for the LMS")
     ex.add_argument("--output", help="CSV path (default: COURSE/grades.csv)")
+    ex.add_argument(
+        "--format",
+        choices=["generic", "canvas", "moodle"],
+        default="generic",
+        help="also write the LMS's import file beside grades.csv: grades-canvas.csv, "
+        "or grades-moodle-ASSIGNMENT.csv per assignment",
+    )
     with_course(ex)
 
     rp = command("report", _report, "the class report: HTML page with plots")
@@ -303,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # nbgrader starts `alembic` and `jupyter` as subprocesses: this interpreter's bin/ (the
+    # venv's) comes first on PATH, however the command was started.
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
     from grader.pipeline.config import CourseError
 

@@ -24,6 +24,7 @@ export or grading worksheet) gives names and adds the students who handed in not
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ def _members(src: Path) -> Iterator[tuple[str, bytes]]:
         )
 
 
-def _grade_ids(nb_bytes: bytes) -> set[str]:
+def grade_ids(nb_bytes: bytes) -> set[str]:
     try:
         nb = json.loads(nb_bytes)
         return {
@@ -110,18 +111,18 @@ def _grade_ids(nb_bytes: bytes) -> set[str]:
         return set()
 
 
-def _assignment_ids(course: Path, assignments: list[str]) -> dict[str, set[str]]:
+def assignment_cells(course: Path, assignments: list[str]) -> dict[str, set[str]]:
     """grade_ids of each assignment's source notebook (to place renamed notebooks)."""
     out = {}
     for a in assignments:
         path = course / "source" / a / f"{a}.ipynb"
-        out[a] = _grade_ids(path.read_bytes()) if path.exists() else set()
+        out[a] = grade_ids(path.read_bytes()) if path.exists() else set()
     return out
 
 
 def content_assignment(data: bytes, by_content: dict[str, set[str]]) -> str | None:
     """The one assignment whose source notebook's cell ids hold all of this notebook's."""
-    ids = _grade_ids(data)
+    ids = grade_ids(data)
     fits = [a for a, a_ids in by_content.items() if ids and a_ids and ids <= a_ids]
     return fits[0] if len(fits) == 1 else None
 
@@ -239,7 +240,7 @@ def collect(
         notes = list(cleaned.markers)
         if found.late:
             notes.append("late")
-        by_content = by_content or _assignment_ids(course, assignments)
+        by_content = by_content or assignment_cells(course, assignments)
         by_cells = content_assignment(data, by_content)
         if hit:
             assignment = hit[0]
@@ -310,6 +311,8 @@ def collect(
                 rec.participant_ids.setdefault(placed_in.pop(), person.participant)
             if rec.student_id not in handed_in and rec.student_id not in existing:
                 report.roster_only.append(rec.student_id)
+    if people is not None and people.lms == "canvas":
+        _save_canvas_columns(course, people.columns, assignments)
     report.notes.extend(registry.clashes)
     if lms == "moodle" and people is None and report.placed:
         report.notes.append(
@@ -327,6 +330,25 @@ def collect(
                     sid, first_name=first, last_name=last, email=rec.email or None
                 )
     return report
+
+
+def _save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:
+    """Remember which Canvas gradebook column each assignment is ("04_backprop_W2 (4321)")
+    in COURSE/lms.json, for `export --format canvas`."""
+    from grader.pipeline.export import lms_settings_path
+
+    mapping = {}
+    for column in columns:
+        title = re.sub(r"\s*\(\d+\)$", "", column)
+        hit = find_assignment(title, assignments)
+        if hit and not (hit[1] + hit[2]).strip(" _-."):
+            mapping[hit[0]] = column
+    if not mapping:
+        return
+    path = lms_settings_path(course)
+    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    settings.setdefault("canvas_columns", {}).update(mapping)
+    path.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _split_name(name: str) -> tuple[str | None, str | None]:
