@@ -166,7 +166,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
     reason = ""
     try:
         reason = _unreadable(submitted_path(course, student, assignment))
-        reason = reason or _wrong_assignment(course, student, assignment)
+        wrong = "" if reason else _wrong_assignment(course, student, assignment)
+        reason = reason or wrong
         if not reason:
             reason = _run_nbgrader_autograde(course, config, student, assignment)
         if _WORKER.get("stopping"):  # stopped half way: record nothing, the next run regrades
@@ -176,7 +177,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         result = read_result(course, config, student, assignment)
         result.status = "failed" if reason else "graded"
         result.reason = reason
-        result = hooks.after_autograde(course, student, assignment, result)
+        if not wrong:  # another assignment's notebook: nothing of this one to verify or flag
+            result = hooks.after_autograde(course, student, assignment, result)
         _refresh_scores(config, result)
     except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
         result = GradeResult(student, assignment, "failed", reason=_one_line(exc))
