@@ -220,3 +220,25 @@ def test_python_m_grader_outside_make_finds_alembic(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "alice_ps1.ipynb -> submitted/alice/ps1/" in proc.stdout
+
+
+def test_summary_in_a_log_prints_full_values(capsys):
+    """The summary table written to a log or CI (not a terminal) cuts nothing."""
+    from grader.cli import _console
+    from grader.pipeline.autograde import AutogradeRun
+    from grader.pipeline.results import GradeResult
+    from grader.pipeline.summary import summary_tables
+
+    results = [
+        GradeResult(f"student{i}", a, "graded", score=s, max_score=m)
+        for i in range(3)
+        for a, s, m in [("01_partial_derivatives", 9.3, 12), ("05_backprop_W1", 10.4, 15)]
+    ]
+    run = AutogradeRun(results=results, graded=6, workers=2, seconds=440.2,
+                       gradebook_check="ok")  # fmt: skip
+    console = _console()
+    for table in summary_tables(run):
+        console.print(table)
+    out = capsys.readouterr().out
+    assert "9.3/12" in out and "10.4/15" in out and "full marks" in out.replace("\n", " ")
+    assert "…" not in out
