@@ -263,3 +263,18 @@ def test_cli_collect_reports_and_refuses_a_mixed_download(course, tmp_path, caps
     assert "not a roster" in capsys.readouterr().err
     with (course / "students.csv").open() as f:
         assert next(csv.reader(f))[:4] == ["student_id", "lms", "lms_id", "name"]
+
+
+def test_another_assignments_notebook_is_named_as_such(course, tmp_path):
+    """04's notebook uploaded as 05: one plain reason, no schema error, no cheating flags."""
+    from grader.pipeline import autograde
+
+    download = make_zip(tmp_path / "dl.zip", {"mia_05_backprop_W1.ipynb": "04_backprop_W2"})
+    collect(download, course=course)
+    run = autograde(course, "05_backprop_W1", workers=1)
+    (result,) = run.results
+    assert result.status == "failed" and result.score == 0
+    assert result.reason.startswith(
+        "this is the notebook of another assignment (04_backprop_W2), handed in as 05_backprop_W1"
+    )
+    assert result.flags == [] and "schema" not in result.reason
