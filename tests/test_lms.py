@@ -206,6 +206,7 @@ def test_hand_made_folder_of_renamed_files(course, tmp_path):
     for name, a in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(notebook(a))
+    (folder / "README.txt").write_text("downloaded from the LMS")  # beside the top folder
     report = collect(folder, course=course)
     assert report.lms == "generic"
     got = placed(report)
@@ -226,6 +227,7 @@ def test_hand_made_folder_of_renamed_files(course, tmp_path):
     assert ivan.aside and "two notebooks" in ivan.reason and "autograde" in ivan.reason
     bare = problems["submissions/04_backprop_W2.ipynb"]
     assert "no student id" in bare.reason and not bare.aside
+    assert "not a notebook" in problems["README.txt"].reason
     assert "04" not in gradebook_students(course)
     names = {r.student_id: r.name for r in load_students(course).values()}
     assert names["erin_jones"] == "Erin Jones" and names["jose"] == "José"

@@ -199,6 +199,9 @@ def wrapper_folder(paths: list[str], assignments: list[str]) -> str | None:
     A top folder is a student's only when everything in it is a bare assignment notebook
     (`alice/04_backprop_W2.ipynb`, ...).
     """
+    paths = [p for p in paths if p.lower().endswith(".ipynb")]  # a README beside it: no matter
+    if not paths:
+        return None
     tops = {PurePosixPath(p).parts[0] for p in paths}
     if len(tops) != 1 or any(len(PurePosixPath(p).parts) < 2 for p in paths):
         return None
