@@ -152,6 +152,11 @@ def test_lost_gradebook_regrades_instead_of_skipping(graded, tmp_path, capsys):
     shutil.copytree(root, course)
     (course / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text())
     (course / "gradebook.db").unlink()  # rm gradebook.db
+    # export now leaves nobody out: every collected student, grades empty until regraded
+    lost = rows(export(course), "student_id")
+    assert set(lost) == {ALICE, BOB, TAM, FRANK, KIM}
+    assert lost[ALICE]["ps1"] == "" and "ps1: not graded yet" in lost[ALICE]["notes"]
+    assert lost[ALICE]["max_total"] == "6" and lost[TAM]["ps1"] == "0"
     assert main(["autograde", "--course", str(course), "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "3 submissions recorded as graded have no grade in the gradebook" in out
