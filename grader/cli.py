@@ -3,11 +3,11 @@
 A thin layer: each command parses its arguments, calls one library function and prints
 its result. Defaults come from the library functions' keyword-only arguments.
 
-    release                      regenerate release/ from source/
-    collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/
+    release [--course DIR]       regenerate release/ from source/ (or a term's course)
+    collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/ (--lms, --roster)
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
-    export                       grades.csv for the LMS
+    export [--format F]          grades.csv, and the Canvas or Moodle import file
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
     demo                         the whole pipeline on a sample class in a temporary course
@@ -297,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect = command(
         "collect",
         _collect,
-        "copy an LMS download (zip or folder of STUDENT_ASSIGNMENT.ipynb, "
-        "STUDENT/ASSIGNMENT.ipynb, ...) into submitted/ and add the students",
+        "copy an LMS download (Canvas's or Moodle's 'Download all submissions' zip, or a "
+        "hand-made folder of STUDENT_ASSIGNMENT.ipynb) into submitted/ and add the students",
     )
     collect.add_argument("src", metavar="DIR_OR_ZIP")
     collect.add_argument(
