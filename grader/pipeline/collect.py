@@ -311,6 +311,8 @@ def collect(
                 rec.participant_ids.setdefault(placed_in.pop(), person.participant)
             if rec.student_id not in handed_in and rec.student_id not in existing:
                 report.roster_only.append(rec.student_id)
+    for p in report.placed:  # the roster's name where it gave one
+        p.name = registry.records[p.student].name or p.name
     if people is not None and people.lms == "canvas":
         _save_canvas_columns(course, people.columns, assignments)
     report.notes.extend(registry.clashes)
