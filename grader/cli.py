@@ -3,11 +3,11 @@
 A thin layer: each command parses its arguments, calls one library function and prints
 its result. Defaults come from the library functions' keyword-only arguments.
 
-    release                      regenerate release/ from source/
-    collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/
+    release [--course DIR]       regenerate release/ from source/ (or a term's course)
+    collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/ (--lms, --roster)
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
-    export                       grades.csv for the LMS
+    export [--format F]          grades.csv, and the Canvas or Moodle import file
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
     demo                         the whole pipeline on a sample class in a temporary course
@@ -41,13 +41,36 @@ def _course_dir(args: argparse.Namespace) -> Path:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Not a terminal (a log file, CI): wide enough that tables print every value in full.
+    width = None if sys.stdout.isatty() else 250
+    return Console(highlight=False, width=width)
 
 
 def _release(args: argparse.Namespace) -> int:
+    if args.course:
+        return _release_course(Path(args.course))
     written = course.build_release(Path(args.dest))
     for assignment in written:
         print(f"release/{assignment}/{assignment}.ipynb regenerated from source/")
+    return 0
+
+
+def _release_course(root: Path) -> int:
+    """`release --course DIR`: a term's course outside the repository (created when new)."""
+    from grader.pipeline.config import CourseError, assignments_of
+
+    if not (root / "nbgrader_config.py").exists():
+        if root.exists() and any(root.iterdir()):
+            raise CourseError(
+                f"{root} is not empty and not a course directory (no nbgrader_config.py); "
+                "give a new or empty folder, or the course folder made by release --course"
+            )
+        course.new_course(root)
+        print(f"new course directory {root.resolve()}: nbgrader_config.py and source/ copied")
+    assignments = assignments_of(root)
+    course.generate_release(root, assignments)
+    for assignment in assignments:
+        print(f"{root / 'release' / assignment / assignment}.ipynb generated; in the gradebook")
     return 0
 
 
@@ -57,16 +80,34 @@ def _collect(args: argparse.Namespace) -> int:
     from grader.pipeline import collect
 
     root = _course_dir(args)
-    report = collect(Path(args.src), course=root)
+    roster = Path(args.roster) if args.roster else None
+    report = collect(Path(args.src), course=root, lms=args.lms, roster=roster)
     console = _console()
     for p in report.placed:
+        who = f" ({escape(p.name)})" if p.name and p.name != p.student else ""
         note = f"  [yellow]({escape(p.note)})[/]" if p.note else ""
-        console.print(f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{note}")
+        console.print(
+            f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{who}{note}"
+        )
     for u in report.problems:
-        console.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
+        if u.aside:
+            console.print(f"  [yellow]set aside[/] {escape(u.source)} -> {escape(u.aside)}: "
+                          f"{escape(u.reason)}")  # fmt: skip
+        else:
+            console.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
+    if report.roster_only:
+        console.print(
+            f"  on the roster, nothing handed in ({len(report.roster_only)}): "
+            + ", ".join(report.roster_only)
+        )
+    for note in report.notes:
+        console.print(f"  [yellow]note[/] {escape(note)}")
+    aside = sum(bool(u.aside) for u in report.problems)
     console.print(
-        f"collected {len(report.placed)} notebooks from {len(report.students)} students "
-        f"into {root / 'submitted'}; {len(report.problems)} files not placed"
+        f"collected {len(report.placed)} notebooks ({report.lms} naming) from "
+        f"{len(report.students)} students into {root / 'submitted'}; "
+        f"{len(report.problems) - aside} files not placed, {aside} set aside; "
+        f"students and LMS ids in {root / 'students.csv'}"
     )
     return 0
 
@@ -112,12 +153,14 @@ def _autograde(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             on_start=on_start,
             on_result=on_result,
+            on_note=lambda line: console.print(f"[yellow]{escape(line)}[/]"),
         )
     except KeyboardInterrupt:
         progress.stop()
         console.print(
-            "[yellow]interrupted[/]: every finished submission is saved; run the same "
-            "command again to grade the rest"
+            "[yellow]interrupted[/]: every finished submission is saved; to grade only "
+            f"the rest, run:\n  {escape(_resume_command(args, root))}",
+            soft_wrap=True,
         )
         return 130
     finally:
@@ -125,6 +168,22 @@ def _autograde(args: argparse.Namespace) -> int:
     for table in summary_tables(run):
         console.print(table)
     return 0
+
+
+def _resume_command(args: argparse.Namespace, root: Path) -> str:
+    """The autograde command that grades what an interrupted run left (never --force: the
+    submissions it finished are recorded, the rest are not)."""
+    import shlex
+
+    cmd = ["backprop-grader", "autograde"]
+    if args.assignment:
+        cmd.append(args.assignment)
+    cmd += ["--course", str(root)]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    if args.timeout is not None:
+        cmd += ["--timeout", str(args.timeout)]
+    return shlex.join(cmd)
 
 
 def _feedback(args: argparse.Namespace) -> int:
@@ -144,10 +203,29 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from grader.pipeline.export import export
+    from grader.pipeline.export import export, export_canvas, export_moodle
 
-    dest = export(_course_dir(args), Path(args.output) if args.output else None)
+    root = _course_dir(args)
+    dest = export(root, Path(args.output) if args.output else None)
     print(f"grades written to {dest}")
+    left_out: list[str] = []
+    if args.format == "canvas":
+        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv")
+        print(f"Canvas gradebook import: {path}")
+    elif args.format == "moodle":
+        paths, left_out = export_moodle(root, dest.parent)
+        for path in paths:
+            print(f"Moodle grading worksheet: {path}")
+        if not paths:
+            print("no Moodle grading worksheet written: no student has a Moodle participant id "
+                  "(collect a Moodle download, with --roster for the students who handed in "
+                  "nothing)")  # fmt: skip
+    if left_out:
+        print(
+            f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "
+            + ", ".join(left_out[:10])
+            + (" ..." if len(left_out) > 10 else "")
+        )
     return 0
 
 
@@ -210,14 +288,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(course.REPO_ROOT / "release"),
         help="folder to write (default: release/)",
     )
+    release.add_argument(
+        "--course",
+        help="a course directory outside the repository (a term's students and grades): "
+        "created with nbgrader_config.py and source/ when new, then its release/ generated",
+    )
 
     collect = command(
         "collect",
         _collect,
-        "copy an LMS download (zip or folder of STUDENT_ASSIGNMENT.ipynb, "
-        "STUDENT/ASSIGNMENT.ipynb, ...) into submitted/ and add the students",
+        "copy an LMS download (Canvas's or Moodle's 'Download all submissions' zip, or a "
+        "hand-made folder of STUDENT_ASSIGNMENT.ipynb) into submitted/ and add the students",
     )
     collect.add_argument("src", metavar="DIR_OR_ZIP")
+    collect.add_argument(
+        "--lms",
+        choices=["auto", "canvas", "moodle", "generic"],
+        default="auto",
+        help="whose download naming to read (default: auto, when every file follows one)",
+    )
+    collect.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="the LMS's class list: Canvas gradebook export, Moodle grading worksheet, "
+        "or a CSV with student_id,name (names; students who handed in nothing)",
+    )
     with_course(collect)
 
     ag = command("autograde", _autograde, "grade every submission with nbgrader, in parallel")
@@ -241,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = command("export", _export, "write grades.csv (a row per student) for the LMS")
     ex.add_argument("--output", help="CSV path (default: COURSE/grades.csv)")
+    ex.add_argument(
+        "--format",
+        choices=["generic", "canvas", "moodle"],
+        default="generic",
+        help="also write the LMS's import file beside grades.csv: grades-canvas.csv, "
+        "or grades-moodle-ASSIGNMENT.csv per assignment",
+    )
     with_course(ex)
 
     rp = command("report", _report, "the class report: HTML page with plots")
@@ -273,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # nbgrader starts `alembic` and `jupyter` as subprocesses: this interpreter's bin/ (the
+    # venv's) comes first on PATH, however the command was started.
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
     from grader.pipeline.config import CourseError
 

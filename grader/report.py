@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grader.pipeline.autograde import result_from_gradebook, submissions
 from grader.pipeline.config import assignments_of
+from grader.pipeline.lms import display_names
 from grader.pipeline.results import GradeResult, load_results
 
 #: Short names of the misconceptions (docs/course.md), for plots and tables.
@@ -208,9 +209,11 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
             ]
         )
     hardest = sorted(rates, key=lambda x: x[2])[:8]
+    names = display_names(course)  # students.csv: the LMS's name beside the id
     attention = [
         [
-            r.student,
+            f"{r.student} ({names[r.student]})" if names.get(r.student, r.student) != r.student
+            else r.student,
             r.assignment,
             r.status,
             f"{r.score:g}/{r.max_score:g}",

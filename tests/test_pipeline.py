@@ -256,6 +256,7 @@ def test_interrupted_run_resumes(graded, tmp_path):
         shutil.copytree(src, course / "submitted" / f"s{i}" / "ps1")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     cmd = [sys.executable, "-m", "grader", "autograde", "--course", str(course), "--workers", "2"]
+    cmd.append("--force")  # the resume command it prints must not regrade what finished
     proc = subprocess.Popen(
         cmd,
         env=env,
@@ -272,6 +273,8 @@ def test_interrupted_run_resumes(graded, tmp_path):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
     assert "interrupted" in out
+    resume = f"backprop-grader autograde --course {course} --workers 2"
+    assert resume in out and f"{resume} --force" not in out, out
     recorded = load_results(course)
     done_first = {s for s in (f"s{i}" for i in range(8)) if is_done(course, s, "ps1", recorded)}
     assert 1 <= len(done_first) < 8

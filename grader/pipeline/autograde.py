@@ -58,6 +58,7 @@ class AutogradeRun:
     workers: int = 0
     fresh: set[str] = field(default_factory=set)  #: keys graded in this run
     gradebook_check: str = ""  #: hooks.after_run's verdict on the gradebook ("ok")
+    regraded_lost: list[str] = field(default_factory=list)  #: recorded, gone from the gradebook
 
     @property
     def failed(self) -> list[GradeResult]:
@@ -165,6 +166,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
     reason = ""
     try:
         reason = _unreadable(submitted_path(course, student, assignment))
+        wrong = "" if reason else _wrong_assignment(course, student, assignment)
+        reason = reason or wrong
         if not reason:
             reason = _run_nbgrader_autograde(course, config, student, assignment)
         if _WORKER.get("stopping"):  # stopped half way: record nothing, the next run regrades
@@ -174,7 +177,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         result = read_result(course, config, student, assignment)
         result.status = "failed" if reason else "graded"
         result.reason = reason
-        result = hooks.after_autograde(course, student, assignment, result)
+        if not wrong:  # another assignment's notebook: nothing of this one to verify or flag
+            result = hooks.after_autograde(course, student, assignment, result)
         _refresh_scores(config, result)
     except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
         result = GradeResult(student, assignment, "failed", reason=_one_line(exc))
@@ -244,6 +248,24 @@ def _unreadable(path: Path) -> str:
     except nbformat.ValidationError as exc:
         return f"the notebook does not follow the nbformat schema: {_one_line(exc)[:160]}"
     return ""
+
+
+def _wrong_assignment(course: Path, student: str, assignment: str) -> str:
+    """The reason when the notebook is another assignment's (its nbgrader cells are all of
+    exactly one other assignment), else ""."""
+    from grader.pipeline.collect import assignment_cells, grade_ids
+
+    ids = grade_ids(submitted_path(course, student, assignment).read_bytes())
+    cells = assignment_cells(course, assignments_of(course))
+    if not ids or ids <= cells.get(assignment, set()):
+        return ""
+    fits = [a for a, a_ids in cells.items() if a != assignment and a_ids and ids <= a_ids]
+    if len(fits) != 1:
+        return ""
+    return (
+        f"this is the notebook of another assignment ({fits[0]}), handed in as {assignment}: "
+        f"ask the student for their {assignment} notebook"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -377,6 +399,7 @@ def autograde(
     students: list[str] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[GradeResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> AutogradeRun:
     """Autograde every submission in course/submitted/ with `workers` processes.
 
@@ -389,12 +412,17 @@ def autograde(
         students: grade only these students (default: everyone who submitted).
         on_start: called with (to grade, skipped) before grading starts.
         on_result: called in the parent with each finished result (progress display).
+        on_note: called with a line the instructor should read before grading starts.
 
     Returns:
         the results of every submission covered (graded now, or skipped as already done).
     """
+    from grader.pipeline import agree
+
     course = Path(course).resolve()
     t0 = time.perf_counter()
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: give 1 or more worker processes")
     assignments = [assignment] if assignment else assignments_of(course)
     unknown = [a for a in assignments if not (course / "source" / a).is_dir()]
     if unknown:
@@ -406,9 +434,28 @@ def autograde(
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]
     stored = load_results(course)
-    todo = [(s, a) for s, a in wanted if force or not is_done(course, s, a, stored)]
+    # Skip only what the gradebook holds too: a replaced or deleted gradebook.db loses grades
+    # the results file still records; those are graded again, never skipped as "done".
+    graded = agree.in_gradebook(course, assignments)
+    lost = [
+        key
+        for key in (f"{s}/{a}" for s, a in wanted)
+        if key in stored and stored[key].status == "graded" and key not in graded
+    ]
+    todo = [
+        (s, a)
+        for s, a in wanted
+        if force or not is_done(course, s, a, stored) or f"{s}/{a}" not in graded
+    ]
+    if agree.refresh(stored, graded):  # manual grades given in formgrader since
+        save_results(course, stored)
     todo_set = set(todo)
-    run = AutogradeRun(workers=workers or os.cpu_count() or 1)
+    run = AutogradeRun(workers=workers or os.cpu_count() or 1, regraded_lost=lost)
+    if lost and on_note:
+        on_note(
+            f"{len(lost)} submissions recorded as graded have no grade in the gradebook "
+            "(a new or replaced gradebook.db): grading them again"
+        )
     for s, a in wanted:
         if (s, a) not in todo_set:
             previous = stored[f"{s}/{a}"]
@@ -444,8 +491,15 @@ def autograde(
             _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
         finally:
             save_results(course, stored)  # also when interrupted: keep what finished
-        # After every run that wrote grades: the gradebook's integrity check (raises if damaged).
-        run.gradebook_check = hooks.after_run(course)
+    # After every run: the gradebook's integrity check (raises if damaged), and the results
+    # file compared with the gradebook for every submission covered.
+    run.gradebook_check = hooks.after_run(course)
+    differ = agree.disagreements(course, [f"{s}/{a}" for s, a in wanted], stored)
+    if differ:
+        more = f" (+{len(differ) - 1} more)" if len(differ) > 1 else ""
+        run.gradebook_check = (
+            f"results and gradebook disagree: {differ[0]}{more}; run autograde --force"
+        )
     run.results.sort(key=lambda r: (r.assignment, r.student))
     run.seconds = time.perf_counter() - t0
     return run

@@ -1,19 +1,24 @@
 """`collect`: take submissions as an LMS hands them out into nbgrader's submitted/ folder.
 
-Accepted inputs: a .zip file or a folder, holding .ipynb files named in one of these ways
-(ASSIGNMENT is an assignment id of the course, e.g. 04_backprop_W2):
+Accepted inputs: a .zip file or a folder, as Canvas's or Moodle's "Download all
+submissions" writes it, or laid out by hand (see `grader.pipeline.lms` for the naming of
+each and the documents it follows). `lms` is "canvas", "moodle", "generic" or "auto"
+(the default: the LMS whose naming every notebook follows; a mix is an error that asks
+for --lms).
 
-- `STUDENT_ASSIGNMENT.ipynb` (flat, as most LMS downloads are: `alice_04_backprop_W2.ipynb`);
-- `STUDENT/ASSIGNMENT.ipynb` (one folder per student);
-- `STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb` (nbgrader's own layout);
+A student is keyed by the LMS's id (Canvas user id, Moodle participant id or the e-mail a
+Moodle grading worksheet gives it, the name in a hand-made download) and gets an
+nbgrader-safe id derived from it; `COURSE/students.csv` records id, LMS id and display
+name. Two files belong to the same student only when those keys are equal. The student's
+own file name says the assignment, whatever its case or LMS and browser markers (`(1)`,
+`-Copy1`, `.ipynb.ipynb`, a `-2` resubmission counter); a file whose name names none is
+placed by its nbgrader cell ids when they fit exactly one assignment.
 
-any of them inside one extra top-level folder (as zips often are). A trailing LMS
-resubmission counter (`-1`, `-2`, ...) after the assignment id is accepted; the highest one
-wins. A student id is letters, digits, `_`, `.`, `-` and `@`. A notebook whose name names no
-assignment is placed by its content when its nbgrader cell ids match exactly one
-assignment (reported as such). Every file that cannot be placed is reported with the reason,
-never dropped silently. Each notebook lands in `submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb`
-and the student is added to the gradebook.
+Nothing is dropped: a file that cannot be placed is listed with the reason; when one
+student has two notebooks for one assignment, the one with a higher resubmission counter
+(or else the one without copy markers) is graded and the other is set aside in
+`COURSE/.grader/aside/` and listed with what to do. An optional roster (the LMS's grade
+export or grading worksheet) gives names and adds the students who handed in nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.pipeline.config import assignments_of, db_url
+from grader.pipeline.lms import (
+    LMS_NAMES,
+    STUDENT_RE,
+    Registry,
+    clean_name,
+    detect,
+    find_assignment,
+    parse_canvas,
+    parse_generic,
+    parse_moodle,
+    read_roster,
+    wrapper_folder,
+)
 
-STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-_VERSION_RE = re.compile(r"^(?P<stem>.*?)(?:-(?P<version>\d+))?$")
+__all__ = ["STUDENT_RE", "CollectReport", "Placed", "Unplaced", "collect", "place"]
+
 _IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 
 
@@ -40,20 +58,25 @@ class Placed:
     student: str
     assignment: str
     note: str = ""
+    name: str = ""  #: the student's display name
 
 
 @dataclass
 class Unplaced:
-    """A file that collect could not place, with the reason and what to do."""
+    """A file that collect could not place (or set aside), with the reason and what to do."""
 
     source: str
     reason: str
+    aside: str = ""  #: where the file was kept, when it was set aside
 
 
 @dataclass
 class CollectReport:
     placed: list[Placed] = field(default_factory=list)
     problems: list[Unplaced] = field(default_factory=list)
+    lms: str = ""  #: the naming read ("canvas", "moodle", "generic")
+    roster_only: list[str] = field(default_factory=list)  #: on the roster, nothing handed in
+    notes: list[str] = field(default_factory=list)  #: other things to know
 
     @property
     def students(self) -> list[str]:
@@ -76,13 +99,7 @@ def _members(src: Path) -> Iterator[tuple[str, bytes]]:
         )
 
 
-def _split_version(stem: str) -> tuple[str, int]:
-    m = _VERSION_RE.match(stem)
-    assert m is not None
-    return m["stem"], int(m["version"] or 0)
-
-
-def _grade_ids(nb_bytes: bytes) -> set[str]:
+def grade_ids(nb_bytes: bytes) -> set[str]:
     try:
         nb = json.loads(nb_bytes)
         return {
@@ -94,123 +111,256 @@ def _grade_ids(nb_bytes: bytes) -> set[str]:
         return set()
 
 
-def _assignment_ids(course: Path, assignments: list[str]) -> dict[str, set[str]]:
+def assignment_cells(course: Path, assignments: list[str]) -> dict[str, set[str]]:
     """grade_ids of each assignment's source notebook (to place renamed notebooks)."""
     out = {}
     for a in assignments:
         path = course / "source" / a / f"{a}.ipynb"
-        out[a] = _grade_ids(path.read_bytes()) if path.exists() else set()
+        out[a] = grade_ids(path.read_bytes()) if path.exists() else set()
     return out
 
 
+def content_assignment(data: bytes, by_content: dict[str, set[str]]) -> str | None:
+    """The one assignment whose source notebook's cell ids hold all of this notebook's."""
+    ids = grade_ids(data)
+    fits = [a for a, a_ids in by_content.items() if ids and a_ids and ids <= a_ids]
+    return fits[0] if len(fits) == 1 else None
+
+
 def place(relpath: str, assignments: list[str]) -> tuple[str, str, int] | str:
-    """Where a file goes: (student, assignment, version), or the reason it cannot be placed.
+    """Where a file of a hand-made download goes: (student, assignment, version), or why not.
 
     Args:
         relpath: the file's path inside the zip or folder (posix separators).
         assignments: the course's assignment ids.
     """
-    parts = [p for p in PurePosixPath(relpath).parts if p not in ("", ".")]
-    name = parts[-1]
-    if not name.endswith(".ipynb"):
-        return "not a notebook (.ipynb)"
-    stem, version = _split_version(name[: -len(".ipynb")])
-    folders = parts[:-1]
-    # nbgrader layout STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb
-    if len(folders) >= 2 and folders[-1] == stem and stem in assignments:
-        return folders[-2], stem, version
-    # STUDENT/ASSIGNMENT.ipynb
-    if folders and stem in assignments:
-        return folders[-1], stem, version
-    # STUDENT_ASSIGNMENT.ipynb (longest assignment id first)
-    for a in sorted(assignments, key=len, reverse=True):
-        if stem.endswith("_" + a) and len(stem) > len(a) + 1:
-            return stem[: -len(a) - 1], a, version
-    if stem in assignments:
-        return "no student id in the name or folder (expected STUDENT_ASSIGNMENT.ipynb)"
-    return f"the name names no assignment of this course ({', '.join(assignments)})"
+    found = parse_generic(relpath, assignments)
+    if isinstance(found, str):
+        return found
+    cleaned = clean_name(found.filename)
+    hit = find_assignment(cleaned.stem, assignments) if cleaned else None
+    if not hit:
+        return f"the name names no assignment of this course ({', '.join(assignments)})"
+    return found.key, hit[0], cleaned.version
 
 
-def collect(src: Path, *, course: Path, assignments: list[str] | None = None) -> CollectReport:
+def collect(
+    src: Path,
+    *,
+    course: Path,
+    assignments: list[str] | None = None,
+    lms: str = "auto",
+    roster: Path | None = None,
+) -> CollectReport:
     """Copy every notebook of `src` (a zip or folder) into course/submitted/ and register students.
 
     Args:
         src: the zip or folder as the LMS gave it.
         course: the nbgrader course directory.
         assignments: the assignment ids to accept (default: every folder in course/source/).
+        lms: "auto", "canvas", "moodle" or "generic": whose download naming to read.
+        roster: the LMS's class list (Canvas gradebook export, Moodle grading worksheet,
+            or a CSV with student_id,name): names, and students who handed in nothing.
 
     Returns:
-        what was placed and what could not be (with reasons).
+        what was placed, what was set aside or could not be placed (with reasons).
+
+    Raises:
+        ValueError: an unknown `lms`, an unreadable roster, or a download whose naming
+            is a mix (say which LMS with `lms`).
     """
     from nbgrader.api import Gradebook
 
     course = Path(course).resolve()
+    if lms not in ("auto", *LMS_NAMES):
+        raise ValueError(f"unknown LMS {lms!r}; use one of auto, {', '.join(LMS_NAMES)}")
     assignments = assignments or assignments_of(course)
     if not assignments:
         raise FileNotFoundError(f"{course / 'source'} holds no assignment; nothing to collect for")
+    people = read_roster(Path(roster)) if roster else None
+
     report = CollectReport()
+    members = [
+        (p, d)
+        for p, d in _members(Path(src))
+        if not any(part in _IGNORED_PARTS or part[:1] == "." for part in PurePosixPath(p).parts)
+    ]
+    paths = [p for p, _ in members]
+    if lms == "auto":
+        found_lms = detect(paths)
+        if found_lms is None:
+            raise ValueError(
+                f"{src}: some notebooks are named as Canvas or Moodle name them and others "
+                "are not; say which naming to read with --lms canvas|moodle|generic"
+            )
+        lms = found_lms
+    if people is not None and people.lms not in (lms, "generic"):
+        raise ValueError(
+            f"the roster {roster} is a {people.lms} file but the download is read as {lms}; "
+            f"pass the {lms} roster or --lms {people.lms}"
+        )
+    report.lms = lms
+    wrapper = wrapper_folder(paths, assignments) if lms == "generic" else None
+
+    existing = set()
+    if (course / "submitted").is_dir():
+        existing = {p.name for p in (course / "submitted").iterdir() if p.is_dir()}
+    registry = Registry(course, set())
+    key_of = {}  # (lms, key) of the roster, for Moodle: participant id -> e-mail
+    if people is not None:
+        for person in people.people:
+            if lms == "moodle" and person.participant:
+                key_of[person.participant] = person.key
     by_content = None
-    chosen: dict[tuple[str, str], tuple[int, str, bytes, str]] = {}
-    for relpath, data in _members(Path(src)):
-        parts = PurePosixPath(relpath).parts
-        if any(p in _IGNORED_PARTS or p.startswith(".") for p in parts):
+    # (student, assignment) -> candidates [(rank, relpath, data, note, name)]
+    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str]]] = {}
+    for relpath, data in members:
+        inner = relpath
+        if wrapper and relpath.startswith(wrapper + "/"):
+            inner = relpath[len(wrapper) + 1 :]
+        if lms == "canvas":
+            found = parse_canvas(inner)
+        elif lms == "moodle":
+            found = parse_moodle(inner)
+        else:
+            found = parse_generic(inner, assignments)
+        if isinstance(found, str):
+            if not relpath.lower().endswith(".ipynb") and "notebook" not in found:
+                found = "not a notebook (.ipynb)"
+            report.problems.append(Unplaced(relpath, found))
             continue
-        where = place(relpath, assignments)
-        note = ""
-        if isinstance(where, str) and relpath.endswith(".ipynb"):
-            # A renamed notebook: place it by its nbgrader cell ids if they fit one assignment.
-            by_content = by_content or _assignment_ids(course, assignments)
-            ids = _grade_ids(data)
-            fits = [a for a, a_ids in by_content.items() if ids and a_ids and ids <= a_ids]
-            student = _student_from(relpath)
-            if len(fits) == 1 and student:
-                where, note = (student, fits[0], 0), f"renamed file placed by content as {fits[0]}"
-        if isinstance(where, str):
-            report.problems.append(Unplaced(relpath, where))
+        cleaned = clean_name(found.filename)
+        if cleaned is None:
+            report.problems.append(Unplaced(relpath, "not a notebook (.ipynb)"))
             continue
-        student, assignment, version = where
-        if not STUDENT_RE.match(student):
+        if lms in ("canvas", "moodle") and not found.key:
+            report.problems.append(Unplaced(relpath, "no student id in the LMS's name"))
+            continue
+        hit = find_assignment(cleaned.stem, assignments)
+        notes = list(cleaned.markers)
+        if found.late:
+            notes.append("late")
+        by_content = by_content or assignment_cells(course, assignments)
+        by_cells = content_assignment(data, by_content)
+        if hit:
+            assignment = hit[0]
+            if by_cells and by_cells != assignment:
+                notes.append(
+                    f"this is the notebook of another assignment ({by_cells}), handed in as "
+                    f"{assignment}: ask the student for their {assignment} notebook"
+                )
+        elif by_cells:
+            assignment = by_cells
+            notes.append(f"renamed file placed by content as {by_cells}")
+        else:
             report.problems.append(
                 Unplaced(
                     relpath,
-                    f"student id {student!r} has characters nbgrader cannot use in a folder name "
-                    "(allowed: letters, digits, _ . - @); rename the file",
+                    f"the name names no assignment of this course ({', '.join(assignments)}) "
+                    "and its cells match none; rename it STUDENT_ASSIGNMENT.ipynb",
                 )
             )
             continue
-        key = (student, assignment)
-        if key in chosen:
-            old_version, old_path, _, _ = chosen[key]
-            if version >= old_version:
-                report.problems.append(
-                    Unplaced(old_path, f"superseded by {relpath} (same student and assignment)")
-                )
-            else:
-                report.problems.append(
-                    Unplaced(relpath, f"superseded by {old_path} (same student and assignment)")
-                )
-                continue
-        chosen[key] = (version, relpath, data, note)
+        key = key_of.get(found.key, found.key) if lms == "moodle" else found.key
+        rec = registry.student(lms, key, found.name)
+        if lms == "moodle":
+            rec.participant_ids.setdefault(assignment, found.key)
+        # rank: a higher resubmission counter wins, then fewer copy markers, then name order
+        rank = (cleaned.version, -len(cleaned.markers))
+        chosen.setdefault((rec.student_id, assignment), []).append(
+            (rank, relpath, data, "; ".join(notes), found.name)
+        )
 
-    for (student, assignment), (_, relpath, data, note) in sorted(chosen.items()):
+    aside_root = course / ".grader" / "aside"
+    for (student, assignment), candidates in sorted(chosen.items()):
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        best = candidates[0]
+        for other in candidates[1:]:
+            aside = aside_root / student / assignment / PurePosixPath(other[1]).name
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            aside.write_bytes(other[2])
+            dest = f"submitted/{student}/{assignment}/{assignment}.ipynb"
+            if other[0][0] < best[0][0]:
+                why = f"superseded by {best[1]} (a later resubmission of the same student)"
+            else:
+                why = (
+                    f"{student} handed in two notebooks for {assignment}; {best[1]} is graded. "
+                    f"If this one is the right one, copy it over {dest} and run "
+                    f"backprop-grader autograde {assignment} --force"
+                )
+            report.problems.append(Unplaced(other[1], why, str(aside.relative_to(course))))
+        _, relpath, data, note, name = best
         dest = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Rewriting an identical file would make it look newer and force a regrade.
         if not dest.exists() or dest.read_bytes() != data:
             dest.write_bytes(data)
-        report.placed.append(Placed(relpath, student, assignment, note))
+        report.placed.append(Placed(relpath, student, assignment, note, name))
 
-    if report.placed:
+    if people is not None:
+        handed_in = {p.student for p in report.placed}
+        for person in people.people:
+            rec = registry.student(lms if people.lms != "generic" else "generic", person.key,
+                                   person.name)  # fmt: skip
+            rec.name = person.name or rec.name
+            for attr in ("email", "sis_user_id", "sis_login_id", "section"):
+                setattr(rec, attr, getattr(person, attr) or getattr(rec, attr))
+            placed_in = {p.assignment for p in report.placed}
+            if lms == "moodle" and person.participant and len(placed_in) == 1:
+                # a Moodle download and its worksheet belong to one assignment
+                rec.participant_ids.setdefault(placed_in.pop(), person.participant)
+            if rec.student_id not in handed_in and rec.student_id not in existing:
+                report.roster_only.append(rec.student_id)
+    for p in report.placed:  # the roster's name where it gave one
+        p.name = registry.records[p.student].name or p.name
+    if people is not None and people.lms == "canvas":
+        _save_canvas_columns(course, people.columns, assignments)
+    report.notes.extend(registry.clashes)
+    if lms == "moodle" and people is None and report.placed:
+        report.notes.append(
+            "Moodle's participant ids differ between assignments: pass each assignment's "
+            "grading worksheet with --roster so one person's notebooks share one student id"
+        )
+    touched = {p.student for p in report.placed} | set(report.roster_only)
+    if touched:
+        registry.save()
         with Gradebook(db_url(course)) as gb:
-            for student in report.students:
-                gb.update_or_create_student(student)
+            for sid in sorted(touched):
+                rec = registry.records[sid]
+                last, first = _split_name(rec.name)
+                gb.update_or_create_student(
+                    sid, first_name=first, last_name=last, email=rec.email or None
+                )
     return report
 
 
-def _student_from(relpath: str) -> str | None:
-    """The student of a file whose name names no assignment: its folder, or the name's prefix."""
-    parts = PurePosixPath(relpath).parts
-    if len(parts) >= 2:
-        return parts[-2]
-    stem = PurePosixPath(relpath).stem
-    return stem.split("_")[0] if "_" in stem else None
+def _save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:
+    """Remember which Canvas gradebook column each assignment is ("04_backprop_W2 (4321)")
+    in COURSE/lms.json, for `export --format canvas`."""
+    from grader.pipeline.export import lms_settings_path
+
+    mapping = {}
+    for column in columns:
+        title = re.sub(r"\s*\(\d+\)$", "", column)
+        hit = find_assignment(title, assignments)
+        if hit and not (hit[1] + hit[2]).strip(" _-."):
+            mapping[hit[0]] = column
+    if not mapping:
+        return
+    path = lms_settings_path(course)
+    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    settings.setdefault("canvas_columns", {}).update(mapping)
+    path.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _split_name(name: str) -> tuple[str | None, str | None]:
+    """(last, first) of "Smith, Alice" or "Alice Smith" (None when unknown)."""
+    if not name:
+        return None, None
+    if "," in name:
+        last, first = (s.strip() for s in name.split(",", 1))
+        return last or None, first or None
+    parts = name.split()
+    if len(parts) == 1:
+        return parts[0], None
+    return parts[-1], " ".join(parts[:-1])

@@ -1,76 +1,231 @@
-"""`export`: a grades CSV an LMS can import, from the gradebook.
+"""`export`: grade CSVs an LMS can import, from the gradebook.
 
-One row per student, a column per assignment (its score), the total and the maximum,
-plus what nbgrader's own export leaves out: whether a submission needs a manual grade
-and why (grading failed, not submitted, flagged).
+`grades.csv` (always): one row per student, a column per assignment (its score), the total
+and the maximum, plus what nbgrader's own export leaves out: whether a submission needs a
+manual grade and why (grading failed, not submitted, not graded yet, flagged).
+
+`--format canvas` adds `grades-canvas.csv`, the layout of Canvas's gradebook export, which
+its "Import" reads back (columns `Student, ID, SIS User ID, SIS Login ID, Section`, then one
+column per assignment, headed as in the roster: `04_backprop_W2 (4321)`, then a
+`Points Possible` row). `--format moodle` adds `grades-moodle-ASSIGNMENT.csv` per
+assignment, the columns of Moodle's grading worksheet that its "Upload grading worksheet"
+reads (`Identifier` = `Participant N`, `Grade`, `Last modified (grade)`), plus the name,
+e-mail, maximum and `Feedback comments`.
+
+A grade cell is the score when graded, empty when submitted but not graded yet, and 0 for
+a student the LMS knows (students.csv) who handed in nothing (an empty cell would leave
+the LMS's grade unchanged).
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.pipeline.config import assignments_of, course_config
+from grader.pipeline.lms import StudentRecord, load_students
 from grader.pipeline.results import load_results
+
+FORMATS = ("generic", "canvas", "moodle")
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def export(course: Path, dest: Path | None = None) -> Path:
-    """Write the grades CSV (default: course/grades.csv) and return its path.
+@dataclass
+class Cell:
+    """One student's standing on one assignment."""
 
-    Columns: `student_id`, one per assignment (points), `total`, `max_total`,
-    `needs_manual_grade` (`yes` or empty), `notes` (per assignment: not submitted, the reason
-    grading failed, flags).
-    """
+    state: str  #: "graded", "not graded yet", "not submitted"
+    score: float | None = None
+    manual: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> str:
+        if self.state == "graded":
+            return _fmt(self.score or 0.0)
+        return "0" if self.state == "not submitted" else ""
+
+
+@dataclass
+class Grades:
+    assignments: list[tuple[str, float]]  #: (assignment id, max score)
+    rows: dict[str, dict[str, Cell]]  #: student id -> assignment -> cell
+    students: dict[str, StudentRecord]
+
+
+def source_max_score(course: Path, assignment: str) -> float:
+    """Points of an assignment's graded cells, read from its source notebook."""
+    import nbformat
+
+    nb = nbformat.read(Path(course) / "source" / assignment / f"{assignment}.ipynb", 4)
+    return float(
+        sum(
+            c.metadata.get("nbgrader", {}).get("points", 0) or 0
+            for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")
+        )
+    )
+
+
+def gather(course: Path) -> Grades:
+    """Every student (gradebook, submitted/ and students.csv) x every assignment that has a
+    gradebook entry or a submission."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Path(course).resolve()
-    dest = Path(dest) if dest else course / "grades.csv"
     results = load_results(course)
-    assignments = assignments_of(course)
+    records = load_students(course)
+    submitted = course / "submitted"
+    handed = {
+        (s.name, a.name)
+        for s in (submitted.iterdir() if submitted.is_dir() else [])
+        if s.is_dir()
+        for a in s.iterdir()
+        if a.is_dir()
+    }
     with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
         known = []
-        for a in assignments:
+        for a in assignments_of(course):
             try:
                 known.append((a, float(gb.find_assignment(a).max_score)))
             except MissingEntry:
-                continue  # never released or graded: no column
-        rows = []
-        for student in sorted(gb.students, key=lambda s: s.id):
-            row = {"student_id": student.id}
-            total, manual, notes = 0.0, False, []
+                if any(h[1] == a for h in handed):
+                    known.append((a, source_max_score(course, a)))
+        students = {s.id for s in gb.students} | {s for s, _ in handed} | set(records)
+        rows: dict[str, dict[str, Cell]] = {}
+        for student in sorted(students):
+            row = rows[student] = {}
             for a, _ in known:
                 try:
-                    sub = gb.find_submission(a, student.id)
+                    sub = gb.find_submission(a, student)
                 except MissingEntry:
-                    row[a] = "0"
-                    notes.append(f"{a}: not submitted")
+                    if (student, a) in handed:
+                        row[a] = Cell("not graded yet", notes=[f"{a}: not graded yet"])
+                    else:
+                        row[a] = Cell("not submitted", 0.0, notes=[f"{a}: not submitted"])
                     continue
-                score = float(sub.score)
-                row[a] = _fmt(score)
-                total += score
-                manual = manual or bool(sub.needs_manual_grade)
-                result = results.get(f"{student.id}/{a}")
+                cell = row[a] = Cell("graded", float(sub.score), bool(sub.needs_manual_grade))
+                result = results.get(f"{student}/{a}")
                 if result and result.status == "failed":
-                    notes.append(f"{a}: {result.reason}")
+                    cell.notes.append(f"{a}: {result.reason}")
                 elif sub.needs_manual_grade:
-                    notes.append(f"{a}: needs manual grade")
+                    cell.notes.append(f"{a}: needs manual grade")
                 if result and result.flags:
                     more = f" (+{len(result.flags) - 1} more)" if len(result.flags) > 1 else ""
-                    notes.append(f"{a}: flagged: {result.flags[0]}{more}")
-            row["total"] = _fmt(total)
-            row["max_total"] = _fmt(sum(m for _, m in known))
-            row["needs_manual_grade"] = "yes" if manual else ""
-            row["notes"] = "; ".join(notes)
-            rows.append(row)
-    columns = ["student_id", *[a for a, _ in known], "total", "max_total"]
-    columns += ["needs_manual_grade", "notes"]
+                    cell.notes.append(f"{a}: flagged: {result.flags[0]}{more}")
+    return Grades(known, rows, records)
+
+
+def export(course: Path, dest: Path | None = None) -> Path:
+    """Write the grades CSV (default: course/grades.csv) and return its path.
+
+    Columns: `student_id`, `name` and `lms_id` (from students.csv), one per assignment
+    (points; empty when not graded yet), `total`, `max_total`, `needs_manual_grade` (`yes`
+    or empty), `notes` (per assignment: not submitted, not graded yet, the reason grading
+    failed, flags).
+    """
+    course = Path(course).resolve()
+    dest = Path(dest) if dest else course / "grades.csv"
+    grades = gather(course)
+    out = []
+    for student, cells in grades.rows.items():
+        rec = grades.students.get(student)
+        row = {"student_id": student, "name": rec.name if rec else "",
+               "lms_id": rec.lms_id if rec else ""}  # fmt: skip
+        for a, _ in grades.assignments:
+            row[a] = cells[a].value
+        row["total"] = _fmt(sum(c.score or 0.0 for c in cells.values() if c.state == "graded"))
+        row["max_total"] = _fmt(sum(m for _, m in grades.assignments))
+        manual = any(c.manual or c.state == "not graded yet" for c in cells.values())
+        row["needs_manual_grade"] = "yes" if manual else ""
+        row["notes"] = "; ".join(n for c in cells.values() for n in c.notes)
+        out.append(row)
+    columns = ["student_id", "name", "lms_id", *[a for a, _ in grades.assignments]]
+    columns += ["total", "max_total", "needs_manual_grade", "notes"]
+    _write(dest, columns, out)
+    return dest
+
+
+def _write(dest: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    return dest
+
+
+def lms_settings_path(course: Path) -> Path:
+    return Path(course) / "lms.json"
+
+
+def canvas_columns(course: Path) -> dict[str, str]:
+    """assignment id -> the Canvas gradebook column it goes to (from the roster collect read)."""
+    path = lms_settings_path(course)
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("canvas_columns", {})
+
+
+def export_canvas(course: Path, dest: Path | None = None) -> tuple[Path, list[str]]:
+    """grades-canvas.csv for Canvas's gradebook import; returns it and students left out."""
+    course = Path(course).resolve()
+    dest = Path(dest) if dest else course / "grades-canvas.csv"
+    grades = gather(course)
+    headers = canvas_columns(course)
+    cols = [(a, headers.get(a, a), m) for a, m in grades.assignments]
+    fixed = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    rows = [{"Student": "    Points Possible", **{h: _fmt(m) for _, h, m in cols}}]
+    left_out = []
+    for student, cells in grades.rows.items():
+        rec = grades.students.get(student)
+        if not rec or rec.lms != "canvas" or not rec.lms_id.isdigit():
+            left_out.append(student)
+            continue
+        row = {"Student": rec.name, "ID": rec.lms_id, "SIS User ID": rec.sis_user_id,
+               "SIS Login ID": rec.sis_login_id, "Section": rec.section}  # fmt: skip
+        row.update({h: cells[a].value for a, h, _ in cols})
+        rows.append(row)
+    _write(dest, fixed + [h for _, h, _ in cols], rows)
+    return dest, left_out
+
+
+MOODLE_COLUMNS = [
+    "Identifier", "Full name", "Email address", "Grade", "Maximum Grade",
+    "Last modified (grade)", "Feedback comments",
+]  # fmt: skip
+
+
+def export_moodle(course: Path, dest_dir: Path | None = None) -> tuple[list[Path], list[str]]:
+    """grades-moodle-ASSIGNMENT.csv per assignment, for Moodle's "Upload grading worksheet";
+    returns them and the students left out (no Moodle participant id for that assignment)."""
+    course = Path(course).resolve()
+    dest_dir = Path(dest_dir) if dest_dir else course
+    grades = gather(course)
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    written, left_out = [], set()
+    for a, top in grades.assignments:
+        rows = []
+        for student, cells in grades.rows.items():
+            rec = grades.students.get(student)
+            pid = rec.participant_ids.get(a) if rec and rec.lms == "moodle" else None
+            if not pid:
+                if cells[a].state != "not submitted":
+                    left_out.add(student)
+                continue
+            rows.append({
+                "Identifier": f"Participant {pid}", "Full name": rec.name,
+                "Email address": rec.email, "Grade": cells[a].value,
+                "Maximum Grade": _fmt(top), "Last modified (grade)": now,
+                "Feedback comments": "; ".join(cells[a].notes),
+            })  # fmt: skip
+        if rows:
+            dest = dest_dir / f"grades-moodle-{a}.csv"
+            _write(dest, MOODLE_COLUMNS, rows)
+            written.append(dest)
+    return written, sorted(left_out)

@@ -94,6 +94,11 @@ def feedback(
         the pages written, the submissions without feedback (and why), and any leak.
     """
     course = Path(course).resolve()
+    if assignment and not (course / "source" / assignment).is_dir():
+        raise ValueError(
+            f"no assignment {assignment!r} in {course / 'source'}; "
+            f"known: {', '.join(assignments_of(course)) or 'none'}"
+        )
     assignments = [assignment] if assignment else assignments_of(course)
     report = FeedbackReport()
     results = load_results(course)

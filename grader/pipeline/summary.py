@@ -29,7 +29,7 @@ def summary_tables(run: AutogradeRun) -> list:
     )
     per.add_column("assignment", no_wrap=True)
     for name in ("submitted", "graded now", "mean", "full marks", "failed", "manual", "flagged"):
-        per.add_column(name, justify="right")
+        per.add_column(name, justify="right", overflow="fold")  # never "9.0/…"
     for a in sorted({r.assignment for r in run.results}):
         rs = [r for r in run.results if r.assignment == a]
         top = max(r.max_score for r in rs)

@@ -1,0 +1,249 @@
+"""The instructor's round trip with LMS downloads: collect (Canvas and Moodle naming, with
+their rosters) -> export before grading -> autograde -> export for each LMS -> a lost
+gradebook. Real nbgrader, real kernels, the tiny fixture assignment `ps1`.
+
+alice (Canvas) is right (6/6), bob (Canvas, late) flips a sign (3/6), tam is on the Canvas
+roster and handed in nothing; frank (Moodle) is right, kim is on the Moodle worksheet and
+handed in nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grader import course as course_mod
+from grader.cli import main
+from grader.pipeline import agree, autograde, collect
+from grader.pipeline.config import db_url
+from grader.pipeline.export import export, export_canvas, export_moodle
+from grader.pipeline.results import load_results
+
+FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
+ALICE, BOB, TAM = "smithalice-12345", "jonesbob-23456", "nguyentam-99999"
+FRANK, KIM = "frank@uni.example", "kim@uni.example"
+
+
+def filled(released: nbformat.NotebookNode, double: str) -> str:
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        if cell.id == "double":
+            cell.source = f"def double(x):\n    return {double}"
+        if cell.id == "square":
+            cell.source = "def square(x):\n    return x * x"
+    return nbformat.writes(nb)
+
+
+def rows(path: Path, key: str) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return {r[key]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """A course with a Canvas and a Moodle download collected, nothing graded yet."""
+    tmp = tmp_path_factory.mktemp("roundtrip")
+    root = course_mod.new_course(tmp / "course", source=FIXTURE_SOURCE)
+    course_mod.generate_release(root, ["ps1"])
+    released = nbformat.read(root / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    canvas = tmp / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as zf:
+        zf.writestr("smithalice_12345_67890_ps1.ipynb", filled(released, "2 * x"))
+        zf.writestr("jonesbob_LATE_23456_67891_ps1 (1).ipynb", filled(released, "-2 * x"))
+    canvas_roster = tmp / "canvas_gradebook.csv"
+    canvas_roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,ps1 (777),Current Score\n"
+        "    Points Possible,,,,,6.00,(read only)\n"
+        '"Smith, Alice",12345,S1,asmith,Sec 1,,\n'
+        '"Jones, Bob",23456,S2,bjones,Sec 1,,\n'
+        '"Nguyen, Tam",99999,S3,tnguyen,Sec 1,,\n',
+        encoding="utf-8",
+    )
+    moodle = tmp / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as zf:
+        zf.writestr(
+            "Frank Miller_123456_assignsubmission_file_/ps1 (1).ipynb", filled(released, "2 * x")
+        )
+    worksheet = tmp / "Grades-ps1.csv"
+    worksheet.write_text(
+        "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+        "Last modified (submission),Last modified (grade),Feedback comments\n"
+        "Participant 123456,Frank Miller,frank@uni.example,Submitted,,6.00,Yes,-,-,\n"
+        "Participant 123999,Kim Park,kim@uni.example,No submission,,6.00,Yes,-,-,\n",
+        encoding="utf-8",
+    )
+    assert len(collect(canvas, course=root, lms="canvas", roster=canvas_roster).placed) == 2
+    assert len(collect(moodle, course=root, lms="moodle", roster=worksheet).placed) == 1
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(collected):
+    before = export(collected, collected / "before.csv")
+    run = autograde(collected, workers=2)
+    return collected, before, run
+
+
+def test_export_before_autograde_says_not_graded_yet(graded):
+    _, before, _ = graded
+    got = rows(before, "student_id")
+    assert got[ALICE]["ps1"] == "" and "ps1: not graded yet" in got[ALICE]["notes"]
+    assert "not submitted" not in got[ALICE]["notes"]
+    assert got[TAM]["ps1"] == "0" and "ps1: not submitted" in got[TAM]["notes"]
+    assert got[ALICE]["name"] == "Smith, Alice" and got[ALICE]["lms_id"] == "12345"
+
+
+def test_graded_exports_for_canvas_and_moodle(graded):
+    root, _, run = graded
+    assert {r.student: r.score for r in run.results} == {ALICE: 6, BOB: 3, FRANK: 6}
+    assert run.gradebook_check == "ok"
+    generic = rows(export(root), "student_id")
+    assert {s: generic[s]["ps1"] for s in generic} == {
+        ALICE: "6", BOB: "3", TAM: "0", FRANK: "6", KIM: "0",
+    }  # fmt: skip
+    path, left_out = export_canvas(root)
+    with path.open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ps1 (777)"]
+    assert table[1][0].strip() == "Points Possible" and table[1][5] == "6"
+    assert sorted(table[2:]) == [
+        ["Jones, Bob", "23456", "S2", "bjones", "Sec 1", "3"],
+        ["Nguyen, Tam", "99999", "S3", "tnguyen", "Sec 1", "0"],
+        ["Smith, Alice", "12345", "S1", "asmith", "Sec 1", "6"],
+    ]
+    assert sorted(left_out) == sorted([FRANK, KIM])  # Moodle's students have no Canvas id
+    paths, left_out = export_moodle(root)
+    assert [p.name for p in paths] == ["grades-moodle-ps1.csv"]
+    sheet = rows(paths[0], "Identifier")
+    assert set(sheet) == {"Participant 123456", "Participant 123999"}
+    assert sheet["Participant 123456"]["Grade"] == "6"
+    assert sheet["Participant 123999"]["Grade"] == "0"
+    assert sheet["Participant 123999"]["Full name"] == "Kim Park"
+    assert sheet["Participant 123456"]["Last modified (grade)"]
+    assert sorted(left_out) == sorted([ALICE, BOB])
+
+
+def test_cli_export_formats_and_summary_in_a_log(graded, capsys):
+    root, _, _ = graded
+    assert main(["export", "--course", str(root), "--format", "canvas"]) == 0
+    out = capsys.readouterr().out
+    assert "grades-canvas.csv" in out and "2 students have no canvas id" in out
+    assert main(["export", "--course", str(root), "--format", "moodle"]) == 0
+    assert "grades-moodle-ps1.csv" in capsys.readouterr().out
+    # not a terminal: the summary prints every value in full
+    assert main(["autograde", "--course", str(root), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "already graded: skipped" in out and "5.0/6" in out
+    assert "…" not in out, out
+
+
+def test_lost_gradebook_regrades_instead_of_skipping(graded, tmp_path, capsys):
+    root, _, _ = graded
+    course = tmp_path / "course"
+    shutil.copytree(root, course)
+    (course / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text())
+    (course / "gradebook.db").unlink()  # rm gradebook.db
+    # export now leaves nobody out: every collected student, grades empty until regraded
+    lost = rows(export(course), "student_id")
+    assert set(lost) == {ALICE, BOB, TAM, FRANK, KIM}
+    assert lost[ALICE]["ps1"] == "" and "ps1: not graded yet" in lost[ALICE]["notes"]
+    assert lost[ALICE]["max_total"] == "6" and lost[TAM]["ps1"] == "0"
+    assert main(["autograde", "--course", str(course), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 submissions recorded as graded have no grade in the gradebook" in out
+    assert "already graded: skipped" not in out
+    assert "gradebook check: ok" in out
+    got = rows(export(course), "student_id")
+    expected = {ALICE: "6", BOB: "3", TAM: "0", FRANK: "6", KIM: "0"}
+    assert {s: got[s]["ps1"] for s in got} == expected
+    # the check compares them: a grade gone from the gradebook is named, then regraded
+    with Gradebook(db_url(course)) as gb:
+        gb.remove_submission("ps1", BOB)
+    results = load_results(course)
+    keys = [f"{s}/ps1" for s in (ALICE, BOB, FRANK)]
+    assert agree.disagreements(course, keys, results) == [
+        f"{BOB}/ps1: graded in results.json but not in the gradebook"
+    ]
+    again = autograde(course, workers=1)
+    assert again.fresh == {f"{BOB}/ps1"} and again.gradebook_check == "ok"
+
+
+def test_bad_input_is_one_line_and_exit_2(graded, tmp_path, capsys):
+    root, _, _ = graded
+    assert main(["autograde", "--course", str(root), "--workers", "0"]) == 2
+    assert "--workers 0" in capsys.readouterr().err
+    assert main(["feedback", "06_nope", "--course", str(root)]) == 2
+    assert "no assignment '06_nope'" in capsys.readouterr().err
+    taken = tmp_path / "notes"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("mine")
+    assert main(["release", "--course", str(taken)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (taken / "mine.txt").read_text() == "mine"
+
+
+def test_release_course_outside_the_repository(tmp_path, capsys):
+    term = tmp_path / "courses" / "backprop-2026"
+    assert main(["release", "--course", str(term)]) == 0
+    assert "new course directory" in capsys.readouterr().out
+    assert (term / "nbgrader_config.py").is_file()
+    for a in course_mod.ASSIGNMENTS:
+        assert (term / "release" / a / f"{a}.ipynb").is_file()
+    with Gradebook(db_url(term)) as gb:
+        assert sorted(a.name for a in gb.assignments) == list(course_mod.ASSIGNMENTS)
+    # run again: the course is reused, nothing of it replaced
+    (term / "source" / "NOTE.txt").write_text("mine")
+    assert main(["release", "--course", str(term)]) == 0
+    assert "new course directory" not in capsys.readouterr().out
+    assert (term / "source" / "NOTE.txt").read_text() == "mine"
+
+
+def test_python_m_grader_outside_make_finds_alembic(tmp_path):
+    """`.venv/bin/python -m grader collect` with the venv not on PATH (a new gradebook
+    needs nbgrader's `alembic` subprocess)."""
+    course = course_mod.new_course(tmp_path / "course", source=FIXTURE_SOURCE)
+    download = tmp_path / "dl"
+    download.mkdir()
+    shutil.copy(FIXTURE_SOURCE / "ps1" / "ps1.ipynb", download / "alice_ps1.ipynb")
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "collect", str(download), "--course", str(course)],
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "alice_ps1.ipynb -> submitted/alice/ps1/" in proc.stdout
+
+
+def test_summary_in_a_log_prints_full_values(capsys):
+    """The summary table written to a log or CI (not a terminal) cuts nothing."""
+    from grader.cli import _console
+    from grader.pipeline.autograde import AutogradeRun
+    from grader.pipeline.results import GradeResult
+    from grader.pipeline.summary import summary_tables
+
+    results = [
+        GradeResult(f"student{i}", a, "graded", score=s, max_score=m)
+        for i in range(3)
+        for a, s, m in [("01_partial_derivatives", 9.3, 12), ("05_backprop_W1", 10.4, 15)]
+    ]
+    run = AutogradeRun(results=results, graded=6, workers=2, seconds=440.2,
+                       gradebook_check="ok")  # fmt: skip
+    console = _console()
+    for table in summary_tables(run):
+        console.print(table)
+    out = capsys.readouterr().out
+    assert "9.3/12" in out and "10.4/15" in out and "full marks" in out.replace("\n", " ")
+    assert "…" not in out
