@@ -8,8 +8,10 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
+# The learner's own folder: `make lab` copies the notebooks there (never overwriting one).
+WORKSPACE ?= $(CURDIR)/workspace
 
-.PHONY: venv lab test lint release demo clean
+.PHONY: venv lab workspace selfcheck test lint release demo clean
 
 venv: $(STAMP)
 
@@ -19,8 +21,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-lab: $(STAMP)  ## open the course in JupyterLab (students and self-study)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) $(LAB_FLAGS) notebooks/00_start_here.ipynb
+lab: workspace  ## open your workspace in JupyterLab (students and self-study)
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(WORKSPACE) $(LAB_FLAGS) $(WORKSPACE)/00_start_here.ipynb
+
+workspace: $(STAMP)  ## copy the course's notebooks into workspace/ (never overwrites)
+	$(BIN)/python -m grader workspace --dir $(WORKSPACE)
+
+selfcheck: $(STAMP)  ## grade your own notebook: make selfcheck NB=04 (or NB=path/to.ipynb)
+	@test -n "$(NB)" || { echo "make selfcheck: say which notebook, e.g. make selfcheck NB=04"; exit 2; }
+	$(BIN)/python -m grader selfcheck $(NB)
 
 test: $(STAMP)  ## lint and the whole test suite
 	$(BIN)/ruff check .

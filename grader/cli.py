@@ -10,6 +10,7 @@ its result. Defaults come from the library functions' keyword-only arguments.
     export                       grades.csv for the LMS
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
+    workspace                    copy the notebooks a learner works in into workspace/
     demo                         the whole pipeline on a sample class in a temporary course
 """
 
@@ -45,9 +46,37 @@ def _console():
 
 
 def _release(args: argparse.Namespace) -> int:
-    written = course.build_release(Path(args.dest))
+    def kept(edit) -> None:
+        print(
+            f"{_shown(edit.release)} had changes made after it was generated: kept them in "
+            f"{_shown(edit.saved_as)} (work there; release/ is regenerated)"
+        )
+
+    written = course.build_release(Path(args.dest), on_kept=kept)
     for assignment in written:
         print(f"release/{assignment}/{assignment}.ipynb regenerated from source/")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as a person reads it: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    from grader.workspace import populate
+
+    report = populate(Path(args.dir))
+    for path in report.copied:
+        print(f"copied {_shown(path)}")
+    if report.kept:
+        print(
+            f"{len(report.kept)} notebooks already in {_shown(report.root)}/ left as they are "
+            "(your work is never overwritten)"
+        )
     return 0
 
 
@@ -163,9 +192,11 @@ def _report(args: argparse.Namespace) -> int:
 
 def _selfcheck(args: argparse.Namespace) -> int:
     from grader.selfcheck import SelfCheckError, render, selfcheck
+    from grader.workspace import resolve_notebook
 
     try:
-        result = selfcheck(Path(args.notebook), source_dir=Path(args.source), timeout=args.timeout)
+        notebook = resolve_notebook(args.notebook)
+        result = selfcheck(notebook, source_dir=Path(args.source), timeout=args.timeout)
     except SelfCheckError as exc:
         print(f"selfcheck: {exc}", file=sys.stderr)
         return 2
@@ -250,12 +281,25 @@ def build_parser() -> argparse.ArgumentParser:
     sc = command(
         "selfcheck", _selfcheck, "grade your own notebook with the hidden tests (read only)"
     )
-    sc.add_argument("notebook", metavar="NOTEBOOK")
+    sc.add_argument(
+        "notebook",
+        metavar="NOTEBOOK",
+        help="your .ipynb, or an assignment id or number (04) for workspace/<id>/<id>.ipynb",
+    )
     sc.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     sc.add_argument(
         "--source",
         default=str(_default(selfcheck, "source_dir")),
         help="the instructor notebooks (default: the course's source/)",
+    )
+
+    wsp = command(
+        "workspace",
+        _workspace,
+        "copy the course's notebooks into your own folder, workspace/ (never overwrites)",
+    )
+    wsp.add_argument(
+        "--dir", default=str(course.REPO_ROOT / "workspace"), help="default: workspace/"
     )
 
     demo = command(
