@@ -30,7 +30,8 @@ MISCONCEPTIONS: dict[str, str] = {
     "M3": "a sign flip, (Y - Y_hat) instead of (Y_hat - Y)",
     "M4": "twice the expected: the loss without the 1/2",
     "M5": "a mean where the course uses a sum",
-    "M6": "the double-sigmoid mistake (seed 004): the sigmoid applied again to an activation",
+    "M6": "the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
+    "an activation",
     "M7": "a forgotten activation derivative",
     "M8": "a pre-activation vs activation mix-up (Z where H or Y_hat is due, or the reverse)",
     "M9": "the bias gradient is not summed over the samples",
@@ -53,7 +54,7 @@ TAG_HINTS: dict[str, str] = {
     "M5": "the loss sums over the samples, so its gradient sums too: use .sum(...), not "
     ".mean(...), and do not divide by n.",
     "M6": "H and Y_hat are already sigmoids: their derivative factor is H * (1 - H) (or "
-    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is seed 004's mistake.",
+    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is the lecture notes' mistake.",
     "M7": "every layer's error signal carries the sigmoid's derivative: multiply "
     "elementwise by Y_hat * (1 - Y_hat) (output) or H * (1 - H) (hidden).",
     "M8": "Z is the pre-activation (before the sigmoid) and H / Y_hat the activation "
