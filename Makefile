@@ -8,10 +8,8 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
-# The learner's own folder: `make lab` copies the notebooks there (never overwriting one).
-WORKSPACE ?= $(CURDIR)/workspace
 
-.PHONY: venv lab workspace selfcheck test lint release demo clean
+.PHONY: venv lab test lint release demo clean
 
 venv: $(STAMP)
 
@@ -23,6 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 lab: workspace  ## open your workspace in JupyterLab (students and self-study)
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(WORKSPACE) $(LAB_FLAGS) $(WORKSPACE)/00_start_here.ipynb
+
+# The learner's own folder: `make lab` copies the notebooks there (never overwriting one).
+WORKSPACE ?= $(CURDIR)/workspace
+.PHONY: workspace selfcheck
 
 workspace: $(STAMP)  ## copy the course's notebooks into workspace/ (never overwrites)
 	$(BIN)/python -m grader workspace --dir $(WORKSPACE)

@@ -4,13 +4,13 @@ A thin layer: each command parses its arguments, calls one library function and 
 its result. Defaults come from the library functions' keyword-only arguments.
 
     release                      regenerate release/ from source/
+    workspace                    copy the notebooks a learner works in into workspace/
     collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
     export                       grades.csv for the LMS
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
-    workspace                    copy the notebooks a learner works in into workspace/
     demo                         the whole pipeline on a sample class in a temporary course
 """
 
@@ -32,6 +32,20 @@ def _default(func, name: str):
     return inspect.signature(func).parameters[name].default
 
 
+def _workspace(args: argparse.Namespace) -> int:
+    from grader.workspace import populate, shown
+
+    report = populate(Path(args.dir))
+    for path in report.copied:
+        print(f"copied {shown(path)}")
+    if report.kept:
+        print(
+            f"{len(report.kept)} notebooks already in {shown(report.root)}/ left as they are "
+            "(your work is never overwritten)"
+        )
+    return 0
+
+
 def _course_dir(args: argparse.Namespace) -> Path:
     if args.course:
         return Path(args.course)
@@ -46,37 +60,9 @@ def _console():
 
 
 def _release(args: argparse.Namespace) -> int:
-    def kept(edit) -> None:
-        print(
-            f"{_shown(edit.release)} had changes made after it was generated: kept them in "
-            f"{_shown(edit.saved_as)} (work there; release/ is regenerated)"
-        )
-
-    written = course.build_release(Path(args.dest), on_kept=kept)
+    written = course.build_release(Path(args.dest))
     for assignment in written:
         print(f"release/{assignment}/{assignment}.ipynb regenerated from source/")
-    return 0
-
-
-def _shown(path: Path) -> str:
-    """A path as a person reads it: relative to the current folder when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _workspace(args: argparse.Namespace) -> int:
-    from grader.workspace import populate
-
-    report = populate(Path(args.dir))
-    for path in report.copied:
-        print(f"copied {_shown(path)}")
-    if report.kept:
-        print(
-            f"{len(report.kept)} notebooks already in {_shown(report.root)}/ left as they are "
-            "(your work is never overwritten)"
-        )
     return 0
 
 
@@ -278,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", help="folder (default: COURSE/report/)")
     with_course(rp)
 
+    wsp = command(
+        "workspace",
+        _workspace,
+        "copy the course's notebooks into your own folder, workspace/ (never overwrites)",
+    )
+    wsp.add_argument(
+        "--dir", default=str(course.REPO_ROOT / "workspace"), help="default: workspace/"
+    )
+
     sc = command(
         "selfcheck", _selfcheck, "grade your own notebook with the hidden tests (read only)"
     )
@@ -291,15 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         default=str(_default(selfcheck, "source_dir")),
         help="the instructor notebooks (default: the course's source/)",
-    )
-
-    wsp = command(
-        "workspace",
-        _workspace,
-        "copy the course's notebooks into your own folder, workspace/ (never overwrites)",
-    )
-    wsp.add_argument(
-        "--dir", default=str(course.REPO_ROOT / "workspace"), help="default: workspace/"
     )
 
     demo = command(

@@ -102,7 +102,8 @@ def build_release(
     Args:
         dest: the folder to write.
         workspace: where edited release notebooks are kept (default: workspace/).
-        on_kept: called with each `grader.workspace.KeptEdit`, before dest is rewritten.
+        on_kept: called with each `grader.workspace.KeptEdit`, before dest is rewritten
+            (default: one line on stdout saying where the notebook was kept).
 
     Returns:
         the assignment ids written.
@@ -119,8 +120,7 @@ def build_release(
             dest, course / "release", present, workspace or ws.WORKSPACE
         )
         for edit in kept:
-            if on_kept is not None:
-                on_kept(edit)
+            (on_kept or ws.say_kept)(edit)
         dest.mkdir(parents=True, exist_ok=True)
         for assignment in present:
             target = dest / assignment

@@ -210,6 +210,22 @@ def keep_edited_release(
     return kept
 
 
+def shown(path: Path) -> str:
+    """A path as a person reads it: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def say_kept(edit: KeptEdit) -> None:
+    """Tell, in one line, where an edited release notebook was kept."""
+    print(
+        f"{shown(edit.release)} had changes made after it was generated: kept them in "
+        f"{shown(edit.saved_as)} (work there; release/ is regenerated)"
+    )
+
+
 def resolve_notebook(name: str, workspace: Path = WORKSPACE) -> Path:
     """The notebook `selfcheck NAME` means: a path as given, else an assignment id or its
     number ("04", "04_backprop_W2") in the workspace, workspace/<id>/<id>.ipynb.
