@@ -133,20 +133,20 @@ def stamp(path: Path) -> None:
 def is_edited(path: Path, fresh: Path | None = None) -> bool:
     """Whether a release notebook holds changes someone made after it was generated.
 
-    A stamped notebook is edited when its cells no longer match its stamp. An unstamped one
-    (older than the stamps) counts as edited unless its cells equal `fresh`'s; a file that
+    Cells equal to `fresh`'s (the notebook about to replace it) are never edits: nothing
+    would be lost. Otherwise a stamped notebook is edited when its cells no longer match its
+    stamp, and an unstamped one (older than the stamps) always counts as edited; a file that
     is not a readable notebook counts as edited (it may be someone's damaged work).
     """
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:
         return True
+    current = cells_hash(nb)
+    if fresh is not None and current == cells_hash(nbformat.read(fresh, as_version=4)):
+        return False
     recorded = nb.metadata.get(STAMP_KEY, {}).get("cells_sha256")
-    if recorded:
-        return recorded != cells_hash(nb)
-    if fresh is None:
-        return True
-    return cells_hash(nb) != cells_hash(nbformat.read(fresh, as_version=4))
+    return recorded != current if recorded else True
 
 
 def _free_name(folder: Path, assignment: str) -> Path:

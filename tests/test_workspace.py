@@ -159,3 +159,14 @@ def test_selfcheck_without_a_workspace_says_what_to_run(tmp_path: Path):
         pytest.skip("this checkout has a workspace with notebook 05")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "make lab" in proc.stderr, proc.stderr
+
+
+def test_a_notebook_equal_to_the_new_one_is_never_kept(tmp_path: Path):
+    """A merge may leave release/ with the right cells and a stale stamp: nothing to keep."""
+    original = ROOT / "release" / "04_backprop_W2" / "04_backprop_W2.ipynb"
+    path = tmp_path / "04_backprop_W2.ipynb"
+    nb = nbformat.read(original, as_version=4)
+    nb.metadata[ws.STAMP_KEY] = {"cells_sha256": "0" * 64}
+    nbformat.write(nb, path)
+    assert ws.is_edited(path)
+    assert not ws.is_edited(path, fresh=original)
