@@ -19,8 +19,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-lab: $(STAMP)  ## open the course in JupyterLab (students and self-study)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) $(LAB_FLAGS) notebooks/00_start_here.ipynb
+lab: workspace  ## open your workspace in JupyterLab (students and self-study)
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(WORKSPACE) $(LAB_FLAGS) $(WORKSPACE)/00_start_here.ipynb
+
+# The learner's own folder: `make lab` copies the notebooks there (never overwriting one).
+WORKSPACE ?= $(CURDIR)/workspace
+.PHONY: workspace selfcheck
+
+workspace: $(STAMP)  ## copy the course's notebooks into workspace/ (never overwrites)
+	$(BIN)/python -m grader workspace --dir $(WORKSPACE)
+
+selfcheck: $(STAMP)  ## grade your own notebook: make selfcheck NB=04 (or NB=path/to.ipynb)
+	@test -n "$(NB)" || { echo "make selfcheck: say which notebook, e.g. make selfcheck NB=04"; exit 2; }
+	$(BIN)/python -m grader selfcheck $(NB)
 
 test: $(STAMP)  ## lint and the whole test suite
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ A thin layer: each command parses its arguments, calls one library function and 
 its result. Defaults come from the library functions' keyword-only arguments.
 
     release [--course DIR]       regenerate release/ from source/ (or a term's course)
+    workspace                    copy the notebooks a learner works in into workspace/
     collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/ (--lms, --roster)
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
@@ -29,6 +30,20 @@ from grader import course
 def _default(func, name: str):
     """The default of a library function's keyword-only argument (one source of truth)."""
     return inspect.signature(func).parameters[name].default
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    from grader.workspace import populate, shown
+
+    report = populate(Path(args.dir))
+    for path in report.copied:
+        print(f"copied {shown(path)}")
+    if report.kept:
+        print(
+            f"{len(report.kept)} notebooks already in {shown(report.root)}/ left as they are "
+            "(your work is never overwritten)"
+        )
+    return 0
 
 
 def _course_dir(args: argparse.Namespace) -> Path:
@@ -241,9 +256,11 @@ def _report(args: argparse.Namespace) -> int:
 
 def _selfcheck(args: argparse.Namespace) -> int:
     from grader.selfcheck import SelfCheckError, render, selfcheck
+    from grader.workspace import resolve_notebook
 
     try:
-        result = selfcheck(Path(args.notebook), source_dir=Path(args.source), timeout=args.timeout)
+        notebook = resolve_notebook(args.notebook)
+        result = selfcheck(notebook, source_dir=Path(args.source), timeout=args.timeout)
     except SelfCheckError as exc:
         print(f"selfcheck: {exc}", file=sys.stderr)
         return 2
@@ -349,10 +366,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", help="folder (default: COURSE/report/)")
     with_course(rp)
 
+    wsp = command(
+        "workspace",
+        _workspace,
+        "copy the course's notebooks into your own folder, workspace/ (never overwrites)",
+    )
+    wsp.add_argument(
+        "--dir", default=str(course.REPO_ROOT / "workspace"), help="default: workspace/"
+    )
+
     sc = command(
         "selfcheck", _selfcheck, "grade your own notebook with the hidden tests (read only)"
     )
-    sc.add_argument("notebook", metavar="NOTEBOOK")
+    sc.add_argument(
+        "notebook",
+        metavar="NOTEBOOK",
+        help="your .ipynb, or an assignment id or number (04) for workspace/<id>/<id>.ipynb",
+    )
     sc.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     sc.add_argument(
         "--source",

@@ -33,6 +33,8 @@ class SelfCheckResult:
     assignment: str
     cells: list[CellResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  #: missing test cells, a dead kernel
+    #: one quiet line when the code ran without the bubblewrap sandbox ("" when it did)
+    sandbox_note: str = ""
 
     @property
     def score(self) -> float:
@@ -97,6 +99,47 @@ def with_source_tests(
 
 
 @contextmanager
+def _quiet_sandbox_banner():
+    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox log) off a
+    learner's terminal while their notebook runs; any other stderr output is passed on."""
+    import io
+    import logging
+    import sys
+    from contextlib import redirect_stderr
+
+    logger = logging.getLogger("grader.sandbox")
+    was_disabled, logger.disabled = logger.disabled, True
+    buffer = io.StringIO()
+    try:
+        with redirect_stderr(buffer):
+            yield
+    finally:
+        logger.disabled = was_disabled
+        rest = [
+            line
+            for line in buffer.getvalue().splitlines()
+            if line.strip() and not line.startswith("!!!")
+        ]
+        if rest:
+            print("\n".join(rest), file=sys.stderr)
+
+
+def sandbox_note(config) -> str:
+    """One quiet line for a learner when notebooks run without bubblewrap here, else ""."""
+    from grader import sandbox
+
+    settings = config.get("SandboxedExecute", {})
+    if settings.get("mode", "auto") == "off":
+        return "your notebook ran without the bubblewrap sandbox (turned off in the course config)"
+    if sandbox.bwrap_status(str(settings.get("bwrap", "bwrap"))).usable:
+        return ""
+    return (
+        "your notebook ran without the bubblewrap sandbox (not available here): "
+        "fine for checking your own work"
+    )
+
+
+@contextmanager
 def _environment(extra: dict[str, str]):
     old = {k: os.environ.get(k) for k in extra}
     os.environ.update(extra)
@@ -146,9 +189,11 @@ def selfcheck(
     config.merge(hooks.execution_config(REPO_ROOT, timeout=timeout))
     steps = [hooks.execute_preprocessor()(config=config)]
     steps += [pp(config=config) for pp in hooks.post_execute_preprocessors()]
+    result.sandbox_note = sandbox_note(config)
     with (
         tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp,
         _environment(hooks.execution_env()),
+        _quiet_sandbox_banner(),
     ):
         resources = {"metadata": {"path": tmp}}
         try:
@@ -204,3 +249,5 @@ def render(result: SelfCheckResult, console) -> None:
     for problem in result.problems:
         console.print(f"[yellow]note:[/] {escape(problem)}")
     console.print(f"[bold]Total: {result.score:g} / {result.max_score:g}[/]")
+    if result.sandbox_note:
+        console.print(f"[dim]{escape(result.sandbox_note)}[/]")

@@ -1,4 +1,5 @@
-"""`make lab` really serves JupyterLab on the course (started headless, asked over HTTP)."""
+"""`make lab` really serves JupyterLab on the learner's workspace (started headless, asked over
+HTTP): it first copies the notebooks into the workspace, then roots JupyterLab there."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def test_make_lab_serves_the_course(tmp_path):
     port, token = free_port(), "backprop-test-token"
     flags = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    work = tmp_path / "workspace"
     server = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}"],
+        ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
         cwd=course.REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -55,10 +57,12 @@ def test_make_lab_serves_the_course(tmp_path):
         assert status == 200, f"JupyterLab did not answer on {base}/lab (exit {server.poll()})"
         assert b"JupyterLab" in page or b"jupyter-config-data" in page
 
-        status, body = get(f"{base}/api/contents/notebooks?token={token}")
+        # The learner lands in their own folder: the map and every notebook, copied there.
+        status, body = get(f"{base}/api/contents?token={token}")
         assert status == 200
         names = {item["name"] for item in json.loads(body)["content"]}
-        assert "00_start_here.ipynb" in names
+        assert {"00_start_here.ipynb", *course.ASSIGNMENTS} <= names, names
+        assert (work / "01_partial_derivatives" / "01_partial_derivatives.ipynb").is_file()
 
         # nbgrader's JupyterLab extension (assignment list, validate, formgrader) is loaded.
         assert b"nbgrader" in page

@@ -1,4 +1,5 @@
-"""Notebooks 01-03 and the start-here map: what their demonstrations show, in a real kernel.
+"""Notebooks 01-03: what their demonstrations show, in a real kernel (the start-here map runs
+in a learner's workspace in test_notebooks_learner.py).
 
 Grading (full marks / zero), clean fast runs, release sync and stored outputs are checked for
 every assignment in test_notebooks_common.py.
@@ -9,9 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from notebook_tools import ROOT, execute, printed, problems
-
-from grader import course
+from notebook_tools import printed
 
 #: What each notebook's demonstration cells must show, as its prose claims: (cell id, text).
 CLAIMS = {
@@ -48,22 +47,3 @@ def test_demonstrations_show_what_the_prose_says(executed_source, assignment: st
         assert len(errors) == 4 and all(float(e) < 1e-7 for e in errors), errors
         best = dict(re.findall(r"(forward|central): best error (\S+)", printed(nb)))
         assert float(best["central"]) * 100 < float(best["forward"]), best
-
-
-def test_start_here_executes_and_lists_the_course():
-    path = ROOT / "notebooks" / "00_start_here.ipynb"
-    nb, _ = execute(path, cwd=path.parent)
-    assert problems(nb) == []
-    shown = "".join(out.get("text", "") for c in nb.cells for out in c.get("outputs", []))
-    for assignment in course.ASSIGNMENTS:
-        if (ROOT / "release" / assignment).is_dir():
-            assert assignment in shown
-    assert "the grader package is installed" in shown
-    # Every link to a release notebook points at a file that exists.
-    links = re.findall(r"\]\((\.\./release/[^)]+\.ipynb)\)", "".join(c.source for c in nb.cells))
-    assert len(links) >= 5
-    for link in links:
-        target = (path.parent / link).resolve()
-        assignment = target.parent.name
-        assert assignment in course.ASSIGNMENTS, link
-        assert target.is_file(), f"broken link {link}"
