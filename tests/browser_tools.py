@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -70,17 +71,17 @@ def free_port() -> int:
 
 
 def make_learner_workspace(dest: Path) -> Path:
-    """A learner's workspace at dest, laid out like `make lab`'s: workspace/<id>/<id>.ipynb
-    (the release notebooks) plus the companions of notebooks/ at its top.
+    """A learner's workspace at dest, made by the command `make lab` runs first
+    (`backprop-grader workspace`): workspace/<id>/<id>.ipynb plus the companions at its top.
 
     The one place that builds the learner's workspace for the browser tests.
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    for folder in sorted((course.REPO_ROOT / "release").iterdir()):
-        if folder.is_dir():
-            shutil.copytree(folder, dest / folder.name, dirs_exist_ok=True)
-    for companion in sorted((course.REPO_ROOT / "notebooks").glob("*.ipynb")):
-        shutil.copy2(companion, dest / companion.name)
+    subprocess.run(
+        [sys.executable, "-m", "grader", "workspace", "--dir", str(dest)],
+        check=True,
+        capture_output=True,
+        cwd=course.REPO_ROOT,
+    )
     return dest
 
 
