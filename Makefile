@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
 
-.PHONY: venv lab test lint release demo clean
+.PHONY: venv lab test lint release handout demo clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m grader release
+
+handout: $(STAMP)  ## instructors: dist/handout/ (student wheel, one zip per assignment)
+	$(BIN)/python -m grader handout
 
 demo: $(STAMP)  ## instructors: the whole grading pipeline on a sample class
 	$(BIN)/python -m grader demo
