@@ -135,9 +135,7 @@ def _assignment_zip(assignment: str, release: Path, wheel: Path, dest: Path) -> 
     return target, members
 
 
-def build_handout(
-    dest: Path = DIST, *, release: Path = course.REPO_ROOT / "release"
-) -> Handout:
+def build_handout(dest: Path = DIST, *, release: Path = course.REPO_ROOT / "release") -> Handout:
     """Bring the student data up to date, build the wheel and one zip per assignment in dest.
 
     Only files this function makes are replaced in dest (the wheel, ASSIGNMENT.zip).
@@ -155,4 +153,3 @@ def build_handout(
         out.zips[assignment] = path
         out.contents[assignment] = members
     return out
-
