@@ -18,7 +18,7 @@ import nbformat
 import numpy as np
 
 from grader import cases as _cases
-from grader import course, diagnose, expect
+from grader import course, diagnose, expect, netmath, reference
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
@@ -66,6 +66,12 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
     }
     if name == "train":  # judged by its behaviour: no expected value
         out["expected"], out["variants"] = {}, {}
+        # the reference's final params and their loss: M4 / M5 for a train that starts
+        # from the reference's weights (as the notebook asks) and records scaled losses
+        params, _ = reference.train(*_cases.build_args(case))
+        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+        loss = netmath.loss_of_params(case["args"]["X"], case["args"]["Y"], params)
+        out["reference"] = {"params": encode(params), "loss": float(loss)}
         return out
     expected = expect.expected(case, hidden=False)
     out["expected"] = encode(expected)
@@ -105,7 +111,7 @@ def build_visible_data() -> dict[str, Any]:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+    return json.dumps(data, indent=1) + "\n"  # key order kept: args are in call order
 
 
 def write_visible_data(path: Path = DATA_PATH) -> Path:
