@@ -267,6 +267,8 @@ def _import_finding(name: str, found: set[str]) -> None:
         found.add("imports the reference solution (grader.reference)")
     elif top == "grader":
         found.add(f"imports the grader package ({name})")
+    elif top == "backprop_checks":
+        found.add(f"imports the checks package ({name})")
     elif top in _RISKY_MODULES:
         found.add(_RISKY_MODULES[top])
     elif name in ("os._exit",):
