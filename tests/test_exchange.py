@@ -105,7 +105,9 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
         else:
             assert "Success! Your notebook passes all the tests." in shown, shown[-3000:]
         assert "ModuleNotFoundError" not in shown
-        proc = nbg("submit", ASSIGNMENT)
+        # one OS account runs every student here: name the student as a hub's shared
+        # "jovyan" account would (nbgrader's --student); on a hub it is the login name
+        proc = nbg("submit", ASSIGNMENT, f"--student={student}")
         assert proc.returncode == 0, proc.stderr
 
     _instructor(["collect", ASSIGNMENT, *flags], root)
@@ -127,7 +129,10 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
     for student, home in homes.items():
         env = student_env.env(home=home, user=student)
         proc = student_env.run(
-            ["nbgrader", "fetch_feedback", ASSIGNMENT, *flags], cwd=home, env=env, timeout=600
+            ["nbgrader", "fetch_feedback", ASSIGNMENT, f"--student={student}", *flags],
+            cwd=home,
+            env=env,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr
         found = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))

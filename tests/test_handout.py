@@ -218,10 +218,13 @@ def _visible_tests(nb) -> dict[str, list[str]]:
 def test_student_env_has_no_reference(student_env):
     """Only the wheel is there: no grader package, no reference module, anywhere."""
     for module in ("grader", "grader.reference", "reference", "backprop_checks.reference"):
-        proc = student_env.run([str(student_env.python), "-c", f"import {module}"])
+        proc = student_env.run(
+            [str(student_env.python), "-c", f"import {module}"], cwd=student_env.root
+        )
         assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr, module
     proc = student_env.run(
-        [str(student_env.python), "-c", "from backprop_checks import checks; print(checks)"]
+        [str(student_env.python), "-c", "from backprop_checks import checks; print(checks)"],
+        cwd=student_env.root,
     )
     assert proc.returncode == 0, proc.stderr
 
