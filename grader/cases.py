@@ -51,7 +51,7 @@ FUNCTIONS: tuple[str, ...] = tuple(SIGNATURES)
 DEFAULT_SEED = 20261125
 
 # (n, c, h, o) of the visible examples: all sizes differ in the first, so a transposed or
-# misshapen answer shows which dimension is wrong; the second is seed 002's 2 inputs, 4
+# misshapen answer shows which dimension is wrong; the second is the lecture notes' 2 inputs, 4
 # columns, 2 hidden units.
 VISIBLE_SHAPES: tuple[tuple[int, int, int, int], ...] = ((5, 3, 4, 2), (2, 4, 2, 1))
 # The hidden flavour: n = 1, 2, 10, 10,000; o > 1; h = 1.
@@ -229,7 +229,9 @@ def _visible(name: str) -> list[Case]:
     elif name == "train":
         X = np.round(rng.normal(size=(6, 3)), 2)
         Y = np.round(rng.uniform(size=(6, 2)), 2)
-        add({"X": X, "Y": Y, "n_hidden": 3, "lr": 0.5, "epochs": 30, "seed": 0})
+        # seed 3, not the default 0: a train that ignores its seed starts from other weights
+        add({"X": X, "Y": Y, "n_hidden": 3, "lr": 0.5, "epochs": 30, "seed": 3})
+        cases.extend(replay_cases(cases[-1]))
     elif name in SIGNATURES:
         for n, c, h, o in VISIBLE_SHAPES:
             net = _network(rng, n, c, h, o, rounded=True)
@@ -335,6 +337,7 @@ def _hidden(name: str, seed: int) -> list[Case]:
         )
         X, Y = rng.normal(size=(10, 2)), rng.uniform(size=(10, 3))
         add({"X": X, "Y": Y, "n_hidden": 1, "lr": 0.5, "epochs": 20, "seed": 3}, "h=1, o=3")
+        cases.extend(replay_cases(cases[-1]))
     elif name in SIGNATURES:
         for n, c, h, o in HIDDEN_SHAPES:
             net = _network(rng, n, c, h, o, rounded=False)
@@ -351,6 +354,31 @@ def _hidden(name: str, seed: int) -> list[Case]:
     else:
         raise KeyError(unknown_name_message(name))
     return cases
+
+
+def replay_cases(case: Case) -> list[Case]:
+    """Two extra calls of train that show its own steps: the same arguments with 0 epochs
+    (the starting weights) and with 1 epoch (one update). Their context names the case they
+    replay ({"replay_of": id, "epochs": 0 or 1}); the judge reads a train's losses against them.
+    """
+    out = []
+    for epochs, what in ((0, "0 epochs: the starting weights"), (1, "1 epoch: one update")):
+        out.append(
+            {
+                "name": case["name"],
+                "id": f"{case['id']}-epochs{epochs}",
+                "kind": case["kind"],
+                "label": f"{case['label']} with {what}",
+                "args": {**case["args"], "epochs": epochs},
+                "context": {"replay_of": case["id"], "epochs": epochs},
+            }
+        )
+    return out
+
+
+def is_replay(case: Case) -> bool:
+    """Whether a case is one of `replay_cases` (not counted as an example of its own)."""
+    return "replay_of" in case["context"]
 
 
 def unknown_name_message(name: str) -> str:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: The course's assignment ids, in teaching order (COURSE_SPEC.md).
+#: The course's assignment ids, in teaching order (docs/course.md).
 ASSIGNMENTS: tuple[str, ...] = (
     "01_partial_derivatives",
     "02_sigmoid_derivative",

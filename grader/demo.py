@@ -24,7 +24,7 @@ import numpy as np
 from grader import course as course_mod
 
 #: Wrong answers that students really write, by function, each named by the misconception
-#: (COURSE_SPEC.md) the grader should recognise. Bodies of the solution cell (after the
+#: (docs/course.md) the grader should recognise. Bodies of the solution cell (after the
 #: docstring); the notebook's own names (np, sigmoid, forward, ...) are in scope.
 WRONG: dict[str, dict[str, str]] = {
     "df_dx": {"wrong formula": "return 6 * x * z + 2 * z"},

@@ -1,6 +1,6 @@
 """The right answers the checks compare with, for one case.
 
-Visible flavour: computed from the definitions in the spec and central finite differences
+Visible flavour: computed from the definitions in docs/course.md and central finite differences
 of the loss (`grader.netmath`), so it runs without `grader/reference.py`. Hidden flavour:
 the reference implementation, imported only when asked for.
 """

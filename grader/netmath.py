@@ -67,8 +67,9 @@ def elementwise_central_derivative(fn, z: np.ndarray, eps: float = 1e-5) -> np.n
 def out_factor(Y_hat: np.ndarray, Z2: np.ndarray | None, how: str) -> np.ndarray:
     """The output derivative factor dY_hat/dZ2, computed the right way or a known wrong way.
 
-    how: "right" Y_hat (1 - Y_hat); "double" sigma(Y_hat)(1 - sigma(Y_hat)) (seed 004);
-    "none" 1 (the factor forgotten); "preact" Z2 (1 - Z2) (the pre-activation fed in).
+    how: "right" Y_hat (1 - Y_hat); "double" sigma(Y_hat)(1 - sigma(Y_hat)) (the lecture
+    notes' mistake); "none" 1 (the factor forgotten); "preact" Z2 (1 - Z2) (the
+    pre-activation fed in).
     """
     if how == "right":
         return Y_hat * (1.0 - Y_hat)
@@ -124,3 +125,51 @@ def numerical_backprop(X: np.ndarray, Y: np.ndarray, params: Params) -> Params:
 
         grads[name] = central_gradient(fn, params[name])
     return grads
+
+
+def init_params(c: int, n_hidden: int, o: int, seed: int = 0) -> Params:
+    """The course's starting weights (notebook 05's `init_params`): standard normal W1 then W2
+    from np.random.default_rng(seed), zero biases.
+
+    Returns:
+        {"W1": (c, h), "b1": (h,), "W2": (h, o), "b2": (o,)} with h = n_hidden.
+    """
+    rng = np.random.default_rng(seed)
+    return {
+        "W1": rng.normal(0.0, 1.0, size=(c, n_hidden)),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)),
+        "b2": np.zeros(o),
+    }
+
+
+def gradients(X: np.ndarray, Y: np.ndarray, params: Params) -> Params:
+    """The four gradients of the loss at params (analytic): {"W1": (c, h), ..., "b2": (o,)}."""
+    g = backprop_variant(X, Y, **params)
+    return {k: g[k] for k in PARAM_NAMES}
+
+
+def descent(
+    X: np.ndarray, Y: np.ndarray, start: Params, lr: float, epochs: int
+) -> tuple[list[Params], list[float]]:
+    """Full-batch gradient descent from `start`: the parameters at the start of every epoch
+    and after the last (epochs + 1 dicts) and their losses (epochs + 1 floats).
+
+    X: (n, c), Y: (n, o); losses[t] is the loss of params[t], before epoch t's update.
+    """
+    params = [dict(start)]
+    losses: list[float] = []
+    for t in range(epochs + 1):
+        p = params[-1]
+        Z1 = X @ p["W1"] + p["b1"]
+        H = sigmoid(Z1)
+        Y_hat = sigmoid(H @ p["W2"] + p["b2"])
+        losses.append(loss(Y_hat, Y))
+        if t == epochs:
+            break
+        delta2 = (Y_hat - Y) * Y_hat * (1.0 - Y_hat)
+        delta1 = (delta2 @ p["W2"].T) * H * (1.0 - H)
+        g = {"W1": X.T @ delta1, "b1": delta1.sum(axis=0), "W2": H.T @ delta2,
+             "b2": delta2.sum(axis=0)}  # fmt: skip
+        params.append({k: p[k] - lr * g[k] for k in PARAM_NAMES})
+    return params, losses

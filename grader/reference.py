@@ -1,4 +1,4 @@
-"""The reference implementation of every function students write (COURSE_SPEC.md).
+"""The reference implementation of every function students write (docs/course.md).
 
 Pure numpy, no I/O. Every function is vectorised over the n samples, works for any
 n >= 1, and never mutates its arguments. Hidden tests and the instructor's verification
@@ -108,7 +108,8 @@ def sigmoid_prime(z: np.ndarray | float) -> np.ndarray:
 def sigmoid_prime_from_output(a: np.ndarray | float) -> np.ndarray:
     """The sigmoid's derivative when the activation a = sigma(z) is already known: a (1 - a).
 
-    Applying the sigmoid to a again (seed 004's mistake) would differentiate at the wrong point.
+    Applying the sigmoid to a again (the lecture notes' mistake) would differentiate at the
+    wrong point.
 
     Args:
         a: any shape (an activation such as H or Y_hat), entries in [0, 1].

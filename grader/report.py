@@ -23,7 +23,7 @@ from grader.pipeline.autograde import result_from_gradebook, submissions
 from grader.pipeline.config import assignments_of
 from grader.pipeline.results import GradeResult, load_results
 
-#: Short names of the misconceptions (COURSE_SPEC.md), for plots and tables.
+#: Short names of the misconceptions (docs/course.md), for plots and tables.
 MISCONCEPTIONS: dict[str, str] = {
     "M1": "missing or extra transpose",
     "M2": "wrong shape",
@@ -250,7 +250,7 @@ th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
     }
 <img src="scores.png" alt="score histogram per assignment">
 <h2>Where the class goes wrong</h2>
-<p>Misconceptions (COURSE_SPEC.md M1-M13) named by the failing tests, counted once per
+<p>Misconceptions (docs/course.md, M1-M13) named by the failing tests, counted once per
 student.</p>
 <img src="misconceptions.png" alt="misconception counts">
 {

@@ -130,7 +130,7 @@ def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
     config = course_config(course)
     configured = list(config.GenerateFeedback.get("preprocessors", []))
     if configured:
-        from grader.sandbox import CapOutputBytes  # outputs capped in bytes (issue 7)
+        from grader.sandbox import CapOutputBytes  # outputs capped in bytes
 
         config.GenerateFeedback.preprocessors = [
             ShortenHiddenTracebacks,

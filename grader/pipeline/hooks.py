@@ -39,7 +39,7 @@ def execute_preprocessor() -> type:
     A sandbox returns its own subclass here (e.g. one with a wrapped kernel manager);
     autograde and selfcheck both use what this returns.
     """
-    from grader.sandbox import SandboxedExecute  # bubblewrap, limits, output cap (issue 7)
+    from grader.sandbox import SandboxedExecute  # bubblewrap, limits, output cap
 
     return SandboxedExecute
 
@@ -113,7 +113,7 @@ def after_autograde(
     Returns:
         the result, possibly with flags added.
     """
-    from grader import verify  # out-of-process verification, static flags (issue 7)
+    from grader import verify  # out-of-process verification, static flags
 
     return verify.after_autograde(course, student, assignment, result)
 

@@ -213,34 +213,38 @@ def backprop_per_sample(X, Y, W1, b1, W2, b2):
     return g
 
 
-def train_uniform(X, Y, n_hidden, lr, epochs, seed=0):
-    """Another initialisation (uniform, random biases), losses as a list of floats."""
-    rng = np.random.default_rng(seed + 100)
-    p = {
-        "W1": rng.uniform(-1, 1, size=(X.shape[1], n_hidden)),
-        "b1": rng.uniform(-1, 1, size=n_hidden),
-        "W2": rng.uniform(-1, 1, size=(n_hidden, Y.shape[1])),
-        "b2": rng.uniform(-1, 1, size=Y.shape[1]),
+def _init_params(c, n_hidden, o, seed=0):
+    """Notebook 05's provided init_params, as a student's notebook has it."""
+    rng = np.random.default_rng(seed)
+    return {
+        "W1": rng.normal(0.0, 1.0, size=(c, n_hidden)),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)),
+        "b2": np.zeros(o),
     }
+
+
+def train_einsum_inplace(X, Y, n_hidden, lr, epochs, seed=0):
+    """init_params, einsum forward, folded backprop, in-place updates of the param arrays."""
+    p = _init_params(X.shape[1], n_hidden, Y.shape[1], seed)
     losses = []
     for _ in range(epochs):
         H, Y_hat = forward_einsum(X, **p)
         losses.append(sse_loss_einsum(Y_hat, Y))
         g = backprop_folded(X, Y, **p)
         for k in p:
-            p[k] = p[k] - lr * g[k]
+            p[k] -= lr * g[k]
     return p, losses
 
 
-def train_same_init_after(X, Y, n_hidden, lr, epochs, seed=0):
-    """The reference's initialisation, the loss recorded after each update (np.dot style)."""
-    rng = np.random.default_rng(seed)
-    W1 = rng.normal(0.0, 1.0, size=(X.shape[1], n_hidden))
-    b1 = np.zeros(n_hidden)
-    W2 = rng.normal(0.0, 1.0, size=(n_hidden, Y.shape[1]))
-    b2 = np.zeros(Y.shape[1])
-    losses = []
-    for _ in range(epochs):
+def train_unpacked_array_losses(X, Y, n_hidden, lr, epochs, seed=0):
+    """Parameters unpacked into variables, losses a numpy array of np.float64."""
+    p = _init_params(X.shape[1], n_hidden, Y.shape[1], seed)
+    W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+    losses = np.zeros(epochs)
+    for t in range(epochs):
+        _, Y_hat = forward_folded(X, W1, b1, W2, b2)
+        losses[t] = np.float64(0.5 * np.sum((Y_hat - Y) ** 2))
         g = (
             backprop_per_sample(X, Y, W1, b1, W2, b2)
             if len(X) < 3
@@ -248,8 +252,6 @@ def train_same_init_after(X, Y, n_hidden, lr, epochs, seed=0):
         )
         W1, b1 = W1 - lr * g["W1"], b1 - lr * g["b1"]
         W2, b2 = W2 - lr * g["W2"], b2 - lr * g["b2"]
-        _, Y_hat = forward_folded(X, W1, b1, W2, b2)
-        losses.append(np.float64(0.5 * np.sum((Y_hat - Y) ** 2)))
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}, losses
 
 
@@ -270,5 +272,5 @@ RIGHT = {
     "grad_W1": [grad_W1_dot, grad_W1_loop],
     "grad_b1": [grad_b1_reduce],
     "backprop": [backprop_folded, backprop_per_sample],
-    "train": [train_uniform, train_same_init_after],
+    "train": [train_einsum_inplace, train_unpacked_array_losses],
 }

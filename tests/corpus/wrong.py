@@ -55,6 +55,79 @@ def train_uphill(X, Y, n_hidden, lr, epochs, seed=0):
     return p, losses
 
 
+def _init(X, Y, n_hidden, seed):
+    rng = np.random.default_rng(seed)
+    c, o = X.shape[1], Y.shape[1]
+    return {"W1": rng.normal(0.0, 1.0, size=(c, n_hidden)), "b1": np.zeros(n_hidden),
+            "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)), "b2": np.zeros(o)}  # fmt: skip
+
+
+def _grads(X, Y, p):
+    H = _sig(X @ p["W1"] + p["b1"])
+    Y_hat = _sig(H @ p["W2"] + p["b2"])
+    d2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)
+    d1 = d2 @ p["W2"].T * H * (1 - H)
+    return {"W1": X.T @ d1, "b1": d1.sum(0), "W2": H.T @ d2, "b2": d2.sum(0)}
+
+
+def _loss(X, Y, p):
+    H = _sig(X @ p["W1"] + p["b1"])
+    return float(0.5 * np.sum((_sig(H @ p["W2"] + p["b2"]) - Y) ** 2))
+
+
+def train_loss_after_update(X, Y, n_hidden, lr, epochs, seed=0):
+    """The right start and steps; the loss recorded after each update."""
+    p, losses = _init(X, Y, n_hidden, seed), []
+    for _ in range(epochs):
+        g = _grads(X, Y, p)
+        p = {k: v - lr * g[k] for k, v in p.items()}
+        losses.append(_loss(X, Y, p))
+    return p, losses
+
+
+def train_made_up_losses(X, Y, n_hidden, lr, epochs, seed=0):
+    """Right training; the losses a straight line from 1.0 to 0.1."""
+    p = _init(X, Y, n_hidden, seed)
+    for _ in range(epochs):
+        g = _grads(X, Y, p)
+        p = {k: v - lr * g[k] for k, v in p.items()}
+    return p, [float(v) for v in np.linspace(1.0, 0.1, epochs)]
+
+
+def _train_from(start):
+    def train(X, Y, n_hidden, lr, epochs, seed=0):
+        p, losses = start(X, Y, n_hidden, seed), []
+        for _ in range(epochs):
+            losses.append(_loss(X, Y, p))
+            g = _grads(X, Y, p)
+            p = {k: v - lr * g[k] for k, v in p.items()}
+        return p, losses
+
+    return train
+
+
+train_seed_ignored = _train_from(lambda X, Y, h, seed: _init(X, Y, h, 0))
+train_seed_plus_one = _train_from(lambda X, Y, h, seed: _init(X, Y, h, seed + 1))
+train_uniform_init = _train_from(
+    lambda X, Y, h, seed: {
+        "W1": np.random.default_rng(seed).uniform(-1, 1, size=(X.shape[1], h)),
+        "b1": np.zeros(h),
+        "W2": np.random.default_rng(seed + 9).uniform(-1, 1, size=(h, Y.shape[1])),
+        "b2": np.zeros(Y.shape[1]),
+    }
+)
+
+
+def train_step_over_n(X, Y, n_hidden, lr, epochs, seed=0):
+    """The step lr * g / n: a mean gradient where the course's loss is a sum."""
+    p, losses = _init(X, Y, n_hidden, seed), []
+    for _ in range(epochs):
+        losses.append(_loss(X, Y, p))
+        g = _grads(X, Y, p)
+        p = {k: v - lr * g[k] / X.shape[0] for k, v in p.items()}
+    return p, losses
+
+
 # M4: the loss without the 1/2
 def sse_loss_no_half(Y_hat, Y):
     return float(np.sum((Y_hat - Y) ** 2))
@@ -217,6 +290,7 @@ WRONG = [
     ("output_delta", output_delta_sign, "M3", False),
     ("grad_W2", grad_W2_sign, "M3", False),
     ("train", train_uphill, "M3", False),
+    ("train", train_step_over_n, "M5", False),
     ("sse_loss", sse_loss_no_half, "M4", False),
     ("output_delta", output_delta_double, "M4", False),
     ("grad_W2", grad_W2_mean, "M5", False),

@@ -1,0 +1,381 @@
+"""Verdicts and names the checks give students' actual answers: each test feeds a student's
+answer (right or wrong) and asserts the exact verdict (pass/fail) and the exact tags.
+
+The classes of bug held here: a train whose losses are not the losses (false pass), a change
+at rounding level called a mutation (false fail), float32 called unstable, candidate wrong
+answers that coincide on the examples used to name them, hints that talk about what a
+function does not have, and messages that misname a factor, a shape or an axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from corpus import wrong
+from corpus.right import RIGHT
+
+from grader import cases, checks, reference
+
+
+def _verdict(name, fn, hidden=False):
+    result = checks.run_check(name, fn, hidden=hidden)
+    return result.passed, result.misconceptions, result.message
+
+
+# --------------------------------------------------------------------------- train (05)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    ("fn", "tags", "needle"),
+    [
+        (wrong.train_loss_after_update, [], "is the loss after the update of epoch t"),
+        (wrong.train_made_up_losses, [], "losses[0] = 1 is not the loss of the parameters"),
+        (wrong.train_seed_ignored, [], "seed=0), not from init_params(3, 3, 2, seed=3): the seed"),
+        (wrong.train_seed_plus_one, [], "seed=4), not from init_params(3, 3, 2, seed=3): seed + 1"),
+        (wrong.train_uniform_init, [], "starts from other weights, not from init_params("),
+        (wrong.train_step_over_n, ["M5"], "step is 1/6 (1/n) times the gradient-descent step"),
+        (wrong.train_uphill, ["M3"], "step is minus the gradient-descent step"),
+    ],
+    ids=["after-update", "made-up", "seed-ignored", "seed+1", "other-init", "lr*g/n", "uphill"],
+)
+def test_train_losses_must_be_the_losses_of_the_contract_run(fn, tags, needle, hidden):
+    passed, got_tags, message = _verdict("train", fn, hidden)
+    assert not passed, message
+    assert got_tags == tags, message
+    assert needle in message, message
+
+
+def test_train_made_up_losses_fail_whatever_the_initialisation():
+    """Losses made up on top of a run from other weights: both the start and the losses are
+    named (the losses are read against the student's own starting weights)."""
+
+    def train(X, Y, n_hidden, lr, epochs, seed=0):
+        p, _ = wrong.train_uniform_init(X, Y, n_hidden, lr, epochs, seed)
+        return p, [float(v) for v in np.linspace(1.0, 0.1, epochs)]
+
+    passed, tags, message = _verdict("train", train, hidden=True)
+    assert not passed and tags == []
+    assert "starts from other weights" in message
+    assert "losses[0] = 1 is not the loss of the parameters at the start of epoch 0" in message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("fn", [*RIGHT["train"], reference.train], ids=lambda f: f.__name__)
+def test_train_right_answers_pass(fn, hidden):
+    passed, tags, message = _verdict("train", fn, hidden)
+    assert passed and tags == [], message
+
+
+def test_train_losses_twice_the_loss_name_m4_and_one_over_n_names_m5():
+    def no_half(X, Y, n_hidden, lr, epochs, seed=0):
+        params, losses = reference.train(X, Y, n_hidden, lr, epochs, seed)
+        return params, [2 * v for v in losses]
+
+    def mean(X, Y, n_hidden, lr, epochs, seed=0):
+        params, losses = reference.train(X, Y, n_hidden, lr, epochs, seed)
+        return params, [v / (X.shape[0] * Y.shape[1]) for v in losses]
+
+    passed, tags, message = _verdict("train", no_half)
+    assert (passed, tags) == (False, ["M4"]) and "twice the loss" in message
+    passed, tags, message = _verdict("train", mean)
+    assert (passed, tags) == (False, ["M5"]) and "1/12 (1/(n*o)) times the loss" in message
+
+
+# ------------------------------------------------------------------- numerical_gradient (01)
+
+
+def numerical_gradient_nudge_back(fn, W, eps=1e-5):
+    """The common in-place nudge: +eps, -2 eps, +eps leaves W changed by a few ulps."""
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        plus = fn(W)
+        W[ix] -= 2 * eps
+        minus = fn(W)
+        W[ix] += eps
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_left_at_end(fn, W, eps=1e-5):
+    """Right values, computed on a copy; then W itself is nudged and never put back."""
+    grad = numerical_gradient_nudge_back(fn, W.copy(), eps)
+    W.reshape(-1)[-1] += eps
+    return grad
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_gradient_restored_to_rounding_level_passes(hidden):
+    W = np.array([0.1, 0.7, -1.3, 2.9])
+    W_before = W.copy()
+    numerical_gradient_nudge_back(lambda w: float((w**2).sum()), W)
+    assert (W != W_before).any(), "the nudge-back changes W by rounding: the case this holds"
+    passed, tags, message = _verdict("numerical_gradient", numerical_gradient_nudge_back, hidden)
+    assert passed and tags == [], message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_gradient_m13_only_when_measured(hidden):
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_unrestored,
+                                     hidden)  # fmt: skip
+    assert (passed, tags) == (False, ["M13", "M11"]), message
+    assert "your answer is off by" in message and "(about eps = 1e-05)" in message
+    passed, tags, message = _verdict("numerical_gradient", numerical_gradient_left_at_end, hidden)
+    assert (passed, tags) == (False, ["M11"]), message  # right values: no O(eps) claimed
+    assert "off by" not in message.splitlines()[0]
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_forward,
+                                     hidden)  # fmt: skip
+    assert (passed, tags) == (False, ["M13"]), message
+
+
+# --------------------------------------------------------------------------- float32 (02)
+
+
+def sigmoid_float32(z):
+    z = np.asarray(z, dtype=np.float32)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_prime_float32(z):
+    s = sigmoid_float32(z)
+    return s * (1 - s)
+
+
+def test_float32_is_called_precision_not_instability():
+    passed, tags, message = _verdict("sigmoid", sigmoid_float32, hidden=True)
+    assert (passed, tags) == (False, []), message
+    assert "float32" in message and "precision" in message and "unstable" not in message
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_float32, hidden=True)
+    assert (passed, tags) == (False, []), message
+    assert "dtype float32 where float64 is expected" in message
+    assert "values differ" not in message
+
+
+# --------------------------------------------------------------------------- naming (D)
+
+
+def _signature(value: np.ndarray) -> tuple:
+    """A value rounded to 9 significant digits (equal numbers give equal signatures)."""
+    flat = np.asarray(value, dtype=float).reshape(-1)
+    with np.errstate(all="ignore"):
+        rounded = np.array([float(f"{v:.9g}") for v in flat]) if flat.size < 50 else np.round(
+            flat, 9)  # fmt: skip
+    return (value.shape, rounded.tobytes())
+
+
+def _coinciding(name: str, case_list: list) -> list[str]:
+    """Pairs of candidate mistakes (or a mistake and the right answer) that give the same value
+    on every case of the set used to name them."""
+    from grader import checks as _checks
+    from grader import diagnose, expect
+
+    found = []
+    for comp in expect.COMPONENTS[name]:
+        rows: dict[tuple, list] = {}
+        for case in case_list:
+            exp = expect.expected(case, hidden=True)[comp]
+            values = {("the expected answer", "1", False): exp}
+            for cand in diagnose.candidates(name, comp, _checks._inputs(case), case["context"],
+                                            exp):  # fmt: skip
+                values.setdefault(cand.key, cand.value)
+            for key, value in values.items():
+                rows.setdefault(key, []).append(_signature(value))
+        groups: dict[tuple, list] = {}
+        for key, sigs in rows.items():
+            if len(sigs) == len(case_list):  # defined on every case
+                groups.setdefault(tuple(sigs), []).append(key)
+        found += [f"{name}/{comp}: {keys}" for keys in groups.values() if len(keys) > 1]
+    return found
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", [n for n in cases.FUNCTIONS if n != "train"])
+def test_no_two_candidate_mistakes_coincide_on_the_cases_that_name_them(name, hidden):
+    case_list = cases.hidden_cases(name) if hidden else cases.visible_cases(name)
+    assert _coinciding(name, case_list) == []
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    ("fn", "needle"),
+    [
+        (lambda x, z: 6 * x * z, "your answer equals 6 x z (the derivative of 2 x z^2 is missing)"),
+        (lambda x, z: 3 * x * z + 2 * z**2, "the values differ"),
+        (lambda x, z: 3 * x**2 * z + 2 * x * z**2, "your answer equals f(x, z) itself"),
+        (lambda x, z: 3 * x**2 + 4 * x * z, "your answer equals 3 x^2 + 4 x z (that is df/dz"),
+    ],
+    ids=["6xz", "3xz+2z^2", "f", "df_dz"],
+)
+def test_df_dx_mistakes_are_named_from_every_case(fn, needle, hidden):
+    passed, tags, message = _verdict("df_dx", fn, hidden)
+    assert (passed, tags) == (False, []), message
+    assert needle in message.splitlines()[0], message
+    assert "df/dz" not in message or "3 x^2 + 4 x z" in message
+
+
+def test_m5_names_the_factor_measured():
+    def grad_W2_over_n_o_twice(H, delta2):
+        return 2 * H.T @ delta2 / (H.shape[0] * delta2.shape[1])
+
+    passed, tags, message = _verdict("grad_W2", grad_W2_over_n_o_twice)
+    assert (passed, tags) == (False, ["M4", "M5"]), message
+    assert "2/10 (2/(n*o)) times" in message and "(1/n)" not in message
+
+
+# --------------------------------------------------------------------------- hints (D)
+
+EARLY = ("df_dx", "df_dz", "numerical_derivative", "numerical_gradient", "sigmoid",
+         "sigmoid_prime", "sigmoid_prime_from_output")  # fmt: skip
+NETWORK_WORDS = ("Y_hat", "Y - ", "delta", "H * (1 - H)", "(n, h)", "(h, o)", "the loss")
+
+
+def _possible_tags(name: str) -> set[str]:
+    from grader import diagnose, expect
+
+    tags = {"M10", "M11"}
+    if name in ("sigmoid", "sigmoid_prime"):
+        tags.add("M12")
+    if name in ("numerical_derivative", "numerical_gradient"):
+        tags.add("M13")
+    for case in cases.hidden_cases(name):
+        for comp in expect.COMPONENTS[name]:
+            exp = expect.expected(case, hidden=True)[comp]
+            for cand in diagnose.candidates(name, comp, checks._inputs(case), case["context"],
+                                            exp):  # fmt: skip
+                tags.update(cand.tags)
+    return tags
+
+
+@pytest.mark.parametrize("name", EARLY)
+def test_hints_of_notebooks_01_02_talk_about_their_own_function(name):
+    from grader import diagnose
+
+    for tag in sorted(_possible_tags(name)):
+        hint = diagnose.hint_for(name, tag)
+        assert not [w for w in NETWORK_WORDS if w in hint], (name, tag, hint)
+
+
+def test_train_ascent_gets_a_step_hint_and_grad_w1_its_own_shapes():
+    result = checks.run_check("train", wrong.train_uphill)
+    assert result.misconceptions == ["M3"]
+    assert result.hint.startswith("gradient descent steps against the gradient")
+    result = checks.run_check("grad_W1", lambda X, delta1: delta1.T @ X)
+    assert (result.passed, result.misconceptions) == (False, ["M1"])
+    assert "X^T (c, n) times delta1 (n, h) gives (c, h)" in result.message
+    assert "(h, o)" not in result.message
+
+
+@pytest.mark.parametrize("name", ["grad_b2", "grad_b1"])
+def test_bias_summed_over_the_wrong_axis_is_told_the_axis(name):
+    passed, tags, message = _verdict(name, lambda delta: delta.sum(axis=1))
+    assert (passed, tags) == (False, ["M2"]), message
+    assert "the sum ran over axis 1 (the columns) instead of axis 0 (the samples)" in message
+    assert ".sum(axis=0)" in message and "check the product" not in message
+
+
+# --------------------------------------------------------------------------- a real kernel (E)
+
+
+def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
+    """A test cell as nbgrader runs it: the student's print() inside the graded function shows
+    in the cell's stdout (also when the check fails), nothing goes to stderr, and the error's
+    traceback is the test cell's line and the message, without the grader's frames."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    tests = Path(__file__).resolve().parent
+    setup = f"import sys\nsys.path.insert(0, {str(tests)!r})\nimport numpy as np"
+    student = (
+        "def grad_b2(delta2):\n"
+        "    print('shape of delta2:', delta2.shape)\n"
+        "    return delta2.sum(axis=1)\n"
+    )
+    right = "def grad_b1(delta1):\n    print('summing', delta1.shape)\n    return delta1.sum(0)\n"
+    cells = [
+        setup,
+        student,
+        "from grader import checks\n\nchecks.check_grad_b2(grad_b2)",
+        right,
+        "checks.check_grad_b1(grad_b1)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    failing, passing = nb.cells[2].outputs, nb.cells[4].outputs
+    for out in (failing, passing):
+        assert not [o for o in out if o.get("name") == "stderr"], out
+    assert [o.output_type for o in failing] == ["stream", "error"], failing
+    assert "shape of delta2: (5, 2)" in failing[0].text
+    error = failing[1]
+    assert error.ename == "CheckFailure" and "[M2]" in error.evalue
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    assert "checks.check_grad_b2(grad_b2)" in shown  # the student's frame: the test cell
+    assert "grader" + "/checks.py" not in shown and "in check(" not in shown, shown
+    assert "raise CheckFailure" not in shown, shown
+    assert "the sum ran over axis 1" in shown
+    assert [o.output_type for o in passing] == ["stream"]
+    assert passing[0].text.splitlines() == [
+        "summing (5, 4)",
+        "summing (2, 2)",
+        "grad_b1: right on all 2 visible examples.",
+    ]
+
+
+# --------------------------------------------------------------------------- own helpers
+
+
+def _sigmoid_overflowing(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def sigmoid_prime_own_helper(z):
+    """Right, written with the student's own sigmoid (which overflows)."""
+    s = _sigmoid_overflowing(z)
+    return s * (1 - s)
+
+
+def _sigmoid_typo(z):
+    return 1 / (1 + np.exp(-zz))  # noqa: F821 - the student's typo
+
+
+def sigmoid_prime_broken_helper(z):
+    s = _sigmoid_typo(z)
+    return s * (1 - s)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_failing_helper_is_named_not_the_function(hidden):
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_own_helper, hidden)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: your sigmoid_prime calls your _sigmoid_overflowing, which makes numpy "
+        "warn 'overflow encountered in exp' on inputs as large as 1000: fix "
+        "_sigmoid_overflowing first (its own check says how), then run this cell again."
+    )
+    passed, tags, message = _verdict("sigmoid_prime", sigmoid_prime_broken_helper, hidden)
+    assert (passed, tags) == (False, []), message
+    assert "calls your _sigmoid_typo, which raised NameError" in message
+    assert "fix _sigmoid_typo first" in message
+
+
+def test_the_same_formula_inline_is_the_functions_own_m12():
+    passed, tags, message = _verdict("sigmoid_prime", wrong.sigmoid_prime_naive)
+    assert (passed, tags) == (False, ["M12"]), message
+
+
+def test_helper_names_survive_the_process_boundary():
+    """The verification process sends observations as data: the helper goes with them."""
+    import json
+
+    from grader.observe import from_json, observe_cases, to_json
+
+    case_list = cases.visible_cases("sigmoid_prime")
+    obs = observe_cases(sigmoid_prime_own_helper, case_list)
+    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    assert shipped[0].warned_in and set(shipped[0].warned_in) == {"_sigmoid_overflowing"}
+    result = checks.judge("sigmoid_prime", case_list, shipped, hidden=False)
+    assert "calls your _sigmoid_overflowing" in result.message
