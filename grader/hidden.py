@@ -46,18 +46,18 @@ class ReferenceTruth(Truth):
 
     def variants(self, case: _cases.Case, component: str) -> list[Variant]:
         exp = self.expected(case)[component]
-        found = diagnose._variants(case["name"], component, _inputs(case), case["context"], exp)
-        return [Variant(v.tags, v.formula, v.gloss, v.value) for v in found]
+        return diagnose.compute_variants(
+            case["name"], component, _inputs(case), case["context"], exp
+        )
 
-    def params_loss(self, case: _cases.Case, params: dict[str, np.ndarray]) -> float | None:
-        return netmath.loss_of_params(case["args"]["X"], case["args"]["Y"], params)
-
-    def learns_xor(self, case: _cases.Case, params: dict[str, np.ndarray]) -> bool | None:
-        Y_hat = netmath.layers(case["args"]["X"], **params)["Y_hat"]
-        return bool(((Y_hat > 0.5) == (case["args"]["Y"] > 0.5)).all())
-
-    def reference_train(self, case: _cases.Case, epochs: int) -> np.ndarray | None:
-        ref = expect.load_reference()
+    def init_params(self, case: _cases.Case, seed: int) -> dict[str, np.ndarray] | None:
         a = case["args"]
-        _, losses = ref.train(a["X"], a["Y"], a["n_hidden"], a["lr"], epochs, seed=a["seed"])
-        return np.array(losses, dtype=float)
+        return netmath.init_params(a["X"].shape[1], a["n_hidden"], a["Y"].shape[1], seed)
+
+    def descent(self, case: _cases.Case, start: dict, lr: float) -> tuple[dict, list] | None:
+        a = case["args"]
+        params, losses = netmath.descent(a["X"], a["Y"], start, lr, a["epochs"])
+        return params[-1], losses
+
+    def gradients(self, case: _cases.Case, params: dict) -> dict[str, np.ndarray] | None:
+        return netmath.gradients(case["args"]["X"], case["args"]["Y"], params)

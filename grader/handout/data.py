@@ -16,9 +16,10 @@ from typing import Any
 
 import nbformat
 import numpy as np
+from backprop_checks import diagnose as naming
 
 from grader import cases as _cases
-from grader import course, diagnose, expect, netmath, reference
+from grader import course, diagnose, expect, netmath
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
@@ -64,26 +65,49 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
         "args": encode(case["args"]),
         "context": encode(case["context"]),
     }
-    if name == "train":  # judged by its behaviour: no expected value
+    if name == "train":  # judged by its behaviour, against runs stored here
         out["expected"], out["variants"] = {}, {}
-        # the reference's final params and their loss: M4 / M5 for a train that starts
-        # from the reference's weights (as the notebook asks) and records scaled losses
-        params, _ = reference.train(*_cases.build_args(case))
-        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-        loss = netmath.loss_of_params(case["args"]["X"], case["args"]["Y"], params)
-        out["reference"] = {"params": encode(params), "loss": float(loss)}
+        if not _cases.is_replay(case):
+            out["train"] = _train_data(case)
         return out
     expected = expect.expected(case, hidden=False)
     out["expected"] = encode(expected)
     variants: dict[str, list[dict[str, Any]]] = {}
     for comp, exp in expected.items():
-        found = diagnose._variants(name, comp, _inputs(case), case["context"], exp)[1:]
+        found = diagnose.compute_variants(name, comp, _inputs(case), case["context"], exp)
         variants[comp] = [
             {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}
             for v in found
         ]
     out["variants"] = variants
     return out
+
+
+def _train_data(case: _cases.Case) -> dict[str, Any]:
+    """What the visible train check looks up instead of computing: the course's starting
+    weights (the case's seed, 0 and seed + 1), the gradients there, and gradient descent from
+    each (from the case's own start also with every step factor a misconception gives)."""
+    a = case["args"]
+    X, Y, lr, seed = a["X"], a["Y"], a["lr"], a["seed"]
+    c, h, o = X.shape[1], a["n_hidden"], Y.shape[1]
+    starts = {s: netmath.init_params(c, h, o, s) for s in dict.fromkeys((seed, 0, seed + 1))}
+    factors = [1.0] + [f for f, _, _ in naming._factor_table(X.shape[0], o)]
+    runs = []
+    for s, start in starts.items():
+        for f in factors if s == seed else [1.0]:
+            params, losses = netmath.descent(X, Y, start, lr * f, a["epochs"])
+            runs.append(
+                {"lr": lr * f, "start": encode(start), "final": encode(params[-1]),
+                 "losses": [float(x) for x in losses]}
+            )  # fmt: skip
+    return {
+        "init": {str(s): encode(p) for s, p in starts.items()},
+        "runs": runs,
+        "gradients": [
+            {"params": encode(p), "gradients": encode(netmath.gradients(X, Y, p))}
+            for p in starts.values()
+        ],
+    }
 
 
 def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[str, float]]:

@@ -131,6 +131,12 @@ def input_shapes(case: Case) -> str:
     return ", ".join(parts)
 
 
+def is_replay(case: Case) -> bool:
+    """Whether a case re-runs another with 0 or 1 epochs (train's replays: read together
+    with the case they replay, not counted as an example of their own)."""
+    return "replay_of" in case["context"]
+
+
 def unknown_name_message(name: str) -> str:
     return f"no check for {name!r}: the course's functions are {', '.join(FUNCTIONS)}"
 
@@ -158,9 +164,7 @@ def visible_cases(name: str) -> list[Case]:
 
 
 def visible_truth(name: str) -> dict[str, dict[str, Any]]:
-    """{case id: {"expected": {component: array}, "variants": {component: [...]}}} of the
-    visible examples, from the data file (see `backprop_checks.data`)."""
-    return {
-        rec["id"]: {"expected": rec["expected"], "variants": rec["variants"]}
-        for rec in _data.visible_records(name)
-    }
+    """{case id: its record} of the visible examples, from the data file: "expected"
+    {component: array}, "variants" {component: [...]}, and for train "train" (the stored
+    runs); see `backprop_checks.data`."""
+    return {rec["id"]: rec for rec in _data.visible_records(name)}

@@ -6,8 +6,8 @@
 
 A check returns None and prints one short line when the function is right; otherwise it
 raises `CheckFailure` (an AssertionError) whose message names the misconception with a tag
-such as `[M3]`, states expected vs got on which input shapes, and says where to look.
-Nothing is ever written to stderr.
+such as `[M3]` (the table M1-M13 of the course), states expected vs got on which input
+shapes, and says where to look. Nothing is ever written to stderr.
 
 Each check is three steps that can run apart (a sandbox may call the student's function in
 another process and send the observations back):
@@ -20,6 +20,7 @@ The right answers come from a `Truth`: for the visible examples the package's da
 (`VisibleData`, computed by the instructor's package when the handout was built); for
 hidden checks the instructor's package (`grader.hidden`), present only where notebooks are
 graded. Where it is absent a hidden check prints that it runs at grading time and passes.
+This module computes no right answer of any student function.
 
 `judge` compares only exact float64 numpy arrays, with the arrays' own operators, so a
 student who rebinds `numpy.allclose` does not change its verdict.
@@ -27,6 +28,9 @@ student who rebinds `numpy.allclose` does not change its verdict.
 
 from __future__ import annotations
 
+import os
+import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,35 +52,46 @@ _ELEMENTWISE = {"df_dx", "df_dz", "sigmoid", "sigmoid_prime", "sigmoid_prime_fro
 _FLOAT_RESULT = {"sse_loss", "numerical_derivative"}
 _NUMERICAL = {"numerical_derivative", "numerical_gradient"}
 PARAM_NAMES: tuple[str, ...] = ("W1", "b1", "W2", "b2")
+Params = dict[str, np.ndarray]
 
 
 class Truth:
     """Where the right answers of a check come from. Subclasses: `VisibleData` (this
-    package's data file) and the instructor's `grader.hidden.ReferenceTruth`."""
+    package's data file) and the instructor's `grader.hidden.ReferenceTruth`. A method that
+    returns None does not know the answer: the judge then says less, never passes more."""
 
     def expected(self, case: _cases.Case) -> dict[str, np.ndarray]:
         """{component: exact float64 array} of the case ({} for train)."""
         raise NotImplementedError
 
     def variants(self, case: _cases.Case, component: str) -> list[Variant]:
-        """The known wrong formulas' values on the case, for the diagnosis."""
+        """The known wrong formulas' values on the case, for the naming."""
         return []
 
-    def params_loss(self, case: _cases.Case, params: dict[str, np.ndarray]) -> float | None:
-        """train: the loss of the returned params on the case's (X, Y); None when unknown."""
+    def init_params(self, case: _cases.Case, seed: int) -> Params | None:
+        """train: the course's starting weights for the case's shapes and this seed."""
         return None
 
-    def learns_xor(self, case: _cases.Case, params: dict[str, np.ndarray]) -> bool | None:
-        """train: whether the params classify the case's XOR data; None when unknown."""
+    def descent(
+        self, case: _cases.Case, start: Params, lr: float
+    ) -> tuple[Params, list[float]] | None:
+        """train: gradient descent on the case's data from `start` with `lr` for the case's
+        epochs: (the params after the last epoch, the loss at the start of every epoch and
+        after the last: epochs + 1 floats)."""
         return None
 
-    def reference_train(self, case: _cases.Case, epochs: int) -> np.ndarray | None:
-        """train: the reference's losses over `epochs` epochs from the case's seed."""
+    def gradients(self, case: _cases.Case, params: Params) -> Params | None:
+        """train: the four gradients of the loss at params on the case's data."""
         return None
+
+
+def _params_of(data: dict) -> Params:
+    return {k: np.array(data[k], dtype=float) for k in PARAM_NAMES}
 
 
 class VisibleData(Truth):
-    """The visible examples' answers, stored in the package's data file."""
+    """The visible examples' answers, stored in the package's data file (for train: the
+    runs from the course's starting weights, looked up, never computed)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -93,16 +108,25 @@ class VisibleData(Truth):
     def variants(self, case: _cases.Case, component: str) -> list[Variant]:
         return diagnose.variants_from_data(self._record(case)["variants"].get(component, []))
 
-    def params_loss(self, case: _cases.Case, params: dict[str, np.ndarray]) -> float | None:
-        """Known for the reference's own final params only (stored with the example)."""
-        ref = self._record(case).get("reference")
-        if not ref:
-            return None
-        same = all(
-            diagnose.close(params[k], np.array(ref["params"][k], dtype=float), rtol=1e-6)
-            for k in PARAM_NAMES
-        )
-        return float(ref["loss"]) if same else None
+    def init_params(self, case: _cases.Case, seed: int) -> Params | None:
+        found = self._record(case).get("train", {}).get("init", {}).get(str(seed))
+        return None if found is None else _params_of(found)
+
+    def descent(
+        self, case: _cases.Case, start: Params, lr: float
+    ) -> tuple[Params, list[float]] | None:
+        for run in self._record(case).get("train", {}).get("runs", []):
+            if abs(float(run["lr"]) - lr) > 1e-12 * max(1.0, abs(lr)):
+                continue
+            if _params_close(start, _params_of(run["start"]), rtol=1e-12):
+                return _params_of(run["final"]), [float(x) for x in run["losses"]]
+        return None
+
+    def gradients(self, case: _cases.Case, params: Params) -> Params | None:
+        for at in self._record(case).get("train", {}).get("gradients", []):
+            if _params_close(params, _params_of(at["params"]), rtol=1e-12):
+                return _params_of(at["gradients"])
+        return None
 
 
 class HiddenUnavailable(RuntimeError):
@@ -146,12 +170,49 @@ def hidden_elsewhere_message(name: str) -> str:
     return text
 
 
+_GRADER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 class CheckFailure(AssertionError):
-    """A student's function is wrong; the message says how. `.result` is the CheckResult."""
+    """A student's function is wrong; the message says how. `.result` is the CheckResult.
+
+    In IPython (a notebook's test cell) the traceback shows the student's frames (the test
+    cell) and the message, without the grader's own frames (`_render_traceback_`).
+    """
 
     def __init__(self, result: CheckResult) -> None:
         super().__init__(result.message)
         self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook for showing this exception: the traceback without grader frames."""
+        tb = _without_grader_frames(self.__traceback__)
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            if shell is not None:
+                return list(shell.InteractiveTB.structured_traceback(type(self), self, tb, 0))
+        except Exception:  # noqa: BLE001 - fall back to the plain format
+            pass
+        import traceback
+
+        return "".join(traceback.format_exception(type(self), self, tb)).splitlines()
+
+
+def _without_grader_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback chain without frames of the grader package or of IPython itself."""
+    keep = []
+    while tb is not None:
+        path = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        parts = path.split(os.sep)
+        if not path.startswith(_GRADER_DIR) and "IPython" not in parts:
+            keep.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(keep):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
 
 
 @dataclass
@@ -163,6 +224,8 @@ class CheckResult:
     misconceptions: the matched tags, e.g. ["M1"]. hint: one sentence of where to look.
     hidden: which flavour ran. n_cases: how many cases were judged.
     case_id: the case the message is about ("" when passed).
+    stdout: what the student's function printed during the check (their own debugging
+    prints; `check` shows it in the test cell).
     """
 
     name: str
@@ -173,6 +236,7 @@ class CheckResult:
     hidden: bool = False
     n_cases: int = 0
     case_id: str = ""
+    stdout: str = ""
 
     def _repr_html_(self) -> str:  # rendered when a notebook displays a result
         import html
@@ -287,23 +351,39 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
     return diagnose.close(got, exp, rtol=1e-6)
 
 
+def _error_explanation(name: str, obs: Observation) -> Explanation:
+    """The exception the student's function raised, blamed on the helper it came from."""
+    e = obs.error
+    assert e is not None
+    if e.helper and e.type_name != "NotImplementedError":
+        return diagnose.explain_helper_error(name, e.helper, e.type_name, e.message, e.where)
+    return diagnose.explain_error(name, e.type_name, e.message, e.where)
+
+
+def _inputs(case: _cases.Case) -> dict[str, np.ndarray]:
+    """The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data)."""
+    return {
+        k: (v if type(v) is _ndarray else np.array(v, dtype=float))
+        for k, v in case["args"].items()
+        if k != "eps" and isinstance(v, (float, int, _ndarray))
+    }
+
+
 def _judge_case(
     name: str,
     case: _cases.Case,
     obs: Observation,
     expected: dict[str, np.ndarray],
-    truth: Truth,
+    others: dict[str, list[diagnose.Seen]] | None = None,
+    truth: Truth | None = None,
 ) -> _Verdict:
-    # The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data).
-    inputs = {
-        k: (v if type(v) is _ndarray else np.array(v, dtype=float))
-        for k, v in case["args"].items()
-        if k != "eps" and isinstance(v, (float, int, _ndarray))
-    }
+    """others: per component, the check's other cases as the naming reads them; truth: where
+    the variants come from."""
+    inputs = _inputs(case)
     if obs.error is not None:
-        e = obs.error
-        return _Verdict(False, [diagnose.explain_error(name, e.type_name, e.message, e.where)])
+        return _Verdict(False, [_error_explanation(name, obs)])
     verdict = _Verdict(True)
+    low = _low_precision(obs.returned)
     got, errs = extract(name, case, obs.returned)
     verdict.got = got
     if errs:
@@ -314,27 +394,82 @@ def _judge_case(
         if _compare(name, case, comp, exp, arr):
             continue
         verdict.ok = False
-        variants = truth.variants(case, comp)
-        expl = diagnose.explain_values(name, comp, inputs, case["context"], exp, arr, variants)
+        if low and arr.shape == exp.shape and diagnose.close(arr, exp, rtol=1e-4):
+            verdict.explanations.append(diagnose.explain_precision(name, comp, low))
+            verdict.shown.append((comp, exp, arr))
+            continue
+        variants = truth.variants(case, comp) if truth is not None else []
+        expl = diagnose.explain_values(
+            name, comp, inputs, case["context"], exp, arr, (others or {}).get(comp, []), variants
+        )
         if not expl.tags and name in _NUMERICAL:
             eps = float(case["args"].get("eps", 1e-5))
             expl = diagnose.explain_eps(name, exp, arr, eps) or expl
         verdict.explanations.append(expl)
         verdict.shown.append((comp, exp, arr))
+    off_by = None
+    if name in _NUMERICAL and "result" in got and verdict.shown:
+        exp, arr = expected["result"], got["result"]
+        if arr.shape == exp.shape and exp.size:
+            off_by = float(abs(arr - exp).max())
+    eps = float(case["args"].get("eps", 1e-5))
     for arg, change in obs.mutated.items():
         verdict.ok = False
-        expl = diagnose.explain_mutation(name, arg, change)
+        expl = diagnose.explain_mutation(name, arg, change, off_by, eps)
         if "M13" in expl.tags:  # W left perturbed is the cause of the values being off
+            verdict.explanations = [e for e in verdict.explanations if "M13" not in e.tags]
             verdict.explanations.insert(0, expl)
         else:
             verdict.explanations.append(expl)
-    warned = diagnose.explain_warnings(name, obs.warnings, _largest(inputs))
+    warned = _warned(name, obs, _largest(inputs), low)
     if warned is not None:
         verdict.ok = False
         verdict.explanations.append(warned)
     if not verdict.ok and not verdict.explanations:  # cannot happen; never pass silently
         verdict.explanations.append(Explanation((), "the answer is wrong.", ""))
     return verdict
+
+
+def _warned(
+    name: str, obs: Observation, largest: float | None = None, low: str = ""
+) -> Explanation | None:
+    """The warnings raised during the call, explained (None when there were none).
+
+    low: the returned value's narrower float dtype ("float32"), if any: an overflow in a
+    cast to it is a matter of precision, not of an unstable formula.
+    """
+    bad = [
+        (message, helper)
+        for (category, message), helper in zip(obs.warnings, _padded(obs), strict=True)
+        if category == "RuntimeWarning" and ("overflow" in message or "invalid" in message)
+    ]
+    if bad and bad[0][1]:  # raised inside another function of the student's
+        return diagnose.explain_helper_warning(name, bad[0][1], bad[0][0], largest)
+    return diagnose.explain_warnings(name, obs.warnings, largest, low)
+
+
+def _padded(obs: Observation) -> list[str]:
+    """obs.warned_in, one entry per warning (observations from elsewhere may lack it)."""
+    return (list(obs.warned_in) + [""] * len(obs.warnings))[: len(obs.warnings)]
+
+
+_LOW_DTYPES = {"float32", "float16"}
+
+
+def _low_precision(r: Returned | None) -> str:
+    """The narrower float dtype ("float32", "float16") of a returned value or of one of its
+    items, or "" when it is float64 (or not a float at all)."""
+    if r is None:
+        return ""
+    if r.kind == "ndarray" and r.dtype in _LOW_DTYPES:
+        return r.dtype
+    if r.kind == "float" and r.type_name.removeprefix("numpy.") in _LOW_DTYPES:
+        return r.type_name.removeprefix("numpy.")
+    for item in r.items or []:
+        found = _low_precision(item)
+        if found:
+            return found
+    return ""
 
 
 def _largest(inputs: dict[str, Any]) -> float | None:
@@ -444,21 +579,47 @@ def judge(
                     )
             if name == "train":
                 return _judge_train(cases, observations, hidden=hidden, truth=truth)
+            expected = [truth.expected(c) for c in cases]
+            seen = _seen(name, cases, observations, expected, truth)
             verdicts = []
-            for case, obs in zip(cases, observations, strict=True):
-                expected = truth.expected(case)
-                verdicts.append(_judge_case(name, case, obs, expected, truth))
+            for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
+                others = {comp: [s for j, s in rows if j != i] for comp, rows in seen.items()}
+                verdicts.append(_judge_case(name, case, obs, expected[i], others, truth))
             return _result(name, cases, verdicts, hidden)
+
+
+def _seen(
+    name: str,
+    cases: list[_cases.Case],
+    observations: list[Observation],
+    expected: list[dict[str, np.ndarray]],
+    truth: Truth,
+) -> dict[str, list[tuple[int, diagnose.Seen]]]:
+    """Per component, every case where the student returned a usable array, for naming a
+    mistake from all cases at once."""
+    out: dict[str, list[tuple[int, diagnose.Seen]]] = {}
+    for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
+        if obs.error is not None:
+            continue
+        got, _ = extract(name, case, obs.returned)
+        for comp, arr in got.items():
+            row = diagnose.Seen(
+                _inputs(case), case["context"], expected[i][comp], arr, truth.variants(case, comp)
+            )
+            out.setdefault(comp, []).append((i, row))
+    return out
 
 
 def _result(
     name: str, cases: list[_cases.Case], verdicts: list[_Verdict], hidden: bool
 ) -> CheckResult:
-    n = len(cases)
+    n = sum(1 for c in cases if not _cases.is_replay(c))
     failing = [i for i, v in enumerate(verdicts) if not v.ok]
     if not failing:
         if hidden:
             msg = f"{name}: right on all {n} hidden test cases (randomised inputs, many shapes)."
+        elif n == 1:
+            msg = f"{name}: right on the visible example."
         else:
             msg = f"{name}: right on all {n} visible examples."
         return CheckResult(name, True, msg, [], "", hidden, n, "")
@@ -530,52 +691,144 @@ def _diverged() -> Explanation:
     )
 
 
-def _loss_scale_tags(
-    case: _cases.Case, params: dict, losses: np.ndarray, truth: Truth
-) -> Explanation | None:
-    """M4 / M5 when the recorded losses are 2x or 1/n of the returned params' loss."""
-    X, Y = case["args"]["X"], case["args"]["Y"]
-    true_last = truth.params_loss(case, params)
-    if true_last is None or true_last <= 0:
+def _params_close(a: dict, b: dict, rtol: float = 1e-6) -> bool:
+    return all(diagnose.close(a[k], b[k], rtol=rtol, atol=1e-12) for k in PARAM_NAMES)
+
+
+def _losses_close(got: np.ndarray, want: np.ndarray) -> bool:
+    return got.shape == want.shape and bool(
+        (abs(got - want) <= 1e-6 * abs(want) + 1e-12).all()
+    )
+
+
+def _same_start(start: dict, known: Params | None) -> bool:
+    return known is not None and _params_close(start, known, rtol=1e-9)
+
+
+def _start_explanation(case: _cases.Case, start: dict, truth: Truth) -> Explanation | None:
+    """None when `start` is init_params(c, n_hidden, o, seed); else which weights it is."""
+    a = case["args"]
+    c, o, h, seed = a["X"].shape[1], a["Y"].shape[1], a["n_hidden"], a["seed"]
+    if _same_start(start, truth.init_params(case, seed)):
         return None
-    ratio = float(losses[-1]) / true_last
-    n = X.shape[0]
-    if 1.8 < ratio < 2.2:
-        return diagnose.explanation(
-            ("M4",),
-            f"your recorded losses are about twice the loss of "
-            f"the returned params ({losses[-1]:.4g} vs {true_last:.4g}).",
-            "train",
+    call = f"init_params({c}, {h}, {o}, seed={seed})"
+    if seed != 0 and _same_start(start, truth.init_params(case, 0)):
+        what, why = f"init_params({c}, {h}, {o}, seed=0)", ": the seed argument is ignored"
+    elif _same_start(start, truth.init_params(case, seed + 1)):
+        what, why = f"init_params({c}, {h}, {o}, seed={seed + 1})", ": seed + 1"
+    else:
+        what, why = "other weights", " (what train(..., epochs=0) returns)"
+    text = f"your training starts from {what}, not from {call}{why}."
+    hint = (
+        "start with params = init_params(X.shape[1], n_hidden, Y.shape[1], seed), the weights "
+        "the notebook provides, so your run can be compared epoch by epoch."
+    )
+    return Explanation((), text, hint)
+
+
+def _step_explanation(
+    case: _cases.Case, start: dict, after: dict, truth: Truth
+) -> tuple[Explanation | None, float | None]:
+    """(None, 1.0) when `after` is one gradient-descent step from `start`; else what the step
+    is, and the factor it is of the right step when it is one (else None). (None, None) when
+    the gradients at `start` are unknown here."""
+    a = case["args"]
+    X, Y, lr = a["X"], a["Y"], a["lr"]
+    g = truth.gradients(case, start)
+    if g is None:
+        return None, None
+    want = {k: start[k] - lr * g[k] for k in PARAM_NAMES}
+    if _params_close(after, want, rtol=1e-6):
+        return None, 1.0
+    moved = {k: after[k] - start[k] for k in PARAM_NAMES}
+    still = [k for k in PARAM_NAMES if not abs(moved[k]).max() > 0]
+    if still:
+        text = (
+            f"one epoch leaves {', '.join(still)} unchanged: the update must change all four "
+            "parameters."
         )
-    for count in (n, n * Y.shape[1]):
-        if count > 2 and abs(ratio * count - 1) < 0.15:
-            return diagnose.explanation(
-                ("M5",),
-                f"your recorded losses are the loss of the returned params divided by {count}.",
-                "train",
-            )
-    return None
+        return Explanation((), text, diagnose.FUNCTION_HINTS["train"]), None
+    num = sum(float((moved[k] * (-lr * g[k])).sum()) for k in PARAM_NAMES)
+    den = sum(float(((lr * g[k]) ** 2).sum()) for k in PARAM_NAMES)
+    factor = num / den if den > 0 else 0.0
+    exact = all(
+        diagnose.close(moved[k], -factor * lr * g[k], rtol=1e-5, atol=1e-12)
+        for k in PARAM_NAMES
+    )
+    n, o = X.shape[0], Y.shape[1]
+    if exact:
+        named = diagnose.step_factor(factor, n, o)
+        if named is not None:
+            tags, what = named
+            text = f"one epoch's step is {what} the gradient-descent step -lr * dL/dW."
+            return diagnose.explanation(tags, text, "train"), factor
+    text = (
+        "one epoch does not move the parameters by -lr * dL/dW "
+        f"(largest difference in {_worst_param(after, want)})."
+    )
+    return Explanation((), text, diagnose.FUNCTION_HINTS["train"]), None
+
+
+def _worst_param(got: dict, want: dict) -> str:
+    k = max(PARAM_NAMES, key=lambda k: float(abs(got[k] - want[k]).max()))
+    return f"{k}: {diagnose.largest_difference(want[k], got[k])}"
+
+
+def _record_explanation(
+    case: _cases.Case, losses: np.ndarray, own: list[float]
+) -> tuple[Explanation | None, np.ndarray]:
+    """None when every losses[t] is the loss of the parameters at the start of epoch t of
+    the trajectory `own` (epochs + 1 losses); else what the recorded losses are."""
+    m = len(losses)
+    before, after = np.array(own[:m]), np.array(own[1 : m + 1])
+    if _losses_close(losses, before):
+        return None, before
+    hint = diagnose.FUNCTION_HINTS["train"]
+    if _losses_close(losses, after):
+        text = (
+            "losses[t] is the loss after the update of epoch t; it must be the loss before it "
+            f"(losses[0] = {before[0]:.6g}, the loss of the starting weights)."
+        )
+        return Explanation((), text, hint), before
+    n, o = case["args"]["X"].shape[0], case["args"]["Y"].shape[1]
+    for ref in (before, after):
+        for factor, tags, what in diagnose.loss_factors(n, o):
+            if _losses_close(losses, factor * ref):
+                text = f"your recorded losses are {what} the loss of the parameters."
+                return diagnose.explanation(tags, text, "train"), before
+    k = next(i for i in range(m) if not _losses_close(losses[i : i + 1], before[i : i + 1]))
+    text = (
+        f"losses[{k}] = {losses[k]:.6g} is not the loss of the parameters at the start of "
+        f"epoch {k} ({before[k]:.6g}): record sse_loss of the current parameters, every epoch."
+    )
+    return Explanation((), text, hint), before
 
 
 def _judge_train(
     cases: list[_cases.Case], observations: list[Observation], *, hidden: bool, truth: Truth
 ) -> CheckResult:
+    """train is held to its contract: it starts from init_params(c, n_hidden, o, seed), each
+    epoch moves every parameter by -lr * dL/dW, and losses[t] is the loss of the parameters
+    at the start of epoch t. The expected run is replayed here (reference-free), so every
+    entry of losses and the final parameters are compared; the replay cases (0 and 1 epochs)
+    name what differs: the start, the step, or what was recorded."""
     name = "train"
+    by_id = {c["id"]: (c, o) for c, o in zip(cases, observations, strict=True)}
     verdicts: list[_Verdict] = []
-    xor_learned: list[bool] = []
     for case, obs in zip(cases, observations, strict=True):
         v = _Verdict(True)
         verdicts.append(v)
+        if _cases.is_replay(case):
+            continue  # read together with the case it replays
         if obs.error is not None:
-            e = obs.error
             v.ok = False
-            v.explanations.append(diagnose.explain_error(name, e.type_name, e.message, e.where))
+            v.explanations.append(_error_explanation(name, obs))
             continue
         params, losses, err = _train_returned(case, obs.returned)
         for arg, change in obs.mutated.items():
             v.ok = False
             v.explanations.append(diagnose.explain_mutation(name, arg, change))
-        warned = diagnose.explain_warnings(name, obs.warnings)
+        warned = _warned(name, obs)
         if warned is not None:
             v.ok = False
             v.explanations.append(warned)
@@ -583,86 +836,74 @@ def _judge_train(
             v.ok = False
             v.explanations.insert(0, err)
             continue
-        scale = _loss_scale_tags(case, params, losses, truth)
-        if scale is not None:
+        a = case["args"]
+        contract = truth.init_params(case, a["seed"])
+        run = truth.descent(case, contract, a["lr"]) if contract is not None else None
+        if run is None:  # cannot happen with either Truth; never pass silently
             v.ok = False
-            v.explanations.insert(0, scale)
-        first, last = float(losses[0]), float(losses[-1])
-        if last > first:
-            v.ok = False
-            v.explanations.insert(
-                0,
-                diagnose.explanation(
-                    ("M3",),
-                    f"the loss went up, from "
-                    f"{first:.4g} to {last:.4g}: the update climbs the loss "
-                    "(W <- W + lr * dL/dW?).",
-                    name,
-                ),
-            )
-        elif not last < first * (1 - 1e-3):
-            v.ok = False
-            v.explanations.insert(
-                0,
-                Explanation(
-                    (),
-                    f"the loss did not go down ({first:.4g} "
-                    f"-> {last:.4g}): are the parameters updated in every epoch?",
-                    diagnose.FUNCTION_HINTS[name],
-                ),
-            )
-        if v.ok and "XOR" in case["label"]:
-            learned = truth.learns_xor(case, params)
-            if learned is not None:
-                xor_learned.append(learned)
-        if v.ok and hidden and case["kind"] == "hidden" and case["args"]["epochs"] <= 10:
-            mismatch = _compare_with_reference(case, params, losses, truth)
-            if mismatch is not None:
-                v.ok = False
-                v.explanations.append(mismatch)
-    if hidden and xor_learned and not any(xor_learned):
-        i = next(k for k, c in enumerate(cases) if "XOR" in c["label"])
-        s = cases[i]["args"]
-        seeds = ", ".join(str(c["args"]["seed"]) for c in cases if "XOR" in c["label"])
-        verdicts[i].ok = False
-        verdicts[i].explanations.append(
-            Explanation(
+            v.explanations.append(Explanation((), "no expected run for this case.", ""))
+            continue
+        final, own = run
+        if _losses_close(losses, np.array(own[:-1])) and _params_close(params, final, 1e-5):
+            continue
+        v.ok = False
+        # What differs: the start, the step, or the recording (read from the replays).
+        start = _replayed(case, 0, by_id)
+        after = _replayed(case, 1, by_id)
+        found: list[Explanation] = []
+        if start is not None:
+            expl = _start_explanation(case, start, truth)
+            if expl is not None:
+                found.append(expl)
+                final, own = truth.descent(case, start, a["lr"]) or (None, None)
+            if after is not None:
+                expl, factor = _step_explanation(case, start, after, truth)
+                if expl is not None:
+                    found.append(expl)
+                    # read the losses along the student's own steps when they are known ones
+                    lr = a["lr"] * factor if factor is not None else a["lr"]
+                    final, own = truth.descent(case, start, lr) or (None, None)
+                    if factor is None and own is not None:
+                        losses, own = losses[:1], own[:2]  # only the first is known
+        if own is None:  # a run this package does not hold: named at grading time
+            found.append(Explanation(
                 (),
-                f"after {s['epochs']} epochs with "
-                f"n_hidden={s['n_hidden']} and lr={s['lr']}, the network does not classify XOR "
-                f"(seeds {seeds}).",
-                "start from random weights (e.g. rng.normal(size=...), not zeros or tiny values) "
-                "and update all four parameters every epoch.",
-            )
-        )
+                "your run differs from the expected one, and from other starting weights than "
+                "the course's its losses cannot be checked here (the hidden tests name it).",
+                diagnose.FUNCTION_HINTS[name],
+            ))
+        else:
+            recorded, shown = _record_explanation(case, losses, own)
+            if recorded is not None:
+                found.append(recorded)
+                v.shown.append(("losses", shown, losses))
+        if not found:
+            if losses[-1] > losses[0]:
+                found.append(diagnose.explanation(
+                    ("M3",),
+                    f"the loss went up, from {losses[0]:.4g} to {losses[-1]:.4g}: the update "
+                    "climbs the loss (W <- W + lr * dL/dW?).",
+                    "train",
+                ))
+            else:
+                found.append(Explanation(
+                    (),
+                    "the losses are the losses of your parameters, but the returned parameters "
+                    f"are not those after {a['epochs']} epochs "
+                    f"({_worst_param(params, final)}).",
+                    diagnose.FUNCTION_HINTS[name],
+                ))
+        v.explanations[:0] = found
     return _result(name, cases, verdicts, hidden)
 
 
-def _compare_with_reference(
-    case: _cases.Case, params: dict, losses: np.ndarray, truth: Truth
-) -> Explanation | None:
-    """When the student's starting weights match the reference's (same first loss), the
-    losses must follow the reference's: recorded before each update, or after it."""
-    ref_losses = truth.reference_train(case, case["args"]["epochs"] + 1)
-    if ref_losses is None:
+def _replayed(case: _cases.Case, epochs: int, by_id: dict) -> dict | None:
+    """The params a replay case of `case` returned (0 or 1 epochs), or None."""
+    found = by_id.get(f"{case['id']}-epochs{epochs}")
+    if found is None or found[1].error is not None:
         return None
-    m = len(losses)
-    before, after = ref_losses[:m], ref_losses[1 : m + 1]
-    if not diagnose.close(losses[:1], before[:1], rtol=1e-6) and not diagnose.close(
-        losses[:1], after[:1], rtol=1e-6
-    ):
-        return None  # another initialisation: judged by behaviour only
-    if diagnose.close(losses, before, rtol=1e-6) or diagnose.close(losses, after, rtol=1e-6):
-        return None
-    k = next(
-        i for i in range(m) if not diagnose.close(losses[i : i + 1], before[i : i + 1], rtol=1e-6)
-    )
-    text = (
-        f"your starting weights match the reference's, but from epoch {k} on the losses "
-        f"differ (expected {before[k]:.6g}, got {losses[k]:.6g}): check the update "
-        "W <- W - lr * dL/dW for every parameter."
-    )
-    return Explanation((), text, diagnose.FUNCTION_HINTS["train"])
+    params, _, err = _train_returned(found[0], found[1].returned)
+    return None if err is not None else params
 
 
 # --------------------------------------------------------------------------- running
@@ -680,20 +921,40 @@ def run_check(
         case_list = _cases.visible_cases(name)
     observations = observe_cases(fn, case_list)
     case_list = case_list[: len(observations)]  # an untouched stub is called only once
-    return judge(name, case_list, observations, hidden=hidden, truth=truth)
+    result = judge(name, case_list, observations, hidden=hidden, truth=truth)
+    result.stdout = _printed(observations)
+    return result
+
+
+#: Most characters of a student's own prints shown by one check.
+PRINT_LIMIT = 10_000
+
+
+def _printed(observations: list[Observation]) -> str:
+    """What the student's function printed to stdout over all calls, capped at PRINT_LIMIT
+    (stderr stays captured: nbgrader scores any stderr output as a failure)."""
+    text = "".join(o.stdout for o in observations)
+    if len(text) > PRINT_LIMIT:
+        cut = len(text) - PRINT_LIMIT
+        text = text[:PRINT_LIMIT] + f"\n... ({cut} more characters printed by your function)\n"
+    return text
 
 
 def check(name: str, fn: Any, *, hidden: bool = False, seed: int = _cases.DEFAULT_SEED) -> None:
     """Run one check: print one line when fn is right, raise CheckFailure when it is not.
 
-    A hidden check where the instructor's package is absent (a student's environment) prints
-    that it runs at grading time and returns.
+    What fn itself prints (its debugging prints) is shown first, on stdout. A hidden check
+    where the instructor's package is absent (a student's environment) prints that it runs at
+    grading time and returns.
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython and pytest hide this frame
     try:
         result = run_check(name, fn, hidden=hidden, seed=seed)
     except HiddenUnavailable as exc:
         print(exc)
         return
+    if result.stdout:
+        sys.stdout.write(result.stdout if result.stdout.endswith("\n") else result.stdout + "\n")
     if not result.passed:
         raise CheckFailure(result)
     print(result.message)

@@ -1,7 +1,7 @@
 """Name the mistake: compare a wrong answer with the known wrong answers on the same inputs.
 
 Pure functions that return `Explanation`s and never assert (checks.py turns them into the
-failure a test cell raises). The misconceptions are the spec's table M1-M13; each
+failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md; each
 explanation carries the tags it matched, one sentence of what the answer equals, and one
 sentence of where to look.
 
@@ -14,7 +14,7 @@ reports the first that matches. This module computes no right answer of any func
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,14 +23,15 @@ from backprop_checks import _trusted
 
 _ndarray = _trusted.ndarray
 
-#: What each misconception's message names (COURSE_SPEC.md, "Misconceptions the grader names").
+#: What each misconception's message names (docs/course.md, M1-M13).
 MISCONCEPTIONS: dict[str, str] = {
     "M1": "a missing or extra transpose",
     "M2": "wrong shape",
-    "M3": "a sign flip, (Y - Y_hat) instead of (Y_hat - Y)",
+    "M3": "a sign flip",
     "M4": "twice the expected: the loss without the 1/2",
     "M5": "a mean where the course uses a sum",
-    "M6": "the double-sigmoid mistake (seed 004): the sigmoid applied again to an activation",
+    "M6": "the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
+    "an activation",
     "M7": "a forgotten activation derivative",
     "M8": "a pre-activation vs activation mix-up (Z where H or Y_hat is due, or the reverse)",
     "M9": "the bias gradient is not summed over the samples",
@@ -53,7 +54,7 @@ TAG_HINTS: dict[str, str] = {
     "M5": "the loss sums over the samples, so its gradient sums too: use .sum(...), not "
     ".mean(...), and do not divide by n.",
     "M6": "H and Y_hat are already sigmoids: their derivative factor is H * (1 - H) (or "
-    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is seed 004's mistake.",
+    "Y_hat * (1 - Y_hat)); applying sigmoid to them again is the lecture notes' mistake.",
     "M7": "every layer's error signal carries the sigmoid's derivative: multiply "
     "elementwise by Y_hat * (1 - Y_hat) (output) or H * (1 - H) (hidden).",
     "M8": "Z is the pre-activation (before the sigmoid) and H / Y_hat the activation "
@@ -126,10 +127,96 @@ class Explanation:
         return f"{tags} {titles}: {self.text}"
 
 
+#: Where to look for a misconception in one function, where the general hint would talk about
+#: something that function does not have (notebooks 01-02 have no Y_hat; train has no formula
+#: to transpose). Looked up before TAG_HINTS.
+FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
+    ("sigmoid", "M3"): "sigma(z) = 1 / (1 + exp(-z)): check the sign in the exponent.",
+    ("numerical_derivative", "M3"): "the central difference is (g(x + eps) - g(x - eps)) / "
+    "(2 eps): check the order of the subtraction.",
+    ("numerical_gradient", "M3"): "the central difference is (fn(W + eps) - fn(W - eps)) / "
+    "(2 eps) at each entry: check the order of the subtraction.",
+    ("sse_loss", "M5"): "the course's loss is a sum over all samples and outputs: "
+    "0.5 * np.sum((Y_hat - Y) ** 2), not np.mean and not divided by n.",
+    ("train", "M3"): "gradient descent steps against the gradient: W <- W - lr * dL/dW, "
+    "for all four parameters.",
+    ("train", "M4"): "the course's loss is 1/2 * sum((Y_hat - Y)^2) and backprop's gradients "
+    "are its gradients: no extra factor 2, neither in the losses you record nor in the step.",
+    ("train", "M5"): "the loss and its gradients are sums over the samples: record sse_loss as "
+    "it is and step by lr * dL/dW, with no division by n.",
+    ("grad_W1", "M1"): "write the shapes under each factor: X^T (c, n) times delta1 (n, h) gives "
+    "(c, h); move the .T to the factor that needs it.",
+    ("hidden_delta", "M1"): "write the shapes under each factor: delta2 (n, o) times W2^T (o, h) "
+    "gives (n, h), like H; move the .T to the factor that needs it.",
+    ("forward", "M1"): "X (n, c) @ W1 (c, h) gives (n, h) and H (n, h) @ W2 (h, o) gives "
+    "(n, o): the forward pass needs no .T.",
+    ("output_delta", "M1"): "delta2 is elementwise in Y_hat and Y, so it has their shape "
+    "(n, o): no .T.",
+    **{
+        (fn, "M1"): "the function works entry by entry: its answer has the shape of its "
+        "input, no .T."
+        for fn in (
+            "df_dx",
+            "df_dz",
+            "sigmoid",
+            "sigmoid_prime",
+            "sigmoid_prime_from_output",
+            "numerical_gradient",
+        )
+    },
+    ("sigmoid_prime", "M6"): "sigma(z) is already an activation: compute s = sigmoid(z) once, "
+    "then s * (1 - s); do not apply sigmoid to s again.",
+    ("sigmoid_prime_from_output", "M6"): "a is already sigma(z): the derivative is a * (1 - a); "
+    "applying sigmoid to a again is the lecture notes' mistake.",
+    ("sigmoid_prime", "M7"): "sigmoid_prime is the derivative: multiply sigma(z) by "
+    "(1 - sigma(z)).",
+    ("sigmoid_prime", "M8"): "z is the pre-activation and sigma(z) the activation: the "
+    "derivative at z is sigma(z) * (1 - sigma(z)), not z * (1 - z).",
+    ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
+    "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
+}
+
+
+def hint_for(name: str, tag: str) -> str:
+    """Where to look for misconception `tag` in function `name`."""
+    return FUNCTION_TAG_HINTS.get((name, tag), TAG_HINTS[tag])
+
+
 def explanation(tags: tuple[str, ...], text: str, name: str) -> Explanation:
     """An Explanation whose hint is the first tag's (or the function's) where-to-look."""
-    hint = TAG_HINTS[tags[0]] if tags else FUNCTION_HINTS.get(name, "")
+    hint = hint_for(name, tags[0]) if tags else FUNCTION_HINTS.get(name, "")
     return Explanation(tuple(tags), text, hint)
+
+
+def step_factor(factor: float, n: int, o: int) -> tuple[tuple[str, ...], str] | None:
+    """The misconception of a training step that is `factor` times the right one."""
+    for value, tags, what in _factor_table(n, o):
+        if abs(factor - value) <= 1e-6 * abs(value):
+            return tags, what
+    return None
+
+
+def loss_factors(n: int, o: int) -> list[tuple[float, tuple[str, ...], str]]:
+    """(factor, tags, words) a recorded loss can be off by, for a batch of n samples, o outputs."""
+    return [row for row in _factor_table(n, o) if row[0] > 0]
+
+
+def _factor_table(n: int, o: int) -> list[tuple[float, tuple[str, ...], str]]:
+    out: list[tuple[float, tuple[str, ...], str]] = [
+        (-1.0, ("M3",), "minus"),
+        (2.0, ("M4",), "twice"),
+        (-2.0, ("M3", "M4"), "-2 times"),
+    ]
+    seen = {1.0, -1.0, 2.0, -2.0, 0.5}
+    for count, what in ((n, "n"), (n * o, "(n*o)")):
+        for num, tags in ((1, ("M5",)), (2, ("M4", "M5")), (-1, ("M3", "M5"))):
+            value = num / count
+            if value in seen:
+                continue  # the same number as a simpler factor: not told apart here
+            seen.add(value)
+            out.append((value, tags, f"{num}/{count} ({num}/{what}) times"))
+    out.append((0.5, (), "half"))
+    return out
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -186,12 +273,15 @@ def largest_difference(expected: np.ndarray, got: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ...")
-    and its value."""
+    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ..."),
+    its value, and its key: the same on every case for the same mistake (the formula, the
+    factor in symbols such as "1/n", transposed or not), so the mistake can be named from all
+    the cases at once."""
 
     tags: tuple[str, ...]
     text: str
     value: np.ndarray
+    key: tuple[str, str, bool] = ("", "", False)
 
 
 @dataclass(frozen=True)
@@ -217,27 +307,40 @@ def _nd(value: Any) -> np.ndarray:
     return np.array(value, dtype=float)
 
 
-def _scales(name: str, n: int | None, o: int | None) -> list[tuple[float, tuple[str, ...], str]]:
-    """(factor, tags, prefix): the factors a wrong answer can be off by, simplest first."""
+def _scales(
+    name: str, n: int | None, o: int | None
+) -> list[tuple[float, tuple[str, ...], str, str]]:
+    """(factor, tags, prefix, key): the factors a wrong answer can be off by, simplest first;
+    key is the factor in symbols ("1/n"), the same on every case."""
     if name in ("numerical_gradient", "numerical_derivative"):
-        return [(1.0, (), ""), (-1.0, ("M3",), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
+        return [
+            (1.0, (), "", "1"),
+            (-1.0, ("M3",), "minus ", "-1"),
+            (2.0, (), "twice ", "2"),
+            (0.5, (), "half ", "1/2"),
+        ]
     if name not in _LOSS_FUNCTIONS:
-        return [(1.0, (), ""), (-1.0, (), "minus "), (2.0, (), "twice "), (0.5, (), "half ")]
+        return [
+            (1.0, (), "", "1"),
+            (-1.0, (), "minus ", "-1"),
+            (2.0, (), "twice ", "2"),
+            (0.5, (), "half ", "1/2"),
+        ]
     out = [
-        (1.0, (), ""),
-        (-1.0, ("M3",), "minus "),
-        (2.0, ("M4",), "twice "),
-        (-2.0, ("M3", "M4"), "-2 times "),
+        (1.0, (), "", "1"),
+        (-1.0, ("M3",), "minus ", "-1"),
+        (2.0, ("M4",), "twice ", "2"),
+        (-2.0, ("M3", "M4"), "-2 times ", "-2"),
     ]
     for count, what in ((n, "n"), ((n or 0) * (o or 0), "(n*o)")):
-        if count and count > 2:
+        if count:  # n = 1 or 2 as well: naming reads every case, where 1/n is 1 or 1/2 there
             out += [
-                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times "),
-                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times "),
-                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times "),
-                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times "),
+                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times ", f"1/{what}"),
+                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times ", f"-1/{what}"),
+                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times ", f"2/{what}"),
+                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times ", f"-2/{what}"),
             ]
-    out.append((0.5, (), "half "))
+    out.append((0.5, (), "half ", "1/2"))
     return out
 
 
@@ -259,7 +362,7 @@ def candidates(
     inputs: dict[str, Any],
     context: dict[str, Any],
     expected: np.ndarray,
-    variants: list[Variant],
+    variants: list[Variant] = (),
 ) -> list[Candidate]:
     """Every known wrong answer for this function and output on these inputs, simplest first.
 
@@ -276,15 +379,51 @@ def candidates(
     with np.errstate(all="ignore"):
         for var in [right, *variants]:
             gloss = f" ({var.gloss})" if var.gloss else ""
-            for factor, s_tags, prefix in _scales(name, n, o):
+            for factor, s_tags, prefix, s_key in _scales(name, n, o):
                 value = _nd(var.value * factor)
                 tags = tuple(dict.fromkeys(var.tags + s_tags))
-                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value))
+                key = (var.formula, s_key, False)
+                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value, key))
                 if value.ndim == 2 and value.shape[0] != value.shape[1]:
                     t_tags = tuple(dict.fromkeys(("M1",) + tags))
                     text = f"{prefix}{var.formula}, transposed{gloss}"
-                    out.append(Candidate(t_tags, text, value.T.copy()))
+                    out.append(Candidate(t_tags, text, value.T.copy(), (var.formula, s_key, True)))
     return out[1:]  # the expected itself is not a mistake
+
+
+@dataclass
+class Seen:
+    """One case as the naming reads it: the call's inputs, the case's network, the expected
+    answer and what the student returned for one component."""
+
+    inputs: dict[str, Any]
+    context: dict[str, Any]
+    expected: np.ndarray
+    got: np.ndarray
+    variants: list[Variant] = field(default_factory=list)
+    _values: dict | None = None
+
+    def values(self, name: str, component: str) -> dict[tuple[str, str, bool], np.ndarray]:
+        """Every candidate's value on this case, by key (computed once)."""
+        if self._values is None:
+            self._values = {}
+            for cand in candidates(
+                name, component, self.inputs, self.context, self.expected, self.variants
+            ):
+                self._values.setdefault(cand.key, cand.value)
+        return self._values
+
+
+def consistent(name: str, component: str, key: tuple[str, str, bool], others: list[Seen]) -> bool:
+    """Whether the mistake `key` explains what the student returned on every other case
+    (on a case where the mistake changes nothing, a right answer agrees with it)."""
+    for seen in others:
+        value = seen.values(name, component).get(key)
+        if value is None:
+            continue  # that mistake has no value there (a transpose of a square matrix)
+        if value.shape != seen.got.shape or not close(seen.got, value, rtol=1e-5):
+            return False
+    return True
 
 
 def explain_values(
@@ -294,15 +433,21 @@ def explain_values(
     context: dict[str, Any],
     expected: np.ndarray,
     got: np.ndarray,
+    others: list[Seen] | None = None,
     variants: list[Variant] = (),
 ) -> Explanation:
-    """Why a returned array (an exact float64 ndarray) differs from the expected one
-    (variants: see `candidates`)."""
+    """Why a returned array (an exact float64 ndarray) differs from the expected one.
+
+    others: the other cases of the same check; a known mistake is named only when it also
+    explains what the student returned on each of them (two mistakes that give the same
+    number on one example are told apart by the others). variants: see `candidates`.
+    """
     label = "" if component == "result" else f"{component}: "
     for cand in candidates(name, component, inputs, context, expected, list(variants)):
         if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
             continue
-        if close(got, cand.value, rtol=1e-5):
+        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
+                                                            others or []):  # fmt: skip
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     if got.shape != expected.shape:
         return explain_shape(name, component, inputs, expected.shape, got.shape)
@@ -341,6 +486,23 @@ def explain_shape(
             return explanation(
                 ("M2",), base + ": drop keepdims=True (or index [0]) to get a 1-d array.", name
             )
+    n, _ = _sizes(inputs, {})
+    delta = "delta1" if bias == "h" else "delta2"
+    column = "hidden unit" if bias == "h" else "output"
+    axis_hint = (
+        f"{delta} has one row per sample and one column per {column}: sum over the rows, "
+        f"{delta}.sum(axis=0), to get ({bias},)."
+    )
+    if bias and len(expected_shape) == 1 and got_shape == (n,) and expected_shape != (n,):
+        return Explanation(
+            ("M2",),
+            base + ": one entry per sample, so the sum ran over axis 1 (the columns) instead "
+            "of axis 0 (the samples).",
+            axis_hint,
+        )
+    if bias and len(expected_shape) == 1 and got_shape == ():
+        text = base + ": a single number, the sum over both axes; sum over axis 0 only."
+        return Explanation(("M2",), text, axis_hint)
     if len(got_shape) == 2 and got_shape == expected_shape[::-1] and got_shape[0] != got_shape[1]:
         return explanation(("M1",), base + ": the shape of the transpose.", name)
     return explanation(("M2",), base + ".", name)
@@ -357,8 +519,15 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
         "dict": 'return a dict with the keys "W1", "b1", "W2", "b2"',
         "list": "return a list with one float per epoch",
     }[want]
+    bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
     if kind == "none":
         text = f"{label}your function returned None: is a `return` statement missing?"
+    elif bias and want == "array" and kind in ("float", "int"):
+        delta = "delta1" if bias == "h" else "delta2"
+        text = (
+            f"{label}a single number ({type_name}): the sum over both axes of {delta}; sum over "
+            f"axis 0 (the samples) only, {delta}.sum(axis=0), to get ({bias},)."
+        )
     else:
         article = "an" if want == "array" else "a"
         text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
@@ -398,13 +567,58 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
-def explain_mutation(name: str, arg: str, change: float) -> Explanation:
-    """An argument was changed: M11, or M13 when numerical_gradient left W nudged by about eps."""
+def explain_helper_warning(
+    name: str, helper: str, message: str, largest_input: float | None = None
+) -> Explanation:
+    """numpy warned inside another of the student's functions that `name` calls: the helper
+    is named, not the function graded (which is graded with the student's own helpers)."""
+    on = f" on inputs as large as {largest_input:g}" if largest_input else ""
+    return Explanation(
+        (),
+        f"your {name} calls your {helper}, which makes numpy warn {message!r}{on}: "
+        f"fix {helper} first (its own check says how), then run this cell again.",
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its checks, check this one again.",
+    )
+
+
+def explain_helper_error(
+    name: str, helper: str, type_name: str, message: str, where: str = ""
+) -> Explanation:
+    """An exception raised inside another of the student's functions that `name` calls."""
+    at = f" ({where})" if where else ""
+    return Explanation(
+        (),
+        f"your {name} calls your {helper}, which raised {type_name}: {message}{at}: "
+        f"fix {helper} first, then run this cell again.",
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its checks, check this one again.",
+    )
+
+
+def explain_mutation(
+    name: str, arg: str, change: float, off_by: float | None = None, eps: float | None = None
+) -> Explanation:
+    """An argument was changed (changes at rounding level are not recorded as changes): M11.
+
+    For numerical_gradient's W, M13 as well when the answer is measured to be off by O(eps)
+    (off_by: the largest error of the answer, None when the answer is right) and W was left
+    nudged by about eps: the later entries were computed at a nudged W.
+    """
     size = "its shape or type" if change == float("inf") else f"entries by up to {change:.3g}"
     if name == "numerical_gradient" and arg == "W":
+        measured = off_by is not None and eps is not None and off_by > 1e-3 * eps
+        if measured and 0.1 * eps <= change <= 10 * eps:
+            return explanation(
+                ("M13", "M11"),
+                f"W was left perturbed: after your function returned, W had changed {size} "
+                f"(about eps = {eps:g}), and your answer is off by {off_by:.2g}: the entries "
+                "after the first were computed at a nudged W.",
+                name,
+            )
         return explanation(
-            ("M13", "M11"),
-            f"W was left perturbed: after your function returned, W had changed {size}.",
+            ("M11",),
+            f"W was changed in place: after your function returned, W had changed {size}.",
             name,
         )
     return explanation(
@@ -415,17 +629,45 @@ def explain_mutation(name: str, arg: str, change: float) -> Explanation:
     )
 
 
+def explain_precision(name: str, component: str, dtype: str) -> Explanation:
+    """A returned value in a narrower float dtype (float32) that is right to its precision."""
+    label = "" if component == "result" else f"{component}: "
+    return Explanation(
+        (),
+        f"{label}your answer has dtype {dtype} where float64 is expected: right to about 7 "
+        f"digits, not to the 15 the checks compare ({dtype} is a matter of precision, not of "
+        "the formula).",
+        f"compute in float64, numpy's default: np.asarray(z, dtype=float) (not {dtype}), and "
+        "no .astype(np.float32).",
+    )
+
+
 def explain_warnings(
-    name: str, caught: list[tuple[str, str]], largest_input: float | None = None
+    name: str,
+    caught: list[tuple[str, str]],
+    largest_input: float | None = None,
+    low: str = "",
 ) -> Explanation | None:
     """M12 when numpy warned about overflow or invalid values during the call; else None.
 
     largest_input: the largest |entry| of the call's arrays, named in the message.
+    low: the returned value's narrower float dtype ("float32") if any: an overflow in a cast
+    to it is precision (no tag), not an unstable formula.
     """
     bad = [m for c, m in caught if c == "RuntimeWarning" and ("overflow" in m or "invalid" in m)]
     if not bad:
         return None
     on = f" on inputs as large as {largest_input:g}" if largest_input else ""
+    if "in cast" in bad[0]:  # an inf from the narrowing cast; what follows comes from it
+        dtype = low or "a narrower dtype"
+        return Explanation(
+            (),
+            f"numpy warned {bad[0]!r}{on}: converting float64 inputs to {dtype} overflows "
+            f"({dtype} holds no number beyond about 3.4e38); a matter of precision, not of "
+            "the formula.",
+            "compute in float64, numpy's default: np.asarray(z, dtype=float), and no "
+            ".astype(np.float32).",
+        )
     return explanation(
         ("M12",),
         f"numpy warned {bad[0]!r}{on} (in a test cell that warning goes "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import sysconfig
 import time
 import traceback
 import warnings
@@ -64,6 +66,7 @@ class ErrorInfo:
     message: str
     where: str = ""  # "line 3, in grad_W2: return H.T @ dleta2"
     traceback: str = ""
+    helper: str = ""  # the student's other function it was raised in ("sigmoid"), if any
 
 
 @dataclass
@@ -85,6 +88,9 @@ class Observation:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    #: per warning, the student's other function it was raised in ("" when raised in the
+    #: called function itself or outside the student's code)
+    warned_in: list[str] = field(default_factory=list)
 
 
 def _type_name(value: Any) -> str:
@@ -142,8 +148,16 @@ def _copy_arg(value: Any) -> Any:
     return value
 
 
+#: A change of an entry within this many units of float64 rounding (relative to the entry and
+#: to the array's largest entry) is rounding, not a mutation: `W[ix] += eps; W[ix] -= 2 * eps;
+#: W[ix] += eps` puts W back up to a few ulps.
+ROUNDING_ULPS = 8.0
+_MACHINE_EPS = float(np.finfo(np.float64).eps)
+
+
 def _change(before: Any, after: Any) -> float:
-    """Largest absolute change between two versions of an argument (0.0 when unchanged)."""
+    """Largest absolute change between two versions of an argument (0.0 when unchanged or
+    changed at rounding level only, see ROUNDING_ULPS)."""
     if type(before) is _ndarray:
         if type(after) is not _ndarray or after.shape != before.shape:
             return float("inf")
@@ -156,11 +170,48 @@ def _change(before: Any, after: Any) -> float:
         diff[same_nan] = 0.0
         if (diff != diff).any():
             return float("inf")
+        scale = abs(b)
+        finite = scale[(scale != float("inf")) & (scale == scale)]
+        largest = float(finite.max()) if finite.size else 0.0
+        unit = ROUNDING_ULPS * _MACHINE_EPS  # scaled first: 1e308 + 1e308 would overflow
+        limit = unit * scale + unit * largest
+        if (diff <= limit).all():
+            return 0.0
         return float(diff.max())
     return 0.0
 
 
 _GRADER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARY_DIRS = tuple(
+    sorted(
+        {
+            os.path.abspath(p) + os.sep
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (p := sysconfig.get_paths().get(key))
+        }
+    )
+)
+
+
+def _is_student_file(filename: str) -> bool:
+    """Whether code in this file is the student's: not the grader's, not a library's."""
+    path = os.path.abspath(filename)
+    return not path.startswith(_GRADER_DIR) and not path.startswith(_LIBRARY_DIRS)
+
+
+def _helper_of(frames: list[tuple[Any, str, str]]) -> str:
+    """The student's other function among frames (outermost first, each (code identity,
+    filename, function name); frames[0] is the called function): the innermost student
+    function that is not the called one, or "". Comprehensions and lambdas count as the
+    function they are written in."""
+    if not frames:
+        return ""
+    called = frames[0][0]
+    for code, filename, fname in reversed(frames):
+        if not _is_student_file(filename) or fname.startswith("<"):
+            continue
+        return "" if code is called else fname
+    return ""
 
 
 def _where(tb: traceback.StackSummary) -> str:
@@ -197,20 +248,43 @@ def observe(
     private = [_copy_arg(a) for a in args]
     obs = Observation(name=name, case_id=case_id)
     out, err = io.StringIO(), io.StringIO()
+    caught: list[tuple[str, str, str]] = []
+    here = sys._getframe()
+
+    def record(message, category, filename, lineno, file=None, line=None) -> None:
+        # Which function raised it: walk out from the warning to this call of `observe`.
+        frames = []
+        frame = sys._getframe(1)
+        while frame is not None and frame is not here:
+            code = frame.f_code
+            frames.append((code, code.co_filename, code.co_name))
+            frame = frame.f_back
+        frames.reverse()
+        if len(caught) < 20:
+            caught.append((category.__name__, str(message)[:300], _helper_of(frames)))
+
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.showwarning = record
         with _errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
                     value = fn(*private)
                 except Exception as exc:  # noqa: BLE001 - the student's exception is data
                     tb = traceback.extract_tb(exc.__traceback__)
+                    inner = []
+                    t = exc.__traceback__.tb_next if exc.__traceback__ else None
+                    while t is not None:  # from the called function inwards
+                        code = t.tb_frame.f_code
+                        inner.append((code, code.co_filename, code.co_name))
+                        t = t.tb_next
                     obs.error = ErrorInfo(
                         type_name=type(exc).__name__,
                         message=str(exc)[:_TEXT_LIMIT],
                         where=_where(tb),
                         traceback="".join(traceback.format_list(tb[-4:]))[:_TEXT_LIMIT],
+                        helper=_helper_of(inner),
                     )
                 else:
                     obs.returned = describe(value)
@@ -219,7 +293,8 @@ def observe(
             change = _change(before, after)
             if change > 0.0:
                 obs.mutated[key] = change
-    obs.warnings = [(w.category.__name__, str(w.message)[:300]) for w in caught[:20]]
+    obs.warnings = [(c, m) for c, m, _ in caught]
+    obs.warned_in = [h for _, _, h in caught]
     obs.stdout = out.getvalue()[:_TEXT_LIMIT]
     obs.stderr = err.getvalue()[:_TEXT_LIMIT]
     return obs
@@ -311,12 +386,15 @@ def to_json(obs: Observation) -> dict[str, Any]:
         "name": obs.name,
         "case_id": obs.case_id,
         "returned": _returned_to_json(obs.returned),
-        "error": None if err is None else [err.type_name, err.message, err.where, err.traceback],
+        "error": None
+        if err is None
+        else [err.type_name, err.message, err.where, err.traceback, err.helper],
         "mutated": {k: (v if v != float("inf") else "inf") for k, v in obs.mutated.items()},
         "warnings": [list(w) for w in obs.warnings],
         "stdout": obs.stdout,
         "stderr": obs.stderr,
         "seconds": obs.seconds,
+        "warned_in": list(obs.warned_in),
     }
 
 
@@ -329,8 +407,10 @@ def from_json(data: dict[str, Any]) -> Observation:
     err = data.get("error")
     error = None
     if err is not None:
-        type_name, message, where, tb = (str(x)[:_TEXT_LIMIT] for x in err)
-        error = ErrorInfo(type_name, message, where, tb)
+        fields = [str(x)[:_TEXT_LIMIT] for x in list(err)[:5]]
+        type_name, message, where, tb = fields[:4]
+        helper = fields[4][:200] if len(fields) > 4 else ""
+        error = ErrorInfo(type_name, message, where, tb, helper)
     mutated = {str(k): float(v) for k, v in dict(data.get("mutated", {})).items()}
     caught = [(str(c)[:100], str(m)[:300]) for c, m in list(data.get("warnings", []))[:20]]
     return Observation(
@@ -343,4 +423,5 @@ def from_json(data: dict[str, Any]) -> Observation:
         stdout=str(data.get("stdout", ""))[:_TEXT_LIMIT],
         stderr=str(data.get("stderr", ""))[:_TEXT_LIMIT],
         seconds=float(data.get("seconds", 0.0)),
+        warned_in=[str(h)[:200] for h in list(data.get("warned_in", []))[: len(caught)]],
     )
