@@ -720,7 +720,8 @@ def _start_explanation(case: _cases.Case, start: dict, truth: Truth) -> Explanat
         what, why = "other weights", " (what train(..., epochs=0) returns)"
     text = f"your training starts from {what}, not from {call}{why}."
     hint = (
-        "start with params = init_params(X.shape[1], n_hidden, Y.shape[1], seed), the weights "
+        "start from the weights init_params gives for (number of inputs, n_hidden, number "
+        "of outputs, seed), the weights "
         "the notebook provides, so your run can be compared epoch by epoch."
     )
     return Explanation((), text, hint)

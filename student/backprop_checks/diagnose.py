@@ -164,8 +164,8 @@ FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
             "numerical_gradient",
         )
     },
-    ("sigmoid_prime", "M6"): "sigma(z) is already an activation: compute s = sigmoid(z) once, "
-    "then s * (1 - s); do not apply sigmoid to s again.",
+    ("sigmoid_prime", "M6"): "sigma(z) is already an activation: take the sigmoid of z once, "
+    "call it s, then s * (1 - s); do not apply sigmoid to s again.",
     ("sigmoid_prime_from_output", "M6"): "a is already sigma(z): the derivative is a * (1 - a); "
     "applying sigmoid to a again is the lecture notes' mistake.",
     ("sigmoid_prime", "M7"): "sigmoid_prime is the derivative: multiply sigma(z) by "
