@@ -144,6 +144,6 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
     # bob's graded test cell failed with the mistake named; alice's did not fail
     assert 'CheckFailure: output_delta: [M6]' in pages["bob"], "bob's page names [M6]"
     assert "double-sigmoid" in pages["bob"]
-    assert "CheckFailure" not in pages["alice"]
+    assert "CheckFailure: output_delta" not in pages["alice"]
     assert f"{ASSIGNMENT} (Score: 9.0 / 9.0)" in pages["alice"]
     assert f"{ASSIGNMENT} (Score: 6.0 / 9.0)" in pages["bob"]
