@@ -9,14 +9,14 @@ export PATH := $(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
 
-.PHONY: venv lab test lint release demo clean
+.PHONY: venv lab test lint release handout demo clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml student/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e student
 	@touch $(STAMP)
 
 lab: workspace  ## open your workspace in JupyterLab (students and self-study)
@@ -42,6 +42,9 @@ lint: $(STAMP)
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m grader release
+
+handout: $(STAMP)  ## instructors: dist/handout/ (student wheel, one zip per assignment)
+	$(BIN)/python -m grader handout
 
 demo: $(STAMP)  ## instructors: the whole grading pipeline on a sample class
 	$(BIN)/python -m grader demo

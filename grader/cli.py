@@ -11,6 +11,7 @@ its result. Defaults come from the library functions' keyword-only arguments.
     export [--format F]          grades.csv, and the Canvas or Moodle import file
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
+    handout                      dist/handout/: the student wheel and one zip per assignment
     demo                         the whole pipeline on a sample class in a temporary course
 """
 
@@ -268,6 +269,20 @@ def _selfcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handout(args: argparse.Namespace) -> int:
+    from grader.handout.build import HandoutError, build_handout
+
+    try:
+        out = build_handout(Path(args.dest))
+    except HandoutError as exc:
+        print(f"backprop-grader handout: {exc}", file=sys.stderr)
+        return 2
+    print(f"student wheel: {out.wheel}")
+    for assignment, path in out.zips.items():
+        print(f"  {path.name}: {', '.join(out.contents[assignment])}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from grader.demo import run_demo
 
@@ -388,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         default=str(_default(selfcheck, "source_dir")),
         help="the instructor notebooks (default: the course's source/)",
+    )
+
+    ho = command(
+        "handout", _handout, "build dist/handout/: the student wheel and one zip per assignment"
+    )
+    ho.add_argument(
+        "--dest",
+        default=str(course.REPO_ROOT / "dist" / "handout"),
+        help="folder to write (default: dist/handout/)",
     )
 
     demo = command(

@@ -214,10 +214,14 @@ def default_hidden(course: Path | None) -> list[str]:
 
 def default_exposed() -> list[str]:
     """Read-only paths a kernel needs even when they lie inside a hidden folder: the Python
-    installation (the venv) and the `grader` package (test cells import grader.checks)."""
+    installation (the venv), the `grader` package and the student package `backprop_checks`
+    (test cells import backprop_checks.checks, which hands hidden checks to grader)."""
+    import backprop_checks
+
     import grader
 
     paths = {sys.prefix, sys.base_prefix, str(Path(grader.__file__).resolve().parent)}
+    paths.add(str(Path(backprop_checks.__file__).resolve().parent))
     return sorted(paths)
 
 

@@ -8,7 +8,7 @@ graded submission) therefore:
 
 1. re-runs the submission's own cells (solution, provided and the student's extra cells;
    never the test cells) in a *fresh sandboxed process* (`grader.sandbox`) that can import
-   only `grader.observe` and `grader.cases` - not `grader.checks`, not `grader.reference`,
+   only `backprop_checks.observe` and `.cases` - not the checks, not `grader.reference`,
    not the course directory - and records, with `observe`, what each graded function
    returns on the visible examples and on hidden inputs drawn from a fresh random seed;
    the process sends back only those observations (plain data, read back with a
@@ -55,14 +55,18 @@ VISIBLE_PREFIX = "test_"
 HIDDEN_PREFIX = "hidden_test_"
 #: Largest verification result read back (bytes).
 MAX_RESULT_BYTES = 64 * 1024**2
-#: Modules of the grader package the verification process may import.
-VERIFY_MODULES = (
+#: Modules of the grader package the verification process may import (none of its own:
+#: it observes with the student package's modules below).
+VERIFY_MODULES = ("__init__.py",)
+#: Files of the student package `backprop_checks` the verification process may import (not
+#: its checks or naming: the judging happens here, in the grader's process).
+VERIFY_STUDENT_FILES = (
     "__init__.py",
     "_trusted.py",
     "observe.py",
     "cases.py",
-    "netmath.py",
-    "numeric.py",
+    "data.py",
+    "visible.json",
 )
 
 
@@ -267,6 +271,8 @@ def _import_finding(name: str, found: set[str]) -> None:
         found.add("imports the reference solution (grader.reference)")
     elif top == "grader":
         found.add(f"imports the grader package ({name})")
+    elif top == "backprop_checks":
+        found.add(f"imports the checks package ({name})")
     elif top in _RISKY_MODULES:
         found.add(_RISKY_MODULES[top])
     elif name in ("os._exit",):
@@ -379,8 +385,8 @@ job_path, out_path = sys.argv[1], sys.argv[2]
 with open(job_path, "rb") as f:
     job = pickle.load(f)
 os.remove(job_path)
-from grader.observe import observe, Observation, ErrorInfo
-from grader.cases import build_args
+from backprop_checks.observe import observe, Observation, ErrorInfo
+from backprop_checks.cases import build_args
 _pickle_dump, _open, _alarm = pickle.dump, open, signal.alarm
 out = _open(out_path, "wb")
 
@@ -456,12 +462,13 @@ os._exit(0)
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    """Unpickles only observations: grader.observe's dataclasses, numpy arrays, builtins."""
+    """Unpickles only observations: backprop_checks.observe's dataclasses, numpy arrays,
+    builtins."""
 
     ALLOWED = {
-        ("grader.observe", "Observation"),
-        ("grader.observe", "Returned"),
-        ("grader.observe", "ErrorInfo"),
+        ("backprop_checks.observe", "Observation"),
+        ("backprop_checks.observe", "Returned"),
+        ("backprop_checks.observe", "ErrorInfo"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("numpy._core.multiarray", "_reconstruct"),
@@ -509,18 +516,23 @@ def read_results(path: Path) -> dict[str, dict[str, list[Any]]]:
     return results
 
 
-def _overlay_package(box: Path) -> Path:
-    """A copy of the grader modules the verification process may import (no checks, no
-    reference)."""
+def _overlay_package(box: Path) -> dict[str, str]:
+    """Copies of the modules the verification process may import (no checks, no naming, no
+    reference), under box/pkg/: {real package folder: its copy} for the sandbox's overlay."""
+    import backprop_checks
+
     import grader
 
-    real = Path(grader.__file__).resolve().parent
-    pkg = box / "pkg" / "grader"
-    pkg.mkdir(parents=True)
-    for name in VERIFY_MODULES:
-        if (real / name).exists():
-            shutil.copy2(real / name, pkg / name)
-    return pkg
+    overlay = {}
+    for module, files in ((grader, VERIFY_MODULES), (backprop_checks, VERIFY_STUDENT_FILES)):
+        real = Path(module.__file__).resolve().parent
+        pkg = box / "pkg" / real.name
+        pkg.mkdir(parents=True)
+        for name in files:
+            if (real / name).exists():
+                shutil.copy2(real / name, pkg / name)
+        overlay[str(real)] = str(pkg)
+    return overlay
 
 
 @dataclass
@@ -587,13 +599,8 @@ def verify_notebook(
         }
     box = sandbox.new_box()
     try:
-        pkg = _overlay_package(box)
-        import grader
-
-        real_pkg = str(Path(grader.__file__).resolve().parent)
-        plan, _ = sandbox.make_plan(
-            limits, course=course, mode=mode, bwrap=bwrap, overlay={real_pkg: str(pkg)}
-        )
+        overlay = _overlay_package(box)
+        plan, _ = sandbox.make_plan(limits, course=course, mode=mode, bwrap=bwrap, overlay=overlay)
         job = {
             "cells": cells,
             "cases": plain,
@@ -658,17 +665,19 @@ import sys, importlib.abc
 pkg = sys.argv[1]
 class _Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.startswith("grader.") and name.split(".")[1] + ".py" not in ALLOWED:
+        top, _, sub = name.partition(".")
+        allowed = {"grader": ALLOWED, "backprop_checks": STUDENT}.get(top)
+        if allowed is not None and sub and sub.split(".")[0] + ".py" not in allowed:
             raise ImportError(name + " is not available during verification")
         return None
 sys.path.insert(0, pkg)
 sys.meta_path.insert(0, _Block())
-for m in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
+for m in [m for m in sys.modules if m.split(".")[0] in ("grader", "backprop_checks")]:
     del sys.modules[m]
 runner = sys.argv[2]
 sys.argv = sys.argv[2:]
 exec(compile(open(runner).read(), runner, "exec"), {"__name__": "__main__"})
-""".replace("ALLOWED", repr(VERIFY_MODULES))
+""".replace("ALLOWED", repr(VERIFY_MODULES)).replace("STUDENT", repr(VERIFY_STUDENT_FILES))
 
 
 # --------------------------------------------------------------------------- gradebook

@@ -82,3 +82,12 @@ def executed_source(tmp_path_factory: pytest.TempPathFactory):
         return runs[assignment]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def student_env(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh venv with only the student wheel (+ numpy, matplotlib, ipykernel, nbgrader),
+    built once per session (about a minute; tests/student_env.py)."""
+    from student_env import build_student_env
+
+    return build_student_env(tmp_path_factory.mktemp("student-env"))

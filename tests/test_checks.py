@@ -294,6 +294,8 @@ def test_patched_allclose_before_and_after_import_does_not_pass_a_wrong_answer()
 def test_visible_checks_run_without_reference_py(tmp_path):
     copy = tmp_path / "student"
     shutil.copytree(GRADER, copy / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    student = GRADER.parent / "student" / "backprop_checks"  # what test cells import
+    shutil.copytree(student, copy / "backprop_checks", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "grader" / "reference.py").unlink()
     code = """
         # A student's machine has no editable install of the course: drop its import hook,

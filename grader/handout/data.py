@@ -1,0 +1,147 @@
+"""The data file of the student package: the visible examples, their right answers and the
+known wrong answers (misconception variants) on them, computed from the instructor's code.
+
+    backprop_checks/visible.json = build_visible_data()
+
+The student package judges the visible examples with this data alone, so it needs no code
+that computes a right answer. Arrays are stored as {"ndarray": {"shape": [...], "data":
+[...]}} with floats written by `repr` (exact round trip); a 0-d array has shape [].
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+from backprop_checks import diagnose as naming
+
+from grader import cases as _cases
+from grader import course, diagnose, expect, netmath
+
+#: Where the data file lives in the repository (committed; a test fails when it is stale).
+STUDENT_DIR = course.REPO_ROOT / "student"
+DATA_PATH = STUDENT_DIR / "backprop_checks" / "visible.json"
+FORMAT = 1
+
+
+def encode(value: Any) -> Any:
+    """A case value as JSON data (ndarrays tagged, tuples as lists)."""
+    if isinstance(value, np.ndarray):
+        arr = np.asarray(value, dtype=float)
+        return {"ndarray": {"shape": list(arr.shape), "data": [float(v) for v in arr.ravel()]}}
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"cannot store a {type(value).__name__} in the handout data")
+
+
+def _inputs(case: _cases.Case) -> dict[str, Any]:
+    """The call's numeric arguments as arrays, as the judge gives them to the diagnosis."""
+    return {
+        k: (v if isinstance(v, np.ndarray) else np.array(v, dtype=float))
+        for k, v in case["args"].items()
+        if k != "eps" and isinstance(v, (float, int, np.ndarray))
+    }
+
+
+def _case_data(case: _cases.Case) -> dict[str, Any]:
+    name = case["name"]
+    out: dict[str, Any] = {
+        "id": case["id"],
+        "kind": case["kind"],
+        "label": case["label"],
+        "args": encode(case["args"]),
+        "context": encode(case["context"]),
+    }
+    if name == "train":  # judged by its behaviour, against runs stored here
+        out["expected"], out["variants"] = {}, {}
+        if not _cases.is_replay(case):
+            out["train"] = _train_data(case)
+        return out
+    expected = expect.expected(case, hidden=False)
+    out["expected"] = encode(expected)
+    variants: dict[str, list[dict[str, Any]]] = {}
+    for comp, exp in expected.items():
+        found = diagnose.compute_variants(name, comp, _inputs(case), case["context"], exp)
+        variants[comp] = [
+            {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}
+            for v in found
+        ]
+    out["variants"] = variants
+    return out
+
+
+def _train_data(case: _cases.Case) -> dict[str, Any]:
+    """What the visible train check looks up instead of computing: the course's starting
+    weights (the case's seed, 0 and seed + 1), the gradients there, and gradient descent from
+    each (from the case's own start also with every step factor a misconception gives)."""
+    a = case["args"]
+    X, Y, lr, seed = a["X"], a["Y"], a["lr"], a["seed"]
+    c, h, o = X.shape[1], a["n_hidden"], Y.shape[1]
+    starts = {s: netmath.init_params(c, h, o, s) for s in dict.fromkeys((seed, 0, seed + 1))}
+    factors = [1.0] + [f for f, _, _ in naming._factor_table(X.shape[0], o)]
+    runs = []
+    for s, start in starts.items():
+        for f in factors if s == seed else [1.0]:
+            params, losses = netmath.descent(X, Y, start, lr * f, a["epochs"])
+            runs.append(
+                {"lr": lr * f, "start": encode(start), "final": encode(params[-1]),
+                 "losses": [float(x) for x in losses]}
+            )  # fmt: skip
+    return {
+        "init": {str(s): encode(p) for s, p in starts.items()},
+        "runs": runs,
+        "gradients": [
+            {"params": encode(p), "gradients": encode(netmath.gradients(X, Y, p))}
+            for p in starts.values()
+        ],
+    }
+
+
+def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[str, float]]:
+    """{assignment: {grade_id: points}} of every graded cell in the source notebooks."""
+    out: dict[str, dict[str, float]] = {}
+    for assignment in course.ASSIGNMENTS:
+        path = source / assignment / f"{assignment}.ipynb"
+        if not path.exists():
+            continue
+        nb = nbformat.read(path, as_version=4)
+        cells = out.setdefault(assignment, {})
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                cells[meta["grade_id"]] = float(meta.get("points", 0))
+    return out
+
+
+def build_visible_data() -> dict[str, Any]:
+    """The whole data file as a JSON-ready dict: {"format", "functions", "points"}."""
+    functions = {
+        name: [_case_data(c) for c in _cases.visible_cases(name)] for name in _cases.FUNCTIONS
+    }
+    return {"format": FORMAT, "functions": functions, "points": test_points()}
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=1) + "\n"  # key order kept: args are in call order
+
+
+def write_visible_data(path: Path = DATA_PATH) -> Path:
+    """Write the data file (only when its content changed) and return its path."""
+    text = dumps(build_visible_data())
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
