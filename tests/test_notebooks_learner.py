@@ -78,7 +78,7 @@ def test_start_here_runs_in_the_workspace_and_its_links_work(tmp_path: Path):
     shown = printed(nb)
     for assignment in PRESENT:
         assert assignment in shown
-    assert "the grader package is installed" in shown
+    assert "the checks package (backprop_checks) is installed" in shown
     text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
     links = re.findall(r"\]\(([^)]+\.ipynb)\)", text)
     assert len(links) >= 5
