@@ -8,13 +8,19 @@ student "solution" and every release notebook as handed out as student "stub", a
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from grader import course
+
+# nbgrader shells out to alembic and jupyter: run them from this interpreter's venv even when
+# pytest was started as .venv/bin/python without the venv on PATH (make test puts it there).
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 STUDENTS = ("solution", "stub")
 
