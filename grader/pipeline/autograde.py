@@ -377,6 +377,7 @@ def autograde(
     students: list[str] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[GradeResult], None] | None = None,
+    scheduler: str | None = None,
 ) -> AutogradeRun:
     """Autograde every submission in course/submitted/ with `workers` processes.
 
@@ -389,6 +390,9 @@ def autograde(
         students: grade only these students (default: everyone who submitted).
         on_start: called with (to grade, skipped) before grading starts.
         on_result: called in the parent with each finished result (progress display).
+        scheduler: grade on a Dask cluster instead of local processes: a scheduler address
+            (tcp://host:8786) or "local" (a LocalCluster of `workers` processes); see
+            grader.pipeline.cluster.
 
     Returns:
         the results of every submission covered (graded now, or skipped as already done).
@@ -441,7 +445,18 @@ def autograde(
                 on_result(result)
 
         try:
-            _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+            if scheduler:
+                from grader.pipeline.cluster import grade_on_cluster
+
+                def on_workers(n: int) -> None:
+                    run.workers = n
+
+                grade_on_cluster(
+                    course, todo, scheduler=scheduler, workers=workers, timeout=timeout,
+                    done=done, on_workers=on_workers,
+                )  # fmt: skip
+            else:
+                _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
         finally:
             save_results(course, stored)  # also when interrupted: keep what finished
         # After every run that wrote grades: the gradebook's integrity check (raises if damaged).
