@@ -130,13 +130,14 @@ class PgServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
         self.start()
 
-    def connections(self) -> int:
-        """Client connections to the database right now (pg_stat_activity)."""
+    def connections(self, database: str | None = None) -> int:
+        """Client connections to `database` (default: this server's) now (pg_stat_activity)."""
         import psycopg
 
         with psycopg.connect(**self._params("postgres")) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                (database or self.database,),
             ).fetchone()
             return int(row[0])
 
