@@ -295,6 +295,8 @@ def grade_task(
             out.files[log.relative_to(course).as_posix()] = log.read_bytes()
         with Gradebook(db_url) as gb:
             out.record = submission_record(gb, assignment, student)
+            if out.record is not None:  # the private gradebook stays small
+                gb.remove_submission(assignment, student)
         shutil.rmtree(submitted, ignore_errors=True)
         shutil.rmtree(graded, ignore_errors=True)
         return out
@@ -377,7 +379,13 @@ def connect(scheduler: str, *, workers: int | None, log_dir: Path | None) -> tup
 
 def _check_workers(client: Any) -> None:
     mine = grader_digest()
-    theirs = client.run(grader_digest)
+    try:
+        theirs = client.run(grader_digest)
+    except Exception as exc:  # noqa: BLE001 - e.g. a worker without the grader package
+        raise ClusterError(
+            f"a Dask worker cannot run the grader ({type(exc).__name__}: {exc}): install the "
+            "course (make venv) on every worker and start `dask worker` from its .venv"
+        ) from exc
     wrong = sorted(addr for addr, digest in theirs.items() if digest != mine)
     if wrong:
         raise ClusterError(
