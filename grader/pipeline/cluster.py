@@ -166,7 +166,13 @@ _ROOT: list[Path] = []
 
 def _worker_root() -> Path:
     if not _ROOT:
-        root = Path(tempfile.mkdtemp(prefix="backprop-dask-worker-"))
+        try:  # inside the worker's own scratch folder, which Dask removes after a crash too
+            from distributed import get_worker
+
+            base: str | None = get_worker().local_directory
+        except ValueError:  # not in a Dask worker
+            base = None
+        root = Path(tempfile.mkdtemp(prefix="backprop-dask-worker-", dir=base))
         atexit.register(shutil.rmtree, root, True)
         _ROOT.append(root)
     return _ROOT[0]
