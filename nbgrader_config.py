@@ -14,6 +14,11 @@ here = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "backprop-course"
 c.CourseDirectory.root = here
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+# A gradebook on PostgreSQL (a class graded on a cluster; docs/scale.md):
+# c.CourseDirectory.db_url = "postgresql+psycopg://grader:PASSWORD@dbhost/backprop"
+# `backprop-grader COMMAND --db URL` sets BACKPROP_GRADER_DB, which wins here too.
+if os.environ.get("BACKPROP_GRADER_DB"):
+    c.CourseDirectory.db_url = os.environ["BACKPROP_GRADER_DB"]
 
 # The exchange (nbgrader's release/fetch between accounts) is unused here; give it a writable
 # home so nbgrader does not warn about /srv/nbgrader/exchange.

@@ -133,6 +133,7 @@ def _autograde(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from grader.pipeline import autograde
+    from grader.pipeline.cluster import ClusterError, GradebookError
     from grader.pipeline.summary import short_flags, summary_tables
 
     root = _course_dir(args)
@@ -170,7 +171,12 @@ def _autograde(args: argparse.Namespace) -> int:
             on_start=on_start,
             on_result=on_result,
             on_note=lambda line: console.print(f"[yellow]{escape(line)}[/]"),
+            scheduler=args.scheduler,
         )
+    except (ClusterError, GradebookError) as exc:  # a cluster or database lost mid-run
+        progress.stop()
+        console.print(f"[red]autograde stopped[/]: {escape(str(exc))}")
+        return 1
     except KeyboardInterrupt:
         progress.stop()
         console.print(
@@ -291,6 +297,23 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _use_db(url: str) -> None:
+    """`--db URL`: the gradebook for this command and the nbgrader commands it runs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from grader.pipeline.config import DB_URL_ENV
+
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(
+            f"--db {url!r} is not a database URL: give e.g. "
+            "postgresql+psycopg://grader:PASSWORD@host/backprop or sqlite:////path/gradebook.db"
+        ) from exc
+    os.environ[DB_URL_ENV] = url
+
+
 def build_parser() -> argparse.ArgumentParser:
     from grader.demo import run_demo
     from grader.pipeline.autograde import autograde
@@ -312,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--course",
             help="the nbgrader course directory (default: the current folder if it holds "
             "nbgrader_config.py, else the repository)",
+        )
+        sub.add_argument(
+            "--db",
+            metavar="URL",
+            help="the gradebook's database instead of nbgrader_config.py's db_url, e.g. "
+            "postgresql+psycopg://grader:PASSWORD@host/backprop (docs/scale.md)",
         )
 
     release = command("release", _release, "regenerate release/ from source/ with nbgrader")
@@ -356,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"worker processes (default: the number of cores, here {os.cpu_count()})",
     )
     ag.add_argument("--force", action="store_true", help="regrade what is already graded")
+    ag.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=_default(autograde, "scheduler"),
+        help="grade on a Dask cluster: its scheduler (tcp://host:8786), or 'local' for a "
+        "LocalCluster of --workers processes on this machine (docs/scale.md)",
+    )
     ag.add_argument(
         "--timeout", type=int, default=_default(autograde, "timeout"),
         help="seconds per cell (default: nbgrader_config.py)",
@@ -438,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     from grader.pipeline.config import CourseError
 
     try:
+        if getattr(args, "db", None):
+            _use_db(args.db)
         return args.func(args)
     except (CourseError, ValueError, FileNotFoundError, NotADirectoryError) as exc:
         # bad input: one clear line that says what to do, no traceback

@@ -400,6 +400,7 @@ def autograde(
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[GradeResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    scheduler: str | None = None,
 ) -> AutogradeRun:
     """Autograde every submission in course/submitted/ with `workers` processes.
 
@@ -413,6 +414,9 @@ def autograde(
         on_start: called with (to grade, skipped) before grading starts.
         on_result: called in the parent with each finished result (progress display).
         on_note: called with a line the instructor should read before grading starts.
+        scheduler: grade on a Dask cluster instead of local processes: a scheduler address
+            (tcp://host:8786) or "local" (a LocalCluster of `workers` processes); see
+            grader.pipeline.cluster.
 
     Returns:
         the results of every submission covered (graded now, or skipped as already done).
@@ -488,7 +492,18 @@ def autograde(
                 on_result(result)
 
         try:
-            _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+            if scheduler:
+                from grader.pipeline.cluster import grade_on_cluster
+
+                def on_workers(n: int) -> None:
+                    run.workers = n
+
+                grade_on_cluster(
+                    course, todo, scheduler=scheduler, workers=workers, timeout=timeout,
+                    done=done, on_workers=on_workers,
+                )  # fmt: skip
+            else:
+                _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
         finally:
             save_results(course, stored)  # also when interrupted: keep what finished
     # After every run: the gradebook's integrity check (raises if damaged), and the results

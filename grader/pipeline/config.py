@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from traitlets.config import Config
@@ -9,6 +10,8 @@ from traitlets.config.loader import PyFileConfigLoader
 
 #: Seconds SQLite waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT = 120
+#: When set, the gradebook URL instead of nbgrader_config.py's (`backprop-grader ... --db URL`).
+DB_URL_ENV = "BACKPROP_GRADER_DB"
 
 
 class CourseError(RuntimeError):
@@ -32,7 +35,9 @@ def course_config(course: Path) -> Config:
         )
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    db_url = config.CourseDirectory.get("db_url", f"sqlite:///{course / 'gradebook.db'}")
+    db_url = os.environ.get(DB_URL_ENV) or config.CourseDirectory.get(
+        "db_url", f"sqlite:///{course / 'gradebook.db'}"
+    )
     config.CourseDirectory.db_url = with_busy_timeout(str(db_url))
     return config
 

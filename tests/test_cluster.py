@@ -1,0 +1,301 @@
+"""Grading on a Dask cluster into a PostgreSQL gradebook: real PostgreSQL, real Dask, real nbgrader.
+
+A real PostgreSQL server is started in a temporary directory (tests/pgserver.py) and a
+small class (right, sign flip, stubs, a notebook that is not JSON) of the tiny fixture
+assignment is graded:
+
+- by `autograde --scheduler local` (a LocalCluster of 2 worker processes) into PostgreSQL,
+  cell by cell equal to the same class graded by local workers into SQLite;
+- read back by nbgrader's own `Gradebook` and by `backprop-grader export`;
+- while a Dask worker process is killed in the middle of a notebook (the run completes,
+  every submission is recorded exactly once);
+- while PostgreSQL restarts (the run stops with a clear error, the rerun finishes).
+
+Skipped, with the reason, when PostgreSQL or Dask distributed is not installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from pgserver import PgServer, missing_reason
+
+from grader import course as course_mod
+from grader.cli import main
+from grader.pipeline import autograde, collect
+from grader.pipeline.config import db_url
+from grader.pipeline.results import load_results
+
+distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")
+psutil = pytest.importorskip("psutil", reason="psutil (a dependency of distributed) is missing")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason())),
+]
+
+FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
+EXPECTED = {"alice": 6, "bob": 3, "dave": 0, "eve": 0}
+
+
+def student_notebook(released: nbformat.NotebookNode, double: str | None, square: str | None):
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        if cell.id == "double" and double:
+            cell.source = f"def double(x):\n    return {double}"
+        if cell.id == "square" and square:
+            cell.source = f"def square(x):\n    return {square}"
+    return nbformat.writes(nb)
+
+
+def cells(url: str) -> dict[tuple[str, str], tuple]:
+    """(student, grade cell) -> (auto, manual, score, needs manual grade), from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(url) as gb:
+        for sub in gb.find_assignment("ps1").submissions:
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    out[(sub.student.id, g.name)] = (
+                        g.auto_score,
+                        g.manual_score,
+                        float(g.score),
+                        bool(g.needs_manual_grade),
+                    )
+    return out
+
+
+def results(course: Path) -> dict[str, tuple]:
+    """What results.json says of each submission, without the timing."""
+    out = {}
+    for key, r in load_results(course).items():
+        out[key] = (r.status, r.score, r.max_score, r.needs_manual_grade, r.reason, r.flags,
+                    [(c.grade_id, c.score, c.message, c.tags) for c in r.cells])  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    """The class's download, and the class graded by local workers into SQLite."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    reference = course_mod.new_course(tmp / "reference", source=FIXTURE_SOURCE)
+    course_mod.generate_release(reference, ["ps1"])
+    released = nbformat.read(reference / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    download = tmp / "download.zip"
+    with zipfile.ZipFile(download, "w") as zf:
+        zf.writestr("alice_ps1.ipynb", student_notebook(released, "2 * x", "x * x"))
+        zf.writestr("bob_ps1.ipynb", student_notebook(released, "-2 * x", "x * x"))
+        zf.writestr("dave_ps1.ipynb", student_notebook(released, None, None))
+        zf.writestr("eve_ps1.ipynb", '{"cells": [')  # cut off: not JSON
+    collect(download, course=reference)
+    run = autograde(reference, workers=2)
+    assert {r.key: r.score for r in run.results} == {f"{s}/ps1": v for s, v in EXPECTED.items()}
+    return tmp, download, reference
+
+
+_DATABASES = iter(range(1000))
+
+
+def pg_course(tmp: Path, download: Path, pg: PgServer, name: str) -> tuple[Path, str]:
+    """A new course whose nbgrader_config.py names a new PostgreSQL database; class collected."""
+    import psycopg
+
+    database = f"{name}_{next(_DATABASES)}"
+    with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    url = pg.url.rsplit("/", 1)[0] + f"/{database}"
+    course = course_mod.new_course(tmp / database, source=FIXTURE_SOURCE)
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
+    assert db_url(course) == url
+    collect(download, course=course)  # into the PostgreSQL gradebook
+    return course, url
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 worker processes (1 thread each), reached by its tcp:// address."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0", silence_logs=40,
+    ) as c:  # fmt: skip
+        yield c
+
+
+@pytest.fixture(scope="module")
+def graded_on_cluster(pg, klass):
+    """The class graded by `autograde --scheduler local` (2 workers) into PostgreSQL."""
+    tmp, download, _ = klass
+    course, url = pg_course(tmp, download, pg, "local")
+    connections = []
+
+    def on_result(r):
+        connections.append(pg.connections(url.rsplit("/", 1)[1]))
+
+    run = autograde(course, scheduler="local", workers=2, on_result=on_result)
+    return course, url, run, connections
+
+
+def test_local_cluster_grades_every_cell_like_local_workers(klass, graded_on_cluster):
+    _, _, reference = klass
+    course, url, run, connections = graded_on_cluster
+    assert run.workers == 2 and run.graded == 4
+    assert cells(url) == cells(db_url(reference))
+    assert results(course) == results(reference)
+    for student in EXPECTED:
+        assert (course / "autograded" / student / "ps1").is_dir()
+    assert (course / "autograded" / "alice" / "ps1" / "ps1.ipynb").read_bytes() != b""
+    # Only the instructor's process talks to PostgreSQL: one pooled connection, whatever
+    # the number of workers.
+    assert connections and max(connections) == 1
+    # a rerun skips what is recorded, and starts no cluster when nothing is left (eve's
+    # notebook, not JSON, has no autograded notebook and is retried by every run, as locally)
+    again = autograde(course, scheduler="tcp://127.0.0.1:9", students=["alice", "bob", "dave"])
+    assert (again.graded, again.skipped) == (0, 3)
+
+
+def test_postgres_gradebook_read_back_by_nbgrader_and_export(klass, graded_on_cluster, tmp_path):
+    from nbgrader.api import Gradebook
+
+    _, _, reference = klass
+    course, url, _, _ = graded_on_cluster
+    with Gradebook(url) as gb:
+        assert sorted(s.id for s in gb.students) == sorted(EXPECTED)
+        assignment = gb.find_assignment("ps1")
+        assert len(assignment.submissions) == len(EXPECTED)
+        assert {s.student.id: s.score for s in assignment.submissions} == EXPECTED
+        assert gb.find_submission("ps1", "eve").needs_manual_grade
+
+    def export_rows(*args: str) -> list[dict]:
+        out = tmp_path / f"grades-{len(list(tmp_path.iterdir()))}.csv"
+        proc = subprocess.run(
+            [sys.executable, "-m", "grader", "export", *args, "--output", str(out)],
+            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                 if k != "BACKPROP_GRADER_DB"},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        with out.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    expected = export_rows("--course", str(reference))
+    assert [r["ps1"] for r in expected] == [str(EXPECTED[r["student_id"]]) for r in expected]
+    assert export_rows("--course", str(course)) == expected
+    # --db: the reference course (SQLite in its config) exported from the PostgreSQL gradebook
+    assert export_rows("--course", str(reference), "--db", url) == expected
+
+
+def _worker_pids(client) -> dict[str, int]:
+    return client.run(os.getpid)
+
+
+def test_worker_killed_while_grading_is_retried_and_recorded_once(pg, klass, cluster):
+    from distributed import Client
+
+    tmp, download, reference = klass
+    course, url = pg_course(tmp, download, pg, "kill")
+    with Client(cluster) as client:
+        pids = set(_worker_pids(client).values())
+    killed: list[int] = []
+    finished = threading.Event()
+
+    def kill_one_mid_notebook() -> None:
+        # a worker process with a child (the kernel it is grading in) is mid-notebook
+        while not finished.is_set() and not killed:
+            for pid in pids:
+                try:
+                    if psutil.Process(pid).children():
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                        return
+                except psutil.NoSuchProcess:
+                    continue
+            time.sleep(0.05)
+
+    seen: list[str] = []
+    watcher = threading.Thread(target=kill_one_mid_notebook, daemon=True)
+    watcher.start()
+    try:
+        run = autograde(
+            course, scheduler=cluster.scheduler_address, on_result=lambda r: seen.append(r.key)
+        )
+    finally:
+        finished.set()
+        watcher.join(10)
+    assert killed, "no worker was seen grading (nothing to kill)"
+    assert sorted(seen) == sorted(f"{s}/ps1" for s in EXPECTED)  # each result once
+    assert run.graded == 4 and not [r for r in run.results if "killed" in r.reason]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        assert len(gb.find_assignment("ps1").submissions) == 4
+    assert cells(url) == cells(db_url(reference))
+    assert results(course) == results(reference)
+
+
+def test_postgres_restart_mid_run_fails_loudly_and_the_rerun_finishes(pg, klass, cluster, capsys):
+    from grader.pipeline.cluster import GradebookError
+
+    tmp, download, reference = klass
+    course, url = pg_course(tmp, download, pg, "restart")
+    restarted = []
+
+    def restart_once(r) -> None:
+        if not restarted:
+            pg.restart()  # every open connection (the instructor's) is cut
+            restarted.append(r.key)
+
+    with pytest.raises(GradebookError, match="run the same command again") as info:
+        autograde(course, scheduler=cluster.scheduler_address, on_result=restart_once)
+    assert "postgresql+psycopg://postgres:***@127.0.0.1" in str(info.value)
+    assert pg.password not in str(info.value)
+    kept = load_results(course)
+    assert restarted[0] in kept and len(kept) < 4
+    # the same command again (the instructor's CLI) grades what has no record yet
+    args = ["autograde", "--course", str(course), "--scheduler", cluster.scheduler_address]
+    assert main(args) == 0
+    skipped = len([k for k in kept if k != "eve/ps1"])  # eve's is retried by every run
+    if skipped:
+        assert f"{skipped} submissions already graded" in capsys.readouterr().out
+    assert cells(url) == cells(db_url(reference))
+    assert results(course) == results(reference)
+
+
+def test_bad_scheduler_or_database_is_one_clear_line(klass, tmp_path, capsys, monkeypatch):
+    from grader.pipeline import cluster as cluster_mod
+
+    _, _, reference = klass
+    course = tmp_path / "copy"
+    shutil.copytree(reference, course)
+    (course / "nbgrader_config.py").write_text((reference / "nbgrader_config.py").read_text())
+    monkeypatch.setattr(cluster_mod, "CONNECT_TIMEOUT", 2)
+    args = ["autograde", "--course", str(course), "--force", "--scheduler", "tcp://127.0.0.1:9"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Dask scheduler answers at tcp://127.0.0.1:9" in err[0]
+    monkeypatch.delenv("BACKPROP_GRADER_DB", raising=False)
+    assert main(["export", "--course", str(course), "--db", "not a url"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a database URL" in err[0]
