@@ -32,7 +32,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from grader.pipeline import hooks
+from grader.pipeline import hooks, verified
 from grader.pipeline.config import assignments_of, course_config
 from grader.pipeline.results import (
     TAG_RE,
@@ -164,6 +164,7 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
     start = time.perf_counter()
     reason = ""
     try:
+        verified.clear_record(course, student, assignment)
         reason = _unreadable(submitted_path(course, student, assignment))
         if not reason:
             reason = _run_nbgrader_autograde(course, config, student, assignment)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader.pipeline.config import assignments_of, course_config
 from grader.pipeline.results import load_results
+from grader.pipeline.verified import current_record, unverified_reason
 
 
 def _fmt(x: float) -> str:
@@ -23,7 +24,8 @@ def export(course: Path, dest: Path | None = None) -> Path:
 
     Columns: `student_id`, one per assignment (points), `total`, `max_total`,
     `needs_manual_grade` (`yes` or empty), `notes` (per assignment: not submitted, the reason
-    grading failed, flags).
+    grading failed, flags), `grading_checks` (per assignment: grades written without the
+    course's verification or sandbox, see grader.pipeline.verified; empty when all is well).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -41,7 +43,7 @@ def export(course: Path, dest: Path | None = None) -> Path:
         rows = []
         for student in sorted(gb.students, key=lambda s: s.id):
             row = {"student_id": student.id}
-            total, manual, notes = 0.0, False, []
+            total, manual, notes, checks = 0.0, False, [], []
             for a, _ in known:
                 try:
                     sub = gb.find_submission(a, student.id)
@@ -58,16 +60,26 @@ def export(course: Path, dest: Path | None = None) -> Path:
                     notes.append(f"{a}: {result.reason}")
                 elif sub.needs_manual_grade:
                     notes.append(f"{a}: needs manual grade")
-                if result and result.flags:
-                    more = f" (+{len(result.flags) - 1} more)" if len(result.flags) > 1 else ""
-                    notes.append(f"{a}: flagged: {result.flags[0]}{more}")
+                # Plain `nbgrader autograde` leaves no result, but its verification record.
+                record = current_record(course, student.id, a)
+                unverified = unverified_reason(course, student.id, a)
+                if unverified:  # written by a route without the course's verification
+                    notes.append(f"{a}: {unverified}")
+                    checks.append(f"{a}: {unverified.split(':', 1)[0]}")
+                elif (result or record) and (result or record).sandbox:
+                    checks.append(f"{a}: graded without the sandbox")
+                flags = (result.flags if result else []) or (record.flags if record else [])
+                if flags:
+                    more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
+                    notes.append(f"{a}: flagged: {flags[0]}{more}")
             row["total"] = _fmt(total)
             row["max_total"] = _fmt(sum(m for _, m in known))
             row["needs_manual_grade"] = "yes" if manual else ""
             row["notes"] = "; ".join(notes)
+            row["grading_checks"] = "; ".join(checks)
             rows.append(row)
     columns = ["student_id", *[a for a, _ in known], "total", "max_total"]
-    columns += ["needs_manual_grade", "notes"]
+    columns += ["needs_manual_grade", "notes", "grading_checks"]
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
