@@ -114,10 +114,8 @@ def post_convert(assignment: str, student: str, notebooks: list[str]) -> None:
                 file=sys.stderr,
             )
             continue
-        if record.flags or record.error:
-            first = record.error or record.flags[0]
-            more = f" (+{len(record.flags) - 1} more)" if len(record.flags) > 1 else ""
-            print(f"[backprop-course] {student_id}/{assignment_id}: {first}{more}", file=sys.stderr)
+        for flag in [f for f in dict.fromkeys([record.error, *record.flags]) if f]:
+            print(f"[backprop-course] {student_id}/{assignment_id}: {flag}", file=sys.stderr)
 
 
 def verify_submission(
