@@ -243,7 +243,7 @@ def test_grades_written_without_verification_are_flagged(tmp_path: Path):
     rows = list(csv.DictReader(export(root).open()))
     assert rows[0]["grading_checks"] == "ps1: NOT VERIFIED" and "NOT VERIFIED" in rows[0]["notes"]
     page = build_report(root).html.read_text(encoding="utf-8")
-    assert "did not go through the course&#x27;s verification" in page
+    assert "did not go through the course's verification" in page
     assert "alice / ps1: NOT VERIFIED" in page
     autograde(root, "ps1", workers=1, force=True)
     assert unverified_reason(root, "alice", "ps1") == ""
