@@ -28,15 +28,18 @@ errors in the cells after it, so the cells that ran keep their scores and nbgrad
 grades as usual.
 
 Where bubblewrap cannot run (not installed, or user namespaces disabled), grading still
-works with the resource limits only, and a loud warning in the log and in every result's
-flags (`mode = "auto"`, the default); `mode = "require"` refuses to grade instead, and
-`mode = "off"` never tries bubblewrap.
+works with the resource limits only, and a loud warning once per run (`mode = "auto"`, the
+default; `RunInfo.warning`, shown by the summary, report and export, never as a flag);
+`mode = "require"` refuses to grade instead, and `mode = "off"` never tries bubblewrap.
+
+nbgrader_config.py registers `SandboxedExecute` in place of nbgrader's `Execute`
+(`c.Autograde.autograde_preprocessors`), so every route that grades uses it.
 
 Instructors change the limits in `nbgrader_config.py` (see docs/sandbox.md)::
 
     c.SandboxedExecute.memory_limit = "4G"      # address space per kernel
     c.SandboxedExecute.cpu_time_limit = 900     # CPU seconds per notebook
-    c.SandboxedExecute.notebook_timeout = 900   # wall-clock seconds per notebook
+    c.SandboxedExecute.notebook_timeout = 900   # wall clock per notebook, verification included
     c.SandboxedExecute.max_output_bytes = 100_000  # kept per cell; the rest is cut
     c.SandboxedExecute.mode = "auto"            # "auto" | "require" | "off"
     c.Execute.timeout = 60                      # seconds per cell (nbgrader's own)
