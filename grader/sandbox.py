@@ -531,6 +531,8 @@ class RunInfo:
         return self.started + self.limit
 
 
+#: nbgrader's Autograde.post_convert_hook of the course (grader.pipeline.hooks).
+VERIFY_HOOK = "grader.pipeline.hooks.post_convert"
 #: (student, assignment, notebook) -> how its last execution in this process went.
 RUNS: dict[tuple[str, str, str], RunInfo] = {}
 
@@ -651,6 +653,8 @@ class SandboxedExecute(Execute):
         )
         info = RunInfo(time.time(), self.notebook_timeout, True)
         RUNS[key] = info
+        if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+            self._check_hook()
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -660,6 +664,20 @@ class SandboxedExecute(Execute):
         remaining = int(self._deadline - time.monotonic())
         limit = self.timeout if self.timeout and self.timeout > 0 else remaining
         return max(1, min(limit, remaining))
+
+    def _check_hook(self) -> None:
+        """Say loudly when nbgrader grades without the course's verification hook."""
+        hook = self.config.get("Autograde", {}).get("post_convert_hook")
+        name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__name__', '')}"
+        if VERIFY_HOOK not in (hook, name) and VERIFY_HOOK not in _WARNED:
+            _WARNED.add(VERIFY_HOOK)
+            banner = (
+                "!!! NOT VERIFIED: this nbgrader configuration has no "
+                f"c.Autograde.post_convert_hook = {VERIFY_HOOK!r}: its grades are not checked "
+                "outside the student's process, and export and report will flag them"
+            )
+            print(f"\n{banner}\n", file=sys.stderr, flush=True)
+            log.warning(banner)
 
     async def async_execute_cell(
         self,

@@ -116,6 +116,7 @@ def test_nbgrader_config_registers_the_course_route():
     lists `backprop-grader` uses, each importable."""
     import importlib
 
+    assert hooks.POST_CONVERT_HOOK == sandbox.VERIFY_HOOK
     config = course_config(course.REPO_ROOT)
     assert list(config.Autograde.autograde_preprocessors) == hooks.AUTOGRADE_PREPROCESSORS
     assert config.Autograde.post_convert_hook == hooks.POST_CONVERT_HOOK
@@ -239,6 +240,7 @@ def test_grades_written_without_verification_are_flagged(tmp_path: Path):
         ["autograde", "ps1", "--Autograde.post_convert_hook=None"], root, check=False
     )
     assert proc.returncode == 0, proc.stderr
+    assert "!!! NOT VERIFIED: this nbgrader configuration has no" in proc.stderr
     assert unverified_reason(root, "alice", "ps1").startswith("NOT VERIFIED")
     rows = list(csv.DictReader(export(root).open()))
     assert rows[0]["grading_checks"] == "ps1: NOT VERIFIED" and "NOT VERIFIED" in rows[0]["notes"]

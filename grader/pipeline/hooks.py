@@ -47,7 +47,7 @@ AUTOGRADE_PREPROCESSORS = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 #: nbgrader's `Autograde.post_convert_hook`: verification after each graded submission.
-POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"
+POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"  # = grader.sandbox.VERIFY_HOOK
 
 
 def execution_env() -> dict[str, str]:
