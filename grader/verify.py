@@ -342,13 +342,16 @@ def _normal(src: str) -> str:
 
 def run_problems(nb: nbformat.NotebookNode) -> list[str]:
     """One-line problems read from an autograded notebook's outputs (time, memory, death,
-    output cut), in cell order."""
+    output cut), in cell order; within a cell a cut output first (a flood of output is what
+    makes a cell run out of time)."""
     problems: list[str] = []
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         where = _meta(cell).get("grade_id") or f"cell {i + 1}"
-        for out in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        cut = [o for o in outputs if o.get("output_type") == "stream"]
+        for out in [*cut, *(o for o in outputs if o.get("output_type") != "stream")]:
             kind = out.get("output_type")
             if kind == "error":
                 ename = out.get("ename", "")
