@@ -350,8 +350,8 @@ def run_problems(nb: nbformat.NotebookNode) -> list[str]:
             continue
         where = _meta(cell).get("grade_id") or f"cell {i + 1}"
         outputs = cell.get("outputs", [])
-        cut = [o for o in outputs if o.get("output_type") == "stream"]
-        for out in [*cut, *(o for o in outputs if o.get("output_type") != "stream")]:
+        streams = [o for o in outputs if o.get("output_type") == "stream"]
+        for out in [*streams, *(o for o in outputs if o.get("output_type") != "stream")]:
             kind = out.get("output_type")
             if kind == "error":
                 ename = out.get("ename", "")
