@@ -199,6 +199,9 @@ def test_export_and_report_carry_what_plain_nbgrader_found(plain: Plain):
         rows["attacker"]["total"] == "0" and "flagged: " in rows["attacker"]["notes"]
     )
     assert rows["honest"]["total"] == "9" and "flagged" not in rows["honest"]["notes"]
+    page = build_report(plain.root).html.read_text(encoding="utf-8")
+    assert "verdict changed" in page  # the report lists what verification found
+    assert ("SANDBOX OFF" in page) is (not BWRAP)
     assert rows["honest"]["grading_checks"] == (
         "" if BWRAP else f"{ASSIGNMENT}: graded without the sandbox"
     )

@@ -361,8 +361,14 @@ def _failure_messages(path: Path) -> dict[str, str]:
 
 
 def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeResult:
-    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions)."""
-    return read_result(Path(course), course_config(course), student, assignment)
+    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions),
+    with what verification recorded (plain `nbgrader autograde` leaves no other result)."""
+    result = read_result(Path(course), course_config(course), student, assignment)
+    record = verified.current_record(Path(course), student, assignment)
+    if record is not None:
+        result.flags, result.sandbox = list(record.flags), record.sandbox
+        result.reason = result.reason or record.reason
+    return result
 
 
 # ---------------------------------------------------------------- the parent side
