@@ -8,7 +8,7 @@ submission outside the student's process and writes this record:
 
     .grader/verified/STUDENT/ASSIGNMENT.json
 
-It names the autograded notebook it verified (size, mtime and SHA-256). An autograded
+It names the autograded notebook it verified (by SHA-256). An autograded
 notebook without a matching record was graded some other way (a configuration without the
 course's steps): `unverified_reason` says so, and `export` and `report` flag those grades.
 """
@@ -91,8 +91,7 @@ def current_record(course: Path, student: str, assignment: str) -> VerifyRecord 
     graded = autograded_notebook(course, student, assignment)
     if not graded.is_file():
         return record if not record.notebook_sha256 else None
-    if graded.stat().st_mtime_ns != record.notebook_mtime_ns:
-        return None
+    # By content only: a course folder copied or restored (new mtimes) stays verified.
     return record if _fingerprint(graded)[0] == record.notebook_sha256 else None
 
 
