@@ -28,16 +28,40 @@ c.Exchange.root = os.path.join(here, ".exchange")
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
-# Feedback never shows the hidden tests' code to students.
+# The course's grading route, for every way of grading: plain `nbgrader autograde`, the
+# formgrader's Autograde button and `backprop-grader autograde` (docs/sandbox.md).
+# nbgrader's own steps, with its Execute replaced by the sandboxed kernel and a byte cap on
+# outputs after it:
+c.Autograde.autograde_preprocessors = [
+    "grader.sandbox.SandboxedExecute",
+    "grader.sandbox.CapOutputBytes",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# After each graded submission: verification outside the student's process, flags, and a
+# record that export and report check.
+c.Autograde.post_convert_hook = "grader.pipeline.hooks.post_convert"
+
+# Feedback pages: no hidden test code (not even in tracebacks), no paths of the grading
+# machine, and math that shows without network access.
 c.GenerateFeedback.preprocessors = [
+    "grader.pipeline.feedback.ShortenHiddenTracebacks",
+    "grader.pipeline.feedback.HideGraderPaths",
+    "grader.sandbox.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # Student code runs in a sandbox (bubblewrap; grader/sandbox.py). Limits per notebook, with
 # their defaults; see docs/sandbox.md:
-# c.SandboxedExecute.notebook_timeout = 600       # wall-clock seconds per notebook
+# c.SandboxedExecute.notebook_timeout = 600       # wall clock per notebook, verification included
+# c.SandboxedExecute.verify_reserve = 120         # of which kept for verification (at most half)
 # c.SandboxedExecute.cpu_time_limit = 600         # CPU seconds per notebook
 # c.SandboxedExecute.memory_limit = "2G"          # address space per kernel
 # c.SandboxedExecute.max_output_bytes = 100_000   # output kept per cell (images: 10x)

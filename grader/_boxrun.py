@@ -45,7 +45,7 @@ BASE_FLAGS = [
 class Plan:
     """Everything the wrapper needs to start one sandboxed process (JSON in its argv)."""
 
-    limits: dict[str, int]
+    limits: dict[str, int]  #: Limits as a dict, and optionally "hard_kill_after" (seconds)
     bwrap: str | None  #: None: run without bubblewrap
     hide: list[str] = field(default_factory=list)  #: folders replaced by empty tmpfs
     expose: list[str] = field(default_factory=list)  #: shown again read-only inside hidden ones
@@ -214,10 +214,13 @@ def run_sandboxed(
         preexec_fn=lambda: _set_limits(plan.limits),  # noqa: PLW1509 - single-threaded wrapper
     )
     try:
-        return proc.wait(timeout=wall_clock)
+        code = proc.wait(timeout=wall_clock)
     except subprocess.TimeoutExpired:
         _kill_tree(proc)
         return EXIT_NOTEBOOK_TIMEOUT
+    # Killed by signal N: 128 + N, as bwrap reports it (Popen says -N; exiting with -N
+    # would become 256 - N), so a CPU-limit kill reads the same with or without bwrap.
+    return 128 - code if code < 0 else code
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -240,7 +243,7 @@ def _wrapper_main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
     command = [sys.executable, "-m", "ipykernel_launcher", *rest]
-    limit = plan.limits["notebook_timeout"] + HARD_KILL_GRACE
+    limit = plan.limits.get("hard_kill_after") or plan.limits["notebook_timeout"] + HARD_KILL_GRACE
     log_path = box / "kernel.log"
     with open(log_path, "wb") as log_file:
         code = run_sandboxed(

@@ -166,6 +166,32 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def grading_warnings(course: Path, results: list[GradeResult]) -> str:
+    """HTML for the top of the report: grading without bubblewrap (once, about the run) and
+    grades written without the course's verification (each submission named)."""
+    from grader.pipeline.summary import sandbox_banner
+    from grader.pipeline.verified import unverified_reason
+
+    style = "border: 2px solid #c00; background: #fee; padding: 0.5em 1em; color: #900"
+    parts = []
+    banner = sandbox_banner(results)
+    if banner:
+        parts.append(f'<p class="sandbox-off" style="{style}">{html.escape(banner)}</p>')
+    unverified = [
+        (r, why) for r in results if (why := unverified_reason(course, r.student, r.assignment))
+    ]
+    if unverified:
+        items = "".join(
+            f"<li>{html.escape(r.student)} / {html.escape(r.assignment)}: {html.escape(why)}</li>"
+            for r, why in unverified
+        )
+        parts.append(
+            f'<div class="unverified" style="{style}"><b>{len(unverified)} submissions have '
+            f"grades that did not go through the course's verification</b><ul>{items}</ul></div>"
+        )
+    return "\n".join(parts)
+
+
 def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     """Write the class report (default: course/report/index.html) and its PNG plots.
 
@@ -224,6 +250,7 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
         if r.status == "failed" or r.flags or r.needs_manual_grade
     ]
     students = sorted({r.student for r in results})
+    warnings = grading_warnings(course, results)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Class report: {html.escape(course.name)}</title>
 <style>
@@ -233,6 +260,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
 th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>Class report</h1>
+{warnings}
 <p>{len(students)} students, {len(results)} submissions graded by nbgrader.</p>
 <h2>Scores</h2>
 {

@@ -28,15 +28,18 @@ errors in the cells after it, so the cells that ran keep their scores and nbgrad
 grades as usual.
 
 Where bubblewrap cannot run (not installed, or user namespaces disabled), grading still
-works with the resource limits only, and a loud warning in the log and in every result's
-flags (`mode = "auto"`, the default); `mode = "require"` refuses to grade instead, and
-`mode = "off"` never tries bubblewrap.
+works with the resource limits only, and a loud warning once per run (`mode = "auto"`, the
+default; `RunInfo.warning`, shown by the summary, report and export, never as a flag);
+`mode = "require"` refuses to grade instead, and `mode = "off"` never tries bubblewrap.
+
+nbgrader_config.py registers `SandboxedExecute` in place of nbgrader's `Execute`
+(`c.Autograde.autograde_preprocessors`), so every route that grades uses it.
 
 Instructors change the limits in `nbgrader_config.py` (see docs/sandbox.md)::
 
     c.SandboxedExecute.memory_limit = "4G"      # address space per kernel
     c.SandboxedExecute.cpu_time_limit = 900     # CPU seconds per notebook
-    c.SandboxedExecute.notebook_timeout = 900   # wall-clock seconds per notebook
+    c.SandboxedExecute.notebook_timeout = 900   # wall clock per notebook, verification included
     c.SandboxedExecute.max_output_bytes = 100_000  # kept per cell; the rest is cut
     c.SandboxedExecute.mode = "auto"            # "auto" | "require" | "off"
     c.Execute.timeout = 60                      # seconds per cell (nbgrader's own)
@@ -56,7 +59,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
@@ -347,19 +350,30 @@ class SandboxKernelManager(AsyncKernelManager):
         return None
 
 
+def signal_exit_code(code: int) -> int:
+    """An exit code as 128 + N when it says "killed by signal N", however it was reported:
+    bwrap passes 128 + N on, Popen gives -N, and a wrapper's sys.exit(-N) becomes 256 - N."""
+    if code < 0:
+        return 128 - code
+    if 256 - 64 < code < 256:
+        return 128 + (256 - code)
+    return code
+
+
 def death_reason(code: int | None, limits: Limits) -> str:
     """One line saying why a sandboxed kernel died, from its exit code."""
     if code is None:
         return "the kernel stopped responding"
+    code = signal_exit_code(code)
     if code == EXIT_NOTEBOOK_TIMEOUT:
         return f"the notebook ran longer than its limit of {limits.notebook_timeout} s"
-    if code in (128 + signal.SIGXCPU, -signal.SIGXCPU):
+    if code == 128 + signal.SIGXCPU:
         return f"the notebook used more than its {limits.cpu_seconds} s of CPU time"
-    if code in (128 + signal.SIGKILL, -signal.SIGKILL):
+    if code == 128 + signal.SIGKILL:
         return "the kernel was killed (out of memory or over a limit)"
-    if code in (128 + signal.SIGSEGV, -signal.SIGSEGV, 128 + signal.SIGABRT, -signal.SIGABRT):
+    if code in (128 + signal.SIGSEGV, 128 + signal.SIGABRT):
         return (
-            f"the kernel crashed (signal {code - 128 if code > 0 else -code}; "
+            f"the kernel crashed (signal {code - 128}; "
             f"memory limit {limits.memory_bytes / GIB:.3g} GiB?)"
         )
     if code == 0:
@@ -506,6 +520,55 @@ class CapOutputBytes(NbGraderPreprocessor):
 # --------------------------------------------------------------------------- Execute
 
 
+@dataclass
+class RunInfo:
+    """How one notebook was executed (read by the post-grading step in the same process)."""
+
+    started: float  #: time.time() when the notebook started
+    limit: int  #: the notebook's whole wall-clock limit (grading and verification), seconds
+    sandboxed: bool
+    warning: str = ""  #: why the kernel ran without bubblewrap ("" when sandboxed)
+    hung: list[str] = field(default_factory=list)  #: functions stopped after a timeout
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.limit
+
+
+#: nbgrader's Autograde.post_convert_hook of the course (grader.pipeline.hooks).
+VERIFY_HOOK = "grader.pipeline.hooks.post_convert"
+#: (student, assignment, notebook) -> how its last execution in this process went.
+RUNS: dict[tuple[str, str, str], RunInfo] = {}
+
+#: Run in the kernel after a cell ran past its time limit (and was interrupted): the
+#: student function that was running (innermost frame of the interrupted traceback) is
+#: replaced by one that raises at once, so each later cell that calls it costs nothing
+#: instead of another timeout. Returns the function's name ("" when none was found).
+QUARANTINE = r"""
+def __grader_quarantine(limit):
+    import sys, types
+    g = globals()
+    tb, hung = getattr(sys, "last_traceback", None), ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        fn = g.get(code.co_name)
+        if isinstance(fn, types.FunctionType) and fn.__code__ is code:
+            hung = code.co_name
+        tb = tb.tb_next
+    if hung:
+        def stopped(*args, **kwargs):
+            raise TimeoutError(
+                f"{hung} did not finish within the {limit} s time limit in an earlier "
+                "cell, so it is not run again"
+            )
+        stopped.__name__ = stopped.__qualname__ = hung
+        g[hung] = stopped
+    return hung
+__grader_hung = __grader_quarantine(LIMIT)
+del __grader_quarantine
+"""
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute with sandboxed kernels, an output cap and a notebook time budget."""
 
@@ -527,7 +590,22 @@ class SandboxedExecute(Execute):
     course_root = Unicode(
         "", help="the course directory to hide (default: CourseDirectory.root)"
     ).tag(config=True)
+    verify_reserve = Int(
+        120,
+        help="seconds of notebook_timeout kept for the verification after grading (at most "
+        "half of it): the kernel gets the rest, verification what is left when it is done",
+    ).tag(config=True)
     sandboxed = Bool(True, help="set after each run: whether bubblewrap was used")
+
+    @default("extra_arguments")
+    def _extra_arguments_default(self) -> list[str]:
+        # No history file per kernel; ipykernel's start-up warnings stay out of the log.
+        return ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+
+    def kernel_budget(self) -> int:
+        """Seconds the kernel may run: notebook_timeout less the verification's reserve."""
+        reserve = max(0, min(self.verify_reserve, self.notebook_timeout // 2))
+        return max(1, self.notebook_timeout - reserve)
 
     @default("course_root")
     def _course_root_default(self) -> str:
@@ -551,24 +629,59 @@ class SandboxedExecute(Execute):
             bwrap=self.bwrap,
         )
         self.sandboxed = not warning
+        self._warning = warning.split("Reason: ", 1)[-1] if warning else ""
         if warning:
-            warn_unsandboxed(warning.split("Reason: ", 1)[-1])
+            warn_unsandboxed(self._warning)
+        reserve = self.notebook_timeout - self.kernel_budget()
+        # The wrapper's last-resort kill stays inside the notebook's one limit.
+        plan.limits["hard_kill_after"] = self.kernel_budget() + max(
+            1, min(HARD_KILL_GRACE, reserve)
+        )
         self.km = SandboxKernelManager(config=self.config, plan_json=plan.to_json())
         return self.km
 
     # -- per-notebook state
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple:
-        self._deadline = time.monotonic() + self.notebook_timeout
+        self._deadline = time.monotonic() + self.kernel_budget()
         self._stopped = ""
+        self._warning = ""
         self._cut: dict[int, int] = {}
         self._used: dict[int, int] = {}
+        self._hung: list[str] = []
         self.timeout_func = self._cell_timeout
-        return super().preprocess(nb, resources, km=km)
+        ids = (resources or {}).get("nbgrader", {})
+        key = (
+            str(ids.get("student", "")),
+            str(ids.get("assignment", "")),
+            str(ids.get("notebook", "")),
+        )
+        info = RunInfo(time.time(), self.notebook_timeout, True)
+        RUNS[key] = info
+        if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+            self._check_hook()
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            info.sandboxed, info.warning, info.hung = self.sandboxed, self._warning, self._hung
 
     def _cell_timeout(self, cell: NotebookNode) -> int:
         remaining = int(self._deadline - time.monotonic())
         limit = self.timeout if self.timeout and self.timeout > 0 else remaining
         return max(1, min(limit, remaining))
+
+    def _check_hook(self) -> None:
+        """Say loudly when nbgrader grades without the course's verification hook."""
+        hook = self.config.get("Autograde", {}).get("post_convert_hook")
+        name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__name__', '')}"
+        if VERIFY_HOOK not in (hook, name) and VERIFY_HOOK not in _WARNED:
+            _WARNED.add(VERIFY_HOOK)
+            banner = (
+                "!!! NOT VERIFIED: this nbgrader configuration has no "
+                f"c.Autograde.post_convert_hook = {VERIFY_HOOK!r}: its grades are not checked "
+                "outside the student's process, and export and report will flag them"
+            )
+            print(f"\n{banner}\n", file=sys.stderr, flush=True)
+            log.warning(banner)
 
     async def async_execute_cell(
         self,
@@ -588,9 +701,16 @@ class SandboxedExecute(Execute):
             self._error(cell, ENAME_NOT_RUN, f"not run: {self._stopped} in an earlier cell")
             return cell
         try:
-            return await super().async_execute_cell(
+            cell = await super().async_execute_cell(
                 cell, cell_index, execution_count=execution_count, store_history=store_history
             )
+            if runs and any(
+                o.get("output_type") == "error"
+                and o.get("ename") == self.error_on_timeout.get("ename")
+                for o in cell.get("outputs", [])
+            ):
+                await self._quarantine(cell)
+            return cell
         except DeadKernelError:
             code = self.km.exit_code() if isinstance(self.km, SandboxKernelManager) else None
             self._stopped = death_reason(code, self.limits())
@@ -610,6 +730,32 @@ class SandboxedExecute(Execute):
                 self._finish_cell(cell, cell_index)
 
     execute_cell = run_sync(async_execute_cell)
+
+    async def _quarantine(self, cell: NotebookNode) -> None:
+        """After a cell timed out: stop the function that hung from costing another timeout
+        in every later cell that calls it (see QUARANTINE)."""
+        from queue import Empty
+
+        limit = self._cell_timeout(cell)
+        msg_id = self.kc.execute(
+            QUARANTINE.replace("LIMIT", str(int(self.timeout or limit))),
+            silent=True,
+            store_history=False,
+            user_expressions={"hung": "__grader_hung"},
+        )
+        wait = min(10.0, max(1.0, self._deadline - time.monotonic()))
+        end = time.monotonic() + wait
+        while True:
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=max(0.1, end - time.monotonic()))
+            except Empty:  # still busy (a flood of output, heavy load): leave it to the
+                return  # next cell's own timeout, which stops a kernel that ignores interrupts
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        value = msg["content"].get("user_expressions", {}).get("hung", {})
+        name = str(value.get("data", {}).get("text/plain", "")).strip("'\"")
+        if name and name not in self._hung:
+            self._hung.append(name)
 
     async def _stop_kernel(self) -> None:
         try:

@@ -42,6 +42,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -347,13 +348,16 @@ def _normal(src: str) -> str:
 
 def run_problems(nb: nbformat.NotebookNode) -> list[str]:
     """One-line problems read from an autograded notebook's outputs (time, memory, death,
-    output cut), in cell order."""
+    output cut), in cell order; within a cell a cut output first (a flood of output is what
+    makes a cell run out of time)."""
     problems: list[str] = []
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         where = _meta(cell).get("grade_id") or f"cell {i + 1}"
-        for out in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        streams = [o for o in outputs if o.get("output_type") == "stream"]
+        for out in [*streams, *(o for o in outputs if o.get("output_type") != "stream")]:
             kind = out.get("output_type")
             if kind == "error":
                 ename = out.get("ename", "")
@@ -397,6 +401,21 @@ def _on_alarm(*_):
     raise _Timeout()
 
 signal.signal(signal.SIGALRM, _on_alarm)
+
+def _quarantine(tb):
+    # The student function that was running when the alarm rang (innermost frame that is a
+    # function of the notebook) raises at once from now on: one timeout, not one per call.
+    hung = ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        fn = ns.get(code.co_name)
+        if callable(fn) and getattr(fn, "__code__", None) is code:
+            hung = code.co_name
+        tb = tb.tb_next
+    if hung:
+        def stopped(*args, **kwargs):
+            raise TimeoutError(hung + " did not finish within the time limit")
+        ns[hung] = stopped
 # Cells run with exec (no kernel, no IPython shell): IPython syntax (magics, !commands) is
 # translated to get_ipython() calls, which do nothing here.
 class _Anything:
@@ -418,7 +437,6 @@ def run(src):
 
 done = set()
 def report(name):
-    fn = ns.get(name)
     res = {}
     seen = {}  # the hidden flavour starts with the visible examples: call those once
     for flavour in ("visible", "hidden"):
@@ -427,11 +445,15 @@ def report(name):
             if case["id"] in seen:
                 obs.append(seen[case["id"]])
                 continue
+            fn = ns.get(name)
             _alarm(job["call_timeout"])
             try:
                 o = observe(fn, build_args(case), name=name, case_id=case["id"],
                             arg_names=list(case["args"]))
             except BaseException as exc:
+                _alarm(0)
+                if isinstance(exc, _Timeout):
+                    _quarantine(exc.__traceback__)
                 o = Observation(name=name, case_id=case["id"],
                                 error=ErrorInfo(type(exc).__name__, str(exc)[:500]))
             finally:
@@ -447,8 +469,10 @@ for gid, src in job["cells"]:
     _alarm(job["cell_timeout"])
     try:
         run(src)
-    except BaseException:
-        pass
+    except BaseException as exc:
+        _alarm(0)
+        if isinstance(exc, _Timeout):
+            _quarantine(exc.__traceback__)
     finally:
         _alarm(0)
     if gid in job["cases"] and gid not in done:
@@ -535,6 +559,10 @@ def _overlay_package(box: Path) -> dict[str, str]:
     return overlay
 
 
+class _NoTime(Exception):
+    """No time is left for verification."""
+
+
 @dataclass
 class Verdict:
     """The out-of-process verdict for one function: visible and hidden flavours."""
@@ -565,6 +593,7 @@ def verify_notebook(
     bwrap: str = "bwrap",
     cell_timeout: int = 60,
     seed: int | None = None,
+    wall_clock: float | None = None,
 ) -> Verification:
     """Run the notebook's own cells in a fresh sandboxed process and judge its functions here.
 
@@ -575,6 +604,9 @@ def verify_notebook(
         limits: the sandbox limits (memory, CPU, wall clock = notebook_timeout).
         course: the course directory, hidden from the process.
         seed: the hidden inputs' seed (default: a fresh random one).
+        wall_clock: seconds the process may take (default: limits.notebook_timeout); what
+            is left of the notebook's one limit after grading. Under a second: not run, and
+            every function fails verification (a notebook cannot escape it by using up time).
     """
     from grader import cases as _cases
     from grader import checks
@@ -597,15 +629,23 @@ def verify_notebook(
         plain[name] = {
             k: [{"id": c["id"], "args": c["args"]} for c in v] for k, v in full[name].items()
         }
+    wall = float(limits.notebook_timeout if wall_clock is None else wall_clock)
+    results: dict[str, dict[str, list[Any]]] = {}
+    if wall < 1:
+        run.error = "no time left of the notebook's limit: not verified, its functions score 0"
+        cell_timeout = 0
     box = sandbox.new_box()
     try:
+        if not cell_timeout:
+            raise _NoTime
         overlay = _overlay_package(box)
         plan, _ = sandbox.make_plan(limits, course=course, mode=mode, bwrap=bwrap, overlay=overlay)
+        per_call = max(1, min(cell_timeout, int(wall)))
         job = {
             "cells": cells,
             "cases": plain,
-            "cell_timeout": cell_timeout,
-            "call_timeout": cell_timeout,
+            "cell_timeout": per_call,
+            "call_timeout": per_call,
         }
         (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
         (box / "runner.py").write_text(_RUNNER, encoding="utf-8")
@@ -628,11 +668,15 @@ def verify_notebook(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            wall_clock=limits.notebook_timeout,
+            wall_clock=wall,
         )
         results = read_results(out_path)
-        if code != 0 and not results:
+        if code == sandbox.EXIT_NOTEBOOK_TIMEOUT:
+            run.error = f"stopped at the notebook's time limit ({wall:.0f} s were left for it)"
+        elif code != 0 and not results:
             run.error = sandbox.death_reason(code, limits)
+    except _NoTime:
+        pass
     finally:
         shutil.rmtree(box, ignore_errors=True)
     for name in functions:
@@ -801,12 +845,28 @@ def _released_sources(course: Path, assignment: str) -> set[str]:
     return known
 
 
-def after_autograde(course: Path, student: str, assignment: str, result: Any) -> Any:
-    """The per-submission step the pipeline calls after nbgrader saved its grades.
+def sandbox_off_reason(settings: dict[str, Any]) -> str:
+    """Why student code runs without bubblewrap under these settings ("" when it does not)."""
+    if settings["mode"] == "off":
+        return "the sandbox is turned off (SandboxedExecute.mode = 'off')"
+    status = sandbox.bwrap_status(settings["bwrap"])
+    return "" if status.usable else status.reason
 
-    Adds flags (sandbox off, static findings, tampered cells, changed verdicts) and a reason
-    for broken notebooks to `result` (a grader.pipeline.results.GradeResult), and writes
-    changed verdicts to the gradebook.
+
+def after_autograde(
+    course: Path, student: str, assignment: str, result: Any, *, deadline: float | None = None
+) -> Any:
+    """The per-submission step run after nbgrader saved its grades.
+
+    Adds flags (static findings, tampered cells, changed verdicts) and a reason for broken
+    notebooks to `result` (a grader.pipeline.results.GradeResult), sets `result.sandbox`
+    (why bubblewrap was not used, "" when it was), and writes changed verdicts to the
+    gradebook.
+
+    Args:
+        deadline: time.time() by which the notebook's one limit runs out (grading started
+            at deadline - notebook_timeout); verification gets what is left. None: a whole
+            notebook_timeout.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -817,13 +877,9 @@ def after_autograde(course: Path, student: str, assignment: str, result: Any) ->
     db_url = str(config.CourseDirectory.db_url)
     settings = _sandbox_settings(config)
     flags: list[str] = []
-
-    if settings["mode"] == "off":
-        flags.append(sandbox.loud_warning("SandboxedExecute.mode = 'off'"))
-    else:
-        status = sandbox.bwrap_status(settings["bwrap"])
-        if not status.usable:
-            flags.append(sandbox.loud_warning(status.reason))
+    # Whether bubblewrap was used is about the run, not the student: it goes in
+    # result.sandbox (shown once per run by the summary, report and export), never a flag.
+    result.sandbox = sandbox_off_reason(settings)
 
     name = f"{assignment}.ipynb"
     submitted_dir = course / "submitted" / student / assignment
@@ -878,6 +934,7 @@ def after_autograde(course: Path, student: str, assignment: str, result: Any) ->
                     mode=settings["mode"],
                     bwrap=settings["bwrap"],
                     cell_timeout=settings["cell_timeout"],
+                    wall_clock=None if deadline is None else deadline - time.time(),
                 )
             except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
                 flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")

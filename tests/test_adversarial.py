@@ -207,8 +207,14 @@ def test_without_bubblewrap_grading_works_with_a_loud_warning(tmp_path: Path):
     run = autograde(root, ASSIGNMENT, workers=2)
     results = {r.student: r for r in run.results}
     for student, result in results.items():
-        assert any("SANDBOX OFF" in f for f in result.flags), result.flags
+        # the notice is about the run: on the result's sandbox field, never a flag
+        assert not any("SANDBOX OFF" in f for f in result.flags), result.flags
+        assert "/nonexistent/bwrap" in result.sandbox
         assert result.score == sum(SUBMISSIONS[student].cells.values())
+    assert results["honest_full"].flags == []
+    from grader.pipeline.summary import sandbox_banner
+
+    assert sandbox_banner(run.results).startswith("!!! SANDBOX OFF")
 
 
 def test_require_mode_refuses_to_run_without_bubblewrap():

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from grader.pipeline import hooks
+from grader.pipeline import hooks, verified
 from grader.pipeline.config import assignments_of, course_config
 from grader.pipeline.results import (
     TAG_RE,
@@ -165,6 +165,7 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
     start = time.perf_counter()
     reason = ""
     try:
+        verified.clear_record(course, student, assignment)
         reason = _unreadable(submitted_path(course, student, assignment))
         wrong = "" if reason else _wrong_assignment(course, student, assignment)
         reason = reason or wrong
@@ -382,8 +383,14 @@ def _failure_messages(path: Path) -> dict[str, str]:
 
 
 def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeResult:
-    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions)."""
-    return read_result(Path(course), course_config(course), student, assignment)
+    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions),
+    with what verification recorded (plain `nbgrader autograde` leaves no other result)."""
+    result = read_result(Path(course), course_config(course), student, assignment)
+    record = verified.current_record(Path(course), student, assignment)
+    if record is not None:
+        result.flags, result.sandbox = list(record.flags), record.sandbox
+        result.reason = result.reason or record.reason
+    return result
 
 
 # ---------------------------------------------------------------- the parent side

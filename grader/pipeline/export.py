@@ -28,6 +28,7 @@ from pathlib import Path
 from grader.pipeline.config import assignments_of, course_config
 from grader.pipeline.lms import StudentRecord, load_students
 from grader.pipeline.results import load_results
+from grader.pipeline.verified import current_record, unverified_reason
 
 FORMATS = ("generic", "canvas", "moodle")
 
@@ -44,6 +45,8 @@ class Cell:
     score: float | None = None
     manual: bool = False
     notes: list[str] = field(default_factory=list)
+    #: grades written without the course's verification or sandbox (grader.pipeline.verified)
+    checks: list[str] = field(default_factory=list)
 
     @property
     def value(self) -> str:
@@ -116,9 +119,18 @@ def gather(course: Path) -> Grades:
                     cell.notes.append(f"{a}: {result.reason}")
                 elif sub.needs_manual_grade:
                     cell.notes.append(f"{a}: needs manual grade")
-                if result and result.flags:
-                    more = f" (+{len(result.flags) - 1} more)" if len(result.flags) > 1 else ""
-                    cell.notes.append(f"{a}: flagged: {result.flags[0]}{more}")
+                # Plain `nbgrader autograde` leaves no result, but its verification record.
+                record = current_record(course, student, a)
+                unverified = unverified_reason(course, student, a)
+                if unverified:  # written by a route without the course's verification
+                    cell.notes.append(f"{a}: {unverified}")
+                    cell.checks.append(f"{a}: {unverified.split(':', 1)[0]}")
+                elif (result or record) and (result or record).sandbox:
+                    cell.checks.append(f"{a}: graded without the sandbox")
+                flags = (result.flags if result else []) or (record.flags if record else [])
+                if flags:
+                    more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
+                    cell.notes.append(f"{a}: flagged: {flags[0]}{more}")
     return Grades(known, rows, records)
 
 
@@ -128,7 +140,8 @@ def export(course: Path, dest: Path | None = None) -> Path:
     Columns: `student_id`, `name` and `lms_id` (from students.csv), one per assignment
     (points; empty when not graded yet), `total`, `max_total`, `needs_manual_grade` (`yes`
     or empty), `notes` (per assignment: not submitted, not graded yet, the reason grading
-    failed, flags).
+    failed, flags), `grading_checks` (per assignment: grades written without the course's
+    verification or sandbox, see grader.pipeline.verified; empty when all is well).
     """
     course = Path(course).resolve()
     dest = Path(dest) if dest else course / "grades.csv"
@@ -145,9 +158,10 @@ def export(course: Path, dest: Path | None = None) -> Path:
         manual = any(c.manual or c.state == "not graded yet" for c in cells.values())
         row["needs_manual_grade"] = "yes" if manual else ""
         row["notes"] = "; ".join(n for c in cells.values() for n in c.notes)
+        row["grading_checks"] = "; ".join(k for c in cells.values() for k in c.checks)
         out.append(row)
     columns = ["student_id", "name", "lms_id", *[a for a, _ in grades.assignments]]
-    columns += ["total", "max_total", "needs_manual_grade", "notes"]
+    columns += ["total", "max_total", "needs_manual_grade", "notes", "grading_checks"]
     _write(dest, columns, out)
     return dest
 

@@ -1,10 +1,19 @@
 """`feedback`: nbgrader's HTML feedback per student, checked to hold no hidden test code.
 
-nbgrader's GenerateFeedback converter runs in-process with the course's preprocessors
-(`ClearHiddenTests` among them, nbgrader_config.py) plus one of ours in front:
-`ShortenHiddenTracebacks`, because a failing hidden test's traceback quotes the hidden line
-that failed. Afterwards every feedback page is searched for every hidden test line; a page
-that still shows one is reported as a leak (and the command fails).
+nbgrader's GenerateFeedback converter runs with `FEEDBACK_PREPROCESSORS`, the list
+nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
+`nbgrader generate_feedback` and the formgrader make the same pages):
+
+- `ShortenHiddenTracebacks` first: a failing hidden test's traceback quotes the hidden line
+  that failed (nbgrader's `ClearHiddenTests` clears the cell's source, not its outputs);
+- `HideGraderPaths`: tracebacks keep the student's own frames, not the grader's or the
+  libraries', and no output shows a path of the grading machine;
+- `CapOutputBytes`, then nbgrader's `GetGrades` and `ClearHiddenTests`;
+- `RenderMath`: the prose's `$...$` math becomes MathML, which browsers draw without
+  MathJax, so a page opened offline shows formulas, not raw LaTeX.
+
+Afterwards every feedback page is searched for every hidden test line; a page that still
+shows one is reported as a leak (and the command fails).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +50,119 @@ class ShortenHiddenTracebacks(Preprocessor):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class HideGraderPaths(Preprocessor):
+    """Tracebacks without the grader's and the libraries' frames, and no output showing a
+    path of the grading machine (the grader package, the Python installation, the course)."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        self._paths = _machine_paths(resources)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.output_type == "error":
+                frames = [str(f) for f in output.get("traceback", [])]
+                kept = [f for f in frames[1:-1] if not _inside_machine(f, self._paths)]
+                if len(kept) < len(frames) - 2:
+                    gone = len(frames) - 2 - len(kept)
+                    kept.append(f"({gone} frame{'s' * (gone > 1)} of the grader left out)")
+                if len(frames) > 1:
+                    frames = [frames[0], *kept, frames[-1]]
+                output.traceback = [scrub_paths(f, self._paths) for f in frames]
+                output.evalue = scrub_paths(str(output.get("evalue", "")), self._paths)
+            elif output.output_type == "stream":
+                output.text = scrub_paths(str(output.get("text", "")), self._paths)
+            elif "text/plain" in output.get("data", {}):
+                output.data["text/plain"] = scrub_paths(str(output.data["text/plain"]), self._paths)
+        return cell, resources
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SANDBOX_BOX = re.compile(r"/tmp/backprop-sandbox-[^/\s]+/k-[0-9a-f]+/(?:work/)?")
+
+
+def _machine_paths(resources: dict | None = None) -> list[tuple[str, str]]:
+    """(path, what to show instead) for the grading machine's folders, longest first."""
+    import grader
+
+    pairs = {
+        str(Path(grader.__file__).resolve().parent): "grader",
+        str(Path(sys.prefix).resolve()): "python",
+        str(Path(sys.base_prefix).resolve()): "python",
+        sys.prefix: "python",
+        sys.base_prefix: "python",
+    }
+    root = (resources or {}).get("nbgrader", {}).get("course_root") or os.getcwd()
+    pairs.setdefault(str(Path(root).resolve()), "course")
+    return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+
+
+def _inside_machine(frame: str, paths: list[tuple[str, str]]) -> bool:
+    """A traceback frame in a file of the grader or the Python installation."""
+    text = _ANSI.sub("", frame)
+    return any(p in text for p, label in paths if label in ("grader", "python"))
+
+
+def scrub_paths(text: str, paths: list[tuple[str, str]] | None = None) -> str:
+    """`text` with the grading machine's paths replaced by a short name."""
+    text = _SANDBOX_BOX.sub("", text)
+    for path, label in paths or _machine_paths():
+        text = text.replace(path + "/", f"<{label}>/").replace(path, f"<{label}>")
+    return text
+
+
+_CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
+_MATH = re.compile(
+    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?!\d)", re.S
+)
+
+
+def math_to_mathml(markdown: str) -> str:
+    """Markdown with its `$...$` and `$$...$$` math turned into MathML (code left alone).
+
+    Math latex2mathml cannot read stays as it was.
+    """
+    from latex2mathml.converter import convert
+
+    def one(m: re.Match) -> str:
+        block = m.group(1) is not None
+        tex = (m.group(1) if block else m.group(2)).strip()
+        try:
+            mathml = convert(tex, display="block" if block else "inline")
+        except Exception:  # noqa: BLE001 - unreadable LaTeX is left for MathJax
+            return m.group(0)
+        return mathml.replace("\n", " ")
+
+    parts = _CODE.split(markdown)
+    return "".join(p if i % 2 else _MATH.sub(one, p) for i, p in enumerate(parts))
+
+
+class RenderMath(Preprocessor):
+    """The markdown cells' LaTeX math as MathML: formulas show without network access."""
+
+    enabled = Bool(True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = math_to_mathml(cell.source)
+        return cell, resources
+
+
+#: nbgrader's GenerateFeedback preprocessors for this course (nbgrader_config.py lists the
+#: same: `tests/test_safety.py` checks it).
+FEEDBACK_PREPROCESSORS = [
+    "grader.pipeline.feedback.ShortenHiddenTracebacks",
+    "grader.pipeline.feedback.HideGraderPaths",
+    "grader.sandbox.CapOutputBytes",
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback.RenderMath",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 
 
 @dataclass
@@ -133,15 +256,7 @@ def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
     from nbgrader.utils import capture_log
 
     config = course_config(course)
-    configured = list(config.GenerateFeedback.get("preprocessors", []))
-    if configured:
-        from grader.sandbox import CapOutputBytes  # outputs capped in bytes
-
-        config.GenerateFeedback.preprocessors = [
-            ShortenHiddenTracebacks,
-            CapOutputBytes,
-            *configured,
-        ]
+    config.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
     report = FeedbackReport()
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id = a

@@ -1,20 +1,30 @@
-"""The one place that decides how student code is executed, and what happens after grading.
+"""The one grading route: how student code is executed and what happens after grading.
 
-Every step that runs a student's notebook in a kernel (the autograde workers and
-`selfcheck`) takes its configuration from `execution_config` and its environment from
-`execution_env`; nothing else in the pipeline sets `Execute.*` options. A sandbox (a
-bubblewrap-wrapped kernelspec, `JUPYTER_PATH`, resource limits, an output-size cap) plugs in
-here and applies to both.
+Every route into the gradebook runs nbgrader's `Autograde` converter, so the course's steps
+are registered through nbgrader's own configuration (nbgrader_config.py), not in code:
 
-`after_autograde` runs once per graded submission, in the worker, after nbgrader has saved
-its grades: the place for out-of-process verification. It may override a score through
-nbgrader's Gradebook API (a manual score and a comment) and add flags to the result; the
-pipeline re-reads the gradebook afterwards, so the summary, export and report see the
-final score.
+- `Autograde.autograde_preprocessors` = `AUTOGRADE_PREPROCESSORS`: nbgrader's own list with
+  its `Execute` replaced by the sandboxed one (`grader.sandbox.SandboxedExecute`: bubblewrap,
+  resource limits, the notebook's time limit) and the byte cap on outputs right after it;
+- `Autograde.post_convert_hook` = `POST_CONVERT_HOOK` (`post_convert` below): verification
+  outside the student's process, static flags, reasons, the gradebook's integrity check,
+  and a verification record (`grader.pipeline.verified`).
+
+So plain `nbgrader autograde`, the formgrader's Autograde button (the same converter) and
+`backprop-grader autograde` (the converter in parallel workers, `execution_config`) grade
+the same way. `tests/test_safety.py` checks that nbgrader_config.py registers exactly these.
+
+What nbgrader cannot express stays in the pipeline: a pre-check of unreadable notebooks,
+parallel workers, and the per-run summary. nbgrader calls the hook only for a submission it
+graded without an error, and logs (at INFO) instead of raising when a hook fails, so
+`post_convert` never raises: it records its own failure, and `export` and `report` flag
+any autograded notebook without a matching record (`verified.unverified_reason`).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,100 +32,156 @@ from traitlets.config import Config
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.pipeline.results import GradeResult
+    from grader.pipeline.verified import VerifyRecord
+
+#: nbgrader's default autograde preprocessors, with the course's execution (dotted names, as
+#: nbgrader_config.py writes them: a missing `grader` package fails loudly, never silently).
+AUTOGRADE_PREPROCESSORS = [
+    "grader.sandbox.SandboxedExecute",
+    "grader.sandbox.CapOutputBytes",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+#: nbgrader's `Autograde.post_convert_hook`: verification after each graded submission.
+POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"  # = grader.sandbox.VERIFY_HOOK
+
 
 def execution_env() -> dict[str, str]:
-    """Environment variables set in every process that starts grading kernels.
-
-    Applied to the autograde worker processes (before any kernel starts) and around
-    `selfcheck`'s execution. A sandbox adds e.g. `JUPYTER_PATH` here so a wrapped
-    kernelspec is found.
-    """
+    """Environment variables set in every process that starts grading kernels (autograde
+    workers, selfcheck); the sandbox sets the kernel's own environment."""
     return {"PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
 
 
 def execute_preprocessor() -> type:
-    """The preprocessor class that runs a notebook in a kernel (nbgrader's `Execute`).
-
-    A sandbox returns its own subclass here (e.g. one with a wrapped kernel manager);
-    autograde and selfcheck both use what this returns.
-    """
-    from grader.sandbox import SandboxedExecute  # bubblewrap, limits, output cap
+    """The preprocessor class that runs a notebook in a kernel (selfcheck uses it too)."""
+    from grader.sandbox import SandboxedExecute
 
     return SandboxedExecute
 
 
 def post_execute_preprocessors() -> list[type]:
-    """nbconvert preprocessors run right after `Execute`, in autograde and in selfcheck.
-
-    The output-size cap (bytes, with a "[output cut: N bytes]" note) runs before grades are
-    saved; nbgrader's LimitOutput only counts lines.
-    """
+    """Preprocessors run right after the kernel: the byte cap on outputs."""
     from grader.sandbox import CapOutputBytes
 
     return [CapOutputBytes]
 
 
 def execution_config(course: Path, *, timeout: int | None = None) -> Config:
-    """The traitlets configuration for executing student notebooks in `course`.
+    """The course's grading route as a Config, merged over the course's nbgrader_config.py.
+
+    The same preprocessors and hook nbgrader_config.py registers (so a course folder with an
+    older nbgrader_config.py is still graded the safe way by `backprop-grader autograde`).
 
     Args:
-        course: the nbgrader course directory (only used by sandboxes that need its path).
-        timeout: seconds per cell; None keeps the course's nbgrader_config.py value
-            (`c.Execute.timeout`, 60 s in this course).
-
-    Returns:
-        a Config with `Execute.*` options and the ordered `Autograde.autograde_preprocessors`;
-        merge it over the course's own configuration (it wins).
+        course: the nbgrader course directory (unused: the sandbox reads CourseDirectory.root).
+        timeout: seconds per cell; None keeps the course's `c.Execute.timeout`.
     """
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        IgnorePattern,
-        LimitOutput,
-        SaveAutoGrades,
-    )
-
     c = Config()
     if timeout is not None:
         c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
-    # No history file per kernel; ipykernel's start-up warnings (TCP without encryption)
-    # would otherwise land on the instructor's terminal.
-    c.Execute.extra_arguments = [
-        "--HistoryManager.hist_file=:memory:",
-        "--IPKernelApp.log_level=ERROR",
-    ]
-    # A sandbox sets c.Execute.kernel_name to its wrapped kernelspec here.
-    # nbgrader's default order, with the post-execute hook right after Execute.
-    c.Autograde.autograde_preprocessors = [
-        execute_preprocessor(),
-        *post_execute_preprocessors(),
-        IgnorePattern,
-        ClearMetadataPreprocessor,
-        LimitOutput,
-        SaveAutoGrades,
-        AssignLatePenalties,
-        CheckCellMetadata,
-    ]
+    c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
+    c.Autograde.post_convert_hook = POST_CONVERT_HOOK
     return c
+
+
+def post_convert(assignment: str, student: str, notebooks: list[str]) -> None:
+    """nbgrader's `Autograde.post_convert_hook`: verify each notebook nbgrader just graded.
+
+    nbgrader passes its command-line ids (`*` for every student), so the submission is read
+    from each notebook's path: COURSE/submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb. Never
+    raises (nbgrader would only log it); problems are printed and recorded.
+    """
+    for name in notebooks:
+        path = Path(name).resolve()
+        if len(path.parts) < 5 or path.stem != path.parent.name:
+            print(
+                f"[backprop-course] not verified (not a course notebook): {path}",
+                file=sys.stderr,
+            )
+            continue
+        course, student_id, assignment_id = path.parents[3], path.parts[-3], path.parts[-2]
+        try:
+            record = verify_submission(course, student_id, assignment_id)
+        except Exception as exc:  # noqa: BLE001 - nbgrader swallows hook errors: say it here
+            print(
+                f"[backprop-course] !!! {student_id}/{assignment_id} NOT VERIFIED: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        for flag in [f for f in dict.fromkeys([record.error, *record.flags]) if f]:
+            print(f"[backprop-course] {student_id}/{assignment_id}: {flag}", file=sys.stderr)
+
+
+def verify_submission(
+    course: Path, student: str, assignment: str, result: GradeResult | None = None
+) -> VerifyRecord:
+    """The post-grading step for one submission; writes and returns its verification record.
+
+    Runs in the process that graded it, right after nbgrader saved its grades. The kernel's
+    run (`grader.sandbox.RUNS`) gives the notebook's deadline: verification gets what is
+    left of the one limit. `result` (the pipeline's, when it has one) gets the flags and
+    reason; a fresh one is used otherwise.
+    """
+    from grader import sandbox, verify
+    from grader.pipeline.results import GradeResult
+    from grader.pipeline.verified import VerifyRecord, autograded_notebook, write_record
+
+    start = time.time()
+    course = Path(course)
+    run = sandbox.RUNS.pop((student, assignment, assignment), None)
+    result = result if result is not None else GradeResult(student, assignment, "graded")
+    record = VerifyRecord(student, assignment)
+    if autograded_notebook(course, student, assignment).is_file() and run is None:
+        record.kernel = (
+            "the notebook ran in a kernel outside the course's sandbox "
+            "(grader.sandbox.SandboxedExecute is not in Autograde.autograde_preprocessors)"
+        )
+    verify.after_autograde(
+        course, student, assignment, result, deadline=run.deadline if run else None
+    )
+    if record.kernel:
+        result.flags.append(f"NOT SANDBOXED: {record.kernel}")
+    if run is not None:
+        result.sandbox = "" if run.sandboxed else run.warning or result.sandbox
+        record.limit = run.limit
+        start = run.started
+    record.flags = list(result.flags)
+    record.reason = result.reason
+    record.sandbox = result.sandbox
+    record.error = next((f for f in result.flags if f.startswith("NOT VERIFIED")), "")
+    record.seconds = time.time() - start
+    write_record(course, record)
+    return record
 
 
 def after_autograde(
     course: Path, student: str, assignment: str, result: GradeResult
 ) -> GradeResult:
-    """Post-grading step for one submission (runs in the worker, after nbgrader saved grades).
+    """The pipeline's post-grading step for one submission (in the worker).
 
-    A no-op for now. Verification outside the student's process goes here: it may set a
-    manual score with a comment via `nbgrader.api.Gradebook` (the pipeline re-reads the
-    gradebook after this returns) and append to `result.flags` / set `result.reason`.
+    Reads the record `post_convert` wrote when nbgrader ran it; runs the same step now when
+    it did not (nbgrader failed on the notebook, or the course's config lacks the hook).
 
     Returns:
-        the result, possibly with flags added.
+        the result with the record's flags, reason and sandbox status.
     """
-    from grader import verify  # out-of-process verification, static flags
+    from grader.pipeline.verified import current_record
 
-    return verify.after_autograde(course, student, assignment, result)
+    record = current_record(course, student, assignment)
+    if record is None:
+        verify_submission(course, student, assignment, result)
+        return result
+    result.flags = list(dict.fromkeys([*result.flags, *record.flags]))
+    if record.reason and not result.reason:
+        result.reason = record.reason
+    result.sandbox = record.sandbox
+    return result
 
 
 def after_run(course: Path) -> str:

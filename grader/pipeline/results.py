@@ -52,6 +52,9 @@ class GradeResult:
     reason: str = ""
     flags: list[str] = field(default_factory=list)
     cells: list[CellResult] = field(default_factory=list)
+    #: Why this grading ran without bubblewrap ("" = sandboxed). About the run, not the
+    #: student: shown once per run (summary, report, export), never as a flag.
+    sandbox: str = ""
 
     @property
     def key(self) -> str:

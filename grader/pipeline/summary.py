@@ -17,6 +17,17 @@ def short_flags(flags: list[str], width: int = 60) -> str:
     return first + (f" (+{len(flags) - 1} more)" if len(flags) > 1 else "")
 
 
+def sandbox_banner(results: list) -> str:
+    """One notice when any of these submissions was graded without bubblewrap ("" if none)."""
+    off = [r for r in results if getattr(r, "sandbox", "")]
+    if not off:
+        return ""
+    from grader.sandbox import loud_warning
+
+    reasons = sorted({r.sandbox for r in off})
+    return f"{loud_warning('; '.join(reasons))} [{len(off)} of {len(results)} submissions]"
+
+
 def summary_tables(run: AutogradeRun) -> list:
     """rich Tables for the terminal: per assignment, then the submissions to look at."""
     from rich.markup import escape
@@ -44,7 +55,12 @@ def summary_tables(run: AutogradeRun) -> list:
             str(sum(r.needs_manual_grade for r in rs)),
             str(sum(bool(r.flags) for r in rs)),
         )
-    tables = [per]
+    tables: list = [per]
+    banner = sandbox_banner(run.results)
+    if banner:  # about the run, so once here, not as a flag on every submission
+        from rich.text import Text
+
+        tables.insert(0, Text(banner, style="bold red"))
     attention = [r for r in run.results if r.status == "failed" or r.flags]
     if attention:
         t = Table(title="needs attention")
