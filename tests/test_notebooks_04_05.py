@@ -1,6 +1,6 @@
 """Notebooks 04-05 and the companions in notebooks/, in real kernels.
 
-- notebook 04 shows the worked numbers of seed 004 and the grader naming the double-sigmoid
+- notebook 04 shows the worked numbers of the lecture notes and the grader naming the double-sigmoid
   mistake [M6]; notebook 05 learns XOR and answers the 2, 10, 10,000 inputs question;
 - the XOR settings the notebook and the hidden train check use make the reference learn XOR
   from many seeds;

@@ -23,7 +23,7 @@ from notebook_tools import PRESENT, ROOT, TOTALS, figure_count, problems, source
 
 from grader import course
 
-#: The functions students write in each notebook (COURSE_SPEC.md, docs/grading.md).
+#: The functions students write in each notebook (docs/course.md, docs/grading.md).
 SPEC_FUNCTIONS: dict[str, list[str]] = {
     "01_partial_derivatives": ["df_dx", "df_dz", "numerical_derivative", "numerical_gradient"],
     "02_sigmoid_derivative": ["sigmoid", "sigmoid_prime", "sigmoid_prime_from_output"],

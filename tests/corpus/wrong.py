@@ -146,7 +146,7 @@ def sse_loss_mean(Y_hat, Y):
     return float(0.5 * np.mean((Y_hat - Y) ** 2))
 
 
-# M6: the double sigmoid (seed 004)
+# M6: the double sigmoid (the lecture notes)
 def sigmoid_prime_from_output_double(a):
     s = _sig(a)
     return s * (1 - s)
@@ -157,7 +157,7 @@ def hidden_delta_double(delta2, W2, H):
 
 
 def output_delta_seed004(Y_hat, Y):
-    """Seed 004 verbatim: 2 (y* - output) * sigmoid(output) (1 - sigmoid(output))."""
+    """The lecture notes verbatim: 2 (y* - output) * sigmoid(output) (1 - sigmoid(output))."""
     return 2 * (Y - Y_hat) * (_sig(Y_hat) * (1 - _sig(Y_hat)))
 
 
