@@ -27,6 +27,9 @@ from traitlets.config import Config
 from grader import course, sandbox, verify
 from tests.attacks import ASSIGNMENT, SUBMISSIONS, student_copy
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 HONEST = ("honest_full", "honest_partial")
 #: Short limits so the endless loop costs seconds (instructors keep the defaults).
 TEST_LIMITS = "\nc.Execute.timeout = 5\nc.SandboxedExecute.notebook_timeout = 60\n"

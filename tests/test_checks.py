@@ -449,6 +449,7 @@ def test_hidden_checks_are_fast():
 # --------------------------------------------------------------------------- a real kernel
 
 
+@pytest.mark.slow
 def test_in_a_real_kernel_right_answers_leave_no_stderr_and_wrong_ones_an_error():
     """Test cells as nbgrader runs them: a right answer gives one stdout line and no stderr
     stream; an overflowing sigmoid gives a CheckFailure error output naming M12, no stderr."""

@@ -11,6 +11,9 @@ import pytest
 from grader import cases, checks, demo
 from grader import reference as ref
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 WRONG_ANSWERS = [
     (function, tag) for function, bodies in demo.WRONG.items() for tag in bodies if tag[0] == "M"
 ]

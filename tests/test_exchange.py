@@ -25,6 +25,9 @@ from notebook_tools import source_path
 
 from grader import course
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "04_backprop_W2"
 COURSE_ID = "backprop-course"
 DOUBLE_SIGMOID = '''def output_delta(Y_hat, Y):

@@ -87,6 +87,7 @@ def _wheel(handout: Path) -> Path:
     return wheels[0]
 
 
+@pytest.mark.slow
 def test_handout_has_a_wheel_and_a_zip_per_assignment(handout: Path):
     wheel = _wheel(handout)
     assert sorted(p.name for p in handout.glob("*.zip")) == [f"{a}.zip" for a in PRESENT]
@@ -107,6 +108,7 @@ def test_handout_has_a_wheel_and_a_zip_per_assignment(handout: Path):
         assert f"`{assignment}.ipynb`" in readme and f"YOURID_{assignment}.ipynb" in readme
 
 
+@pytest.mark.slow
 def test_handout_refuses_a_file_as_dest(tmp_path: Path):
     target = tmp_path / "notes.txt"
     target.write_text("mine")
@@ -134,6 +136,7 @@ def solution_lines() -> set[str]:
     return out
 
 
+@pytest.mark.slow
 def test_wheel_holds_no_solution(handout: Path):
     lines = solution_lines()
     assert len(lines) > 20  # the course's solutions were found

@@ -12,7 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from grader import course
+
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:

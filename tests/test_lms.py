@@ -21,6 +21,9 @@ from grader.pipeline import collect
 from grader.pipeline.config import db_url
 from grader.pipeline.lms import clean_name, load_students, parse_canvas, parse_moodle
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 RELEASE = course_mod.REPO_ROOT / "release"
 
 

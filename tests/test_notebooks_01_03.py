@@ -12,6 +12,9 @@ import re
 import pytest
 from notebook_tools import printed
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 #: What each notebook's demonstration cells must show, as its prose claims: (cell id, text).
 CLAIMS = {
     "01_partial_derivatives": [

@@ -24,6 +24,9 @@ from notebook_tools import ROOT, execute, printed, problems, source_path
 from grader import cases
 from grader import reference as ref
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 COMPANIONS = sorted(
     p for p in (ROOT / "notebooks").glob("*.ipynb") if p.name != "00_start_here.ipynb"
 )

@@ -23,6 +23,9 @@ from notebook_tools import PRESENT, ROOT, TOTALS, figure_count, problems, source
 
 from grader import course
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 #: The functions students write in each notebook (docs/course.md, docs/grading.md).
 SPEC_FUNCTIONS: dict[str, list[str]] = {
     "01_partial_derivatives": ["df_dx", "df_dz", "numerical_derivative", "numerical_gradient"],

@@ -19,6 +19,9 @@ from grader import workspace as ws
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 #: Fragments of each answer that a stub's docstring must not state (the formula to derive).
 ANSWERS_IN_DOCSTRINGS = {
     "df_dx": ["6 x z", "6xz", "2 z^2", "2 z**2"],

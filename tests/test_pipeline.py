@@ -35,6 +35,9 @@ from grader.pipeline.results import load_results
 from grader.report import build_report, misconception_counts
 from grader.selfcheck import selfcheck
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
 EXPECTED = {"alice": 6, "bob": 3, "carol": 3, "dave": 0, "eve": 0, "frank": 0}
 

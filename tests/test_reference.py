@@ -171,7 +171,7 @@ def test_no_reference_function_mutates_its_arguments():
 
 
 def test_seed_004_W2_gradient_done_right():
-    """The lecture notes' numbers, recomputed: its W2 gradient applies the sigmoid to the output twice.
+    """The lecture notes' numbers, recomputed: their W2 gradient applies the sigmoid twice.
 
     The seed uses the loss (y* - output)^2 (no 1/2), one hidden unit per sample whose
     activations are sigmoid([1.3, 0.85, 1.0]) and W2 = [[0.5]] with no biases.

@@ -28,6 +28,9 @@ from grader.pipeline.config import db_url
 from grader.pipeline.export import export, export_canvas, export_moodle
 from grader.pipeline.results import load_results
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
 ALICE, BOB, TAM = "smithalice-12345", "jonesbob-23456", "nguyentam-99999"
 FRANK, KIM = "frank@uni.example", "kim@uni.example"

@@ -26,6 +26,9 @@ from grader.pipeline.verified import current_record, unverified_reason
 from grader.report import build_report
 from tests.attacks import ASSIGNMENT, student_copy
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
 BWRAP = sandbox.bwrap_status().usable
 

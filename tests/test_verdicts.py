@@ -278,6 +278,7 @@ def test_bias_summed_over_the_wrong_axis_is_told_the_axis(name):
 # --------------------------------------------------------------------------- a real kernel (E)
 
 
+@pytest.mark.slow
 def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
     """A test cell as nbgrader runs it: the student's print() inside the graded function shows
     in the cell's stdout (also when the check fails), nothing goes to stderr, and the error's

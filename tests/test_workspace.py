@@ -15,6 +15,9 @@ import pytest
 from grader import course
 from grader import workspace as ws
 
+# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
+pytestmark = pytest.mark.slow
+
 ROOT = course.REPO_ROOT
 FILLED_DF_DX = "    return 6 * x * z + 2 * z**2  # learner-filled-df_dx\n"
 FILLED_SIGMOID = "    return 1 / (1 + np.exp(-z))  # learner-filled-sigmoid\n"
