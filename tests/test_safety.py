@@ -52,7 +52,7 @@ def grad_b2(delta2):
 
 
 import os
-import grader.checks as _gc
+import backprop_checks.checks as _gc
 
 for _name in dir(_gc):
     if _name.startswith("check"):

@@ -41,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
     """A copy of the repository (the venv linked in): make and the grader act on it only."""
     copy = tmp_path / "repo"
     copy.mkdir()
-    for name in ("grader", "source", "release", "notebooks"):
+    for name in ("grader", "student", "source", "release", "notebooks"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "nbgrader_config.py", "requirements.txt", "pyproject.toml"):
         shutil.copy2(ROOT / name, copy / name)

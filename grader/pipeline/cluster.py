@@ -64,6 +64,7 @@ from grader.pipeline.gradebook_records import (
     write_submission_record,
 )
 from grader.pipeline.results import GradeResult
+from grader.pipeline.verified import record_path
 
 #: `--scheduler local`: a distributed.LocalCluster on this machine.
 LOCAL = "local"
@@ -299,6 +300,11 @@ def grade_task(
         out.files = _folder_files(course, f"autograded/{student}/{assignment}")
         if log.exists():
             out.files[log.relative_to(course).as_posix()] = log.read_bytes()
+        # the verification record names the autograded notebook by content: it travels with it
+        record_file = record_path(course, student, assignment)
+        if record_file.exists():
+            out.files[record_file.relative_to(course).as_posix()] = record_file.read_bytes()
+            record_file.unlink()
         with Gradebook(db_url) as gb:
             out.record = submission_record(gb, assignment, student)
             if out.record is not None:  # the private gradebook stays small
@@ -412,7 +418,10 @@ def _write_files(course: Path, student: str, assignment: str, files: dict[str, b
         rel_path = _safe_rel(rel)
         if rel.startswith(prefix):
             target = incoming / rel[len(prefix) :]
-        elif rel == f".grader/logs/{student}__{assignment}.log":
+        elif rel in (
+            f".grader/logs/{student}__{assignment}.log",
+            f".grader/verified/{student}/{assignment}.json",
+        ):
             target = course / rel_path
         else:
             raise ValueError(f"a worker sent an unexpected file: {rel!r}")
