@@ -305,8 +305,9 @@ def read_roster(path: Path) -> Roster:
 STUDENTS_FILE = "students.csv"
 STUDENT_COLUMNS = [
     "student_id", "lms", "lms_id", "name", "email", "sis_user_id", "sis_login_id", "section",
-    "participant_ids",
+    "participant_ids", "late",
 ]  # fmt: skip
+_LIST_COLUMNS = ("participant_ids", "late")
 
 
 @dataclass
@@ -321,11 +322,14 @@ class StudentRecord:
     section: str = ""
     #: Moodle: assignment -> participant id ("04_backprop_W2:123456;...")
     participant_ids: dict[str, str] = field(default_factory=dict)
+    #: the assignments whose graded notebook the LMS marked late ("04_backprop_W2;...")
+    late: set[str] = field(default_factory=set)
 
     def row(self) -> dict[str, str]:
-        out = {c: getattr(self, c) for c in STUDENT_COLUMNS if c != "participant_ids"}
+        out = {c: getattr(self, c) for c in STUDENT_COLUMNS if c not in _LIST_COLUMNS}
         pids = sorted(self.participant_ids.items())
         out["participant_ids"] = ";".join(f"{a}:{p}" for a, p in pids)
+        out["late"] = ";".join(sorted(self.late))
         return out
 
 
@@ -343,9 +347,10 @@ def load_students(course: Path) -> dict[str, StudentRecord]:
         for r in csv.DictReader(f):
             items = (r.get("participant_ids") or "").split(";")
             pids = dict(item.split(":", 1) for item in items if ":" in item)
-            plain = [c for c in STUDENT_COLUMNS if c != "participant_ids"]
+            plain = [c for c in STUDENT_COLUMNS if c not in _LIST_COLUMNS]
             rec = StudentRecord(**{c: r.get(c) or "" for c in plain})
             rec.participant_ids = pids
+            rec.late = {a for a in (r.get("late") or "").split(";") if a}
             out[rec.student_id] = rec
     return out
 
