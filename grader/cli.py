@@ -272,6 +272,18 @@ def _export(args: argparse.Namespace) -> int:
             print("no Moodle grading worksheet written: no student has a Moodle participant id "
                   "(collect a Moodle download, with --roster for the students who handed in "
                   "nothing)")  # fmt: skip
+    if args.format in ("canvas", "moodle"):
+        from grader.pipeline.lms_feedback import feedback_zips
+
+        upload = {"canvas": "the assignment's Re-Upload Submissions",
+                  "moodle": "View all submissions > Upload multiple feedback files in a zip"}
+        zips = feedback_zips(root, args.format, dest.parent)
+        for path in zips.zips:
+            print(f"feedback pages for {upload[args.format]}: {path}")
+        if zips.left_out:
+            print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
+                  "no zip: " + ", ".join(zips.left_out[:10])
+                  + (" ..." if len(zips.left_out) > 10 else ""))  # fmt: skip
     if left_out:
         print(
             f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "

@@ -350,3 +350,33 @@ def test_release_in_a_course_folder_writes_that_course(tmp_path, monkeypatch, ca
     assert f"{root / 'release' / 'ps1' / 'ps1'}.ipynb generated" in out
     assert (root / "release" / "ps1" / "ps1.ipynb").is_file()
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # the repository's untouched
+
+
+def test_feedback_zips_named_for_each_lms_upload(graded, tmp_path, capsys):
+    """`export --format moodle|canvas` puts the feedback pages in the zip each LMS's bulk
+    feedback upload reads: Moodle's `{Full Name}_{participant id}_assignsubmission_file_/`
+    folders, Canvas's `{name}_{user id}_{attachment id}_` re-upload names."""
+    from grader.pipeline.feedback import feedback
+
+    root, _, _ = graded
+    report = feedback(root, "ps1")
+    assert len(report.written) == 3
+    out_dir = tmp_path / "out"
+    assert main(["export", "--course", str(root), "--format", "moodle",
+                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Upload multiple feedback files in a zip" in out
+    with zipfile.ZipFile(out_dir / "feedback-moodle-ps1.zip") as zf:
+        assert zf.namelist() == ["Frank Miller_123456_assignsubmission_file_/ps1.html"]
+        frank = zf.read(zf.namelist()[0])
+    assert frank == (root / "feedback" / FRANK / "ps1" / "ps1.html").read_bytes()
+    # Moodle's importer: explode('_', folder, 5): [name, participant id, plugin type, plugin]
+    folder = "Frank Miller_123456_assignsubmission_file_".split("_", 4)
+    assert folder[1] == "123456" and folder[2:4] == ["assignsubmission", "file"]
+    assert main(["export", "--course", str(root), "--format", "canvas",
+                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    assert "Re-Upload Submissions" in capsys.readouterr().out
+    with zipfile.ZipFile(out_dir / "feedback-canvas-ps1.zip") as zf:
+        names = sorted(zf.namelist())
+    # the attachment ids of the download collect read (Canvas checks they are the user's)
+    assert names == ["jonesbob_23456_67891_ps1.html", "smithalice_12345_67890_ps1.html"]

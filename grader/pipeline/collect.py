@@ -35,6 +35,7 @@ from grader.pipeline.config import assignments_of, db_url
 from grader.pipeline.lms import (
     LMS_NAMES,
     STUDENT_RE,
+    Found,
     Registry,
     clean_name,
     detect,
@@ -222,8 +223,8 @@ def collect(
                 recorded[(a, pid)] = rec.lms_id
     unmatched = False  # a Moodle notebook keyed by its bare participant id
     by_content = None
-    # (student, assignment) -> candidates [(rank, relpath, data, note, name, late)]
-    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str, bool]]] = {}
+    # (student, assignment) -> candidates [(rank, relpath, data, note, name, found)]
+    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str, Found]]] = {}
     for relpath, data in members:
         inner = relpath
         if wrapper and relpath.startswith(wrapper + "/"):
@@ -281,7 +282,7 @@ def collect(
         # rank: a higher resubmission counter wins, then fewer copy markers, then name order
         rank = (cleaned.version, -len(cleaned.markers))
         chosen.setdefault((rec.student_id, assignment), []).append(
-            (rank, relpath, data, "; ".join(notes), found.name, found.late)
+            (rank, relpath, data, "; ".join(notes), found.name, found)
         )
 
     aside_root = course / ".grader" / "aside"
@@ -303,7 +304,7 @@ def collect(
                     f"backprop-grader autograde {assignment} --force"
                 )
             report.problems.append(Unplaced(other[1], why, str(aside.relative_to(course))))
-        _, relpath, data, note, name, late = best
+        _, relpath, data, note, name, found = best
         dest = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Rewriting an identical file would make it look newer and force a regrade.
@@ -315,10 +316,12 @@ def collect(
                 note = "; ".join(n for n in (note, replaced.reason.split(": ", 1)[0]) if n)
             dest.write_bytes(data)
         rec = registry.records[student]
-        if late:
+        if found.late:
             rec.late.add(assignment)
         else:
             rec.late.discard(assignment)
+        if found.attachment:
+            rec.attachment_ids[assignment] = found.attachment
         report.placed.append(Placed(relpath, student, assignment, note, name))
 
     if people is not None:
