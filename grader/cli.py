@@ -8,11 +8,15 @@ its result. Defaults come from the library functions' keyword-only arguments.
     collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/ (--lms, --roster)
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
-    export [--format F]          grades.csv, and the Canvas or Moodle import file
+    export [--format F]          grades.csv, the Canvas or Moodle import file and feedback zip
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
     handout                      dist/handout/: the student wheel and one zip per assignment
     demo                         the whole pipeline on a sample class in a temporary course
+
+The course is --course DIR, else $BACKPROP_GRADER_COURSE, else the current folder when it
+holds nbgrader_config.py; the commands that write student data never use the repository
+itself unless it is named that way (forgetting `cd` must not put a class into git).
 """
 
 from __future__ import annotations
