@@ -8,11 +8,15 @@ its result. Defaults come from the library functions' keyword-only arguments.
     collect DIR_OR_ZIP           LMS download -> submitted/STUDENT/ASSIGNMENT/ (--lms, --roster)
     autograde [ASSIGNMENT]       grade, N workers at a time (--workers, --force)
     feedback [ASSIGNMENT]        HTML feedback per student (no hidden tests in it)
-    export [--format F]          grades.csv, and the Canvas or Moodle import file
+    export [--format F]          grades.csv, the Canvas or Moodle import file and feedback zip
     report                       report/index.html with plots: where the class goes wrong
     selfcheck NOTEBOOK           a learner grades their own notebook, hidden tests included
     handout                      dist/handout/: the student wheel and one zip per assignment
     demo                         the whole pipeline on a sample class in a temporary course
+
+The course is --course DIR, else $BACKPROP_GRADER_COURSE, else the current folder when it
+holds nbgrader_config.py; the commands that write student data never use the repository
+itself unless it is named that way (forgetting `cd` must not put a class into git).
 """
 
 from __future__ import annotations
@@ -47,11 +51,34 @@ def _workspace(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The course directory when no --course is given (instead of the current folder).
+COURSE_ENV = "BACKPROP_GRADER_COURSE"
+
+
+def _chosen_course(args: argparse.Namespace) -> Path | None:
+    """The course said explicitly (--course, then $BACKPROP_GRADER_COURSE), else the current
+    folder when it holds nbgrader_config.py and is not the repository; else None."""
+    given = getattr(args, "course", None) or os.environ.get(COURSE_ENV)
+    if given:
+        return Path(given).expanduser().resolve()
+    here = Path.cwd().resolve()
+    if (here / "nbgrader_config.py").exists() and here != course.REPO_ROOT:
+        return here
+    return None
+
+
 def _course_dir(args: argparse.Namespace) -> Path:
-    if args.course:
-        return Path(args.course)
-    here = Path.cwd()
-    return here if (here / "nbgrader_config.py").exists() else course.REPO_ROOT
+    """The course a command that writes student data works in (never the repository unless
+    it is named with --course or $BACKPROP_GRADER_COURSE)."""
+    from grader.pipeline.config import CourseError
+
+    root = _chosen_course(args)
+    if root is None:
+        raise CourseError(
+            "no course here: cd into your course folder or pass --course DIR (the repository "
+            f"is not a course unless you say --course {course.REPO_ROOT}, or set {COURSE_ENV})"
+        )
+    return root
 
 
 def _console():
@@ -63,11 +90,14 @@ def _console():
 
 
 def _release(args: argparse.Namespace) -> int:
-    if args.course:
-        return _release_course(Path(args.course))
-    written = course.build_release(Path(args.dest))
+    root = None if args.dest else _chosen_course(args)
+    if root is not None and root != course.REPO_ROOT:
+        return _release_course(root)
+    dest = Path(args.dest or course.REPO_ROOT / "release").resolve()
+    written = course.build_release(dest)
     for assignment in written:
-        print(f"release/{assignment}/{assignment}.ipynb regenerated from source/")
+        print(f"{dest / assignment / assignment}.ipynb regenerated from "
+              f"{course.REPO_ROOT / 'source' / assignment}/")  # fmt: skip
     return 0
 
 
@@ -83,6 +113,7 @@ def _release_course(root: Path) -> int:
             )
         course.new_course(root)
         print(f"new course directory {root.resolve()}: nbgrader_config.py and source/ copied")
+    root = root.resolve()
     assignments = assignments_of(root)
     course.generate_release(root, assignments)
     for assignment in assignments:
@@ -101,7 +132,7 @@ def _collect(args: argparse.Namespace) -> int:
     console = _console()
     for p in report.placed:
         who = f" ({escape(p.name)})" if p.name and p.name != p.student else ""
-        note = f"  [yellow]({escape(p.note)})[/]" if p.note else ""
+        note = f"  [yellow]note: {escape(p.note)}[/]" if p.note else ""
         console.print(
             f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{who}{note}"
         )
@@ -232,8 +263,11 @@ def _export(args: argparse.Namespace) -> int:
     print(f"grades written to {dest}")
     left_out: list[str] = []
     if args.format == "canvas":
-        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv")
+        notes: list[str] = []
+        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv", notes=notes)
         print(f"Canvas gradebook import: {path}")
+        for line in notes:
+            print(f"  {line}")
     elif args.format == "moodle":
         paths, left_out = export_moodle(root, dest.parent)
         for path in paths:
@@ -242,6 +276,18 @@ def _export(args: argparse.Namespace) -> int:
             print("no Moodle grading worksheet written: no student has a Moodle participant id "
                   "(collect a Moodle download, with --roster for the students who handed in "
                   "nothing)")  # fmt: skip
+    if args.format in ("canvas", "moodle"):
+        from grader.pipeline.lms_feedback import feedback_zips
+
+        upload = {"canvas": "the assignment's Re-Upload Submissions",
+                  "moodle": "View all submissions > Upload multiple feedback files in a zip"}
+        zips = feedback_zips(root, args.format, dest.parent)
+        for path in zips.zips:
+            print(f"feedback pages for {upload[args.format]}: {path}")
+        if zips.left_out:
+            print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
+                  "no zip: " + ", ".join(zips.left_out[:10])
+                  + (" ..." if len(zips.left_out) > 10 else ""))  # fmt: skip
     if left_out:
         print(
             f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "
@@ -333,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     def with_course(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--course",
-            help="the nbgrader course directory (default: the current folder if it holds "
-            "nbgrader_config.py, else the repository)",
+            help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
+            "folder if it holds nbgrader_config.py; the repository only when named here)",
         )
         sub.add_argument(
             "--db",
@@ -346,13 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
     release = command("release", _release, "regenerate release/ from source/ with nbgrader")
     release.add_argument(
         "--dest",
-        default=str(course.REPO_ROOT / "release"),
-        help="folder to write (default: release/)",
+        help="regenerate the repository's release/ into this folder instead (default: the "
+        "course's release/ when run in a course folder, else the repository's release/)",
     )
     release.add_argument(
         "--course",
         help="a course directory outside the repository (a term's students and grades): "
-        "created with nbgrader_config.py and source/ when new, then its release/ generated",
+        "created with nbgrader_config.py and source/ when new, then its release/ generated "
+        f"(default: ${COURSE_ENV}, else the current folder when it holds nbgrader_config.py "
+        "and is not the repository)",
     )
 
     collect = command(

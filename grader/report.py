@@ -21,7 +21,7 @@ from pathlib import Path
 
 from grader.pipeline.autograde import result_from_gradebook, submissions
 from grader.pipeline.config import assignments_of
-from grader.pipeline.lms import display_names
+from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, load_results
 
 #: Short names of the misconceptions (docs/course.md), for plots and tables.
@@ -217,6 +217,9 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     counts = misconception_counts(results)
     _plot_misconceptions(counts, plots[2])
 
+    records = load_students(course)  # students.csv: the LMS's name and late marks
+    late = {(r.student, r.assignment) for r in results
+            if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
     summary = []
     for a in assignments:
         rs = [r for r in results if r.assignment == a]
@@ -232,14 +235,20 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
                 sum(r.status == "failed" for r in rs),
                 sum(r.needs_manual_grade for r in rs),
                 sum(bool(r.flags) for r in rs),
+                sum((r.student, a) in late for r in rs),
             ]
         )
     hardest = sorted(rates, key=lambda x: x[2])[:8]
-    names = display_names(course)  # students.csv: the LMS's name beside the id
+    names = {sid: rec.name for sid, rec in records.items()}
+
+    def who(student: str) -> str:
+        name = names.get(student, student)
+        return f"{student} ({name})" if name and name != student else student
+
+    late_rows = [[who(s), a] for s, a in sorted(late)]
     attention = [
         [
-            f"{r.student} ({names[r.student]})" if names.get(r.student, r.student) != r.student
-            else r.student,
+            who(r.student),
             r.assignment,
             r.status,
             f"{r.score:g}/{r.max_score:g}",
@@ -275,6 +284,7 @@ th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
                 "grading failed",
                 "needs manual grade",
                 "flagged",
+                "late",
             ],
             summary,
         )
@@ -299,6 +309,9 @@ student.</p>
         )
     }
 <img src="test_pass_rates.png" alt="pass rate per test cell">
+<h2>Late submissions</h2>
+<p>Handed in after the deadline, as the LMS marked them.</p>
+{_table(["student", "assignment"], late_rows) if late_rows else "<p>None.</p>"}
 <h2>Submissions that need attention</h2>
 <p>Grading failed, flagged, or needs a manual grade.</p>
 {

@@ -283,3 +283,90 @@ def test_another_assignments_notebook_is_named_as_such(course, tmp_path):
         "this is the notebook of another assignment (04_backprop_W2), handed in as 05_backprop_W1"
     )
     assert result.flags == [] and "schema" not in result.reason
+
+
+MOODLE_HEADER = (
+    "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+    "Last modified (submission),Last modified (grade),Feedback comments\n"
+)
+
+
+def test_moodle_again_without_worksheet_keeps_the_recorded_student(course, tmp_path):
+    """students.csv says 02_sigmoid_derivative:123456 is frank@uni.example: a second
+    collect of that download without its worksheet makes no `frank_miller-123456`, and the
+    Moodle worksheet export never repeats an Identifier."""
+    from datetime import datetime
+
+    from grader.pipeline.export import export_moodle
+
+    a = "02_sigmoid_derivative"
+    download = make_zip(
+        tmp_path / "moodle.zip",
+        {"Frank Miller_123456_assignsubmission_file_/02_sigmoid_derivative.ipynb": a},
+    )
+    worksheet = tmp_path / "Grades.csv"
+    worksheet.write_text(
+        MOODLE_HEADER + "Participant 123456,Frank Miller,frank@uni.example,Submitted,,9,Yes,-,-,\n",
+        encoding="utf-8",
+    )
+    collect(download, course=course, roster=worksheet)
+    again = collect(download, course=course)
+    assert [p.student for p in again.placed] == ["frank@uni.example"]
+    assert not any("grading worksheet" in n for n in again.notes)
+    assert set(load_students(course)) == {"frank@uni.example"}
+    assert set(gradebook_students(course)) == {"frank@uni.example"}
+
+    # a course an earlier version left with both records for participant 123456
+    students = (course / "students.csv").read_text(encoding="utf-8")
+    (course / "students.csv").write_text(
+        students + f"frank_miller-123456,moodle,123456,Frank Miller,,,,,{a}:123456,\n",
+        encoding="utf-8",
+    )
+    (sheet,), _ = export_moodle(course)
+    with sheet.open(encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert [r["Identifier"] for r in table] == ["Participant 123456"]
+    # Moodle reads it with strtotime(): a full ISO 8601 time with its UTC offset
+    assert datetime.fromisoformat(table[0]["Last modified (grade)"]).utcoffset() is not None
+    # and collect now reuses the e-mail's record, not the stray one
+    third = collect(download, course=course)
+    assert [p.student for p in third.placed] == ["frank@uni.example"]
+
+
+def test_commands_refuse_the_repository_as_course(course, tmp_path, monkeypatch, capsys):
+    """Forgetting `cd` into the course: nothing is written into the git checkout."""
+    from grader.cli import COURSE_ENV
+
+    monkeypatch.delenv(COURSE_ENV, raising=False)
+    download = make_zip(tmp_path / "dl.zip", {"alice_04_backprop_W2.ipynb": "04_backprop_W2"})
+    elsewhere = tmp_path / "downloads"
+    elsewhere.mkdir()
+    repo = course_mod.REPO_ROOT
+    before = sorted(p.name for p in repo.iterdir())
+    for cwd in (elsewhere, repo):
+        monkeypatch.chdir(cwd)
+        for argv in (["collect", str(download)], ["autograde"], ["feedback"], ["export"],
+                     ["report"]):  # fmt: skip
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert "no course here: cd into your course folder or pass --course DIR" in err
+            assert err.count("\n") == 1
+    assert sorted(p.name for p in repo.iterdir()) == before
+    # the course named by the environment variable, or found in the current folder
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv(COURSE_ENV, str(course))
+    assert main(["collect", str(download)]) == 0
+    assert (course / "submitted" / "alice" / "04_backprop_W2").is_dir()
+    monkeypatch.delenv(COURSE_ENV)
+    monkeypatch.chdir(course)
+    assert main(["collect", str(download)]) == 0
+    out = capsys.readouterr().out
+    assert str(course / "submitted") in out and "((" not in out
+
+
+def test_collect_notes_have_single_parentheses(course, tmp_path, capsys):
+    name = "jonesbob_LATE_23456_67892_04_backprop_w2 (1).ipynb"
+    download = make_zip(tmp_path / "dl.zip", {name: "04_backprop_W2"})
+    assert main(["collect", str(download), "--course", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert "note: (1); late" in out and "((" not in out

@@ -250,3 +250,136 @@ def test_summary_in_a_log_prints_full_values(capsys):
     out = capsys.readouterr().out
     assert "9.3/12" in out and "10.4/15" in out and "full marks" in out.replace("\n", " ")
     assert "…" not in out
+
+
+def test_late_is_kept_in_students_grades_and_report(graded):
+    """bob's Canvas file is `jonesbob_LATE_...`: the mark survives collect."""
+    from grader.pipeline.lms import load_students
+    from grader.report import build_report
+
+    root, _, _ = graded
+    students = load_students(root)
+    assert students[BOB].late == {"ps1"} and students[ALICE].late == set()
+    got = rows(export(root, root / "late.csv"), "student_id")
+    assert "ps1: late" in got[BOB]["notes"] and "late" not in got[ALICE]["notes"]
+    page = build_report(root, root / "late-report").html.read_text(encoding="utf-8")
+    late_section = page.split("<h2>Late submissions</h2>")[1].split("<h2>")[0]
+    assert f"{BOB} (Jones, Bob)" in late_section and ALICE not in late_section
+
+
+def test_resubmission_keeps_the_graded_notebook_aside(graded, tmp_path, capsys):
+    """A later download's `jonesbob_LATE_23456_67899_ps1-1.ipynb` replaces bob's graded 3/6
+    notebook: the graded one is kept in .grader/aside/ and the output says so."""
+    root, _, _ = graded
+    course = tmp_path / "course"
+    shutil.copytree(root, course)
+    graded_nb = (course / "submitted" / BOB / "ps1" / "ps1.ipynb").read_bytes()
+    released = nbformat.read(course / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    later = tmp_path / "later.zip"
+    with zipfile.ZipFile(later, "w") as zf:
+        zf.writestr("jonesbob_LATE_23456_67899_ps1-1.ipynb", filled(released, "2 * x"))
+    assert main(["collect", str(later), "--course", str(course), "--lms", "canvas"]) == 0
+    out = capsys.readouterr().out
+    assert "replaces the graded submission from " in out and "(3/6)" in out
+    assert "1 set aside" in out
+    (kept,) = (course / ".grader" / "aside" / BOB / "ps1").glob("replaced-*-ps1.ipynb")
+    assert kept.read_bytes() == graded_nb
+    assert (course / "submitted" / BOB / "ps1" / "ps1.ipynb").read_bytes() != graded_nb
+    # the same download again: nothing replaced, nothing more set aside
+    assert main(["collect", str(later), "--course", str(course), "--lms", "canvas"]) == 0
+    assert "0 set aside" in capsys.readouterr().out
+    assert len(list((course / ".grader" / "aside" / BOB / "ps1").iterdir())) == 1
+
+
+def test_canvas_export_only_what_canvas_students_handed_in(tmp_path, capsys):
+    """A course whose gradebook knows ps1 and ps2 (both released), Canvas's ps1 download
+    graded, ps2 downloaded anonymously (`anon_...`): grades-canvas.csv has the ps1 column
+    only, and nobody gets a 0 for ps2."""
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE_SOURCE, source)
+    shutil.copytree(source / "ps1", source / "ps2")
+    (source / "ps2" / "ps1.ipynb").rename(source / "ps2" / "ps2.ipynb")
+    root = course_mod.new_course(tmp_path / "course", source=source)
+    course_mod.generate_release(root, ["ps1", "ps2", "ps3"])  # ps3: no source, skipped
+    released = nbformat.read(root / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    roster = tmp_path / "canvas_gradebook.csv"
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,ps1 (777),ps2 (778)\n"
+        "    Points Possible,,,,,6.00,6.00\n"
+        '"Smith, Alice",12345,S1,asmith,Sec 1,,\n'
+        '"Nguyen, Tam",99999,S3,tnguyen,Sec 1,,\n',
+        encoding="utf-8",
+    )
+    canvas = tmp_path / "ps1.zip"
+    with zipfile.ZipFile(canvas, "w") as zf:
+        zf.writestr("smithalice_12345_67890_ps1.ipynb", filled(released, "2 * x"))
+    anonymous = tmp_path / "ps2.zip"
+    with zipfile.ZipFile(anonymous, "w") as zf:
+        zf.writestr("anon_x7k2q_555_ps2.ipynb", filled(released, "2 * x"))
+    collect(canvas, course=root, lms="canvas", roster=roster)
+    assert [r.score for r in autograde(root, "ps1", workers=1).results] == [6]
+    # only 01 graded: grades.csv has no column of zeros for what nobody handed in
+    generic = rows(export(root), "student_id")
+    assert "ps2" not in generic[ALICE] and generic[ALICE]["ps1"] == "6"
+    assert main(["export", "--course", str(root), "--format", "canvas"]) == 0
+    out = capsys.readouterr().out
+    assert "left out of grades-canvas.csv, no Canvas student handed them in: ps2" in out
+    with (root / "grades-canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0][5:] == ["ps1 (777)"]
+    assert sorted(r[5] for r in table[2:]) == ["0", "6"]  # tam handed in nothing in ps1
+
+    collect(anonymous, course=root, lms="canvas")
+    assert main(["export", "--course", str(root), "--format", "canvas"]) == 0
+    out = capsys.readouterr().out
+    assert "ps2 left out of grades-canvas.csv: its Canvas download is anonymous" in out
+    assert "SpeedGrader" in out
+    with (root / "grades-canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0][5:] == ["ps1 (777)"]
+    assert "0" not in [c for r in table[2:] for c in r[6:]]
+
+
+def test_release_in_a_course_folder_writes_that_course(tmp_path, monkeypatch, capsys):
+    from grader.cli import COURSE_ENV
+
+    root = course_mod.new_course(tmp_path / "course", source=FIXTURE_SOURCE).resolve()
+    repo_release = course_mod.REPO_ROOT / "release"
+    mtimes = {p: p.stat().st_mtime_ns for p in repo_release.rglob("*") if p.is_file()}
+    monkeypatch.delenv(COURSE_ENV, raising=False)
+    monkeypatch.chdir(root)
+    assert main(["release"]) == 0
+    out = capsys.readouterr().out
+    assert f"{root / 'release' / 'ps1' / 'ps1'}.ipynb generated" in out
+    assert (root / "release" / "ps1" / "ps1.ipynb").is_file()
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # the repository's untouched
+
+
+def test_feedback_zips_named_for_each_lms_upload(graded, tmp_path, capsys):
+    """`export --format moodle|canvas` puts the feedback pages in the zip each LMS's bulk
+    feedback upload reads: Moodle's `{Full Name}_{participant id}_assignsubmission_file_/`
+    folders, Canvas's `{name}_{user id}_{attachment id}_` re-upload names."""
+    from grader.pipeline.feedback import feedback
+
+    root, _, _ = graded
+    report = feedback(root, "ps1")
+    assert len(report.written) == 3
+    out_dir = tmp_path / "out"
+    assert main(["export", "--course", str(root), "--format", "moodle",
+                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Upload multiple feedback files in a zip" in out
+    with zipfile.ZipFile(out_dir / "feedback-moodle-ps1.zip") as zf:
+        assert zf.namelist() == ["Frank Miller_123456_assignsubmission_file_/ps1.html"]
+        frank = zf.read(zf.namelist()[0])
+    assert frank == (root / "feedback" / FRANK / "ps1" / "ps1.html").read_bytes()
+    # Moodle's importer: explode('_', folder, 5): [name, participant id, plugin type, plugin]
+    folder = "Frank Miller_123456_assignsubmission_file_".split("_", 4)
+    assert folder[1] == "123456" and folder[2:4] == ["assignsubmission", "file"]
+    assert main(["export", "--course", str(root), "--format", "canvas",
+                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    assert "Re-Upload Submissions" in capsys.readouterr().out
+    with zipfile.ZipFile(out_dir / "feedback-canvas-ps1.zip") as zf:
+        names = sorted(zf.namelist())
+    # the attachment ids of the download collect read (Canvas checks they are the user's)
+    assert names == ["jonesbob_23456_67891_ps1.html", "smithalice_12345_67890_ps1.html"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from grader.pipeline.config import assignments_of, db_url
 from grader.pipeline.lms import (
     LMS_NAMES,
     STUDENT_RE,
+    Found,
     Registry,
     clean_name,
     detect,
@@ -44,6 +46,7 @@ from grader.pipeline.lms import (
     read_roster,
     wrapper_folder,
 )
+from grader.pipeline.results import load_results
 
 __all__ = ["STUDENT_RE", "CollectReport", "Placed", "Unplaced", "collect", "place"]
 
@@ -211,9 +214,17 @@ def collect(
         for person in people.people:
             if lms == "moodle" and person.participant:
                 key_of[person.participant] = person.key
+    # Moodle: (assignment, participant id) -> the key students.csv already gives that person
+    # (an e-mail from an earlier worksheet wins over a bare participant id)
+    recorded: dict[tuple[str, str], str] = {}
+    for rec in sorted(registry.records.values(), key=lambda r: "@" in r.lms_id):
+        if rec.lms == "moodle":
+            for a, pid in rec.participant_ids.items():
+                recorded[(a, pid)] = rec.lms_id
+    unmatched = False  # a Moodle notebook keyed by its bare participant id
     by_content = None
-    # (student, assignment) -> candidates [(rank, relpath, data, note, name)]
-    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str]]] = {}
+    # (student, assignment) -> candidates [(rank, relpath, data, note, name, found)]
+    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str, Found]]] = {}
     for relpath, data in members:
         inner = relpath
         if wrapper and relpath.startswith(wrapper + "/"):
@@ -261,17 +272,21 @@ def collect(
                 )
             )
             continue
-        key = key_of.get(found.key, found.key) if lms == "moodle" else found.key
+        key = found.key
+        if lms == "moodle":
+            key = key_of.get(found.key) or recorded.get((assignment, found.key)) or found.key
+            unmatched = unmatched or key == found.key
         rec = registry.student(lms, key, found.name)
         if lms == "moodle":
             rec.participant_ids.setdefault(assignment, found.key)
         # rank: a higher resubmission counter wins, then fewer copy markers, then name order
         rank = (cleaned.version, -len(cleaned.markers))
         chosen.setdefault((rec.student_id, assignment), []).append(
-            (rank, relpath, data, "; ".join(notes), found.name)
+            (rank, relpath, data, "; ".join(notes), found.name, found)
         )
 
     aside_root = course / ".grader" / "aside"
+    results = load_results(course)
     for (student, assignment), candidates in sorted(chosen.items()):
         candidates.sort(key=lambda c: c[0], reverse=True)
         best = candidates[0]
@@ -289,12 +304,24 @@ def collect(
                     f"backprop-grader autograde {assignment} --force"
                 )
             report.problems.append(Unplaced(other[1], why, str(aside.relative_to(course))))
-        _, relpath, data, note, name = best
+        _, relpath, data, note, name, found = best
         dest = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Rewriting an identical file would make it look newer and force a regrade.
         if not dest.exists() or dest.read_bytes() != data:
+            if dest.exists():  # an earlier download's notebook: kept, and said so
+                earlier = results.get(f"{student}/{assignment}")
+                replaced = _keep_replaced(course, dest, relpath, earlier)
+                report.problems.append(replaced)
+                note = "; ".join(n for n in (note, replaced.reason.split(": ", 1)[0]) if n)
             dest.write_bytes(data)
+        rec = registry.records[student]
+        if found.late:
+            rec.late.add(assignment)
+        else:
+            rec.late.discard(assignment)
+        if found.attachment:
+            rec.attachment_ids[assignment] = found.attachment
         report.placed.append(Placed(relpath, student, assignment, note, name))
 
     if people is not None:
@@ -316,7 +343,7 @@ def collect(
     if people is not None and people.lms == "canvas":
         _save_canvas_columns(course, people.columns, assignments)
     report.notes.extend(registry.clashes)
-    if lms == "moodle" and people is None and report.placed:
+    if lms == "moodle" and people is None and unmatched:
         report.notes.append(
             "Moodle's participant ids differ between assignments: pass each assignment's "
             "grading worksheet with --roster so one person's notebooks share one student id"
@@ -332,6 +359,34 @@ def collect(
                     sid, first_name=first, last_name=last, email=rec.email or None
                 )
     return report
+
+
+def _keep_replaced(course: Path, dest: Path, by: str, result) -> Unplaced:
+    """Copy the notebook at dest (about to be replaced by `by`) to .grader/aside/ under a new
+    name; the reason starts "replaces the graded submission from DATE (SCORE)"."""
+    student, assignment = dest.parent.parent.name, dest.parent.name
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(dest.stat().st_mtime))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(dest.stat().st_mtime))
+    folder = course / ".grader" / "aside" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    aside, n = folder / f"replaced-{stamp}-{assignment}.ipynb", 1
+    while aside.exists():  # never overwrite what is already kept
+        n += 1
+        aside = folder / f"replaced-{stamp}-{n}-{assignment}.ipynb"
+    aside.write_bytes(dest.read_bytes())
+    if result is not None and result.status == "graded":
+        what = f"replaces the graded submission from {when} ({result.score:g}/{result.max_score:g})"
+    elif result is not None and result.status == "failed":
+        what = f"replaces the graded submission from {when} (grading failed)"
+    else:
+        what = f"replaces the submission from {when} (not graded)"
+    rel = dest.relative_to(course).as_posix()
+    return Unplaced(
+        rel,
+        f"{what}: {by} is graded next; to grade the earlier one instead, copy it back over "
+        f"{rel} and run backprop-grader autograde {assignment} --force",
+        str(aside.relative_to(course)),
+    )
 
 
 def _save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:

@@ -30,8 +30,8 @@ def course_config(course: Path) -> Config:
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         raise CourseError(
-            f"{course} is not a course directory (no nbgrader_config.py); run from the "
-            "repository root or pass --course DIR"
+            f"{course} is not a course directory (no nbgrader_config.py); cd into your "
+            "course folder (release --course DIR makes one) or pass --course DIR"
         )
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)

@@ -14,15 +14,17 @@ e-mail, maximum and `Feedback comments`.
 
 A grade cell is the score when graded, empty when submitted but not graded yet, and 0 for
 a student the LMS knows (students.csv) who handed in nothing (an empty cell would leave
-the LMS's grade unchanged).
+the LMS's grade unchanged). An assignment nobody handed in has no column (no zeros for it);
+the Canvas file also leaves out the assignments no Canvas student handed in and those
+whose download was anonymous (`anon_xxxxx`: nobody is linked to a Canvas user id).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.pipeline.config import assignments_of, course_config
@@ -77,8 +79,8 @@ def source_max_score(course: Path, assignment: str) -> float:
 
 
 def gather(course: Path) -> Grades:
-    """Every student (gradebook, submitted/ and students.csv) x every assignment that has a
-    gradebook entry or a submission."""
+    """Every student (gradebook, submitted/ and students.csv) x every assignment somebody
+    handed in (a submission in the gradebook or in submitted/)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Path(course).resolve()
@@ -96,10 +98,14 @@ def gather(course: Path) -> Grades:
         known = []
         for a in assignments_of(course):
             try:
-                known.append((a, float(gb.find_assignment(a).max_score)))
+                entry = gb.find_assignment(a)
             except MissingEntry:
-                if any(h[1] == a for h in handed):
-                    known.append((a, source_max_score(course, a)))
+                entry = None
+            if entry is not None and entry.num_submissions:
+                known.append((a, float(entry.max_score)))
+            elif any(h[1] == a for h in handed):
+                top = float(entry.max_score) if entry else source_max_score(course, a)
+                known.append((a, top))
         students = {s.id for s in gb.students} | {s for s, _ in handed} | set(records)
         rows: dict[str, dict[str, Cell]] = {}
         for student in sorted(students):
@@ -131,6 +137,10 @@ def gather(course: Path) -> Grades:
                 if flags:
                     more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
                     cell.notes.append(f"{a}: flagged: {flags[0]}{more}")
+            rec = records.get(student)
+            for a in sorted(rec.late if rec else ()):
+                if a in row and row[a].state != "not submitted":
+                    row[a].notes.append(f"{a}: late")
     return Grades(known, rows, records)
 
 
@@ -186,13 +196,47 @@ def canvas_columns(course: Path) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")).get("canvas_columns", {})
 
 
-def export_canvas(course: Path, dest: Path | None = None) -> tuple[Path, list[str]]:
-    """grades-canvas.csv for Canvas's gradebook import; returns it and students left out."""
+def export_canvas(
+    course: Path, dest: Path | None = None, *, notes: list[str] | None = None
+) -> tuple[Path, list[str]]:
+    """grades-canvas.csv for Canvas's gradebook import; returns it and students left out.
+
+    Only the assignments a Canvas student (a Canvas user id in students.csv) handed in get a
+    column; an assignment whose download was anonymous (`anon_xxxxx` students) gets none.
+    `notes` receives one line per assignment left out, saying why and what to do.
+    """
     course = Path(course).resolve()
     dest = Path(dest) if dest else course / "grades-canvas.csv"
     grades = gather(course)
     headers = canvas_columns(course)
-    cols = [(a, headers.get(a, a), m) for a, m in grades.assignments]
+    notes = notes if notes is not None else []
+
+    def handed(a: str, test) -> bool:
+        return any(
+            cells[a].state != "not submitted" and (rec := grades.students.get(s)) is not None
+            and rec.lms == "canvas" and test(rec.lms_id)
+            for s, cells in grades.rows.items()
+        )  # fmt: skip
+
+    cols, anonymous = [], []
+    for a, m in grades.assignments:
+        if handed(a, lambda uid: uid.startswith("anon_")):
+            anonymous.append(a)
+        elif handed(a, str.isdigit):
+            cols.append((a, headers.get(a, a), m))
+    shown = {a for a, _, _ in cols} | set(anonymous)
+    nobody = [a for a in assignments_of(course) if a not in shown]
+    if nobody:
+        notes.append(
+            f"left out of {dest.name}, no Canvas student handed them in: {', '.join(nobody)}"
+        )
+    for a in anonymous:
+        notes.append(
+            f"{a} left out of {dest.name}: its Canvas download is anonymous (anon_... files), "
+            "so no grade can be matched to a Canvas user; enter these grades in SpeedGrader "
+            "(grades.csv lists them by anon id), or turn anonymous grading off for the "
+            "assignment, download the submissions again and collect them"
+        )
     fixed = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     rows = [{"Student": "    Points Possible", **{h: _fmt(m) for _, h, m in cols}}]
     left_out = []
@@ -221,23 +265,29 @@ def export_moodle(course: Path, dest_dir: Path | None = None) -> tuple[list[Path
     course = Path(course).resolve()
     dest_dir = Path(dest_dir) if dest_dir else course
     grades = gather(course)
-    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    # Moodle reads this column with PHP's strtotime(); an ISO 8601 time with its UTC offset
+    # means the same instant whatever the server's time zone.
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     written, left_out = [], set()
     for a, top in grades.assignments:
-        rows = []
-        for student, cells in grades.rows.items():
+        rows, by_pid = [], {}
+        # a graded student first: of two records with one participant id, the graded one
+        order = sorted(grades.rows.items(), key=lambda kv: kv[1][a].state != "graded")
+        for student, cells in order:
             rec = grades.students.get(student)
             pid = rec.participant_ids.get(a) if rec and rec.lms == "moodle" else None
-            if not pid:
+            if not pid or pid in by_pid:
                 if cells[a].state != "not submitted":
                     left_out.add(student)
                 continue
+            by_pid[pid] = student
             rows.append({
                 "Identifier": f"Participant {pid}", "Full name": rec.name,
                 "Email address": rec.email, "Grade": cells[a].value,
                 "Maximum Grade": _fmt(top), "Last modified (grade)": now,
                 "Feedback comments": "; ".join(cells[a].notes),
             })  # fmt: skip
+        rows.sort(key=lambda r: r["Identifier"])
         if rows:
             dest = dest_dir / f"grades-moodle-{a}.csv"
             _write(dest, MOODLE_COLUMNS, rows)

@@ -123,6 +123,7 @@ class Found:
     filename: str  #: the student's own file name
     late: bool = False
     folder_student: bool = False  #: generic: the student came from a folder, not the name
+    attachment: str = ""  #: Canvas: the attachment id in the name
 
 
 def parse_canvas(relpath: str) -> Found | str:
@@ -132,7 +133,7 @@ def parse_canvas(relpath: str) -> Found | str:
         return "not a Canvas download name ({name}_{user id}_{attachment id}_{file})"
     uid = m["uid"]
     name = m.groupdict().get("name") or ""
-    return Found(relpath, uid, name, m["file"], late=bool(m["late"]))
+    return Found(relpath, uid, name, m["file"], late=bool(m["late"]), attachment=m["att"])
 
 
 def parse_moodle(relpath: str) -> Found | str:
@@ -305,8 +306,9 @@ def read_roster(path: Path) -> Roster:
 STUDENTS_FILE = "students.csv"
 STUDENT_COLUMNS = [
     "student_id", "lms", "lms_id", "name", "email", "sis_user_id", "sis_login_id", "section",
-    "participant_ids",
+    "participant_ids", "late", "attachment_ids",
 ]  # fmt: skip
+_LIST_COLUMNS = ("participant_ids", "late", "attachment_ids")
 
 
 @dataclass
@@ -321,11 +323,17 @@ class StudentRecord:
     section: str = ""
     #: Moodle: assignment -> participant id ("04_backprop_W2:123456;...")
     participant_ids: dict[str, str] = field(default_factory=dict)
+    #: the assignments whose graded notebook the LMS marked late ("04_backprop_W2;...")
+    late: set[str] = field(default_factory=set)
+    #: Canvas: assignment -> attachment id of the graded file (for the feedback zip)
+    attachment_ids: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, str]:
-        out = {c: getattr(self, c) for c in STUDENT_COLUMNS if c != "participant_ids"}
+        out = {c: getattr(self, c) for c in STUDENT_COLUMNS if c not in _LIST_COLUMNS}
         pids = sorted(self.participant_ids.items())
         out["participant_ids"] = ";".join(f"{a}:{p}" for a, p in pids)
+        out["late"] = ";".join(sorted(self.late))
+        out["attachment_ids"] = ";".join(f"{a}:{i}" for a, i in sorted(self.attachment_ids.items()))
         return out
 
 
@@ -341,13 +349,20 @@ def load_students(course: Path) -> dict[str, StudentRecord]:
     out = {}
     with path.open(encoding="utf-8", newline="") as f:
         for r in csv.DictReader(f):
-            items = (r.get("participant_ids") or "").split(";")
-            pids = dict(item.split(":", 1) for item in items if ":" in item)
-            plain = [c for c in STUDENT_COLUMNS if c != "participant_ids"]
+            pids = _pairs(r.get("participant_ids"))
+            plain = [c for c in STUDENT_COLUMNS if c not in _LIST_COLUMNS]
             rec = StudentRecord(**{c: r.get(c) or "" for c in plain})
             rec.participant_ids = pids
+            rec.late = {a for a in (r.get("late") or "").split(";") if a}
+            rec.attachment_ids = _pairs(r.get("attachment_ids"))
             out[rec.student_id] = rec
     return out
+
+
+def _pairs(text: str | None) -> dict[str, str]:
+    """"a:1;b:2" -> {"a": "1", "b": "2"}."""
+    items = (text or "").split(";")
+    return dict(item.split(":", 1) for item in items if ":" in item)
 
 
 def save_students(course: Path, records: dict[str, StudentRecord]) -> Path:
