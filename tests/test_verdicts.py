@@ -380,3 +380,154 @@ def test_helper_names_survive_the_process_boundary():
     assert shipped[0].warned_in and set(shipped[0].warned_in) == {"_sigmoid_overflowing"}
     result = checks.judge("sigmoid_prime", case_list, shipped, hidden=False)
     assert "calls your _sigmoid_overflowing" in result.message
+
+
+# --------------------------------------------------------------------------- composites (05)
+# A composite function (backprop, train) is graded with the student's own helpers: when one
+# fails its own check, that helper is named; when the helpers pass, an exception raised in
+# one of them (or in a provided function) is blamed on the call that gave it its arguments.
+
+_TRAIN_HEAD = (
+    "def train(X, Y, n_hidden, lr, epochs, seed=0):\n"
+    "    p = init_params(X.shape[1], n_hidden, Y.shape[1], seed)\n"
+)
+_TRAIN_LOOP = (
+    "    losses = []\n"
+    "    for _ in range(epochs):\n"
+    "        _, Y_hat = forward(X, **p)\n"
+    "        losses.append(sse_loss(Y_hat, Y))\n"
+    "        g = backprop(X, Y, **p)\n"
+    "        p = {k: v - lr * g[k] for k, v in p.items()}\n"
+    "    return p, losses\n"
+)
+
+
+def _backprop_source(forward_call: str, hidden_delta_call: str) -> str:
+    return (
+        "def backprop(X, Y, W1, b1, W2, b2):\n"
+        f"    H, Y_hat = {forward_call}\n"
+        "    d2 = output_delta(Y_hat, Y)\n"
+        f"    delta1 = {hidden_delta_call}\n"
+        '    return {"W1": grad_W1(X, delta1), "b1": grad_b1(delta1),\n'
+        '            "W2": grad_W2(H, d2), "b2": grad_b2(d2)}\n'
+    )
+
+
+_HD_DOUBLE_SIGMOID = (
+    "def hidden_delta(delta2, W2, H):\n"
+    "    return (delta2 @ W2.T) * sigmoid(H) * (1 - sigmoid(H))\n"
+)
+_M6_SAID = (
+    "[M6] the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
+    "an activation: your answer equals (delta2 @ W2.T) * sigma(H) (1 - sigma(H)) (the "
+    "sigmoid applied again to H, which is already an activation)"
+)
+
+
+@pytest.mark.parametrize(
+    ("cells", "fn", "head"),
+    [
+        (
+            {"hidden_delta": _HD_DOUBLE_SIGMOID},
+            "backprop",
+            f"backprop: your backprop calls your hidden_delta, which fails its own check "
+            f"({_M6_SAID}): fix hidden_delta first, then run this cell again.",
+        ),
+        (
+            {"hidden_delta": _HD_DOUBLE_SIGMOID},
+            "train",
+            f"train: your train calls your hidden_delta (through your backprop), which fails "
+            f"its own check ({_M6_SAID}): fix hidden_delta first, then run this cell again.",
+        ),
+        (
+            {"grad_W1": "def grad_W1(X, delta1):\n    return X.T @ delta1 / len(X)\n"},
+            "backprop",
+            "backprop: your backprop calls your grad_W1, which fails its own check ([M5] a mean "
+            "where the course uses a sum: your answer equals 1/5 (1/n) times the expected "
+            "answer): fix grad_W1 first, then run this cell again.",
+        ),
+        (
+            {"grad_b1": "def grad_b1(delta1):\n    return delta1.sum(axis=1)\n"},
+            "train",
+            "train: your train calls your grad_b1 (through your backprop), which fails its own "
+            "check ([M2] wrong shape: expected shape (4,), got (5,) (inputs: delta1 (5, 4)): "
+            "one entry per sample, so the sum ran over axis 1 (the columns) instead of axis 0 "
+            "(the samples)): fix grad_b1 first, then run this cell again.",
+        ),
+    ],
+    ids=["hidden_delta-backprop", "hidden_delta-train", "grad_W1-backprop", "grad_b1-train"],
+)
+def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
+    from notebook05_ns import student_05
+
+    passed, tags, message = _verdict(fn, student_05(**cells)[fn])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == head
+
+
+@pytest.mark.parametrize(
+    ("cells", "fn", "head"),
+    [
+        (
+            {"train": _TRAIN_HEAD.replace("n_hidden, Y.shape[1]", "Y.shape[1], n_hidden")
+             + _TRAIN_LOOP},
+            "train",
+            "train: your train calls the notebook's provided sse_loss(Y_hat (6, 3), Y (6, 2)), "
+            "which raised ValueError: operands could not be broadcast together with shapes "
+            "(6,3) (6,2) (line 31, in sse_loss). sse_loss is given by the notebook, so the call "
+            "in your train gives it arguments it cannot use: check their order and shapes "
+            "against sse_loss's docstring.",
+        ),
+        (
+            {"backprop": _backprop_source(
+                "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)")},
+            "backprop",
+            "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
+            "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError: operands could not be "
+            "broadcast together with shapes (5,4) (4,2) (line 24, in forward). forward is given "
+            "by the notebook, so the call in your backprop gives it arguments it cannot use: "
+            "check their order and shapes against forward's docstring.",
+        ),
+        (
+            {"backprop": _backprop_source(
+                "forward(X, W1, b1, W2, b2)", "hidden_delta(d2, H, W2)")},
+            "backprop",
+            "backprop: your backprop calls your hidden_delta(delta2 (5, 2), W2 (5, 4), "
+            "H (4, 2)), which raised ValueError: matmul: Input operand 1 has a mismatch in its "
+            "core dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?) (size 4 is "
+            "different from 2) (line 2, in hidden_delta). hidden_delta passes its own check, "
+            "so the call in your backprop gives it arguments it cannot use: check their order "
+            "and shapes against hidden_delta's docstring.",
+        ),
+        (
+            {"train": _TRAIN_HEAD + _TRAIN_LOOP.replace(
+                "backprop(X, Y, **p)", 'backprop(X, p["W1"], p["b1"], p["W2"], p["b2"], Y)')},
+            "train",
+            "train: your train calls your backprop(X (6, 3), Y (3, 3), W1 (3,), b1 (3, 2), "
+            "W2 (2,), b2 (6, 2)), which raised ValueError: operands could not be broadcast "
+            "together with shapes (6,) (3,2) (line 24, in forward). backprop passes its own "
+            "check, so the call in your train gives it arguments it cannot use: check their "
+            "order and shapes against backprop's docstring.",
+        ),
+    ],
+    ids=["init_params-swapped", "forward-swapped", "hidden_delta-swapped", "backprop-swapped"],
+)
+def test_bad_arguments_are_blamed_on_the_call_not_the_callee(cells, fn, head):
+    from notebook05_ns import student_05
+
+    passed, tags, message = _verdict(fn, student_05(**cells)[fn])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == head
+    assert "first" not in head
+
+
+def test_provided_functions_are_the_notebooks_provided_cells():
+    """checks.PROVIDED (never called "your ...") is what the locked provided cells define."""
+    import re
+
+    from notebook05_ns import ROOT, provided_source
+
+    for folder in sorted((ROOT / "source").iterdir()):
+        src = provided_source(folder.name)
+        defined = frozenset(re.findall(r"^def (\w+)", src, re.M))
+        assert checks.PROVIDED.get(folder.name, frozenset()) == defined, folder.name

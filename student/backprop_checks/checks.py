@@ -351,10 +351,72 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
     return diagnose.close(got, exp, rtol=1e-6)
 
 
-def _error_explanation(name: str, obs: Observation) -> Explanation:
-    """The exception the student's function raised, blamed on the helper it came from."""
+#: The functions each notebook gives in its locked "provided" cells (not the student's there).
+PROVIDED: dict[str, frozenset[str]] = {
+    "03_feedforward": frozenset({"sigmoid"}),
+    "04_backprop_W2": frozenset(
+        {"sigmoid", "forward", "sse_loss", "numerical_gradient", "rel_error"}
+    ),
+    "05_backprop_W1": frozenset(
+        {
+            "sigmoid", "forward", "sse_loss", "numerical_gradient", "rel_error",
+            "output_delta", "grad_W2", "grad_b2", "init_params",
+        }
+    ),
+}
+
+
+def _notebook_of(name: str) -> str | None:
+    """The assignment whose student function `name` is (None for another name)."""
+    return _data.assignment_of(f"test_{name}")
+
+
+def provided_in(name: str) -> frozenset[str]:
+    """The provided functions of the notebook of student function `name`."""
+    return PROVIDED.get(_notebook_of(name) or "", frozenset())
+
+
+def _call_site(name: str, e: Any, sound: frozenset[str]) -> Explanation | None:
+    """When the exception was raised inside a function that is not at fault (a provided one,
+    or the student's own helper that passes its own check: `sound`), the call that gave it
+    its arguments is: named with the function that made it and what it passed."""
+    chain = list(getattr(e, "chain", None) or [])
+    provided = provided_in(name)
+    for i in range(1, len(chain)):
+        callee, args = chain[i]
+        if callee not in sound and callee not in provided:
+            continue
+        caller = chain[i - 1][0]
+        if callee in provided:
+            whose, why = f"the notebook's provided {callee}", "is given by the notebook"
+        else:
+            whose, why = f"your {callee}", "passes its own check"
+        at = f" ({e.where})" if e.where else ""
+        text = (
+            f"your {caller} calls {whose}({args}), which raised {e.type_name}: "
+            f"{e.message.strip()}{at}. "
+            f"{callee} {why}, so the call in your {caller} gives it arguments it cannot use: "
+            f"check their order and shapes against {callee}'s docstring."
+        )
+        hint = (
+            f"compare the call {callee}(...) in your {caller} with the def line of {callee}: "
+            "the arguments are taken by position, in the order of the def line."
+        )
+        return Explanation((), text, hint)
+    return None
+
+
+def _error_explanation(
+    name: str, obs: Observation, sound: frozenset[str] = frozenset()
+) -> Explanation:
+    """The exception the student's function raised, blamed on the helper it came from, or on
+    the call that gave a sound helper (see `_call_site`) arguments it cannot use."""
     e = obs.error
     assert e is not None
+    if e.type_name != "NotImplementedError":
+        site = _call_site(name, e, sound)
+        if site is not None:
+            return site
     if e.helper and e.type_name != "NotImplementedError":
         return diagnose.explain_helper_error(name, e.helper, e.type_name, e.message, e.where)
     return diagnose.explain_error(name, e.type_name, e.message, e.where)
@@ -376,12 +438,13 @@ def _judge_case(
     expected: dict[str, np.ndarray],
     others: dict[str, list[diagnose.Seen]] | None = None,
     truth: Truth | None = None,
+    sound: frozenset[str] = frozenset(),
 ) -> _Verdict:
     """others: per component, the check's other cases as the naming reads them; truth: where
     the variants come from."""
     inputs = _inputs(case)
     if obs.error is not None:
-        return _Verdict(False, [_error_explanation(name, obs)])
+        return _Verdict(False, [_error_explanation(name, obs, sound)])
     verdict = _Verdict(True)
     low = _low_precision(obs.returned)
     got, errs = extract(name, case, obs.returned)
@@ -536,6 +599,7 @@ def judge(
     *,
     hidden: bool,
     truth: Truth | None = None,
+    sound: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """Judge observations of a student's function on the given cases; never raises for a
     wrong answer.
@@ -550,6 +614,8 @@ def judge(
         hidden: which flavour: a hidden result's message says "hidden tests".
         truth: where the right answers come from (default: `truth_for(name, hidden=...)`:
             the data file, or the instructor's package for hidden).
+        sound: the student's helpers known to pass their own checks: an exception raised
+            inside one is blamed on the call that gave it its arguments.
 
     Returns:
         a CheckResult; its message is what the student reads.
@@ -578,13 +644,17 @@ def judge(
                         f"observation of case {obs.case_id!r} given for {case['id']!r}"
                     )
             if name == "train":
-                return _judge_train(cases, observations, hidden=hidden, truth=truth)
+                return _judge_train(
+                    cases, observations, hidden=hidden, truth=truth, sound=sound
+                )
             expected = [truth.expected(c) for c in cases]
             seen = _seen(name, cases, observations, expected, truth)
             verdicts = []
             for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
                 others = {comp: [s for j, s in rows if j != i] for comp, rows in seen.items()}
-                verdicts.append(_judge_case(name, case, obs, expected[i], others, truth))
+                verdicts.append(
+                    _judge_case(name, case, obs, expected[i], others, truth, sound)
+                )
             return _result(name, cases, verdicts, hidden)
 
 
@@ -806,7 +876,12 @@ def _record_explanation(
 
 
 def _judge_train(
-    cases: list[_cases.Case], observations: list[Observation], *, hidden: bool, truth: Truth
+    cases: list[_cases.Case],
+    observations: list[Observation],
+    *,
+    hidden: bool,
+    truth: Truth,
+    sound: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """train is held to its contract: it starts from init_params(c, n_hidden, o, seed), each
     epoch moves every parameter by -lr * dL/dW, and losses[t] is the loss of the parameters
@@ -823,7 +898,7 @@ def _judge_train(
             continue  # read together with the case it replays
         if obs.error is not None:
             v.ok = False
-            v.explanations.append(_error_explanation(name, obs))
+            v.explanations.append(_error_explanation(name, obs, sound))
             continue
         params, losses, err = _train_returned(case, obs.returned)
         for arg, change in obs.mutated.items():
@@ -923,8 +998,110 @@ def run_check(
     observations = observe_cases(fn, case_list)
     case_list = case_list[: len(observations)]  # an untouched stub is called only once
     result = judge(name, case_list, observations, hidden=hidden, truth=truth)
+    result = _with_helpers(name, fn, case_list, observations, result, truth)
     result.stdout = _printed(observations)
     return result
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The global names a code object (and the functions, lambdas, comprehensions nested in
+    it) refers to."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out |= _code_names(const)
+    return out
+
+
+def own_helpers(name: str, fn: Any) -> dict[str, tuple[Any, str]]:
+    """The student's other functions of the same notebook that fn calls, directly or through
+    one another, in teaching order: {helper: (the function, the student function it is
+    called through, "" when fn calls it itself)}. Found from the names fn's code uses,
+    resolved in its globals (the notebook's namespace); provided functions are not the
+    student's and are left out."""
+    notebook = _notebook_of(name)
+    if notebook is None:
+        return {}
+    found: dict[str, tuple[Any, str]] = {}
+    todo: list[tuple[Any, str]] = [(fn, "")]
+    while todo:
+        f, via = todo.pop(0)
+        code = getattr(f, "__code__", None)
+        glb = getattr(f, "__globals__", None)
+        if not isinstance(code, types.CodeType) or not isinstance(glb, dict):
+            continue
+        for ref in sorted(_code_names(code)):
+            g = glb.get(ref)
+            if ref == name or ref in found or not callable(g) or _notebook_of(ref) != notebook:
+                continue
+            found[ref] = (g, via)
+            todo.append((g, via or ref))
+    return {k: found[k] for k in _cases.FUNCTIONS if k in found}
+
+
+def _with_helpers(
+    name: str,
+    fn: Any,
+    case_list: list[_cases.Case],
+    observations: list[Observation],
+    result: CheckResult,
+    truth: Truth,
+) -> CheckResult:
+    """A failing verdict of a function that calls the student's other functions of the
+    notebook, re-read in their light: when one fails its own visible check, that helper is
+    named (fix it first); when they all pass, an exception raised inside one of them is
+    blamed on the call that gave it its arguments."""
+    if result.passed:
+        return result
+    helpers = own_helpers(name, fn)
+    for helper, (helper_fn, via) in helpers.items():
+        own = _helper_result(helper, helper_fn)
+        if not own.passed:
+            return _blame_helper(name, case_list, result, helper, via, own)
+    if not helpers:
+        return result
+    sound = frozenset(helpers)
+    return judge(
+        name, case_list, observations, hidden=result.hidden, truth=truth, sound=sound
+    )
+
+
+def _helper_result(helper: str, fn: Any) -> CheckResult:
+    """A helper's own visible check, run silently (its prints stay captured)."""
+    truth = truth_for(helper, hidden=False)
+    cases = _cases.visible_cases(helper)
+    observations = observe_cases(fn, cases)
+    cases = cases[: len(observations)]
+    result = judge(helper, cases, observations, hidden=False, truth=truth)
+    return _with_helpers(helper, fn, cases, observations, result, truth)
+
+
+def _blame_helper(
+    name: str,
+    cases: list[_cases.Case],
+    result: CheckResult,
+    helper: str,
+    via: str,
+    own: CheckResult,
+) -> CheckResult:
+    """The composite function's verdict when a helper it calls fails its own check: the
+    helper is named with what its check says; the function itself gets no tag."""
+    said = own.message.splitlines()[0].removeprefix(f"{helper}: ").rstrip(".")
+    through = f" (through your {via})" if via else ""
+    text = (
+        f"your {name} calls your {helper}{through}, which fails its own check ({said}): "
+        f"fix {helper} first, then run this cell again."
+    )
+    hint = (
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its check, check this one again."
+    )
+    case = next((c for c in cases if c["id"] == result.case_id), cases[0])
+    verdict = _Verdict(False, [Explanation((), text, hint)])
+    message, hint = _message(name, case, verdict, result.hidden)
+    return CheckResult(
+        name, False, message, [], hint, result.hidden, result.n_cases, case["id"]
+    )
 
 
 #: Most characters of a student's own prints shown by one check.
