@@ -531,3 +531,60 @@ def test_provided_functions_are_the_notebooks_provided_cells():
         src = provided_source(folder.name)
         defined = frozenset(re.findall(r"^def (\w+)", src, re.M))
         assert checks.PROVIDED.get(folder.name, frozenset()) == defined, folder.name
+
+
+# --------------------------------------------------------------------------- axes and shapes
+
+
+def _grad_b2_squeezed(delta2):
+    return np.squeeze(np.sum(delta2, axis=0))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_squeezed_length_1_axis_is_named_not_a_sum_over_both_axes(hidden):
+    passed, tags, message = _verdict("grad_b2", _grad_b2_squeezed, hidden)
+    assert (passed, tags) == (False, ["M2"]), message
+    assert message.splitlines()[0] == (
+        "grad_b2: [M2] wrong shape: expected shape (1,), got (): the right numbers, but the "
+        "axis of length 1 (o = 1 here) was squeezed away; keep the shape (o,): no np.squeeze, "
+        "[0] or .item() on the result."
+    )
+    assert "both axes" not in message
+
+
+def test_a_single_number_for_a_bias_does_not_claim_which_sum_it_was():
+    passed, tags, message = _verdict("grad_b1", lambda delta1: float(np.sum(delta1)))
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "grad_b1: a single number (float) where an array of shape (h,) is due: sum delta1 "
+        "over axis 0 (the samples) only, delta1.sum(axis=0), and return that array (no "
+        "float(), .item() or np.squeeze, even when it has one entry)."
+    )
+
+
+def _sse_loss_axis0(Y_hat, Y):
+    return 0.5 * np.sum((Y_hat - Y) ** 2, axis=0)
+
+
+def _sse_loss_axis0_float(Y_hat, Y):
+    return float(0.5 * np.sum((Y_hat - Y) ** 2, axis=0))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_loss_summed_over_one_axis_says_so(hidden):
+    passed, tags, message = _verdict("sse_loss", _sse_loss_axis0, hidden)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sse_loss: expected a float, got a numpy.ndarray of shape (2,): the sum ran over axis 0 "
+        "(the samples) only: one number per output, shape (o,); the loss is one number, the "
+        "sum over all samples and outputs: np.sum(...) with no axis, then float(...)."
+    )
+    passed, tags, message = _verdict("sse_loss", _sse_loss_axis0_float, hidden)
+    assert (passed, tags) == (False, []), message
+    head = message.splitlines()[0]
+    assert head.startswith("sse_loss: your function raised TypeError: only 0-dimensional")
+    assert head.endswith(
+        ": float(...) was given an array of several numbers, so the sum inside ran over one "
+        "axis only; sum over all entries (np.sum(...) with no axis), then float(...)."
+    )
+    assert "n = 1 included" not in message

@@ -329,7 +329,33 @@ def extract(
                 out[comp] = arr
         return out, errs
     arr, err = _one(name, "result", r, want)
+    if err is not None and want == "float":
+        err = _partial_sum(name, case, r) or err
     return ({"result": arr}, []) if err is None else ({}, [err])
+
+
+def _partial_sum(name: str, case: _cases.Case, r: Returned | None) -> Explanation | None:
+    """A loss returned as an array of numbers where one number is due: the sum ran over one
+    axis only (sse_loss: shape (o,) summed over the samples, (n,) over the outputs)."""
+    if r is None or r.kind != "ndarray" or r.array is None or r.array.ndim == 0:
+        return None
+    shape = r.array.shape
+    Y = case["args"].get("Y")
+    axes = ""
+    if type(Y) is _ndarray and Y.ndim == 2 and len(shape) == 1:
+        n, o = Y.shape
+        if shape == (o,) and o != n:
+            axes = " over axis 0 (the samples) only: one number per output, shape (o,)"
+        elif shape == (n,) and o != n:
+            axes = " over axis 1 (the outputs) only: one number per sample, shape (n,)"
+    if not axes:
+        axes = " over some axes only"
+    text = (
+        f"expected a float, got a numpy.ndarray of shape {shape}: the sum ran{axes}; the "
+        "loss is one number, the sum over all samples and outputs: np.sum(...) with no axis, "
+        "then float(...)."
+    )
+    return Explanation((), text, diagnose.FUNCTION_HINTS.get(name, ""))
 
 
 # --------------------------------------------------------------------------- judging

@@ -106,6 +106,8 @@ _LOSS_FUNCTIONS = {
     "grad_b1",
     "backprop",
 }
+#: The functions that return one number (a float) made from arrays.
+_ONE_NUMBER = {"sse_loss"}
 _BIAS = {"grad_b1": "h", "grad_b2": "o", "b1": "h", "b2": "o"}
 
 
@@ -450,6 +452,9 @@ def explain_values(
                                                             others or []):  # fmt: skip
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     if got.shape != expected.shape:
+        squeezed = _squeezed(name, component, inputs, expected, got)
+        if squeezed is not None:
+            return squeezed
         return explain_shape(name, component, inputs, expected.shape, got.shape)
     bad = (got != got) | (abs(got) == float("inf"))
     if bad.any():
@@ -463,6 +468,35 @@ def explain_values(
             where = f" (for the input {float(first):g})"
         return explanation(tags, f"{label}your answer contains nan or inf{where}.", name)
     return explanation((), f"{label}the values differ ({largest_difference(expected, got)}).", name)
+
+
+def _squeezed(
+    name: str,
+    component: str,
+    inputs: dict[str, Any],
+    expected: np.ndarray,
+    got: np.ndarray,
+) -> Explanation | None:
+    """M2 when the values are right but length-1 axes were dropped (np.squeeze, [0], .item()
+    on an axis of length 1) or added: named as such, not as a sum over the wrong axes."""
+    if got.size != expected.size or not close(got.reshape(expected.shape), expected):
+        return None
+    label = "" if component == "result" else f"{component}: "
+    base = f"{label}expected shape {expected.shape}, got {got.shape}"
+    if got.ndim < expected.ndim:
+        bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
+        size = f" ({bias} = 1 here)" if bias else ""
+        keep = f"keep the shape ({bias},)" if bias else f"keep the shape {expected.shape}"
+        text = (
+            f"{base}: the right numbers, but the axis of length 1{size} was squeezed away; "
+            f"{keep}: no np.squeeze, [0] or .item() on the result."
+        )
+    else:
+        text = f"{base}: the right numbers in an array with extra axes of length 1."
+    return Explanation(
+        ("M2",), text, "return the array with the shape the docstring promises, even when "
+        "an axis has length 1.",
+    )
 
 
 def explain_shape(
@@ -525,8 +559,9 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
     elif bias and want == "array" and kind in ("float", "int"):
         delta = "delta1" if bias == "h" else "delta2"
         text = (
-            f"{label}a single number ({type_name}): the sum over both axes of {delta}; sum over "
-            f"axis 0 (the samples) only, {delta}.sum(axis=0), to get ({bias},)."
+            f"{label}a single number ({type_name}) where an array of shape ({bias},) is due: "
+            f"sum {delta} over axis 0 (the samples) only, {delta}.sum(axis=0), and return that "
+            "array (no float(), .item() or np.squeeze, even when it has one entry)."
         )
     else:
         article = "an" if want == "array" else "a"
@@ -555,6 +590,15 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "two arrays' shapes do not fit: write the shape of every factor under the "
             "formula; @ needs (a, b) @ (b, d), and elementwise * needs equal shapes."
         )
+    elif type_name == "TypeError" and name in _ONE_NUMBER and (
+        "only 0-dimensional arrays" in message or "only length-1 arrays" in message
+    ):
+        text = (
+            f"your function raised TypeError: {message}{at}: float(...) was given an array "
+            "of several numbers, so the sum inside ran over one axis only; sum over all "
+            "entries (np.sum(...) with no axis), then float(...)."
+        )
+        hint = FUNCTION_HINTS.get(name, "")
     elif type_name in ("IndexError", "TypeError", "AttributeError", "KeyError"):
         text = head
         hint = (
