@@ -588,3 +588,89 @@ def test_a_loss_summed_over_one_axis_says_so(hidden):
         "axis only; sum over all entries (np.sum(...) with no axis), then float(...)."
     )
     assert "n = 1 included" not in message
+
+
+# --------------------------------------------------------------------------- what a notebook has
+
+
+def _df_dz_xor(x, z):
+    return 3 * x ^ 2 + 4 * x * z
+
+
+def test_caret_for_a_power_is_told_to_use_double_star():
+    passed, tags, message = _verdict("df_dz", _df_dz_xor)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0].endswith(
+        "In Python ^ is bitwise XOR, not a power: use ** for powers (z ** 2, not z^2)."
+    )
+    assert message.splitlines()[-1] == (
+        "Where to look: write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
+    )
+
+
+def test_notebook_01_type_errors_talk_about_numbers_not_n():
+    passed, tags, message = _verdict("df_dx", lambda x, z: x.shape)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[-1] == (
+        "Where to look: check the arguments' types in the docstring; the checks call your "
+        "function with plain numbers and with numpy arrays (x and z of one shape), so use "
+        "operations that work on both."
+    )
+
+
+def _numerical_derivative_forward(g, x, eps=1e-5):
+    return (g(x + eps) - g(x)) / eps
+
+
+def test_numerical_derivative_m13_talks_about_x_not_w():
+    passed, tags, message = _verdict("numerical_derivative", _numerical_derivative_forward)
+    assert (passed, tags) == (False, ["M13"]), message
+    assert message.splitlines()[0].startswith(
+        "numerical_derivative: [M13] a numerical derivative off by O(eps): a forward "
+        "difference where the central one is due: your answer is off by"
+    )
+    assert message.splitlines()[-1] == (
+        "Where to look: use the central difference (g(x + eps) - g(x - eps)) / (2 * eps), not "
+        "the forward difference (g(x + eps) - g(x)) / eps."
+    )
+    assert " W" not in message and "entry" not in message and "entries" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "tags", "hint"),
+    [
+        ("output_delta", lambda Y_hat, Y: Y_hat - Y, ["M7"],
+         "the output error signal carries the sigmoid's derivative: multiply (Y_hat - Y) "
+         "elementwise by Y_hat * (1 - Y_hat)."),
+        ("grad_b2", lambda delta2: delta2, ["M9"],
+         "b2 is added to every sample, so its gradient adds up every sample's share: "
+         "delta2.sum(axis=0) over the n rows gives shape (o,)."),
+    ],
+    ids=["output_delta-M7", "grad_b2-M9"],
+)
+def test_notebook_04_hints_name_only_what_notebook_04_has(name, fn, tags, hint):
+    passed, got_tags, message = _verdict(name, fn)
+    assert (passed, got_tags) == (False, tags), message
+    assert message.splitlines()[-1] == f"Where to look: {hint}"
+    assert "H * (1 - H)" not in message and "(h,)" not in message
+
+
+def _output_delta_earlier_notebook(Y_hat, Y):
+    return (Y_hat - Y) * sigmoid_prime_from_output(Y_hat)  # noqa: F821 - as in notebook 04
+
+
+def test_a_function_of_an_earlier_notebook_is_not_available_here():
+    passed, tags, message = _verdict("output_delta", _output_delta_earlier_notebook)
+    assert (passed, tags) == (False, []), message
+    head = message.splitlines()[0]
+    assert head.endswith(
+        "sigmoid_prime_from_output is a function of notebook 02_sigmoid_derivative, not "
+        "available in this notebook (04_backprop_W2): use the notebook's provided functions "
+        "(forward, numerical_gradient, rel_error, sigmoid, sse_loss) or write what it "
+        "computes inline."
+    )
+    assert "run the cells" not in message
+    assert message.splitlines()[-1] == (
+        "Where to look: sigmoid_prime_from_output: given a = sigma(z), the derivative is "
+        "a * (1 - a)."
+    )

@@ -432,6 +432,30 @@ def _call_site(name: str, e: Any, sound: frozenset[str]) -> Explanation | None:
     return None
 
 
+def _unavailable(name: str, e: Any) -> Explanation | None:
+    """A NameError for a course function of another notebook that this notebook neither
+    has the student write nor provides: it is not available here, so say what to use."""
+    if e.type_name != "NameError":
+        return None
+    missing = e.message.split("'")[1] if e.message.count("'") >= 2 else ""
+    notebook = _notebook_of(name)
+    if (
+        missing not in _cases.SIGNATURES
+        or _notebook_of(missing) == notebook
+        or missing in provided_in(name)
+    ):
+        return None
+    at = f" ({e.where})" if e.where else ""
+    given = sorted(provided_in(name))
+    use = f"the notebook's provided functions ({', '.join(given)}) or " if given else ""
+    text = (
+        f"your function raised NameError: {e.message}{at}. {missing} is a function of "
+        f"notebook {_notebook_of(missing)}, not available in this notebook ({notebook}): "
+        f"use {use}write what it computes inline."
+    )
+    return Explanation((), text, f"{missing}: {diagnose.FUNCTION_HINTS.get(missing, '')}")
+
+
 def _error_explanation(
     name: str, obs: Observation, sound: frozenset[str] = frozenset()
 ) -> Explanation:
@@ -443,6 +467,9 @@ def _error_explanation(
         site = _call_site(name, e, sound)
         if site is not None:
             return site
+    unavailable = _unavailable(name, e)
+    if unavailable is not None:
+        return unavailable
     if e.helper and e.type_name != "NotImplementedError":
         return diagnose.explain_helper_error(name, e.helper, e.type_name, e.message, e.where)
     return diagnose.explain_error(name, e.type_name, e.message, e.where)

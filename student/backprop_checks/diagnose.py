@@ -106,6 +106,26 @@ _LOSS_FUNCTIONS = {
     "grad_b1",
     "backprop",
 }
+#: What the checks call a function with, where the general account (arrays of several
+#: shapes, n = 1 included) does not fit it.
+ARGUMENT_HINTS: dict[str, str] = {
+    **{
+        fn: "check the arguments' types in the docstring; the checks call your function with "
+        "plain numbers and with numpy arrays (x and z of one shape), so use operations that "
+        "work on both."
+        for fn in ("df_dx", "df_dz")
+    },
+    "numerical_derivative": "check the arguments in the docstring: g is a function of one "
+    "number, x a number and eps a small number; return a float.",
+    "numerical_gradient": "check the arguments in the docstring: fn takes an array shaped like "
+    "W and returns a float; W is a numpy array of any shape.",
+    **{
+        fn: "check the argument's type in the docstring; the checks call your function with "
+        "numpy arrays of several shapes (and with plain numbers)."
+        for fn in ("sigmoid", "sigmoid_prime", "sigmoid_prime_from_output")
+    },
+}
+
 #: The functions that return one number (a float) made from arrays.
 _ONE_NUMBER = {"sse_loss"}
 _BIAS = {"grad_b1": "h", "grad_b2": "o", "b1": "h", "b2": "o"}
@@ -119,14 +139,25 @@ class Explanation:
     tags: tuple[str, ...]
     text: str
     hint: str
+    name: str = ""  # the function it is about, for a title worded for it (FUNCTION_TITLES)
 
     def headline(self) -> str:
         """One line for a student: "[M1] a missing or extra transpose: ..."."""
         if not self.tags:
             return self.text
         tags = "".join(f"[{t}]" for t in self.tags)
-        titles = "; ".join(MISCONCEPTIONS[t] for t in self.tags)
+        titles = "; ".join(
+            FUNCTION_TITLES.get((self.name, t), MISCONCEPTIONS[t]) for t in self.tags
+        )
         return f"{tags} {titles}: {self.text}"
+
+
+#: A misconception's title worded for a function that lacks what the general title names
+#: (numerical_derivative has no W and no entries).
+FUNCTION_TITLES: dict[tuple[str, str], str] = {
+    ("numerical_derivative", "M13"): "a numerical derivative off by O(eps): a forward "
+    "difference where the central one is due",
+}
 
 
 #: Where to look for a misconception in one function, where the general hint would talk about
@@ -174,6 +205,22 @@ FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
     "(1 - sigma(z)).",
     ("sigmoid_prime", "M8"): "z is the pre-activation and sigma(z) the activation: the "
     "derivative at z is sigma(z) * (1 - sigma(z)), not z * (1 - z).",
+    ("numerical_derivative", "M13"): "use the central difference (g(x + eps) - g(x - eps)) "
+    "/ (2 * eps), not the forward difference (g(x + eps) - g(x)) / eps.",
+    **{
+        (fn, "M6"): "Y_hat is already a sigmoid: its derivative factor is Y_hat * (1 - Y_hat); "
+        "applying sigmoid to it again is the lecture notes' mistake."
+        for fn in ("output_delta", "grad_W2", "grad_b2")
+    },
+    **{
+        (fn, "M7"): "the output error signal carries the sigmoid's derivative: multiply "
+        "(Y_hat - Y) elementwise by Y_hat * (1 - Y_hat)."
+        for fn in ("output_delta", "grad_W2", "grad_b2")
+    },
+    ("grad_b2", "M9"): "b2 is added to every sample, so its gradient adds up every sample's "
+    "share: delta2.sum(axis=0) over the n rows gives shape (o,).",
+    ("grad_b1", "M9"): "b1 is added to every sample, so its gradient adds up every sample's "
+    "share: delta1.sum(axis=0) over the n rows gives shape (h,).",
     ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
     "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
 }
@@ -187,7 +234,7 @@ def hint_for(name: str, tag: str) -> str:
 def explanation(tags: tuple[str, ...], text: str, name: str) -> Explanation:
     """An Explanation whose hint is the first tag's (or the function's) where-to-look."""
     hint = hint_for(name, tags[0]) if tags else FUNCTION_HINTS.get(name, "")
-    return Explanation(tuple(tags), text, hint)
+    return Explanation(tuple(tags), text, hint, name)
 
 
 def step_factor(factor: float, n: int, o: int) -> tuple[tuple[str, ...], str] | None:
@@ -599,11 +646,18 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "entries (np.sum(...) with no axis), then float(...)."
         )
         hint = FUNCTION_HINTS.get(name, "")
+    elif type_name == "TypeError" and (
+        "for ^:" in message or "bitwise_xor" in message
+    ):
+        text = head + " In Python ^ is bitwise XOR, not a power"
+        text = f"{text}: use ** for powers (z ** 2, not z^2)."
+        hint = "write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
     elif type_name in ("IndexError", "TypeError", "AttributeError", "KeyError"):
         text = head
-        hint = (
+        hint = ARGUMENT_HINTS.get(
+            name,
             "check the arguments' types and shapes in the docstring; the checks call your "
-            "function with numpy arrays of several shapes (n = 1 included)."
+            "function with numpy arrays of several shapes (n = 1 included).",
         )
     else:
         text = head
