@@ -674,3 +674,46 @@ def test_a_function_of_an_earlier_notebook_is_not_available_here():
         "Where to look: sigmoid_prime_from_output: given a = sigma(z), the derivative is "
         "a * (1 - a)."
     )
+
+
+# --------------------------------------------------------------------------- [M12] wording
+
+_M12_HINT = (
+    "Where to look: np.where(cond, a, b) computes both a and b on every entry before "
+    "choosing, so an exp in either branch still overflows where it is not chosen: compute "
+    "e = np.exp(-np.abs(z)) (never above 1) and build both branches from e, or clip the "
+    "input of exp (np.clip(z, -500, 500))."
+)
+
+
+def _sigmoid_where_both_branches(z):
+    return np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))
+
+
+def _sigmoid_prime_through_inf(z):
+    return np.exp(-z) / (1 + np.exp(-z)) ** 2
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_m12_names_the_overflowing_inputs_and_np_where_evaluating_both_branches(hidden):
+    passed, tags, message = _verdict("sigmoid", _sigmoid_where_both_branches, hidden)
+    assert (passed, tags) == (False, ["M12"]), message
+    assert message.splitlines()[0] == (
+        "sigmoid: [M12] a numerically unstable sigmoid: numpy warned 'overflow encountered "
+        "in exp' on inputs from -1000 to 1000: exp overflows for arguments above about 709, "
+        "so your formula computes exp(-z) at z = -1000 or exp(z) at z = 1000."
+    )
+    assert message.splitlines()[-1] == _M12_HINT
+    assert "stderr" not in message and "nbgrader" not in message
+
+
+def test_one_m12_line_for_a_nan_and_its_warning():
+    passed, tags, message = _verdict("sigmoid_prime", _sigmoid_prime_through_inf)
+    assert (passed, tags) == (False, ["M12"]), message
+    assert message.count("[M12]") == 1, message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: [M12] a numerically unstable sigmoid: your answer contains nan or inf "
+        "(first at index (0,), where the input is -1000); numpy warned 'overflow encountered "
+        "in exp' on inputs from -1000 to 1000: exp overflows for arguments above about 709, "
+        "so your formula computes exp(-z) at z = -1000 or exp(z) at z = 1000."
+    )

@@ -537,7 +537,7 @@ def _judge_case(
             verdict.explanations.insert(0, expl)
         else:
             verdict.explanations.append(expl)
-    warned = _warned(name, obs, _largest(inputs), low)
+    warned = _warned(name, obs, _largest(inputs), low, _span(inputs))
     if warned is not None:
         verdict.ok = False
         verdict.explanations.append(warned)
@@ -547,7 +547,11 @@ def _judge_case(
 
 
 def _warned(
-    name: str, obs: Observation, largest: float | None = None, low: str = ""
+    name: str,
+    obs: Observation,
+    largest: float | None = None,
+    low: str = "",
+    span: tuple[float, float] | None = None,
 ) -> Explanation | None:
     """The warnings raised during the call, explained (None when there were none).
 
@@ -561,7 +565,7 @@ def _warned(
     ]
     if bad and bad[0][1]:  # raised inside another function of the student's
         return diagnose.explain_helper_warning(name, bad[0][1], bad[0][0], largest)
-    return diagnose.explain_warnings(name, obs.warnings, largest, low)
+    return diagnose.explain_warnings(name, obs.warnings, largest, low, span)
 
 
 def _padded(obs: Observation) -> list[str]:
@@ -586,6 +590,15 @@ def _low_precision(r: Returned | None) -> str:
         if found:
             return found
     return ""
+
+
+def _span(inputs: dict[str, Any]) -> tuple[float, float] | None:
+    """The smallest and largest finite entry of the call's arrays (None when there are none)."""
+    found = [v[abs(v) < float("inf")] for v in inputs.values() if type(v) is _ndarray]
+    found = [v for v in found if v.size]
+    if not found:
+        return None
+    return min(float(v.min()) for v in found), max(float(v.max()) for v in found)
 
 
 def _largest(inputs: dict[str, Any]) -> float | None:
@@ -613,8 +626,24 @@ def _hardcoded(case_list, verdicts) -> tuple[int, Explanation] | None:
     return None
 
 
+def _merged_headlines(explanations: list[Explanation]) -> list[str]:
+    """One line per explanation, except that explanations with the same tags are one line:
+    the tags and titles once, then what each found ("[M12] ...: nan at z = -1000; numpy
+    warned ...")."""
+    out: list[str] = []
+    by_tags: dict[tuple[str, ...], int] = {}
+    for e in explanations:
+        if e.tags and e.tags in by_tags:
+            out[by_tags[e.tags]] = out[by_tags[e.tags]].rstrip(".") + "; " + e.text
+            continue
+        if e.tags:
+            by_tags[e.tags] = len(out)
+        out.append(e.headline())
+    return out
+
+
 def _message(name: str, case: _cases.Case, verdict: _Verdict, hidden: bool) -> tuple[str, str]:
-    heads = [e.headline() for e in verdict.explanations]
+    heads = _merged_headlines(verdict.explanations)
     first = f"{name}: {heads[0]}"
     where = "hidden tests, " if hidden and case["kind"] == "hidden" else ""
     lines = [

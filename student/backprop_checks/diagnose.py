@@ -64,8 +64,10 @@ TAG_HINTS: dict[str, str] = {
     "M10": "compute the answer from the arguments; the hidden tests use other numbers and shapes.",
     "M11": "work on new arrays (x = x + 1, or W.copy()) instead of changing the arguments in "
     "place (+=, W[i] = ...).",
-    "M12": "exp(-z) overflows for z below about -709: compute exp only of -|z| (it is "
-    "never above 1), e.g. with np.where(z >= 0, ...).",
+    "M12": "np.where(cond, a, b) computes both a and b on every entry before choosing, so "
+    "an exp in either branch still overflows where it is not chosen: compute e = "
+    "np.exp(-np.abs(z)) (never above 1) and build both branches from e, or clip the input "
+    "of exp (np.clip(z, -500, 500)).",
     "M13": "use the central difference (f(W + eps) - f(W - eps)) / (2 eps), and put each "
     "entry back (W[ix] = old) before moving to the next.",
 }
@@ -125,6 +127,9 @@ ARGUMENT_HINTS: dict[str, str] = {
         for fn in ("sigmoid", "sigmoid_prime", "sigmoid_prime_from_output")
     },
 }
+
+#: exp(x) overflows float64 for x above about 709.78.
+_EXP_LIMIT = 709.0
 
 #: The functions that return one number (a float) made from arrays.
 _ONE_NUMBER = {"sse_loss"}
@@ -745,8 +750,12 @@ def explain_warnings(
     caught: list[tuple[str, str]],
     largest_input: float | None = None,
     low: str = "",
+    span: tuple[float, float] | None = None,
 ) -> Explanation | None:
     """M12 when numpy warned about overflow or invalid values during the call; else None.
+
+    span: the smallest and largest entry of the call's arrays: an overflow in exp is named
+    with the input that overflows it (exp(-z) at z = -1000, exp(z) at z = 1000).
 
     largest_input: the largest |entry| of the call's arrays, named in the message.
     low: the returned value's narrower float dtype ("float32") if any: an overflow in a cast
@@ -766,12 +775,21 @@ def explain_warnings(
             "compute in float64, numpy's default: np.asarray(z, dtype=float), and no "
             ".astype(np.float32).",
         )
-    return explanation(
-        ("M12",),
-        f"numpy warned {bad[0]!r}{on} (in a test cell that warning goes "
-        "to stderr, which nbgrader scores as a failure).",
-        name,
-    )
+    if "overflow" in bad[0] and "exp" in bad[0] and span is not None:
+        lo, hi = span
+        sides = []
+        if lo < -_EXP_LIMIT:
+            sides.append(f"exp(-z) at z = {lo:g}")
+        if hi > _EXP_LIMIT:
+            sides.append(f"exp(z) at z = {hi:g}")
+        if sides:
+            which = " or ".join(sides)
+            text = (
+                f"numpy warned {bad[0]!r} on inputs from {lo:g} to {hi:g}: exp overflows "
+                f"for arguments above about 709, so your formula computes {which}."
+            )
+            return explanation(("M12",), text, name)
+    return explanation(("M12",), f"numpy warned {bad[0]!r}{on}.", name)
 
 
 def explain_eps(name: str, expected: np.ndarray, got: np.ndarray, eps: float) -> Explanation | None:
