@@ -33,7 +33,12 @@ def _verdict(name, fn, hidden=False):
         (wrong.train_made_up_losses, [], "losses[0] = 1 is not the loss of the parameters"),
         (wrong.train_seed_ignored, [], "seed=0), not from init_params(3, 3, 2, seed=3): the seed"),
         (wrong.train_seed_plus_one, [], "seed=4), not from init_params(3, 3, 2, seed=3): seed + 1"),
-        (wrong.train_uniform_init, [], "starts from other weights, not from init_params("),
+        (
+            wrong.train_uniform_init,
+            [],
+            "your train(..., epochs=0) returned other parameters than init_params(3, 3, 2, "
+            "seed=3).",
+        ),
         (wrong.train_step_over_n, ["M5"], "step is 1/6 (1/n) times the gradient-descent step"),
         (wrong.train_uphill, ["M3"], "step is minus the gradient-descent step"),
     ],
@@ -56,7 +61,7 @@ def test_train_made_up_losses_fail_whatever_the_initialisation():
 
     passed, tags, message = _verdict("train", train, hidden=True)
     assert not passed and tags == []
-    assert "starts from other weights" in message
+    assert "your train(..., epochs=0) returned other parameters than init_params(" in message
     assert "losses[0] = 1 is not the loss of the parameters at the start of epoch 0" in message
 
 
@@ -717,3 +722,47 @@ def test_one_m12_line_for_a_nan_and_its_warning():
         "in exp' on inputs from -1000 to 1000: exp overflows for arguments above about 709, "
         "so your formula computes exp(-z) at z = -1000 or exp(z) at z = 1000."
     )
+
+
+# --------------------------------------------------------------------------- minor wording
+
+
+def _numerical_gradient_left_nudged(fn, W, eps=1e-5):
+    grad = np.zeros_like(W)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        f_plus = fn(W)
+        W[ix] -= 2 * eps
+        f_minus = fn(W)
+        grad[ix] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def test_expected_and_got_rows_show_enough_digits_to_differ():
+    passed, tags, message = _verdict("numerical_gradient", _numerical_gradient_left_nudged)
+    assert (passed, tags) == (False, ["M13", "M11"]), message
+    lines = message.splitlines()
+    expected = next(line for line in lines if line.startswith("  expected "))
+    got = next(line for line in lines if line.startswith("  got      "))
+    assert expected.removeprefix("  expected ") != got.removeprefix("  got      "), message
+
+
+def _train_w1_step_doubled(X, Y, n_hidden, lr, epochs, seed=0):
+    p = reference.init_params(X.shape[1], n_hidden, Y.shape[1], seed)
+    losses = []
+    for _ in range(epochs):
+        _, Y_hat = reference.forward(X, **p)
+        losses.append(reference.sse_loss(Y_hat, Y))
+        g = reference.backprop(X, Y, **p)
+        p = {k: v - (2 if k == "W1" else 1) * lr * g[k] for k, v in p.items()}
+    return p, losses
+
+
+def test_train_step_message_says_largest_difference_once():
+    passed, tags, message = _verdict("train", _train_w1_step_doubled)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0].startswith(
+        "train: one epoch does not move the parameters by -lr * dL/dW (largest difference in "
+        "W1 at index ("
+    ), message
+    assert message.count("largest difference") == 1, message

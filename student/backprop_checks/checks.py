@@ -653,8 +653,14 @@ def _message(name: str, case: _cases.Case, verdict: _Verdict, hidden: bool) -> t
     ]
     for comp, exp, got in verdict.shown[:2]:
         label = "" if comp == "result" else f"{comp} "
-        lines.append(f"  expected {label}{diagnose.fmt_values(exp)}")
-        lines.append(f"  got      {label}{diagnose.fmt_values(got)}")
+        shown_exp, shown_got = diagnose.fmt_values(exp), diagnose.fmt_values(got)
+        digits = 4
+        while shown_exp == shown_got and digits < 17:  # enough digits to see the difference
+            digits += 3
+            shown_exp = diagnose.fmt_values(exp, digits=digits)
+            shown_got = diagnose.fmt_values(got, digits=digits)
+        lines.append(f"  expected {label}{shown_exp}")
+        lines.append(f"  got      {label}{shown_got}")
         if exp.shape == got.shape and exp.size > 0:
             lines.append(f"  {label}{diagnose.largest_difference(exp, got)}")
     hint = next(
@@ -869,8 +875,11 @@ def _start_explanation(case: _cases.Case, start: dict, truth: Truth) -> Explanat
     elif _same_start(start, truth.init_params(case, seed + 1)):
         what, why = f"init_params({c}, {h}, {o}, seed={seed + 1})", ": seed + 1"
     else:
-        what, why = "other weights", " (what train(..., epochs=0) returns)"
-    text = f"your training starts from {what}, not from {call}{why}."
+        what, why = "", ""
+    if what:
+        text = f"your training starts from {what}, not from {call}{why}."
+    else:
+        text = f"your train(..., epochs=0) returned other parameters than {call}."
     hint = (
         "start from the weights init_params gives for (number of inputs, n_hidden, number "
         "of outputs, seed), the weights "
@@ -916,15 +925,16 @@ def _step_explanation(
             text = f"one epoch's step is {what} the gradient-descent step -lr * dL/dW."
             return diagnose.explanation(tags, text, "train"), factor
     text = (
-        "one epoch does not move the parameters by -lr * dL/dW "
-        f"(largest difference in {_worst_param(after, want)})."
+        f"one epoch does not move the parameters by -lr * dL/dW ({_worst_param(after, want)})."
     )
     return Explanation((), text, diagnose.FUNCTION_HINTS["train"]), None
 
 
 def _worst_param(got: dict, want: dict) -> str:
+    """"largest difference in W1 at index (0, 1): expected ..., got ..."."""
     k = max(PARAM_NAMES, key=lambda k: float(abs(got[k] - want[k]).max()))
-    return f"{k}: {diagnose.largest_difference(want[k], got[k])}"
+    where = diagnose.largest_difference(want[k], got[k]).removeprefix("largest difference")
+    return f"largest difference in {k}{where}"
 
 
 def _record_explanation(

@@ -294,17 +294,18 @@ def close(got: np.ndarray, expected: np.ndarray, *, rtol: float = 1e-6, atol: fl
     return bool(ok.all())
 
 
-def fmt_values(a: np.ndarray | None, limit: int = 6) -> str:
-    """A few entries of an array for a message: "[0.1235, -2.5, ...] (shape (5, 2))"."""
+def fmt_values(a: np.ndarray | None, limit: int = 6, digits: int = 4) -> str:
+    """A few entries of an array for a message: "[0.1235, -2.5, ...] (shape (5, 2))", each
+    with `digits` significant digits (a 0-d array: digits + 2)."""
     if a is None:
         return "nothing usable"
     if type(a) is not _ndarray:
         return repr(a)[:80]
     flat = a.reshape(-1)
-    vals = ", ".join(f"{float(v):.4g}" for v in flat[:limit])
+    vals = ", ".join(f"{float(v):.{digits}g}" for v in flat[:limit])
     more = ", ..." if flat.size > limit else ""
     if a.ndim == 0:
-        return f"{float(a):.6g}"
+        return f"{float(a):.{digits + 2}g}"
     return f"[{vals}{more}] (shape {a.shape})"
 
 
