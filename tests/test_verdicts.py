@@ -766,3 +766,29 @@ def test_train_step_message_says_largest_difference_once():
         "W1 at index ("
     ), message
     assert message.count("largest difference") == 1, message
+
+
+def _sigmoid_silenced(z):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_notebook_02_prose_says_what_the_sigmoid_check_enforces(hidden):
+    """The checks see warnings and values, not an inf silenced inside the function: notebook
+    02 says so rather than promising [M12] for it."""
+    import json
+
+    from notebook05_ns import ROOT
+
+    passed, tags, message = _verdict("sigmoid", _sigmoid_silenced, hidden)
+    assert (passed, tags) == (True, []), message
+    nb = json.loads(
+        (ROOT / "source" / "02_sigmoid_derivative" / "02_sigmoid_derivative.ipynb").read_text()
+    )
+    prose = " ".join("".join(c["source"]) for c in nb["cells"] if c.get("id") == "overflow-md")
+    prose = " ".join(prose.split())
+    assert 'a warning you silence yourself (`with np.errstate(over="ignore"):`) never reaches' in (
+        prose
+    )
+    assert "a formula that still computes $e^{1000}$ passes when it silences the warning" in prose
