@@ -792,3 +792,21 @@ def test_notebook_02_prose_says_what_the_sigmoid_check_enforces(hidden):
         prose
     )
     assert "a formula that still computes $e^{1000}$ passes when it silences the warning" in prose
+
+
+def test_notebook_02_sigmoid_prime_names_the_students_own_failing_sigmoid():
+    ns = {"np": np}
+    exec(  # noqa: S102 - the notebook's two cells, in one namespace as in the kernel
+        "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n\n"
+        "def sigmoid_prime(z):\n    s = sigmoid(z)\n    return s * (1 - s)\n",
+        ns,
+    )
+    passed, tags, message = _verdict("sigmoid_prime", ns["sigmoid_prime"])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: your sigmoid_prime calls your sigmoid, which fails its own check ([M12] "
+        "a numerically unstable sigmoid: numpy warned 'overflow encountered in exp' on inputs "
+        "from -1000 to 1000: exp overflows for arguments above about 709, so your formula "
+        "computes exp(-z) at z = -1000 or exp(z) at z = 1000): fix sigmoid first, then run "
+        "this cell again."
+    )
