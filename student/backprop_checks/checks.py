@@ -990,6 +990,9 @@ def _judge_train(
             continue  # read together with the case it replays
         if obs.error is not None:
             v.ok = False
+            start_shapes = _start_shapes(case, by_id)
+            if start_shapes is not None:
+                v.explanations.append(start_shapes)
             v.explanations.append(_error_explanation(name, obs, sound))
             continue
         params, losses, err = _train_returned(case, obs.returned)
@@ -1063,6 +1066,30 @@ def _judge_train(
                 ))
         v.explanations[:0] = found
     return _result(name, cases, verdicts, hidden)
+
+
+def _start_shapes(case: _cases.Case, by_id: dict) -> Explanation | None:
+    """When train raised and its epochs=0 replay returned parameters of the wrong shapes: the
+    starting weights are misshapen (init_params called with its arguments out of order?),
+    which is what the error later in the run comes from."""
+    found = by_id.get(f"{case['id']}-epochs0")
+    if found is None or found[1].error is not None:
+        return None
+    _, _, err = _train_returned(found[0], found[1].returned)
+    if err is None or "expected shape" not in err.text:
+        return None
+    a = case["args"]
+    c, o, h = a["X"].shape[1], a["Y"].shape[1], a["n_hidden"]
+    text = (
+        f"your train(..., epochs=0) returns {err.text.rstrip('.')}: the starting weights "
+        f"have the wrong shapes; they are init_params(c, n_hidden, o, seed) = "
+        f"init_params({c}, {h}, {o}, seed), in that order."
+    )
+    hint = (
+        "compare your call of init_params with its def line, init_params(c, n_hidden, o, "
+        "seed=0): the arguments are taken by position."
+    )
+    return Explanation((), text, hint)
 
 
 def _replayed(case: _cases.Case, epochs: int, by_id: dict) -> dict | None:
