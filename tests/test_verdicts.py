@@ -809,3 +809,26 @@ def test_notebook_02_sigmoid_prime_names_the_students_own_failing_sigmoid():
         "computes exp(-z) at z = -1000 or exp(z) at z = 1000): fix sigmoid first, then run "
         "this cell again."
     )
+
+
+def test_the_call_chain_survives_the_process_boundary():
+    """Out of process there is no student code to read: a provided callee is still blamed on
+    the call, from the chain the observation carries."""
+    import json
+
+    from notebook05_ns import student_05
+
+    from grader.observe import from_json, observe_cases, to_json
+
+    ns = student_05(backprop=_backprop_source(
+        "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)"))  # fmt: skip
+    case_list = cases.visible_cases("backprop")
+    obs = observe_cases(ns["backprop"], case_list)
+    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    assert shipped[0].error.chain == obs[0].error.chain
+    assert [f for f, _ in shipped[0].error.chain] == ["backprop", "forward"]
+    result = checks.judge("backprop", case_list, shipped, hidden=False)
+    assert result.message.splitlines()[0].startswith(
+        "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
+        "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError"
+    )
