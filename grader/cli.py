@@ -313,7 +313,12 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
     try:
         notebook = resolve_notebook(args.notebook)
-        result = selfcheck(notebook, source_dir=Path(args.source), timeout=args.timeout)
+        result = selfcheck(
+            notebook,
+            source_dir=Path(args.source),
+            timeout=args.timeout,
+            announce=lambda line: print(line, flush=True),
+        )
     except SelfCheckError as exc:
         print(f"selfcheck: {exc}", file=sys.stderr)
         return 2

@@ -10,10 +10,13 @@ Every test cell is scored with nbgrader's own rule (`nbgrader.utils.determine_gr
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -153,8 +156,65 @@ def _environment(extra: dict[str, str]):
                 os.environ[k] = v
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _function_of(grade_id: str) -> str:
+    """The student function a test cell checks: test_df_dz / hidden_test_df_dz -> df_dz."""
+    return grade_id.removeprefix("hidden_").removeprefix("test_")
+
+
+def _error_output(cell) -> Any:
+    return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+
+
+def definition_errors(cells: list) -> dict[str, str]:
+    """{function: what went wrong} for solution cells whose code did not compile (a
+    SyntaxError or IndentationError): "SyntaxError at line 3: invalid syntax"."""
+    out = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("solution"):
+            continue
+        err = _error_output(cell)
+        if err is None or err.ename not in ("SyntaxError", "IndentationError", "TabError"):
+            continue
+        trace = _ANSI.sub("", "\n".join(err.get("traceback", [])))
+        found = re.findall(r"line (\d+)", trace + " " + err.evalue)
+        at = f" at line {found[-1]}" if found else ""
+        what = re.sub(r"\s*\([^()]*line \d+\)$", "", err.evalue.strip())
+        out[meta.get("grade_id") or cell.get("id", "")] = f"{err.ename}{at}: {what}"
+    return out
+
+
+def graded_cell_message(cell, timeout: float | None, broken: dict[str, str]) -> str:
+    """What a learner reads for a test cell: its error or stderr output, with a timeout
+    named as one (the function ran too long), and a test of a function whose cell does
+    not compile blamed on that cell's SyntaxError, not on the NameError it leads to."""
+    fn = _function_of(str(_grade_id(cell)))
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            if fn in broken:
+                return (
+                    f"the cell that defines {fn} did not run: {broken[fn]}; fix it, run it, "
+                    "then this test"
+                )
+            hung = output.ename in ("KeyboardInterrupt", "CellTimeoutError")
+            if hung or f"{fn} did not finish within the" in output.evalue:
+                limit = f" {timeout:g} s" if timeout else " the time limit"
+                return f"your {fn} ran longer than{limit} (an endless loop?)"
+            return error_message(output.ename, output.evalue)
+        if output.output_type == "stream" and output.name == "stderr":
+            return "wrote to stderr: " + output.text.strip()
+    return ""
+
+
 def selfcheck(
-    notebook: Path, *, source_dir: Path = REPO_ROOT / "source", timeout: int | None = None
+    notebook: Path,
+    *,
+    source_dir: Path = REPO_ROOT / "source",
+    timeout: int | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> SelfCheckResult:
     """Run a learner's notebook with its hidden tests in a fresh kernel and score each test.
 
@@ -162,6 +222,7 @@ def selfcheck(
         notebook: the learner's .ipynb (read only).
         source_dir: the instructor notebooks (default: the course's source/).
         timeout: seconds per cell (default: the course's nbgrader_config.py).
+        announce: called with one line before the notebook runs (the CLI prints it).
 
     Raises:
         SelfCheckError: the file is missing, not a notebook, or matches no assignment.
@@ -190,6 +251,11 @@ def selfcheck(
     steps = [hooks.execute_preprocessor()(config=config)]
     steps += [pp(config=config) for pp in hooks.post_execute_preprocessors()]
     result.sandbox_note = sandbox_note(config)
+    limit = config.Execute.get("timeout") if "Execute" in config else None
+    limit = float(limit) if isinstance(limit, (int, float)) else None
+    if announce is not None:
+        per_cell = f", up to {limit:g} s per cell" if limit else ""
+        announce(f"running your notebook {notebook.name} in a fresh kernel{per_cell} ...")
     with (
         tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp,
         _environment(hooks.execution_env()),
@@ -204,20 +270,14 @@ def selfcheck(
                 f"the run stopped: {type(exc).__name__} (os._exit, a crash or an endless loop?);"
                 " tests that did not run score 0"
             )
+    broken = definition_errors(graded.cells)
     for cell in graded.cells:
         if cell.cell_type != "code" or not is_grade(cell):
             continue
         ran = cell.get("execution_count") is not None
         score, max_score = determine_grade(cell) if ran else (0.0, None)
         max_score = float(cell.metadata["nbgrader"]["points"])
-        message = "" if ran else "did not run"
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                message = error_message(output.ename, output.evalue)
-                break
-            if output.output_type == "stream" and output.name == "stderr":
-                message = "wrote to stderr: " + output.text.strip()
-                break
+        message = graded_cell_message(cell, limit, broken) or ("" if ran else "did not run")
         tags = [f"M{t}" for t in sorted(set(TAG_RE.findall(message)), key=int)]
         result.cells.append(
             CellResult(_grade_id(cell), float(score or 0), max_score, message.strip(), tags)

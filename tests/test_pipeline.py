@@ -224,6 +224,8 @@ def test_selfcheck_scores_and_leaves_the_file_alone(graded, tmp_path, capsys):
         assert main(["selfcheck", str(mine), "--source", str(FIXTURE_SOURCE)]) == 0
         out = capsys.readouterr().out
         assert f"Total: {total}" in out
+        # one line before the run, so a learner knows it is running and for how long at most
+        assert out.startswith("running your notebook ps1.ipynb in a fresh kernel, up to "), out
         assert hashlib.sha256(mine.read_bytes()).hexdigest() == before
         assert list(mine.parent.iterdir()) == [mine]
     assert "[M3] sign flip" in out

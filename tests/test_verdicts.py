@@ -33,7 +33,12 @@ def _verdict(name, fn, hidden=False):
         (wrong.train_made_up_losses, [], "losses[0] = 1 is not the loss of the parameters"),
         (wrong.train_seed_ignored, [], "seed=0), not from init_params(3, 3, 2, seed=3): the seed"),
         (wrong.train_seed_plus_one, [], "seed=4), not from init_params(3, 3, 2, seed=3): seed + 1"),
-        (wrong.train_uniform_init, [], "starts from other weights, not from init_params("),
+        (
+            wrong.train_uniform_init,
+            [],
+            "your train(..., epochs=0) returned other parameters than init_params(3, 3, 2, "
+            "seed=3).",
+        ),
         (wrong.train_step_over_n, ["M5"], "step is 1/6 (1/n) times the gradient-descent step"),
         (wrong.train_uphill, ["M3"], "step is minus the gradient-descent step"),
     ],
@@ -56,7 +61,7 @@ def test_train_made_up_losses_fail_whatever_the_initialisation():
 
     passed, tags, message = _verdict("train", train, hidden=True)
     assert not passed and tags == []
-    assert "starts from other weights" in message
+    assert "your train(..., epochs=0) returned other parameters than init_params(" in message
     assert "losses[0] = 1 is not the loss of the parameters at the start of epoch 0" in message
 
 
@@ -380,3 +385,450 @@ def test_helper_names_survive_the_process_boundary():
     assert shipped[0].warned_in and set(shipped[0].warned_in) == {"_sigmoid_overflowing"}
     result = checks.judge("sigmoid_prime", case_list, shipped, hidden=False)
     assert "calls your _sigmoid_overflowing" in result.message
+
+
+# --------------------------------------------------------------------------- composites (05)
+# A composite function (backprop, train) is graded with the student's own helpers: when one
+# fails its own check, that helper is named; when the helpers pass, an exception raised in
+# one of them (or in a provided function) is blamed on the call that gave it its arguments.
+
+_TRAIN_HEAD = (
+    "def train(X, Y, n_hidden, lr, epochs, seed=0):\n"
+    "    p = init_params(X.shape[1], n_hidden, Y.shape[1], seed)\n"
+)
+_TRAIN_LOOP = (
+    "    losses = []\n"
+    "    for _ in range(epochs):\n"
+    "        _, Y_hat = forward(X, **p)\n"
+    "        losses.append(sse_loss(Y_hat, Y))\n"
+    "        g = backprop(X, Y, **p)\n"
+    "        p = {k: v - lr * g[k] for k, v in p.items()}\n"
+    "    return p, losses\n"
+)
+
+
+def _backprop_source(forward_call: str, hidden_delta_call: str) -> str:
+    return (
+        "def backprop(X, Y, W1, b1, W2, b2):\n"
+        f"    H, Y_hat = {forward_call}\n"
+        "    d2 = output_delta(Y_hat, Y)\n"
+        f"    delta1 = {hidden_delta_call}\n"
+        '    return {"W1": grad_W1(X, delta1), "b1": grad_b1(delta1),\n'
+        '            "W2": grad_W2(H, d2), "b2": grad_b2(d2)}\n'
+    )
+
+
+_HD_DOUBLE_SIGMOID = (
+    "def hidden_delta(delta2, W2, H):\n"
+    "    return (delta2 @ W2.T) * sigmoid(H) * (1 - sigmoid(H))\n"
+)
+_M6_SAID = (
+    "[M6] the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
+    "an activation: your answer equals (delta2 @ W2.T) * sigma(H) (1 - sigma(H)) (the "
+    "sigmoid applied again to H, which is already an activation)"
+)
+
+
+@pytest.mark.parametrize(
+    ("cells", "fn", "head"),
+    [
+        (
+            {"hidden_delta": _HD_DOUBLE_SIGMOID},
+            "backprop",
+            f"backprop: your backprop calls your hidden_delta, which fails its own check "
+            f"({_M6_SAID}): fix hidden_delta first, then run this cell again.",
+        ),
+        (
+            {"hidden_delta": _HD_DOUBLE_SIGMOID},
+            "train",
+            f"train: your train calls your hidden_delta (through your backprop), which fails "
+            f"its own check ({_M6_SAID}): fix hidden_delta first, then run this cell again.",
+        ),
+        (
+            {"grad_W1": "def grad_W1(X, delta1):\n    return X.T @ delta1 / len(X)\n"},
+            "backprop",
+            "backprop: your backprop calls your grad_W1, which fails its own check ([M5] a mean "
+            "where the course uses a sum: your answer equals 1/5 (1/n) times the expected "
+            "answer): fix grad_W1 first, then run this cell again.",
+        ),
+        (
+            {"grad_b1": "def grad_b1(delta1):\n    return delta1.sum(axis=1)\n"},
+            "train",
+            "train: your train calls your grad_b1 (through your backprop), which fails its own "
+            "check ([M2] wrong shape: expected shape (4,), got (5,) (inputs: delta1 (5, 4)): "
+            "one entry per sample, so the sum ran over axis 1 (the columns) instead of axis 0 "
+            "(the samples)): fix grad_b1 first, then run this cell again.",
+        ),
+    ],
+    ids=["hidden_delta-backprop", "hidden_delta-train", "grad_W1-backprop", "grad_b1-train"],
+)
+def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
+    from notebook05_ns import student_05
+
+    passed, tags, message = _verdict(fn, student_05(**cells)[fn])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == head
+
+
+@pytest.mark.parametrize(
+    ("cells", "fn", "head"),
+    [
+        (
+            {"train": _TRAIN_HEAD.replace("n_hidden, Y.shape[1]", "Y.shape[1], n_hidden")
+             + _TRAIN_LOOP},
+            "train",
+            'train: your train(..., epochs=0) returns params["W1"]: expected shape (3, 3), got '
+            "(3, 2) (inputs: X (6, 3), Y (6, 2)): the starting weights have the wrong shapes; "
+            "they are init_params(c, n_hidden, o, seed) = init_params(3, 3, 2, seed), in that "
+            "order.",
+        ),
+        (
+            {"backprop": _backprop_source(
+                "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)")},
+            "backprop",
+            "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
+            "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError: operands could not be "
+            "broadcast together with shapes (5,4) (4,2) (line 24, in forward). forward is given "
+            "by the notebook, so the call in your backprop gives it arguments it cannot use: "
+            "check their order and shapes against forward's docstring.",
+        ),
+        (
+            {"backprop": _backprop_source(
+                "forward(X, W1, b1, W2, b2)", "hidden_delta(d2, H, W2)")},
+            "backprop",
+            "backprop: your backprop calls your hidden_delta(delta2 (5, 2), W2 (5, 4), "
+            "H (4, 2)), which raised ValueError: matmul: Input operand 1 has a mismatch in its "
+            "core dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?) (size 4 is "
+            "different from 2) (line 2, in hidden_delta). hidden_delta passes its own check, "
+            "so the call in your backprop gives it arguments it cannot use: check their order "
+            "and shapes against hidden_delta's docstring.",
+        ),
+        (
+            {"train": _TRAIN_HEAD + _TRAIN_LOOP.replace(
+                "backprop(X, Y, **p)", 'backprop(X, p["W1"], p["b1"], p["W2"], p["b2"], Y)')},
+            "train",
+            "train: your train calls your backprop(X (6, 3), Y (3, 3), W1 (3,), b1 (3, 2), "
+            "W2 (2,), b2 (6, 2)), which raised ValueError: operands could not be broadcast "
+            "together with shapes (6,) (3,2) (line 24, in forward). backprop passes its own "
+            "check, so the call in your train gives it arguments it cannot use: check their "
+            "order and shapes against backprop's docstring.",
+        ),
+    ],
+    ids=["init_params-swapped", "forward-swapped", "hidden_delta-swapped", "backprop-swapped"],
+)
+def test_bad_arguments_are_blamed_on_the_call_not_the_callee(cells, fn, head):
+    from notebook05_ns import student_05
+
+    passed, tags, message = _verdict(fn, student_05(**cells)[fn])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == head
+    assert "first" not in message
+
+
+def test_provided_functions_are_the_notebooks_provided_cells():
+    """checks.PROVIDED (never called "your ...") is what the locked provided cells define."""
+    import re
+
+    from notebook05_ns import ROOT, provided_source
+
+    for folder in sorted((ROOT / "source").iterdir()):
+        src = provided_source(folder.name)
+        defined = frozenset(re.findall(r"^def (\w+)", src, re.M))
+        assert checks.PROVIDED.get(folder.name, frozenset()) == defined, folder.name
+
+
+# --------------------------------------------------------------------------- axes and shapes
+
+
+def _grad_b2_squeezed(delta2):
+    return np.squeeze(np.sum(delta2, axis=0))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_squeezed_length_1_axis_is_named_not_a_sum_over_both_axes(hidden):
+    passed, tags, message = _verdict("grad_b2", _grad_b2_squeezed, hidden)
+    assert (passed, tags) == (False, ["M2"]), message
+    assert message.splitlines()[0] == (
+        "grad_b2: [M2] wrong shape: expected shape (1,), got (): the right numbers, but the "
+        "axis of length 1 (o = 1 here) was squeezed away; keep the shape (o,): no np.squeeze, "
+        "[0] or .item() on the result."
+    )
+    assert "both axes" not in message
+
+
+def test_a_single_number_for_a_bias_does_not_claim_which_sum_it_was():
+    passed, tags, message = _verdict("grad_b1", lambda delta1: float(np.sum(delta1)))
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "grad_b1: a single number (float) where an array of shape (h,) is due: sum delta1 "
+        "over axis 0 (the samples) only, delta1.sum(axis=0), and return that array (no "
+        "float(), .item() or np.squeeze, even when it has one entry)."
+    )
+
+
+def _sse_loss_axis0(Y_hat, Y):
+    return 0.5 * np.sum((Y_hat - Y) ** 2, axis=0)
+
+
+def _sse_loss_axis0_float(Y_hat, Y):
+    return float(0.5 * np.sum((Y_hat - Y) ** 2, axis=0))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_loss_summed_over_one_axis_says_so(hidden):
+    passed, tags, message = _verdict("sse_loss", _sse_loss_axis0, hidden)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sse_loss: expected a float, got a numpy.ndarray of shape (2,): the sum ran over axis 0 "
+        "(the samples) only: one number per output, shape (o,); the loss is one number, the "
+        "sum over all samples and outputs: np.sum(...) with no axis, then float(...)."
+    )
+    passed, tags, message = _verdict("sse_loss", _sse_loss_axis0_float, hidden)
+    assert (passed, tags) == (False, []), message
+    head = message.splitlines()[0]
+    assert head.startswith("sse_loss: your function raised TypeError: only 0-dimensional")
+    assert head.endswith(
+        ": float(...) was given an array of several numbers, so the sum inside ran over one "
+        "axis only; sum over all entries (np.sum(...) with no axis), then float(...)."
+    )
+    assert "n = 1 included" not in message
+
+
+# --------------------------------------------------------------------------- what a notebook has
+
+
+def _df_dz_xor(x, z):
+    return 3 * x ^ 2 + 4 * x * z
+
+
+def test_caret_for_a_power_is_told_to_use_double_star():
+    passed, tags, message = _verdict("df_dz", _df_dz_xor)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0].endswith(
+        "In Python ^ is bitwise XOR, not a power: use ** for powers (z ** 2, not z^2)."
+    )
+    assert message.splitlines()[-1] == (
+        "Where to look: write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
+    )
+
+
+def test_notebook_01_type_errors_talk_about_numbers_not_n():
+    passed, tags, message = _verdict("df_dx", lambda x, z: x.shape)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[-1] == (
+        "Where to look: check the arguments' types in the docstring; the checks call your "
+        "function with plain numbers and with numpy arrays (x and z of one shape), so use "
+        "operations that work on both."
+    )
+
+
+def _numerical_derivative_forward(g, x, eps=1e-5):
+    return (g(x + eps) - g(x)) / eps
+
+
+def test_numerical_derivative_m13_talks_about_x_not_w():
+    passed, tags, message = _verdict("numerical_derivative", _numerical_derivative_forward)
+    assert (passed, tags) == (False, ["M13"]), message
+    assert message.splitlines()[0].startswith(
+        "numerical_derivative: [M13] a numerical derivative off by O(eps): a forward "
+        "difference where the central one is due: your answer is off by"
+    )
+    assert message.splitlines()[-1] == (
+        "Where to look: use the central difference (g(x + eps) - g(x - eps)) / (2 * eps), not "
+        "the forward difference (g(x + eps) - g(x)) / eps."
+    )
+    assert " W" not in message and "entry" not in message and "entries" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "tags", "hint"),
+    [
+        ("output_delta", lambda Y_hat, Y: Y_hat - Y, ["M7"],
+         "the output error signal carries the sigmoid's derivative: multiply (Y_hat - Y) "
+         "elementwise by Y_hat * (1 - Y_hat)."),
+        ("grad_b2", lambda delta2: delta2, ["M9"],
+         "b2 is added to every sample, so its gradient adds up every sample's share: "
+         "delta2.sum(axis=0) over the n rows gives shape (o,)."),
+    ],
+    ids=["output_delta-M7", "grad_b2-M9"],
+)
+def test_notebook_04_hints_name_only_what_notebook_04_has(name, fn, tags, hint):
+    passed, got_tags, message = _verdict(name, fn)
+    assert (passed, got_tags) == (False, tags), message
+    assert message.splitlines()[-1] == f"Where to look: {hint}"
+    assert "H * (1 - H)" not in message and "(h,)" not in message
+
+
+def _output_delta_earlier_notebook(Y_hat, Y):
+    return (Y_hat - Y) * sigmoid_prime_from_output(Y_hat)  # noqa: F821 - as in notebook 04
+
+
+def test_a_function_of_an_earlier_notebook_is_not_available_here():
+    passed, tags, message = _verdict("output_delta", _output_delta_earlier_notebook)
+    assert (passed, tags) == (False, []), message
+    head = message.splitlines()[0]
+    assert head.endswith(
+        "sigmoid_prime_from_output is a function of notebook 02_sigmoid_derivative, not "
+        "available in this notebook (04_backprop_W2): use the notebook's provided functions "
+        "(forward, numerical_gradient, rel_error, sigmoid, sse_loss) or write what it "
+        "computes inline."
+    )
+    assert "run the cells" not in message
+    assert message.splitlines()[-1] == (
+        "Where to look: sigmoid_prime_from_output: given a = sigma(z), the derivative is "
+        "a * (1 - a)."
+    )
+
+
+# --------------------------------------------------------------------------- [M12] wording
+
+_M12_HINT = (
+    "Where to look: np.where(cond, a, b) computes both a and b on every entry before "
+    "choosing, so an exp in either branch still overflows where it is not chosen: compute "
+    "e = np.exp(-np.abs(z)) (never above 1) and build both branches from e, or clip the "
+    "input of exp (np.clip(z, -500, 500))."
+)
+
+
+def _sigmoid_where_both_branches(z):
+    return np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))
+
+
+def _sigmoid_prime_through_inf(z):
+    return np.exp(-z) / (1 + np.exp(-z)) ** 2
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_m12_names_the_overflowing_inputs_and_np_where_evaluating_both_branches(hidden):
+    passed, tags, message = _verdict("sigmoid", _sigmoid_where_both_branches, hidden)
+    assert (passed, tags) == (False, ["M12"]), message
+    assert message.splitlines()[0] == (
+        "sigmoid: [M12] a numerically unstable sigmoid: numpy warned 'overflow encountered "
+        "in exp' on inputs from -1000 to 1000: exp overflows for arguments above about 709, "
+        "so your formula computes exp(-z) at z = -1000 or exp(z) at z = 1000."
+    )
+    assert message.splitlines()[-1] == _M12_HINT
+    assert "stderr" not in message and "nbgrader" not in message
+
+
+def test_one_m12_line_for_a_nan_and_its_warning():
+    passed, tags, message = _verdict("sigmoid_prime", _sigmoid_prime_through_inf)
+    assert (passed, tags) == (False, ["M12"]), message
+    assert message.count("[M12]") == 1, message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: [M12] a numerically unstable sigmoid: your answer contains nan or inf "
+        "(first at index (0,), where the input is -1000); numpy warned 'overflow encountered "
+        "in exp' on inputs from -1000 to 1000: exp overflows for arguments above about 709, "
+        "so your formula computes exp(-z) at z = -1000 or exp(z) at z = 1000."
+    )
+
+
+# --------------------------------------------------------------------------- minor wording
+
+
+def _numerical_gradient_left_nudged(fn, W, eps=1e-5):
+    grad = np.zeros_like(W)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        f_plus = fn(W)
+        W[ix] -= 2 * eps
+        f_minus = fn(W)
+        grad[ix] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def test_expected_and_got_rows_show_enough_digits_to_differ():
+    passed, tags, message = _verdict("numerical_gradient", _numerical_gradient_left_nudged)
+    assert (passed, tags) == (False, ["M13", "M11"]), message
+    lines = message.splitlines()
+    expected = next(line for line in lines if line.startswith("  expected "))
+    got = next(line for line in lines if line.startswith("  got      "))
+    assert expected.removeprefix("  expected ") != got.removeprefix("  got      "), message
+
+
+def _train_w1_step_doubled(X, Y, n_hidden, lr, epochs, seed=0):
+    p = reference.init_params(X.shape[1], n_hidden, Y.shape[1], seed)
+    losses = []
+    for _ in range(epochs):
+        _, Y_hat = reference.forward(X, **p)
+        losses.append(reference.sse_loss(Y_hat, Y))
+        g = reference.backprop(X, Y, **p)
+        p = {k: v - (2 if k == "W1" else 1) * lr * g[k] for k, v in p.items()}
+    return p, losses
+
+
+def test_train_step_message_says_largest_difference_once():
+    passed, tags, message = _verdict("train", _train_w1_step_doubled)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0].startswith(
+        "train: one epoch does not move the parameters by -lr * dL/dW (largest difference in "
+        "W1 at index ("
+    ), message
+    assert message.count("largest difference") == 1, message
+
+
+def _sigmoid_silenced(z):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_notebook_02_prose_says_what_the_sigmoid_check_enforces(hidden):
+    """The checks see warnings and values, not an inf silenced inside the function: notebook
+    02 says so rather than promising [M12] for it."""
+    import json
+
+    from notebook05_ns import ROOT
+
+    passed, tags, message = _verdict("sigmoid", _sigmoid_silenced, hidden)
+    assert (passed, tags) == (True, []), message
+    nb = json.loads(
+        (ROOT / "source" / "02_sigmoid_derivative" / "02_sigmoid_derivative.ipynb").read_text()
+    )
+    prose = " ".join("".join(c["source"]) for c in nb["cells"] if c.get("id") == "overflow-md")
+    prose = " ".join(prose.split())
+    assert 'a warning you silence yourself (`with np.errstate(over="ignore"):`) never reaches' in (
+        prose
+    )
+    assert "a formula that still computes $e^{1000}$ passes when it silences the warning" in prose
+
+
+def test_notebook_02_sigmoid_prime_names_the_students_own_failing_sigmoid():
+    ns = {"np": np}
+    exec(  # noqa: S102 - the notebook's two cells, in one namespace as in the kernel
+        "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n\n"
+        "def sigmoid_prime(z):\n    s = sigmoid(z)\n    return s * (1 - s)\n",
+        ns,
+    )
+    passed, tags, message = _verdict("sigmoid_prime", ns["sigmoid_prime"])
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "sigmoid_prime: your sigmoid_prime calls your sigmoid, which fails its own check ([M12] "
+        "a numerically unstable sigmoid: numpy warned 'overflow encountered in exp' on inputs "
+        "from -1000 to 1000: exp overflows for arguments above about 709, so your formula "
+        "computes exp(-z) at z = -1000 or exp(z) at z = 1000): fix sigmoid first, then run "
+        "this cell again."
+    )
+
+
+def test_the_call_chain_survives_the_process_boundary():
+    """Out of process there is no student code to read: a provided callee is still blamed on
+    the call, from the chain the observation carries."""
+    import json
+
+    from notebook05_ns import student_05
+
+    from grader.observe import from_json, observe_cases, to_json
+
+    ns = student_05(backprop=_backprop_source(
+        "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)"))  # fmt: skip
+    case_list = cases.visible_cases("backprop")
+    obs = observe_cases(ns["backprop"], case_list)
+    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    assert shipped[0].error.chain == obs[0].error.chain
+    assert [f for f, _ in shipped[0].error.chain] == ["backprop", "forward"]
+    result = checks.judge("backprop", case_list, shipped, hidden=False)
+    assert result.message.splitlines()[0].startswith(
+        "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
+        "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError"
+    )

@@ -329,7 +329,33 @@ def extract(
                 out[comp] = arr
         return out, errs
     arr, err = _one(name, "result", r, want)
+    if err is not None and want == "float":
+        err = _partial_sum(name, case, r) or err
     return ({"result": arr}, []) if err is None else ({}, [err])
+
+
+def _partial_sum(name: str, case: _cases.Case, r: Returned | None) -> Explanation | None:
+    """A loss returned as an array of numbers where one number is due: the sum ran over one
+    axis only (sse_loss: shape (o,) summed over the samples, (n,) over the outputs)."""
+    if r is None or r.kind != "ndarray" or r.array is None or r.array.ndim == 0:
+        return None
+    shape = r.array.shape
+    Y = case["args"].get("Y")
+    axes = ""
+    if type(Y) is _ndarray and Y.ndim == 2 and len(shape) == 1:
+        n, o = Y.shape
+        if shape == (o,) and o != n:
+            axes = " over axis 0 (the samples) only: one number per output, shape (o,)"
+        elif shape == (n,) and o != n:
+            axes = " over axis 1 (the outputs) only: one number per sample, shape (n,)"
+    if not axes:
+        axes = " over some axes only"
+    text = (
+        f"expected a float, got a numpy.ndarray of shape {shape}: the sum ran{axes}; the "
+        "loss is one number, the sum over all samples and outputs: np.sum(...) with no axis, "
+        "then float(...)."
+    )
+    return Explanation((), text, diagnose.FUNCTION_HINTS.get(name, ""))
 
 
 # --------------------------------------------------------------------------- judging
@@ -351,10 +377,99 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
     return diagnose.close(got, exp, rtol=1e-6)
 
 
-def _error_explanation(name: str, obs: Observation) -> Explanation:
-    """The exception the student's function raised, blamed on the helper it came from."""
+#: The functions each notebook gives in its locked "provided" cells (not the student's there).
+PROVIDED: dict[str, frozenset[str]] = {
+    "03_feedforward": frozenset({"sigmoid"}),
+    "04_backprop_W2": frozenset(
+        {"sigmoid", "forward", "sse_loss", "numerical_gradient", "rel_error"}
+    ),
+    "05_backprop_W1": frozenset(
+        {
+            "sigmoid", "forward", "sse_loss", "numerical_gradient", "rel_error",
+            "output_delta", "grad_W2", "grad_b2", "init_params",
+        }
+    ),
+}
+
+
+def _notebook_of(name: str) -> str | None:
+    """The assignment whose student function `name` is (None for another name)."""
+    return _data.assignment_of(f"test_{name}")
+
+
+def provided_in(name: str) -> frozenset[str]:
+    """The provided functions of the notebook of student function `name`."""
+    return PROVIDED.get(_notebook_of(name) or "", frozenset())
+
+
+def _call_site(name: str, e: Any, sound: frozenset[str]) -> Explanation | None:
+    """When the exception was raised inside a function that is not at fault (a provided one,
+    or the student's own helper that passes its own check: `sound`), the call that gave it
+    its arguments is: named with the function that made it and what it passed."""
+    chain = list(getattr(e, "chain", None) or [])
+    provided = provided_in(name)
+    for i in range(1, len(chain)):
+        callee, args = chain[i]
+        if callee not in sound and callee not in provided:
+            continue
+        caller = chain[i - 1][0]
+        if callee in provided:
+            whose, why = f"the notebook's provided {callee}", "is given by the notebook"
+        else:
+            whose, why = f"your {callee}", "passes its own check"
+        at = f" ({e.where})" if e.where else ""
+        text = (
+            f"your {caller} calls {whose}({args}), which raised {e.type_name}: "
+            f"{e.message.strip()}{at}. "
+            f"{callee} {why}, so the call in your {caller} gives it arguments it cannot use: "
+            f"check their order and shapes against {callee}'s docstring."
+        )
+        hint = (
+            f"compare the call {callee}(...) in your {caller} with the def line of {callee}: "
+            "the arguments are taken by position, in the order of the def line."
+        )
+        return Explanation((), text, hint)
+    return None
+
+
+def _unavailable(name: str, e: Any) -> Explanation | None:
+    """A NameError for a course function of another notebook that this notebook neither
+    has the student write nor provides: it is not available here, so say what to use."""
+    if e.type_name != "NameError":
+        return None
+    missing = e.message.split("'")[1] if e.message.count("'") >= 2 else ""
+    notebook = _notebook_of(name)
+    if (
+        missing not in _cases.SIGNATURES
+        or _notebook_of(missing) == notebook
+        or missing in provided_in(name)
+    ):
+        return None
+    at = f" ({e.where})" if e.where else ""
+    given = sorted(provided_in(name))
+    use = f"the notebook's provided functions ({', '.join(given)}) or " if given else ""
+    text = (
+        f"your function raised NameError: {e.message}{at}. {missing} is a function of "
+        f"notebook {_notebook_of(missing)}, not available in this notebook ({notebook}): "
+        f"use {use}write what it computes inline."
+    )
+    return Explanation((), text, f"{missing}: {diagnose.FUNCTION_HINTS.get(missing, '')}")
+
+
+def _error_explanation(
+    name: str, obs: Observation, sound: frozenset[str] = frozenset()
+) -> Explanation:
+    """The exception the student's function raised, blamed on the helper it came from, or on
+    the call that gave a sound helper (see `_call_site`) arguments it cannot use."""
     e = obs.error
     assert e is not None
+    if e.type_name != "NotImplementedError":
+        site = _call_site(name, e, sound)
+        if site is not None:
+            return site
+    unavailable = _unavailable(name, e)
+    if unavailable is not None:
+        return unavailable
     if e.helper and e.type_name != "NotImplementedError":
         return diagnose.explain_helper_error(name, e.helper, e.type_name, e.message, e.where)
     return diagnose.explain_error(name, e.type_name, e.message, e.where)
@@ -376,12 +491,13 @@ def _judge_case(
     expected: dict[str, np.ndarray],
     others: dict[str, list[diagnose.Seen]] | None = None,
     truth: Truth | None = None,
+    sound: frozenset[str] = frozenset(),
 ) -> _Verdict:
     """others: per component, the check's other cases as the naming reads them; truth: where
     the variants come from."""
     inputs = _inputs(case)
     if obs.error is not None:
-        return _Verdict(False, [_error_explanation(name, obs)])
+        return _Verdict(False, [_error_explanation(name, obs, sound)])
     verdict = _Verdict(True)
     low = _low_precision(obs.returned)
     got, errs = extract(name, case, obs.returned)
@@ -421,7 +537,7 @@ def _judge_case(
             verdict.explanations.insert(0, expl)
         else:
             verdict.explanations.append(expl)
-    warned = _warned(name, obs, _largest(inputs), low)
+    warned = _warned(name, obs, _largest(inputs), low, _span(inputs))
     if warned is not None:
         verdict.ok = False
         verdict.explanations.append(warned)
@@ -431,7 +547,11 @@ def _judge_case(
 
 
 def _warned(
-    name: str, obs: Observation, largest: float | None = None, low: str = ""
+    name: str,
+    obs: Observation,
+    largest: float | None = None,
+    low: str = "",
+    span: tuple[float, float] | None = None,
 ) -> Explanation | None:
     """The warnings raised during the call, explained (None when there were none).
 
@@ -445,7 +565,7 @@ def _warned(
     ]
     if bad and bad[0][1]:  # raised inside another function of the student's
         return diagnose.explain_helper_warning(name, bad[0][1], bad[0][0], largest)
-    return diagnose.explain_warnings(name, obs.warnings, largest, low)
+    return diagnose.explain_warnings(name, obs.warnings, largest, low, span)
 
 
 def _padded(obs: Observation) -> list[str]:
@@ -470,6 +590,15 @@ def _low_precision(r: Returned | None) -> str:
         if found:
             return found
     return ""
+
+
+def _span(inputs: dict[str, Any]) -> tuple[float, float] | None:
+    """The smallest and largest finite entry of the call's arrays (None when there are none)."""
+    found = [v[abs(v) < float("inf")] for v in inputs.values() if type(v) is _ndarray]
+    found = [v for v in found if v.size]
+    if not found:
+        return None
+    return min(float(v.min()) for v in found), max(float(v.max()) for v in found)
 
 
 def _largest(inputs: dict[str, Any]) -> float | None:
@@ -497,8 +626,24 @@ def _hardcoded(case_list, verdicts) -> tuple[int, Explanation] | None:
     return None
 
 
+def _merged_headlines(explanations: list[Explanation]) -> list[str]:
+    """One line per explanation, except that explanations with the same tags are one line:
+    the tags and titles once, then what each found ("[M12] ...: nan at z = -1000; numpy
+    warned ...")."""
+    out: list[str] = []
+    by_tags: dict[tuple[str, ...], int] = {}
+    for e in explanations:
+        if e.tags and e.tags in by_tags:
+            out[by_tags[e.tags]] = out[by_tags[e.tags]].rstrip(".") + "; " + e.text
+            continue
+        if e.tags:
+            by_tags[e.tags] = len(out)
+        out.append(e.headline())
+    return out
+
+
 def _message(name: str, case: _cases.Case, verdict: _Verdict, hidden: bool) -> tuple[str, str]:
-    heads = [e.headline() for e in verdict.explanations]
+    heads = _merged_headlines(verdict.explanations)
     first = f"{name}: {heads[0]}"
     where = "hidden tests, " if hidden and case["kind"] == "hidden" else ""
     lines = [
@@ -508,8 +653,14 @@ def _message(name: str, case: _cases.Case, verdict: _Verdict, hidden: bool) -> t
     ]
     for comp, exp, got in verdict.shown[:2]:
         label = "" if comp == "result" else f"{comp} "
-        lines.append(f"  expected {label}{diagnose.fmt_values(exp)}")
-        lines.append(f"  got      {label}{diagnose.fmt_values(got)}")
+        shown_exp, shown_got = diagnose.fmt_values(exp), diagnose.fmt_values(got)
+        digits = 4
+        while shown_exp == shown_got and digits < 17:  # enough digits to see the difference
+            digits += 3
+            shown_exp = diagnose.fmt_values(exp, digits=digits)
+            shown_got = diagnose.fmt_values(got, digits=digits)
+        lines.append(f"  expected {label}{shown_exp}")
+        lines.append(f"  got      {label}{shown_got}")
         if exp.shape == got.shape and exp.size > 0:
             lines.append(f"  {label}{diagnose.largest_difference(exp, got)}")
     hint = next(
@@ -536,6 +687,7 @@ def judge(
     *,
     hidden: bool,
     truth: Truth | None = None,
+    sound: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """Judge observations of a student's function on the given cases; never raises for a
     wrong answer.
@@ -550,6 +702,8 @@ def judge(
         hidden: which flavour: a hidden result's message says "hidden tests".
         truth: where the right answers come from (default: `truth_for(name, hidden=...)`:
             the data file, or the instructor's package for hidden).
+        sound: the student's helpers known to pass their own checks: an exception raised
+            inside one is blamed on the call that gave it its arguments.
 
     Returns:
         a CheckResult; its message is what the student reads.
@@ -578,13 +732,17 @@ def judge(
                         f"observation of case {obs.case_id!r} given for {case['id']!r}"
                     )
             if name == "train":
-                return _judge_train(cases, observations, hidden=hidden, truth=truth)
+                return _judge_train(
+                    cases, observations, hidden=hidden, truth=truth, sound=sound
+                )
             expected = [truth.expected(c) for c in cases]
             seen = _seen(name, cases, observations, expected, truth)
             verdicts = []
             for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
                 others = {comp: [s for j, s in rows if j != i] for comp, rows in seen.items()}
-                verdicts.append(_judge_case(name, case, obs, expected[i], others, truth))
+                verdicts.append(
+                    _judge_case(name, case, obs, expected[i], others, truth, sound)
+                )
             return _result(name, cases, verdicts, hidden)
 
 
@@ -717,8 +875,11 @@ def _start_explanation(case: _cases.Case, start: dict, truth: Truth) -> Explanat
     elif _same_start(start, truth.init_params(case, seed + 1)):
         what, why = f"init_params({c}, {h}, {o}, seed={seed + 1})", ": seed + 1"
     else:
-        what, why = "other weights", " (what train(..., epochs=0) returns)"
-    text = f"your training starts from {what}, not from {call}{why}."
+        what, why = "", ""
+    if what:
+        text = f"your training starts from {what}, not from {call}{why}."
+    else:
+        text = f"your train(..., epochs=0) returned other parameters than {call}."
     hint = (
         "start from the weights init_params gives for (number of inputs, n_hidden, number "
         "of outputs, seed), the weights "
@@ -764,15 +925,16 @@ def _step_explanation(
             text = f"one epoch's step is {what} the gradient-descent step -lr * dL/dW."
             return diagnose.explanation(tags, text, "train"), factor
     text = (
-        "one epoch does not move the parameters by -lr * dL/dW "
-        f"(largest difference in {_worst_param(after, want)})."
+        f"one epoch does not move the parameters by -lr * dL/dW ({_worst_param(after, want)})."
     )
     return Explanation((), text, diagnose.FUNCTION_HINTS["train"]), None
 
 
 def _worst_param(got: dict, want: dict) -> str:
+    """"largest difference in W1 at index (0, 1): expected ..., got ..."."""
     k = max(PARAM_NAMES, key=lambda k: float(abs(got[k] - want[k]).max()))
-    return f"{k}: {diagnose.largest_difference(want[k], got[k])}"
+    where = diagnose.largest_difference(want[k], got[k]).removeprefix("largest difference")
+    return f"largest difference in {k}{where}"
 
 
 def _record_explanation(
@@ -806,7 +968,12 @@ def _record_explanation(
 
 
 def _judge_train(
-    cases: list[_cases.Case], observations: list[Observation], *, hidden: bool, truth: Truth
+    cases: list[_cases.Case],
+    observations: list[Observation],
+    *,
+    hidden: bool,
+    truth: Truth,
+    sound: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """train is held to its contract: it starts from init_params(c, n_hidden, o, seed), each
     epoch moves every parameter by -lr * dL/dW, and losses[t] is the loss of the parameters
@@ -823,7 +990,10 @@ def _judge_train(
             continue  # read together with the case it replays
         if obs.error is not None:
             v.ok = False
-            v.explanations.append(_error_explanation(name, obs))
+            start_shapes = _start_shapes(case, by_id)
+            if start_shapes is not None:
+                v.explanations.append(start_shapes)
+            v.explanations.append(_error_explanation(name, obs, sound))
             continue
         params, losses, err = _train_returned(case, obs.returned)
         for arg, change in obs.mutated.items():
@@ -898,6 +1068,30 @@ def _judge_train(
     return _result(name, cases, verdicts, hidden)
 
 
+def _start_shapes(case: _cases.Case, by_id: dict) -> Explanation | None:
+    """When train raised and its epochs=0 replay returned parameters of the wrong shapes: the
+    starting weights are misshapen (init_params called with its arguments out of order?),
+    which is what the error later in the run comes from."""
+    found = by_id.get(f"{case['id']}-epochs0")
+    if found is None or found[1].error is not None:
+        return None
+    _, _, err = _train_returned(found[0], found[1].returned)
+    if err is None or "expected shape" not in err.text:
+        return None
+    a = case["args"]
+    c, o, h = a["X"].shape[1], a["Y"].shape[1], a["n_hidden"]
+    text = (
+        f"your train(..., epochs=0) returns {err.text.rstrip('.')}: the starting weights "
+        f"have the wrong shapes; they are init_params(c, n_hidden, o, seed) = "
+        f"init_params({c}, {h}, {o}, seed), in that order."
+    )
+    hint = (
+        "compare your call of init_params with its def line, init_params(c, n_hidden, o, "
+        "seed=0): the arguments are taken by position."
+    )
+    return Explanation((), text, hint)
+
+
 def _replayed(case: _cases.Case, epochs: int, by_id: dict) -> dict | None:
     """The params a replay case of `case` returned (0 or 1 epochs), or None."""
     found = by_id.get(f"{case['id']}-epochs{epochs}")
@@ -923,8 +1117,110 @@ def run_check(
     observations = observe_cases(fn, case_list)
     case_list = case_list[: len(observations)]  # an untouched stub is called only once
     result = judge(name, case_list, observations, hidden=hidden, truth=truth)
+    result = _with_helpers(name, fn, case_list, observations, result, truth)
     result.stdout = _printed(observations)
     return result
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The global names a code object (and the functions, lambdas, comprehensions nested in
+    it) refers to."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out |= _code_names(const)
+    return out
+
+
+def own_helpers(name: str, fn: Any) -> dict[str, tuple[Any, str]]:
+    """The student's other functions of the same notebook that fn calls, directly or through
+    one another, in teaching order: {helper: (the function, the student function it is
+    called through, "" when fn calls it itself)}. Found from the names fn's code uses,
+    resolved in its globals (the notebook's namespace); provided functions are not the
+    student's and are left out."""
+    notebook = _notebook_of(name)
+    if notebook is None:
+        return {}
+    found: dict[str, tuple[Any, str]] = {}
+    todo: list[tuple[Any, str]] = [(fn, "")]
+    while todo:
+        f, via = todo.pop(0)
+        code = getattr(f, "__code__", None)
+        glb = getattr(f, "__globals__", None)
+        if not isinstance(code, types.CodeType) or not isinstance(glb, dict):
+            continue
+        for ref in sorted(_code_names(code)):
+            g = glb.get(ref)
+            if ref == name or ref in found or not callable(g) or _notebook_of(ref) != notebook:
+                continue
+            found[ref] = (g, via)
+            todo.append((g, via or ref))
+    return {k: found[k] for k in _cases.FUNCTIONS if k in found}
+
+
+def _with_helpers(
+    name: str,
+    fn: Any,
+    case_list: list[_cases.Case],
+    observations: list[Observation],
+    result: CheckResult,
+    truth: Truth,
+) -> CheckResult:
+    """A failing verdict of a function that calls the student's other functions of the
+    notebook, re-read in their light: when one fails its own visible check, that helper is
+    named (fix it first); when they all pass, an exception raised inside one of them is
+    blamed on the call that gave it its arguments."""
+    if result.passed:
+        return result
+    helpers = own_helpers(name, fn)
+    for helper, (helper_fn, via) in helpers.items():
+        own = _helper_result(helper, helper_fn)
+        if not own.passed:
+            return _blame_helper(name, case_list, result, helper, via, own)
+    if not helpers:
+        return result
+    sound = frozenset(helpers)
+    return judge(
+        name, case_list, observations, hidden=result.hidden, truth=truth, sound=sound
+    )
+
+
+def _helper_result(helper: str, fn: Any) -> CheckResult:
+    """A helper's own visible check, run silently (its prints stay captured)."""
+    truth = truth_for(helper, hidden=False)
+    cases = _cases.visible_cases(helper)
+    observations = observe_cases(fn, cases)
+    cases = cases[: len(observations)]
+    result = judge(helper, cases, observations, hidden=False, truth=truth)
+    return _with_helpers(helper, fn, cases, observations, result, truth)
+
+
+def _blame_helper(
+    name: str,
+    cases: list[_cases.Case],
+    result: CheckResult,
+    helper: str,
+    via: str,
+    own: CheckResult,
+) -> CheckResult:
+    """The composite function's verdict when a helper it calls fails its own check: the
+    helper is named with what its check says; the function itself gets no tag."""
+    said = own.message.splitlines()[0].removeprefix(f"{helper}: ").rstrip(".")
+    through = f" (through your {via})" if via else ""
+    text = (
+        f"your {name} calls your {helper}{through}, which fails its own check ({said}): "
+        f"fix {helper} first, then run this cell again."
+    )
+    hint = (
+        f"{name} is graded with your own {helper}, as it runs in your notebook: once {helper} "
+        "passes its check, check this one again."
+    )
+    case = next((c for c in cases if c["id"] == result.case_id), cases[0])
+    verdict = _Verdict(False, [Explanation((), text, hint)])
+    message, hint = _message(name, case, verdict, result.hidden)
+    return CheckResult(
+        name, False, message, [], hint, result.hidden, result.n_cases, case["id"]
+    )
 
 
 #: Most characters of a student's own prints shown by one check.

@@ -64,8 +64,10 @@ TAG_HINTS: dict[str, str] = {
     "M10": "compute the answer from the arguments; the hidden tests use other numbers and shapes.",
     "M11": "work on new arrays (x = x + 1, or W.copy()) instead of changing the arguments in "
     "place (+=, W[i] = ...).",
-    "M12": "exp(-z) overflows for z below about -709: compute exp only of -|z| (it is "
-    "never above 1), e.g. with np.where(z >= 0, ...).",
+    "M12": "np.where(cond, a, b) computes both a and b on every entry before choosing, so "
+    "an exp in either branch still overflows where it is not chosen: compute e = "
+    "np.exp(-np.abs(z)) (never above 1) and build both branches from e, or clip the input "
+    "of exp (np.clip(z, -500, 500)).",
     "M13": "use the central difference (f(W + eps) - f(W - eps)) / (2 eps), and put each "
     "entry back (W[ix] = old) before moving to the next.",
 }
@@ -106,6 +108,31 @@ _LOSS_FUNCTIONS = {
     "grad_b1",
     "backprop",
 }
+#: What the checks call a function with, where the general account (arrays of several
+#: shapes, n = 1 included) does not fit it.
+ARGUMENT_HINTS: dict[str, str] = {
+    **{
+        fn: "check the arguments' types in the docstring; the checks call your function with "
+        "plain numbers and with numpy arrays (x and z of one shape), so use operations that "
+        "work on both."
+        for fn in ("df_dx", "df_dz")
+    },
+    "numerical_derivative": "check the arguments in the docstring: g is a function of one "
+    "number, x a number and eps a small number; return a float.",
+    "numerical_gradient": "check the arguments in the docstring: fn takes an array shaped like "
+    "W and returns a float; W is a numpy array of any shape.",
+    **{
+        fn: "check the argument's type in the docstring; the checks call your function with "
+        "numpy arrays of several shapes (and with plain numbers)."
+        for fn in ("sigmoid", "sigmoid_prime", "sigmoid_prime_from_output")
+    },
+}
+
+#: exp(x) overflows float64 for x above about 709.78.
+_EXP_LIMIT = 709.0
+
+#: The functions that return one number (a float) made from arrays.
+_ONE_NUMBER = {"sse_loss"}
 _BIAS = {"grad_b1": "h", "grad_b2": "o", "b1": "h", "b2": "o"}
 
 
@@ -117,14 +144,25 @@ class Explanation:
     tags: tuple[str, ...]
     text: str
     hint: str
+    name: str = ""  # the function it is about, for a title worded for it (FUNCTION_TITLES)
 
     def headline(self) -> str:
         """One line for a student: "[M1] a missing or extra transpose: ..."."""
         if not self.tags:
             return self.text
         tags = "".join(f"[{t}]" for t in self.tags)
-        titles = "; ".join(MISCONCEPTIONS[t] for t in self.tags)
+        titles = "; ".join(
+            FUNCTION_TITLES.get((self.name, t), MISCONCEPTIONS[t]) for t in self.tags
+        )
         return f"{tags} {titles}: {self.text}"
+
+
+#: A misconception's title worded for a function that lacks what the general title names
+#: (numerical_derivative has no W and no entries).
+FUNCTION_TITLES: dict[tuple[str, str], str] = {
+    ("numerical_derivative", "M13"): "a numerical derivative off by O(eps): a forward "
+    "difference where the central one is due",
+}
 
 
 #: Where to look for a misconception in one function, where the general hint would talk about
@@ -172,6 +210,22 @@ FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
     "(1 - sigma(z)).",
     ("sigmoid_prime", "M8"): "z is the pre-activation and sigma(z) the activation: the "
     "derivative at z is sigma(z) * (1 - sigma(z)), not z * (1 - z).",
+    ("numerical_derivative", "M13"): "use the central difference (g(x + eps) - g(x - eps)) "
+    "/ (2 * eps), not the forward difference (g(x + eps) - g(x)) / eps.",
+    **{
+        (fn, "M6"): "Y_hat is already a sigmoid: its derivative factor is Y_hat * (1 - Y_hat); "
+        "applying sigmoid to it again is the lecture notes' mistake."
+        for fn in ("output_delta", "grad_W2", "grad_b2")
+    },
+    **{
+        (fn, "M7"): "the output error signal carries the sigmoid's derivative: multiply "
+        "(Y_hat - Y) elementwise by Y_hat * (1 - Y_hat)."
+        for fn in ("output_delta", "grad_W2", "grad_b2")
+    },
+    ("grad_b2", "M9"): "b2 is added to every sample, so its gradient adds up every sample's "
+    "share: delta2.sum(axis=0) over the n rows gives shape (o,).",
+    ("grad_b1", "M9"): "b1 is added to every sample, so its gradient adds up every sample's "
+    "share: delta1.sum(axis=0) over the n rows gives shape (h,).",
     ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
     "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
 }
@@ -185,7 +239,7 @@ def hint_for(name: str, tag: str) -> str:
 def explanation(tags: tuple[str, ...], text: str, name: str) -> Explanation:
     """An Explanation whose hint is the first tag's (or the function's) where-to-look."""
     hint = hint_for(name, tags[0]) if tags else FUNCTION_HINTS.get(name, "")
-    return Explanation(tuple(tags), text, hint)
+    return Explanation(tuple(tags), text, hint, name)
 
 
 def step_factor(factor: float, n: int, o: int) -> tuple[tuple[str, ...], str] | None:
@@ -240,17 +294,18 @@ def close(got: np.ndarray, expected: np.ndarray, *, rtol: float = 1e-6, atol: fl
     return bool(ok.all())
 
 
-def fmt_values(a: np.ndarray | None, limit: int = 6) -> str:
-    """A few entries of an array for a message: "[0.1235, -2.5, ...] (shape (5, 2))"."""
+def fmt_values(a: np.ndarray | None, limit: int = 6, digits: int = 4) -> str:
+    """A few entries of an array for a message: "[0.1235, -2.5, ...] (shape (5, 2))", each
+    with `digits` significant digits (a 0-d array: digits + 2)."""
     if a is None:
         return "nothing usable"
     if type(a) is not _ndarray:
         return repr(a)[:80]
     flat = a.reshape(-1)
-    vals = ", ".join(f"{float(v):.4g}" for v in flat[:limit])
+    vals = ", ".join(f"{float(v):.{digits}g}" for v in flat[:limit])
     more = ", ..." if flat.size > limit else ""
     if a.ndim == 0:
-        return f"{float(a):.6g}"
+        return f"{float(a):.{digits + 2}g}"
     return f"[{vals}{more}] (shape {a.shape})"
 
 
@@ -450,6 +505,9 @@ def explain_values(
                                                             others or []):  # fmt: skip
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     if got.shape != expected.shape:
+        squeezed = _squeezed(name, component, inputs, expected, got)
+        if squeezed is not None:
+            return squeezed
         return explain_shape(name, component, inputs, expected.shape, got.shape)
     bad = (got != got) | (abs(got) == float("inf"))
     if bad.any():
@@ -463,6 +521,35 @@ def explain_values(
             where = f" (for the input {float(first):g})"
         return explanation(tags, f"{label}your answer contains nan or inf{where}.", name)
     return explanation((), f"{label}the values differ ({largest_difference(expected, got)}).", name)
+
+
+def _squeezed(
+    name: str,
+    component: str,
+    inputs: dict[str, Any],
+    expected: np.ndarray,
+    got: np.ndarray,
+) -> Explanation | None:
+    """M2 when the values are right but length-1 axes were dropped (np.squeeze, [0], .item()
+    on an axis of length 1) or added: named as such, not as a sum over the wrong axes."""
+    if got.size != expected.size or not close(got.reshape(expected.shape), expected):
+        return None
+    label = "" if component == "result" else f"{component}: "
+    base = f"{label}expected shape {expected.shape}, got {got.shape}"
+    if got.ndim < expected.ndim:
+        bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
+        size = f" ({bias} = 1 here)" if bias else ""
+        keep = f"keep the shape ({bias},)" if bias else f"keep the shape {expected.shape}"
+        text = (
+            f"{base}: the right numbers, but the axis of length 1{size} was squeezed away; "
+            f"{keep}: no np.squeeze, [0] or .item() on the result."
+        )
+    else:
+        text = f"{base}: the right numbers in an array with extra axes of length 1."
+    return Explanation(
+        ("M2",), text, "return the array with the shape the docstring promises, even when "
+        "an axis has length 1.",
+    )
 
 
 def explain_shape(
@@ -525,8 +612,9 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
     elif bias and want == "array" and kind in ("float", "int"):
         delta = "delta1" if bias == "h" else "delta2"
         text = (
-            f"{label}a single number ({type_name}): the sum over both axes of {delta}; sum over "
-            f"axis 0 (the samples) only, {delta}.sum(axis=0), to get ({bias},)."
+            f"{label}a single number ({type_name}) where an array of shape ({bias},) is due: "
+            f"sum {delta} over axis 0 (the samples) only, {delta}.sum(axis=0), and return that "
+            "array (no float(), .item() or np.squeeze, even when it has one entry)."
         )
     else:
         article = "an" if want == "array" else "a"
@@ -555,11 +643,27 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "two arrays' shapes do not fit: write the shape of every factor under the "
             "formula; @ needs (a, b) @ (b, d), and elementwise * needs equal shapes."
         )
+    elif type_name == "TypeError" and name in _ONE_NUMBER and (
+        "only 0-dimensional arrays" in message or "only length-1 arrays" in message
+    ):
+        text = (
+            f"your function raised TypeError: {message}{at}: float(...) was given an array "
+            "of several numbers, so the sum inside ran over one axis only; sum over all "
+            "entries (np.sum(...) with no axis), then float(...)."
+        )
+        hint = FUNCTION_HINTS.get(name, "")
+    elif type_name == "TypeError" and (
+        "for ^:" in message or "bitwise_xor" in message
+    ):
+        text = head + " In Python ^ is bitwise XOR, not a power"
+        text = f"{text}: use ** for powers (z ** 2, not z^2)."
+        hint = "write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
     elif type_name in ("IndexError", "TypeError", "AttributeError", "KeyError"):
         text = head
-        hint = (
+        hint = ARGUMENT_HINTS.get(
+            name,
             "check the arguments' types and shapes in the docstring; the checks call your "
-            "function with numpy arrays of several shapes (n = 1 included)."
+            "function with numpy arrays of several shapes (n = 1 included).",
         )
     else:
         text = head
@@ -647,8 +751,12 @@ def explain_warnings(
     caught: list[tuple[str, str]],
     largest_input: float | None = None,
     low: str = "",
+    span: tuple[float, float] | None = None,
 ) -> Explanation | None:
     """M12 when numpy warned about overflow or invalid values during the call; else None.
+
+    span: the smallest and largest entry of the call's arrays: an overflow in exp is named
+    with the input that overflows it (exp(-z) at z = -1000, exp(z) at z = 1000).
 
     largest_input: the largest |entry| of the call's arrays, named in the message.
     low: the returned value's narrower float dtype ("float32") if any: an overflow in a cast
@@ -668,12 +776,21 @@ def explain_warnings(
             "compute in float64, numpy's default: np.asarray(z, dtype=float), and no "
             ".astype(np.float32).",
         )
-    return explanation(
-        ("M12",),
-        f"numpy warned {bad[0]!r}{on} (in a test cell that warning goes "
-        "to stderr, which nbgrader scores as a failure).",
-        name,
-    )
+    if "overflow" in bad[0] and "exp" in bad[0] and span is not None:
+        lo, hi = span
+        sides = []
+        if lo < -_EXP_LIMIT:
+            sides.append(f"exp(-z) at z = {lo:g}")
+        if hi > _EXP_LIMIT:
+            sides.append(f"exp(z) at z = {hi:g}")
+        if sides:
+            which = " or ".join(sides)
+            text = (
+                f"numpy warned {bad[0]!r} on inputs from {lo:g} to {hi:g}: exp overflows "
+                f"for arguments above about 709, so your formula computes {which}."
+            )
+            return explanation(("M12",), text, name)
+    return explanation(("M12",), f"numpy warned {bad[0]!r}{on}.", name)
 
 
 def explain_eps(name: str, expected: np.ndarray, got: np.ndarray, eps: float) -> Explanation | None:

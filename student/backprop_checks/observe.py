@@ -67,6 +67,9 @@ class ErrorInfo:
     where: str = ""  # "line 3, in grad_W2: return H.T @ dleta2"
     traceback: str = ""
     helper: str = ""  # the student's other function it was raised in ("sigmoid"), if any
+    #: the calls of the student's functions that were running, outermost (the called
+    #: function) first: [function name, its arguments as "X (5, 3), seed=3"]
+    chain: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +217,41 @@ def _helper_of(frames: list[tuple[Any, str, str]]) -> str:
     return ""
 
 
+def _describe_arg(value: Any) -> str:
+    """One argument for a message: its shape for an array, its value for a number."""
+    if type(value) is _ndarray:
+        return str(tuple(int(s) for s in value.shape))
+    if type(value) in (int, float, bool) or isinstance(value, _np_integer):
+        return "=" + repr(value)[:20]
+    return ": a " + _type_name(value)
+
+
+def _call_of(frame: Any) -> str:
+    """The arguments a frame's function was called with, as far as its locals still hold
+    them: "X (5, 3), W1 (3, 4), seed=3"."""
+    code = frame.f_code
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    local = frame.f_locals
+    parts = []
+    for arg in names:
+        if arg in local:
+            text = _describe_arg(local[arg])
+            parts.append(f"{arg}{text}" if text[0] in "=:" else f"{arg} {text}")
+    return ", ".join(parts)[:300]
+
+
+def _chain_of(tb: Any) -> list[list[str]]:
+    """The student's function calls in a traceback, from the called function inwards:
+    [[name, its arguments], ...] (comprehensions and lambdas left out)."""
+    out = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _is_student_file(code.co_filename) and not code.co_name.startswith("<"):
+            out.append([code.co_name, _call_of(tb.tb_frame)])
+        tb = tb.tb_next
+    return out[:20]
+
+
 def _where(tb: traceback.StackSummary) -> str:
     """The innermost frame outside the grader package: where the student's code failed."""
     frames = [f for f in tb if not os.path.abspath(f.filename).startswith(_GRADER_DIR)]
@@ -285,6 +323,7 @@ def observe(
                         where=_where(tb),
                         traceback="".join(traceback.format_list(tb[-4:]))[:_TEXT_LIMIT],
                         helper=_helper_of(inner),
+                        chain=_chain_of(exc.__traceback__.tb_next if exc.__traceback__ else None),
                     )
                 else:
                     obs.returned = describe(value)
@@ -388,7 +427,7 @@ def to_json(obs: Observation) -> dict[str, Any]:
         "returned": _returned_to_json(obs.returned),
         "error": None
         if err is None
-        else [err.type_name, err.message, err.where, err.traceback, err.helper],
+        else [err.type_name, err.message, err.where, err.traceback, err.helper, err.chain],
         "mutated": {k: (v if v != float("inf") else "inf") for k, v in obs.mutated.items()},
         "warnings": [list(w) for w in obs.warnings],
         "stdout": obs.stdout,
@@ -410,7 +449,10 @@ def from_json(data: dict[str, Any]) -> Observation:
         fields = [str(x)[:_TEXT_LIMIT] for x in list(err)[:5]]
         type_name, message, where, tb = fields[:4]
         helper = fields[4][:200] if len(fields) > 4 else ""
-        error = ErrorInfo(type_name, message, where, tb, helper)
+        chain = [
+            [str(f)[:200], str(a)[:300]] for f, a in (list(err)[5] if len(err) > 5 else [])[:20]
+        ]
+        error = ErrorInfo(type_name, message, where, tb, helper, chain)
     mutated = {str(k): float(v) for k, v in dict(data.get("mutated", {})).items()}
     caught = [(str(c)[:100], str(m)[:300]) for c, m in list(data.get("warnings", []))[:20]]
     return Observation(
