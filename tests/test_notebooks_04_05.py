@@ -57,9 +57,8 @@ def test_05_learns_xor_and_answers_the_scale_question(executed_source):
 
 @pytest.mark.parametrize("path", COMPANIONS, ids=lambda p: p.name)
 def test_companion_notebook_executes(path: Path):
-    nb, seconds = execute(path, cwd=path.parent)
+    nb, _ = execute(path, cwd=path.parent)
     assert problems(nb) == [], f"{path.name}: {problems(nb)}"
-    assert seconds < 60, f"{path.name} took {seconds:.1f} s"
 
 
 def test_the_companions_include_gradient_descent_on_a_surface():

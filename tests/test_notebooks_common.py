@@ -181,9 +181,7 @@ def test_release_notebook_as_handed_out_scores_zero(graded, assignment: str):
 
 
 @pytest.mark.parametrize("assignment", PRESENT)
-def test_source_notebook_runs_clean_and_fast(executed_source, assignment: str):
-    nb, seconds = executed_source(assignment)
+def test_source_notebook_runs_clean(executed_source, assignment: str):
+    nb, _ = executed_source(assignment)
     assert problems(nb) == [], f"{assignment} in a fresh kernel: {problems(nb)}"
     assert figure_count(nb) >= 3, f"{assignment}: expected its plots"
-    # "A few seconds" for the whole notebook; the bound leaves room for a busy 2-core machine.
-    assert seconds < 20, f"{assignment} took {seconds:.1f} s"
