@@ -74,9 +74,13 @@ def _course_dir(args: argparse.Namespace) -> Path:
 
     root = _chosen_course(args)
     if root is None:
+        if Path.cwd().resolve() == course.REPO_ROOT:
+            why = f"the repository is not a course unless you say --course {course.REPO_ROOT}"
+        else:
+            why = "make one with: backprop-grader release --course DIR"
         raise CourseError(
-            "no course here: cd into your course folder or pass --course DIR (the repository "
-            f"is not a course unless you say --course {course.REPO_ROOT}, or set {COURSE_ENV})"
+            "no course here: cd into your course folder or pass --course DIR (or set "
+            f"{COURSE_ENV}); {why}"
         )
     return root
 

@@ -350,7 +350,8 @@ def test_commands_refuse_the_repository_as_course(course, tmp_path, monkeypatch,
             assert main(argv) == 2, argv
             err = capsys.readouterr().err
             assert "no course here: cd into your course folder or pass --course DIR" in err
-            assert err.count("\n") == 1
+            hint = "--course " + str(repo) if cwd == repo else "release --course DIR"
+            assert hint in err and err.count("\n") == 1, err
     assert sorted(p.name for p in repo.iterdir()) == before
     # the course named by the environment variable, or found in the current folder
     monkeypatch.chdir(elsewhere)
@@ -370,3 +371,22 @@ def test_collect_notes_have_single_parentheses(course, tmp_path, capsys):
     assert main(["collect", str(download), "--course", str(course)]) == 0
     out = capsys.readouterr().out
     assert "note: (1); late" in out and "((" not in out
+
+
+def test_canvas_export_without_a_roster_says_its_columns_have_no_canvas_id(course, tmp_path):
+    from grader.pipeline.export import export_canvas
+
+    download = make_zip(
+        tmp_path / "submissions.zip",
+        {"smithalice_12345_67890_04_backprop_W2.ipynb": "04_backprop_W2"},
+    )
+    collect(download, course=course, lms="canvas")
+    notes: list[str] = []
+    path, _ = export_canvas(course, notes=notes)
+    with path.open(encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert header[5:] == ["04_backprop_W2"]
+    assert any(
+        n.startswith("no Canvas assignment id for 04_backprop_W2") and "--roster" in n
+        for n in notes
+    ), notes

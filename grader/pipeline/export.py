@@ -237,6 +237,13 @@ def export_canvas(
             "(grades.csv lists them by anon id), or turn anonymous grading off for the "
             "assignment, download the submissions again and collect them"
         )
+    bare = [a for a, h, _ in cols if h == a]
+    if bare:
+        notes.append(
+            f"no Canvas assignment id for {', '.join(bare)} (collected without a roster): "
+            "Canvas's import would create a new assignment for each; collect again with "
+            "--roster (Canvas: Grades > Export) to name the columns as Canvas does"
+        )
     fixed = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     rows = [{"Student": "    Points Possible", **{h: _fmt(m) for _, h, m in cols}}]
     left_out = []
