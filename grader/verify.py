@@ -699,7 +699,8 @@ def verify_notebook(
             flags[flavour] = verdict.passed
             if not verdict.passed:
                 messages.append(verdict.message.splitlines()[0] if verdict.message else "")
-        run.verdicts[name] = Verdict(name, flags["visible"], flags["hidden"], "; ".join(messages))
+        said = "; ".join(dict.fromkeys(m for m in messages if m))  # visible and hidden alike: once
+        run.verdicts[name] = Verdict(name, flags["visible"], flags["hidden"], said)
     return run
 
 
