@@ -20,35 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from backprop_checks import cases as _student
+from backprop_checks.cases import (  # one definition, shared with the student package
+    DEFAULT_SEED,
+    FUNCTIONS,
+    SIGNATURES,
+    Case,
+)
 
 from grader import netmath
-
-Case = dict[str, Any]
-
-#: Every student function of the course, in teaching order, with its arguments in call order.
-SIGNATURES: dict[str, tuple[str, ...]] = {
-    "df_dx": ("x", "z"),
-    "df_dz": ("x", "z"),
-    "numerical_derivative": ("g", "x", "eps"),
-    "numerical_gradient": ("fn", "W", "eps"),
-    "sigmoid": ("z",),
-    "sigmoid_prime": ("z",),
-    "sigmoid_prime_from_output": ("a",),
-    "forward": ("X", "W1", "b1", "W2", "b2"),
-    "sse_loss": ("Y_hat", "Y"),
-    "output_delta": ("Y_hat", "Y"),
-    "grad_W2": ("H", "delta2"),
-    "grad_b2": ("delta2",),
-    "hidden_delta": ("delta2", "W2", "H"),
-    "grad_W1": ("X", "delta1"),
-    "grad_b1": ("delta1",),
-    "backprop": ("X", "Y", "W1", "b1", "W2", "b2"),
-    "train": ("X", "Y", "n_hidden", "lr", "epochs", "seed"),
-}
-FUNCTIONS: tuple[str, ...] = tuple(SIGNATURES)
-
-#: The hidden flavour's default seed (fixed, so a grade can be reproduced).
-DEFAULT_SEED = 20261125
 
 # (n, c, h, o) of the visible examples: all sizes differ in the first, so a transposed or
 # misshapen answer shows which dimension is wrong; the second is the lecture notes' 2 inputs, 4
@@ -74,17 +54,8 @@ XOR_SEEDS = (0, 1)
 # --------------------------------------------------------------------------- callables
 
 
-class Poly:
-    """g(x) = sum_k coeffs[k] x^k, for scalars or arrays (returns a float for a scalar x)."""
-
-    def __init__(self, coeffs: np.ndarray) -> None:
-        self.coeffs = [float(c) for c in coeffs]
-
-    def __call__(self, x):
-        y = 0.0
-        for c in reversed(self.coeffs):
-            y = y * x + c
-        return float(y) if np.ndim(y) == 0 else y
+class Poly(_student.Poly):
+    """The student package's g(x), which also knows its derivatives (for the right answers)."""
 
     def derivative(self, x: float) -> float:
         return float(sum(k * c * x ** (k - 1) for k, c in enumerate(self.coeffs) if k))
@@ -95,24 +66,8 @@ class Poly:
         )
 
 
-class Quadratic:
-    """fn(W) = 1/2 w.A w + b.w + k sum(w^3) with w = W flattened: a float for any W of `shape`."""
-
-    def __init__(self, A: np.ndarray, b: np.ndarray, k: float, shape: tuple[int, ...]) -> None:
-        self.A = np.array(A, dtype=float)
-        self.b = np.array(b, dtype=float)
-        self.k = float(k)
-        self.shape = tuple(shape)
-
-    def __call__(self, W) -> float:
-        w = np.asarray(W, dtype=float)
-        if w.size != self.b.size:
-            raise ValueError(
-                f"fn expects an array shaped like W {self.shape}, got shape {np.shape(W)}: "
-                "pass the whole (nudged) W to fn, not one entry or a slice"
-            )
-        w = w.reshape(-1)
-        return float(0.5 * w @ (self.A @ w) + self.b @ w + self.k * (w**3).sum())
+class Quadratic(_student.Quadratic):
+    """The student package's fn(W), which also knows its gradient (for the right answers)."""
 
     def gradient(self, W: np.ndarray) -> np.ndarray:
         w = np.asarray(W, dtype=float).reshape(-1)
@@ -120,7 +75,7 @@ class Quadratic:
 
 
 def build_callable(desc: dict[str, Any]):
-    """The function a description stands for (see the module docstring)."""
+    """The function a description stands for, with its derivative or gradient."""
     kind = desc.get("callable")
     if kind == "poly":
         return Poly(desc["coeffs"])
@@ -129,37 +84,9 @@ def build_callable(desc: dict[str, Any]):
     raise ValueError(f"unknown callable description {desc!r}")
 
 
-def is_callable_desc(value: Any) -> bool:
-    return isinstance(value, dict) and "callable" in value
-
-
 def build_args(case: Case) -> list[Any]:
     """The positional arguments of the call a case describes (fresh objects every time)."""
-    out = []
-    for value in case["args"].values():
-        if is_callable_desc(value):
-            out.append(build_callable(value))
-        elif isinstance(value, np.ndarray):
-            out.append(value.copy())
-        else:
-            out.append(value)
-    return out
-
-
-def input_shapes(case: Case) -> str:
-    """The case's arguments for a message: "H (5, 4), delta2 (5, 2)"."""
-    parts = []
-    for key, value in case["args"].items():
-        if is_callable_desc(value):
-            if value["callable"] == "poly":
-                parts.append(f"{key} = a cubic polynomial")
-            else:
-                parts.append(f"{key} = a quadratic function of W")
-        elif isinstance(value, np.ndarray):
-            parts.append(f"{key} {value.shape}")
-        else:
-            parts.append(f"{key} = {value!r}")
-    return ", ".join(parts)
+    return _student.build_args(case, build=build_callable)
 
 
 # --------------------------------------------------------------------------- builders

@@ -127,22 +127,6 @@ def numerical_backprop(X: np.ndarray, Y: np.ndarray, params: Params) -> Params:
     return grads
 
 
-def init_params(c: int, n_hidden: int, o: int, seed: int = 0) -> Params:
-    """The course's starting weights (notebook 05's `init_params`): standard normal W1 then W2
-    from np.random.default_rng(seed), zero biases.
-
-    Returns:
-        {"W1": (c, h), "b1": (h,), "W2": (h, o), "b2": (o,)} with h = n_hidden.
-    """
-    rng = np.random.default_rng(seed)
-    return {
-        "W1": rng.normal(0.0, 1.0, size=(c, n_hidden)),
-        "b1": np.zeros(n_hidden),
-        "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)),
-        "b2": np.zeros(o),
-    }
-
-
 def gradients(X: np.ndarray, Y: np.ndarray, params: Params) -> Params:
     """The four gradients of the loss at params (analytic): {"W1": (c, h), ..., "b2": (o,)}."""
     g = backprop_variant(X, Y, **params)

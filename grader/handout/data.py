@@ -19,7 +19,7 @@ import numpy as np
 from backprop_checks import diagnose as naming
 
 from grader import cases as _cases
-from grader import course, diagnose, expect, netmath
+from grader import course, diagnose, expect, netmath, reference
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
@@ -90,7 +90,7 @@ def _train_data(case: _cases.Case) -> dict[str, Any]:
     a = case["args"]
     X, Y, lr, seed = a["X"], a["Y"], a["lr"], a["seed"]
     c, h, o = X.shape[1], a["n_hidden"], Y.shape[1]
-    starts = {s: netmath.init_params(c, h, o, s) for s in dict.fromkeys((seed, 0, seed + 1))}
+    starts = {s: reference.init_params(c, h, o, s) for s in dict.fromkeys((seed, 0, seed + 1))}
     factors = [1.0] + [f for f, _, _ in naming._factor_table(X.shape[0], o)]
     runs = []
     for s, start in starts.items():

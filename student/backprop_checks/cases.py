@@ -102,12 +102,17 @@ def is_callable_desc(value: Any) -> bool:
     return isinstance(value, dict) and "callable" in value
 
 
-def build_args(case: Case) -> list[Any]:
-    """The positional arguments of the call a case describes (fresh objects every time)."""
+def build_args(case: Case, *, build=None) -> list[Any]:
+    """The positional arguments of the call a case describes (fresh objects every time).
+
+    `build` turns a callable's description into the function (default: `build_callable`;
+    the instructor's package passes one whose functions also know their derivatives).
+    """
+    build = build or build_callable
     out = []
     for value in case["args"].values():
         if is_callable_desc(value):
-            out.append(build_callable(value))
+            out.append(build(value))
         elif isinstance(value, np.ndarray):
             out.append(value.copy())
         else:
