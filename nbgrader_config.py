@@ -33,8 +33,8 @@ c.Execute.interrupt_on_timeout = True
 # nbgrader's own steps, with its Execute replaced by the sandboxed kernel and a byte cap on
 # outputs after it:
 c.Autograde.autograde_preprocessors = [
-    "grader.sandbox.SandboxedExecute",
-    "grader.sandbox.CapOutputBytes",
+    "grader.sandbox.execute.SandboxedExecute",
+    "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -51,14 +51,14 @@ c.Autograde.post_convert_hook = "grader.pipeline.hooks.post_convert"
 c.GenerateFeedback.preprocessors = [
     "grader.pipeline.feedback.ShortenHiddenTracebacks",
     "grader.pipeline.feedback.HideGraderPaths",
-    "grader.sandbox.CapOutputBytes",
+    "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# Student code runs in a sandbox (bubblewrap; grader/sandbox.py). Limits per notebook, with
+# Student code runs in a sandbox (bubblewrap; grader/sandbox/execute.py). Limits per notebook, with
 # their defaults; see docs/sandbox.md:
 # c.SandboxedExecute.notebook_timeout = 600       # wall clock per notebook, verification included
 # c.SandboxedExecute.verify_reserve = 120         # of which kept for verification (at most half)

@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from backprop_checks import checks  # noqa: E402
 from notebook_tools import execute, source_path  # noqa: E402
 
-from grader import course, reference  # noqa: E402
+from grader import course  # noqa: E402
+from grader.judge import reference  # noqa: E402
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ Measures, on this machine:
 1. the scheduler's per-task overhead: `--tasks` empty tasks through a LocalCluster of 2
    worker processes (submitted at once: scheduler throughput; and one after the other:
    the round trip of a single task);
-2. the demo's class (`--students` x every notebook in source/, grader.demo.build_class)
+2. the demo's class (`--students` x every notebook in source/, grader.pipeline.demo.build_class)
    graded by `autograde(scheduler=ADDRESS)` on a LocalCluster of 1, then of 2 worker
    processes (started before the clock starts; their start-up is printed separately), into
    a throwaway PostgreSQL server (tests/pgserver.py) when PostgreSQL is installed, else
@@ -104,8 +104,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from grader import course as course_mod
-    from grader.demo import build_class
     from grader.pipeline import collect
+    from grader.pipeline.demo import build_class
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)

@@ -3,7 +3,7 @@ sequential `nbgrader autograde`, with the floor (bare kernel start + execute wit
 
     .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2]
 
-The class is the demo's (grader.demo: correct, partly correct, misconceptions, stubs, a
+The class is the demo's (grader.pipeline.demo: correct, partly correct, misconceptions, stubs, a
 notebook that is not JSON, one whose code kills the kernel), `--students` x every notebook
 in source/. Three identical copies of the collected course are made, then, one after the
 other (nothing else of ours runs meanwhile):
@@ -96,8 +96,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from grader import course as course_mod
-    from grader.demo import build_class
     from grader.pipeline import autograde, collect
+    from grader.pipeline.demo import build_class
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-grading-"))

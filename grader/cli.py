@@ -38,7 +38,7 @@ def _default(func, name: str):
 
 
 def _workspace(args: argparse.Namespace) -> int:
-    from grader.workspace import populate, shown
+    from grader.learner.workspace import populate, shown
 
     report = populate(Path(args.dir))
     for path in report.copied:
@@ -70,7 +70,7 @@ def _chosen_course(args: argparse.Namespace) -> Path | None:
 def _course_dir(args: argparse.Namespace) -> Path:
     """The course a command that writes student data works in (never the repository unless
     it is named with --course or $BACKPROP_GRADER_COURSE)."""
-    from grader.pipeline.config import CourseError
+    from grader.config import CourseError
 
     root = _chosen_course(args)
     if root is None:
@@ -98,7 +98,9 @@ def _release(args: argparse.Namespace) -> int:
     if root is not None and root != course.REPO_ROOT:
         return _release_course(root)
     dest = Path(args.dest or course.REPO_ROOT / "release").resolve()
-    written = course.build_release(dest)
+    from grader.learner import workspace
+
+    written = workspace.build_release(dest)
     for assignment in written:
         print(f"{dest / assignment / assignment}.ipynb regenerated from "
               f"{course.REPO_ROOT / 'source' / assignment}/")  # fmt: skip
@@ -107,7 +109,7 @@ def _release(args: argparse.Namespace) -> int:
 
 def _release_course(root: Path) -> int:
     """`release --course DIR`: a term's course outside the repository (created when new)."""
-    from grader.pipeline.config import CourseError, assignments_of
+    from grader.config import CourseError, assignments_of
 
     if not (root / "nbgrader_config.py").exists():
         if root.exists() and any(root.iterdir()):
@@ -302,7 +304,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from grader.report import build_report
+    from grader.pipeline.report import build_report
 
     out = build_report(_course_dir(args), Path(args.output) if args.output else None)
     print(f"class report: {out.html}")
@@ -312,8 +314,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _selfcheck(args: argparse.Namespace) -> int:
-    from grader.selfcheck import SelfCheckError, render, selfcheck
-    from grader.workspace import resolve_notebook
+    from grader.learner.selfcheck import SelfCheckError, render, selfcheck
+    from grader.learner.workspace import resolve_notebook
 
     try:
         notebook = resolve_notebook(args.notebook)
@@ -345,7 +347,7 @@ def _handout(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from grader.demo import run_demo
+    from grader.pipeline.demo import run_demo
 
     return run_demo(
         students=args.students, workers=args.workers, keep=args.keep, console=_console()
@@ -357,7 +359,7 @@ def _use_db(url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from grader.pipeline.config import DB_URL_ENV
+    from grader.config import DB_URL_ENV
 
     try:
         make_url(url)
@@ -370,9 +372,9 @@ def _use_db(url: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grader.demo import run_demo
+    from grader.learner.selfcheck import selfcheck
     from grader.pipeline.autograde import autograde
-    from grader.selfcheck import selfcheck
+    from grader.pipeline.demo import run_demo
 
     parser = argparse.ArgumentParser(
         prog="backprop-grader",
@@ -528,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
-    from grader.pipeline.config import CourseError
+    from grader.config import CourseError
 
     try:
         if getattr(args, "db", None):

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 #: The course's assignment ids, in teaching order (docs/course.md).
@@ -83,48 +82,3 @@ def generate_release(course: Path, assignments: tuple[str, ...] | list[str] = AS
     for assignment in assignments:
         if (course / "source" / assignment).is_dir():
             run_nbgrader(["generate_assignment", assignment, "--force"], course)
-
-
-def build_release(
-    dest: Path = REPO_ROOT / "release",
-    *,
-    workspace: Path | None = None,
-    on_kept=None,
-) -> list[str]:
-    """Regenerate dest (the repository's release/ by default) from source/ with nbgrader.
-
-    The generation happens in a temporary course copy, so no gradebook is left behind;
-    dest then holds exactly nbgrader's output for every assignment in source/, each
-    notebook stamped with the hash of its cells (`grader.workspace.stamp`). A notebook in
-    dest that was edited since it was generated is first copied into `workspace`
-    (`grader.workspace.keep_edited_release`): nobody's work is lost.
-
-    Args:
-        dest: the folder to write.
-        workspace: where edited release notebooks are kept (default: workspace/).
-        on_kept: called with each `grader.workspace.KeptEdit`, before dest is rewritten
-            (default: one line on stdout saying where the notebook was kept).
-
-    Returns:
-        the assignment ids written.
-    """
-    from grader import workspace as ws
-
-    present = [a for a in ASSIGNMENTS if (REPO_ROOT / "source" / a).is_dir()]
-    with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        course = new_course(Path(tmp) / "course")
-        generate_release(course, present)
-        for notebook in (course / "release").glob("*/*.ipynb"):
-            ws.stamp(notebook)
-        kept = ws.keep_edited_release(
-            dest, course / "release", present, workspace or ws.WORKSPACE
-        )
-        for edit in kept:
-            (on_kept or ws.say_kept)(edit)
-        dest.mkdir(parents=True, exist_ok=True)
-        for assignment in present:
-            target = dest / assignment
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(course / "release" / assignment, target)
-    return present

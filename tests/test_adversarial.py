@@ -24,7 +24,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from grader import course, sandbox, verify
+from grader import course
+from grader.sandbox import execute as sandbox
+from grader.verify import launch as verify
 from tests.attacks import ASSIGNMENT, SUBMISSIONS, student_copy
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
@@ -355,8 +357,8 @@ def test_instructor_solutions_raise_no_flags(path: Path):
 
 def test_static_scan_names_what_a_cell_reaches_into():
     found = verify.scan_source(
-        "import sys\nsys.modules['grader.checks'] = None\nnp.allclose = lambda *a: True\n"
-        "get_ipython().ast_transformers.append(x)\nfrom grader.reference import grad_W2\n"
+        "import sys\nsys.modules['backprop_checks.checks'] = None\nnp.allclose = lambda *a: True\n"
+        "get_ipython().ast_transformers.append(x)\nfrom grader.judge.reference import grad_W2\n"
         "open('/etc/passwd')\n",
         {"np": "numpy"},
     )

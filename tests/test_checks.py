@@ -1,4 +1,4 @@
-"""grader.checks held against a corpus of students' answers (tests/corpus/).
+"""backprop_checks.checks held against a corpus of students' answers (tests/corpus/).
 
 Right answers in other styles pass both flavours; every misconception M1-M13 of the spec's
 table is named in the failure of a wrong answer; visible checks run without reference.py;
@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backprop_checks import checks
+from backprop_checks.observe import Observation, from_json, observe, observe_cases, to_json
 from corpus import wrong
 from corpus.right import RIGHT
 from corpus.wrong import WRONG
 
 import grader
-from grader import cases, checks, diagnose, reference
-from grader.observe import Observation, from_json, observe, observe_cases, to_json
+from grader.judge import cases, diagnose, reference
 
 TESTS = Path(__file__).resolve().parent
 GRADER = Path(grader.__file__).resolve().parent
@@ -259,9 +260,9 @@ def test_patched_allclose_before_and_after_import_does_not_pass_a_wrong_answer()
         import numpy as np
         def always(*a, **k):
             return True
-        np.allclose = always                     # before grader.checks is imported
+        np.allclose = always                     # before backprop_checks.checks is imported
         np.testing.assert_allclose = lambda *a, **k: None
-        from grader import checks
+        from backprop_checks import checks
         from corpus import wrong
         def expect_failure(check, fn, **kw):
             try:
@@ -295,7 +296,7 @@ def test_visible_checks_run_without_reference_py(tmp_path):
     shutil.copytree(GRADER, copy / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     student = GRADER.parent / "student" / "backprop_checks"  # what test cells import
     shutil.copytree(student, copy / "backprop_checks", ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "grader" / "reference.py").unlink()
+    (copy / "grader" / "judge" / "reference.py").unlink()
     code = """
         # A student's machine has no editable install of the course: drop its import hook,
         # which would otherwise find reference.py in the repository.
@@ -303,12 +304,12 @@ def test_visible_checks_run_without_reference_py(tmp_path):
         import grader
         assert grader.__file__.startswith(sys.path[0]), grader.__file__
         try:
-            import grader.reference
+            import grader.judge.reference
         except ImportError:
             pass
         else:
             raise SystemExit("reference.py is importable")
-        import grader.checks as checks
+        import backprop_checks.checks as checks
         from corpus.right import RIGHT
         from corpus import wrong
         for name, fns in RIGHT.items():
@@ -322,7 +323,7 @@ def test_visible_checks_run_without_reference_py(tmp_path):
             checks.check_grad_W2(RIGHT["grad_W2"][0], hidden=True)
         except Exception as exc:
             print("HIDDEN:", type(exc).__name__)
-        assert "grader.reference" not in sys.modules
+        assert "grader.judge.reference" not in sys.modules
     """
     proc = _run_python(code, path=[copy, TESTS])
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -339,7 +340,7 @@ def test_visible_checks_run_without_reference_py(tmp_path):
 
 def test_overflowing_sigmoid_writes_nothing_to_stderr():
     code = """
-        from grader import checks
+        from backprop_checks import checks
         from corpus import wrong
         from corpus.right import sigmoid_masked
         checks.check_sigmoid(sigmoid_masked)

@@ -7,9 +7,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from backprop_checks import checks
 
-from grader import cases, checks, demo
-from grader import reference as ref
+from grader.judge import cases
+from grader.judge import reference as ref
+from grader.pipeline import demo
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow

@@ -220,7 +220,7 @@ def _visible_tests(nb) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_student_env_has_no_reference(student_env):
     """Only the wheel is there: no grader package, no reference module, anywhere."""
-    for module in ("grader", "grader.reference", "reference", "backprop_checks.reference"):
+    for module in ("grader", "grader.judge.reference", "reference", "backprop_checks.reference"):
         proc = student_env.run(
             [str(student_env.python), "-c", f"import {module}"], cwd=student_env.root
         )

@@ -17,8 +17,8 @@ from nbgrader.api import Gradebook
 
 from grader import course as course_mod
 from grader.cli import main
+from grader.config import db_url
 from grader.pipeline import collect
-from grader.pipeline.config import db_url
 from grader.pipeline.lms import clean_name, load_students, parse_canvas, parse_moodle
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from notebook_tools import ROOT, execute, printed, problems, source_path
 
-from grader import cases
-from grader import reference as ref
+from grader.judge import cases
+from grader.judge import reference as ref
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from notebook_tools import PRESENT, ROOT, TOTALS, figure_count, problems, source_path
 
-from grader import course
+from grader.learner import workspace
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def regenerated_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not PRESENT:
         pytest.skip("source/ holds no assignment yet")
     dest = tmp_path_factory.mktemp("release")
-    written = course.build_release(dest)
+    written = workspace.build_release(dest)
     assert written == PRESENT
     return dest
 

@@ -11,10 +11,11 @@ import matplotlib
 import nbformat
 import numpy as np
 import pytest
+from backprop_checks import checks
 from notebook_tools import PRESENT, ROOT, execute, printed, problems, source_path
 
-from grader import checks, course
-from grader import workspace as ws
+from grader import course
+from grader.learner import workspace as ws
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

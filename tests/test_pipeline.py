@@ -25,15 +25,15 @@ from nbgrader.api import Gradebook
 
 from grader import course as course_mod
 from grader.cli import main
+from grader.config import db_url
+from grader.learner.selfcheck import selfcheck
 from grader.pipeline import autograde, collect
 from grader.pipeline.autograde import is_done
 from grader.pipeline.collect import place
-from grader.pipeline.config import db_url
 from grader.pipeline.export import export
 from grader.pipeline.feedback import feedback, page_text
+from grader.pipeline.report import build_report, misconception_counts
 from grader.pipeline.results import load_results
-from grader.report import build_report, misconception_counts
-from grader.selfcheck import selfcheck
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from grader import numeric
-from grader import reference as ref
+from grader.judge import numeric
+from grader.judge import reference as ref
 
 # (n, c, h, o): n = 1, 2, 10, 10,000 from the seeds; o > 1 and h = 1 included.
 SHAPES = [

@@ -23,8 +23,8 @@ from nbgrader.api import Gradebook
 
 from grader import course as course_mod
 from grader.cli import main
+from grader.config import db_url
 from grader.pipeline import agree, autograde, collect
-from grader.pipeline.config import db_url
 from grader.pipeline.export import export, export_canvas, export_moodle
 from grader.pipeline.results import load_results
 
@@ -255,7 +255,7 @@ def test_summary_in_a_log_prints_full_values(capsys):
 def test_late_is_kept_in_students_grades_and_report(graded):
     """bob's Canvas file is `jonesbob_LATE_...`: the mark survives collect."""
     from grader.pipeline.lms import load_students
-    from grader.report import build_report
+    from grader.pipeline.report import build_report
 
     root, _, _ = graded
     students = load_students(root)

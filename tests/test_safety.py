@@ -17,13 +17,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import course, sandbox
+from grader import course
+from grader.config import course_config
 from grader.pipeline import hooks
-from grader.pipeline.config import course_config
 from grader.pipeline.export import export
 from grader.pipeline.feedback import FEEDBACK_PREPROCESSORS, hidden_lines, math_to_mathml
+from grader.pipeline.report import build_report
 from grader.pipeline.verified import current_record, unverified_reason
-from grader.report import build_report
+from grader.sandbox import execute as sandbox
 from tests.attacks import ASSIGNMENT, student_copy
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import nbformat
 
-from grader.selfcheck import definition_errors, graded_cell_message
+from grader.learner.selfcheck import definition_errors, graded_cell_message
 
 
 def _cell(grade_id: str, outputs: list[dict], *, solution: bool = False, grade: bool = True):

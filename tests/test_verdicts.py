@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from backprop_checks import checks
 from corpus import wrong
 from corpus.right import RIGHT
 
-from grader import cases, checks, reference
+from grader.judge import cases, reference
 
 
 def _verdict(name, fn, hidden=False):
@@ -173,8 +174,9 @@ def _signature(value: np.ndarray) -> tuple:
 def _coinciding(name: str, case_list: list) -> list[str]:
     """Pairs of candidate mistakes (or a mistake and the right answer) that give the same value
     on every case of the set used to name them."""
-    from grader import checks as _checks
-    from grader import diagnose, expect
+    from backprop_checks import checks as _checks
+
+    from grader.judge import diagnose, expect
 
     found = []
     for comp in expect.COMPONENTS[name]:
@@ -237,7 +239,7 @@ NETWORK_WORDS = ("Y_hat", "Y - ", "delta", "H * (1 - H)", "(n, h)", "(h, o)", "t
 
 
 def _possible_tags(name: str) -> set[str]:
-    from grader import diagnose, expect
+    from grader.judge import diagnose, expect
 
     tags = {"M10", "M11"}
     if name in ("sigmoid", "sigmoid_prime"):
@@ -255,7 +257,7 @@ def _possible_tags(name: str) -> set[str]:
 
 @pytest.mark.parametrize("name", EARLY)
 def test_hints_of_notebooks_01_02_talk_about_their_own_function(name):
-    from grader import diagnose
+    from grader.judge import diagnose
 
     for tag in sorted(_possible_tags(name)):
         hint = diagnose.hint_for(name, tag)
@@ -377,7 +379,7 @@ def test_helper_names_survive_the_process_boundary():
     """The verification process sends observations as data: the helper goes with them."""
     import json
 
-    from grader.observe import from_json, observe_cases, to_json
+    from backprop_checks.observe import from_json, observe_cases, to_json
 
     case_list = cases.visible_cases("sigmoid_prime")
     obs = observe_cases(sigmoid_prime_own_helper, case_list)
@@ -816,9 +818,8 @@ def test_the_call_chain_survives_the_process_boundary():
     the call, from the chain the observation carries."""
     import json
 
+    from backprop_checks.observe import from_json, observe_cases, to_json
     from notebook05_ns import student_05
-
-    from grader.observe import from_json, observe_cases, to_json
 
     ns = student_05(backprop=_backprop_source(
         "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)"))  # fmt: skip

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from grader import course
-from grader import workspace as ws
+from grader.learner import workspace as ws
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow

@@ -18,8 +18,9 @@ import nbformat
 import numpy as np
 from backprop_checks import diagnose as naming
 
-from grader import cases as _cases
-from grader import course, diagnose, expect, netmath, reference
+from grader import course
+from grader.judge import cases as _cases
+from grader.judge import diagnose, expect, netmath, reference
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.pipeline.config import course_config
+from grader.config import course_config
 from grader.pipeline.results import GradeResult
 
 

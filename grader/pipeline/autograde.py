@@ -32,8 +32,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from grader.config import assignments_of, course_config
 from grader.pipeline import hooks, verified
-from grader.pipeline.config import assignments_of, course_config
 from grader.pipeline.results import (
     TAG_RE,
     CellResult,

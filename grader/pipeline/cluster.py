@@ -50,13 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.config import DB_URL_ENV, course_config
 from grader.pipeline import hooks
 from grader.pipeline.autograde import (  # what local workers run, and the state it reads
     _WORKER,
     _one_line,
     grade_submission,
 )
-from grader.pipeline.config import DB_URL_ENV, course_config
 from grader.pipeline.gradebook_records import (
     assignment_definition,
     submission_record,

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.pipeline.config import assignments_of, db_url
+from grader.config import assignments_of, db_url
 from grader.pipeline.lms import (
     LMS_NAMES,
     STUDENT_RE,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.pipeline.config import assignments_of, course_config
+from grader.config import assignments_of, course_config
 from grader.pipeline.lms import StudentRecord, load_students
 from grader.pipeline.results import load_results
 from grader.pipeline.verified import current_record, unverified_reason

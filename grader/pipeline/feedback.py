@@ -30,7 +30,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from grader.pipeline.config import assignments_of, course_config
+from grader.config import assignments_of, course_config
 from grader.pipeline.results import load_results
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -157,7 +157,7 @@ class RenderMath(Preprocessor):
 FEEDBACK_PREPROCESSORS = [
     "grader.pipeline.feedback.ShortenHiddenTracebacks",
     "grader.pipeline.feedback.HideGraderPaths",
-    "grader.sandbox.CapOutputBytes",
+    "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "grader.pipeline.feedback.RenderMath",

@@ -4,7 +4,8 @@ Every route into the gradebook runs nbgrader's `Autograde` converter, so the cou
 are registered through nbgrader's own configuration (nbgrader_config.py), not in code:
 
 - `Autograde.autograde_preprocessors` = `AUTOGRADE_PREPROCESSORS`: nbgrader's own list with
-  its `Execute` replaced by the sandboxed one (`grader.sandbox.SandboxedExecute`: bubblewrap,
+  its `Execute` replaced by the sandboxed one
+  (`grader.sandbox.execute.SandboxedExecute`: bubblewrap,
   resource limits, the notebook's time limit) and the byte cap on outputs right after it;
 - `Autograde.post_convert_hook` = `POST_CONVERT_HOOK` (`post_convert` below): verification
   outside the student's process, static flags, reasons, the gradebook's integrity check,
@@ -37,8 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: nbgrader's default autograde preprocessors, with the course's execution (dotted names, as
 #: nbgrader_config.py writes them: a missing `grader` package fails loudly, never silently).
 AUTOGRADE_PREPROCESSORS = [
-    "grader.sandbox.SandboxedExecute",
-    "grader.sandbox.CapOutputBytes",
+    "grader.sandbox.execute.SandboxedExecute",
+    "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -47,7 +48,7 @@ AUTOGRADE_PREPROCESSORS = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 #: nbgrader's `Autograde.post_convert_hook`: verification after each graded submission.
-POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"  # = grader.sandbox.VERIFY_HOOK
+POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"  # = grader.sandbox.execute.VERIFY_HOOK
 
 
 def execution_env() -> dict[str, str]:
@@ -58,14 +59,14 @@ def execution_env() -> dict[str, str]:
 
 def execute_preprocessor() -> type:
     """The preprocessor class that runs a notebook in a kernel (selfcheck uses it too)."""
-    from grader.sandbox import SandboxedExecute
+    from grader.sandbox.execute import SandboxedExecute
 
     return SandboxedExecute
 
 
 def post_execute_preprocessors() -> list[type]:
     """Preprocessors run right after the kernel: the byte cap on outputs."""
-    from grader.sandbox import CapOutputBytes
+    from grader.sandbox.execute import CapOutputBytes
 
     return [CapOutputBytes]
 
@@ -124,13 +125,14 @@ def verify_submission(
     """The post-grading step for one submission; writes and returns its verification record.
 
     Runs in the process that graded it, right after nbgrader saved its grades. The kernel's
-    run (`grader.sandbox.RUNS`) gives the notebook's deadline: verification gets what is
+    run (`grader.sandbox.execute.RUNS`) gives the notebook's deadline: verification gets what is
     left of the one limit. `result` (the pipeline's, when it has one) gets the flags and
     reason; a fresh one is used otherwise.
     """
-    from grader import sandbox, verify
     from grader.pipeline.results import GradeResult
     from grader.pipeline.verified import VerifyRecord, autograded_notebook, write_record
+    from grader.sandbox import execute as sandbox
+    from grader.verify import launch as verify
 
     start = time.time()
     course = Path(course)
@@ -140,7 +142,7 @@ def verify_submission(
     if autograded_notebook(course, student, assignment).is_file() and run is None:
         record.kernel = (
             "the notebook ran in a kernel outside the course's sandbox "
-            "(grader.sandbox.SandboxedExecute is not in Autograde.autograde_preprocessors)"
+            "(grader.sandbox.execute.SandboxedExecute is not in Autograde.autograde_preprocessors)"
         )
     verify.after_autograde(
         course, student, assignment, result, deadline=run.deadline if run else None
@@ -190,8 +192,8 @@ def after_run(course: Path) -> str:
     Raises:
         RuntimeError: the gradebook is damaged (the message says what SQLite found).
     """
-    from grader import verify
-    from grader.pipeline.config import course_config
+    from grader.config import course_config
+    from grader.verify import launch as verify
 
     path = verify.gradebook_path(str(course_config(course).CourseDirectory.db_url))
     if path is None:

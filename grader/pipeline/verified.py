@@ -2,7 +2,7 @@
 
 Every route into the gradebook (plain `nbgrader autograde`, the formgrader's Autograde
 button, `backprop-grader autograde`) runs nbgrader's `Autograde` converter with the course's
-nbgrader_config.py: the sandboxed kernel (`grader.sandbox.SandboxedExecute`) and, as
+nbgrader_config.py: the sandboxed kernel (`grader.sandbox.execute.SandboxedExecute`) and, as
 nbgrader's `post_convert_hook`, `grader.pipeline.hooks.post_convert`, which verifies the
 submission outside the student's process and writes this record:
 

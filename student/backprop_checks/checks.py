@@ -18,7 +18,7 @@ another process and send the observations back):
 
 The right answers come from a `Truth`: for the visible examples the package's data file
 (`VisibleData`, computed by the instructor's package when the handout was built); for
-hidden checks the instructor's package (`grader.hidden`), present only where notebooks are
+hidden checks the instructor's package (`grader.judge.hidden`), present only where notebooks are
 graded. Where it is absent a hidden check prints that it runs at grading time and passes.
 This module computes no right answer of any student function.
 
@@ -57,7 +57,7 @@ Params = dict[str, np.ndarray]
 
 class Truth:
     """Where the right answers of a check come from. Subclasses: `VisibleData` (this
-    package's data file) and the instructor's `grader.hidden.ReferenceTruth`. A method that
+    package's data file) and the instructor's `grader.judge.hidden.ReferenceTruth`. A method that
     returns None does not know the answer: the judge then says less, never passes more."""
 
     def expected(self, case: _cases.Case) -> dict[str, np.ndarray]:
@@ -134,9 +134,9 @@ class HiddenUnavailable(RuntimeError):
 
 
 def _instructor():
-    """The instructor's hidden-check module `grader.hidden`, or None where it is absent."""
+    """The instructor's hidden-check module `grader.judge.hidden`, or None where it is absent."""
     try:
-        from grader import hidden
+        from grader.judge import hidden
     except ImportError:
         return None
     return hidden
@@ -695,7 +695,7 @@ def judge(
     Args:
         name: the student function, e.g. "grad_W2" (see backprop_checks.cases.FUNCTIONS).
         cases: from backprop_checks.cases.visible_cases(name) or the instructor's
-            grader.hidden.hidden_cases(name, seed).
+            grader.judge.hidden.hidden_cases(name, seed).
         observations: one backprop_checks.observe.Observation per case, in the same order,
             made in this process or another (send them with observe.to_json / from_json;
             after an untouched stub's NotImplementedError the rest may be missing).

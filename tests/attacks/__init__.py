@@ -157,27 +157,27 @@ def patch_numpy(nb):
 
 
 def patch_grader_imported(nb):
-    """Import grader.checks and replace the check with one that always passes."""
+    """Import backprop_checks.checks and replace the check with one that always passes."""
     nb = wrong(nb)
     set_solution(
         nb,
         "grad_W2",
-        WRONG_GRAD_W2 + "\nimport grader.checks as _gc\n"
+        WRONG_GRAD_W2 + "\nimport backprop_checks.checks as _gc\n"
         "_gc.check_grad_W2 = lambda *a, **k: print('grad_W2: right on every case.')\n",
     )
     return nb
 
 
 def patch_grader_preseeded(nb):
-    """Before any test cell imports it, plant a fake grader.checks in sys.modules."""
+    """Before any test cell imports it, plant a fake backprop_checks.checks in sys.modules."""
     nb = wrong(nb)
     set_solution(
         nb,
         "output_delta",
         nb.cells[_index(nb, "output_delta")].source + "\n\nimport sys as _sys, types as _types\n"
-        "_fake = _types.ModuleType('grader.checks')\n"
+        "_fake = _types.ModuleType('backprop_checks.checks')\n"
         "_fake.__getattr__ = lambda name: (lambda *a, **k: None)\n"
-        "_sys.modules['grader.checks'] = _fake\n",
+        "_sys.modules['backprop_checks.checks'] = _fake\n",
     )
     return nb
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import cases, expect
+from grader.judge import cases, expect
 
 
 def _sig(z):

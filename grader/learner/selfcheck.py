@@ -20,9 +20,9 @@ from typing import Any
 
 import nbformat
 
+from grader.config import course_config
 from grader.course import ASSIGNMENTS, REPO_ROOT
 from grader.pipeline import hooks
-from grader.pipeline.config import course_config
 from grader.pipeline.results import TAG_RE, CellResult, error_message
 
 
@@ -103,14 +103,14 @@ def with_source_tests(
 
 @contextmanager
 def _quiet_sandbox_banner():
-    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox log) off a
+    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.execute log) off a
     learner's terminal while their notebook runs; any other stderr output is passed on."""
     import io
     import logging
     import sys
     from contextlib import redirect_stderr
 
-    logger = logging.getLogger("grader.sandbox")
+    logger = logging.getLogger("grader.sandbox.execute")
     was_disabled, logger.disabled = logger.disabled, True
     buffer = io.StringIO()
     try:
@@ -129,7 +129,7 @@ def _quiet_sandbox_banner():
 
 def sandbox_note(config) -> str:
     """One quiet line for a learner when notebooks run without bubblewrap here, else ""."""
-    from grader import sandbox
+    from grader.sandbox import execute as sandbox
 
     settings = config.get("SandboxedExecute", {})
     if settings.get("mode", "auto") == "off":

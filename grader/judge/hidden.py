@@ -2,8 +2,8 @@
 
 `backprop_checks` (the student package) runs a hidden check by importing this module: its
 cases (`hidden_cases`, randomised inputs of many shapes from a seed) and its `ReferenceTruth`
-(the right answers from `grader/reference.py`, the misconception variants computed on each
-case by `grader.diagnose`, and what the train check needs). Where this module is absent (a
+(the right answers from `grader/judge/reference.py`, the misconception variants computed on each
+case by `grader.judge.diagnose`, and what the train check needs). Where this module is absent (a
 student's environment) a hidden check prints that it runs at grading time.
 """
 
@@ -15,12 +15,12 @@ import numpy as np
 from backprop_checks.checks import Truth
 from backprop_checks.diagnose import Variant
 
-from grader import cases as _cases
-from grader import diagnose, expect, netmath
+from grader.judge import cases as _cases
+from grader.judge import diagnose, expect, netmath
 
 
 def hidden_cases(name: str, seed: int = _cases.DEFAULT_SEED) -> list[_cases.Case]:
-    """The visible examples first, then randomised inputs of many shapes (see grader.cases)."""
+    """The visible examples first, then randomised inputs of many shapes (`grader.judge.cases`)."""
     return _cases.hidden_cases(name, seed)
 
 

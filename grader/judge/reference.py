@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.numeric import central_derivative, central_gradient
+from grader.judge.numeric import central_derivative, central_gradient
 
 Params = dict[str, np.ndarray]
 

@@ -19,8 +19,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.config import assignments_of
 from grader.pipeline.autograde import result_from_gradebook, submissions
-from grader.pipeline.config import assignments_of
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, load_results
 

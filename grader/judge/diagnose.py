@@ -7,7 +7,7 @@ function, the formula with one known mistake in it (the sigmoid applied again to
 activation, a derivative factor left out, Z fed in for H), evaluated on a case
 (`compute_variants`). The handout stores their values on the visible examples as data; the
 hidden checks compute them on every randomised case. This module never imports
-`grader.reference`.
+`grader.judge.reference`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from backprop_checks import diagnose as _naming
 from backprop_checks.diagnose import *  # noqa: F403 - the naming API, re-exported
 from backprop_checks.diagnose import Candidate, Explanation, Seen, Variant
 
-from grader import netmath
+from grader.judge import netmath
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ every later test cell into a no-op. `after_autograde` (called by the pipeline fo
 graded submission) therefore:
 
 1. re-runs the submission's own cells (solution, provided and the student's extra cells;
-   never the test cells) in a *fresh sandboxed process* (`grader.sandbox`) that can import
-   only `backprop_checks.observe` and `.cases` - not the checks, not `grader.reference`,
+   never the test cells) in a *fresh sandboxed process* (`grader.sandbox.execute`) that can import
+   only `backprop_checks.observe` and `.cases` - not the checks, not `grader.judge.reference`,
    not the course directory - and records, with `observe`, what each graded function
    returns on the visible examples and on hidden inputs drawn from a fresh random seed;
    the process sends back only those observations (plain data, read back with a
    restricted unpickler);
-2. judges the observations here, in the grader's own process, with `grader.checks.judge`;
+2. judges the observations here, in the grader's own process, with `backprop_checks.checks.judge`;
 3. where that verdict differs from nbgrader's for a test cell, the out-of-process verdict
    stands: it becomes the cell's manual score in nbgrader's gradebook, with a comment on the
    function's solution cell, the submission is flagged (nbgrader's `flagged`) and the
@@ -26,7 +26,7 @@ graded submission) therefore:
 5. gives a broken notebook a one-line reason (a cell out of time or memory, a kernel that
    died, output that was cut, a renamed file).
 
-Importing the reference solution (`grader.reference`) is flagged, and since the
+Importing the reference solution (`grader.judge.reference`) is flagged, and since the
 verification process cannot import it, the functions that rely on it score 0 there: the
 out-of-process verdict stands (an instructor can restore points by hand).
 """
@@ -49,7 +49,7 @@ from typing import Any
 
 import nbformat
 
-from grader import sandbox
+from grader.sandbox import execute as sandbox
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
 VISIBLE_PREFIX = "test_"
@@ -89,7 +89,7 @@ def is_test_cell(cell: Any) -> bool:
 
 def graded_functions(grade_ids: list[str]) -> list[str]:
     """Student functions that have test cells among grade_ids, in order."""
-    from grader.cases import SIGNATURES
+    from grader.judge.cases import SIGNATURES
 
     names: list[str] = []
     for gid in grade_ids:
@@ -268,8 +268,8 @@ def scan_source(source: str, aliases: dict[str, str] | None = None) -> list[str]
 
 def _import_finding(name: str, found: set[str]) -> None:
     top = name.split(".")[0]
-    if name.startswith("grader.reference") or name == "grader.reference":
-        found.add("imports the reference solution (grader.reference)")
+    if name.startswith("grader.judge.reference") or name == "grader.judge.reference":
+        found.add("imports the reference solution (grader.judge.reference)")
     elif top == "grader":
         found.add(f"imports the grader package ({name})")
     elif top == "backprop_checks":
@@ -514,7 +514,7 @@ class _SafeUnpickler(pickle.Unpickler):
 
 def read_results(path: Path) -> dict[str, dict[str, list[Any]]]:
     """The observations a verification process wrote (only well-formed ones)."""
-    from grader.observe import Observation
+    from backprop_checks.observe import Observation
 
     results: dict[str, dict[str, list[Any]]] = {}
     if not path.exists():
@@ -608,8 +608,9 @@ def verify_notebook(
             is left of the notebook's one limit after grading. Under a second: not run, and
             every function fails verification (a notebook cannot escape it by using up time).
     """
-    from grader import cases as _cases
-    from grader import checks
+    from backprop_checks import checks
+
+    from grader.judge import cases as _cases
 
     seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else seed
     run = Verification(seed=seed)
@@ -871,7 +872,7 @@ def after_autograde(
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from grader.pipeline.config import course_config
+    from grader.config import course_config
 
     course = Path(course)
     config = course_config(course)

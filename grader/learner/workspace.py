@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 
-from grader.course import ASSIGNMENTS, REPO_ROOT
+from grader.course import ASSIGNMENTS, REPO_ROOT, generate_release, new_course
 
 #: The learner's folder (git-ignored).
 WORKSPACE = REPO_ROOT / "workspace"
@@ -249,3 +250,46 @@ def resolve_notebook(name: str, workspace: Path = WORKSPACE) -> Path:
         f"{name} does not exist; pass the path of your notebook or an assignment id "
         f"({', '.join(ASSIGNMENTS)}) or its number (01-05)"
     )
+
+
+def build_release(
+    dest: Path = REPO_ROOT / "release",
+    *,
+    workspace: Path | None = None,
+    on_kept=None,
+) -> list[str]:
+    """Regenerate dest (the repository's release/ by default) from source/ with nbgrader.
+
+    The generation happens in a temporary course copy, so no gradebook is left behind;
+    dest then holds exactly nbgrader's output for every assignment in source/, each
+    notebook stamped with the hash of its cells (`grader.learner.workspace.stamp`). A notebook in
+    dest that was edited since it was generated is first copied into `workspace`
+    (`grader.learner.workspace.keep_edited_release`): nobody's work is lost.
+
+    Args:
+        dest: the folder to write.
+        workspace: where edited release notebooks are kept (default: workspace/).
+        on_kept: called with each `grader.learner.workspace.KeptEdit`, before dest is rewritten
+            (default: one line on stdout saying where the notebook was kept).
+
+    Returns:
+        the assignment ids written.
+    """
+    present = [a for a in ASSIGNMENTS if (REPO_ROOT / "source" / a).is_dir()]
+    with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
+        course = new_course(Path(tmp) / "course")
+        generate_release(course, present)
+        for notebook in (course / "release").glob("*/*.ipynb"):
+            stamp(notebook)
+        kept = keep_edited_release(
+            dest, course / "release", present, workspace or WORKSPACE
+        )
+        for edit in kept:
+            (on_kept or say_kept)(edit)
+        dest.mkdir(parents=True, exist_ok=True)
+        for assignment in present:
+            target = dest / assignment
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(course / "release" / assignment, target)
+    return present

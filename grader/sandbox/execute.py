@@ -1,8 +1,8 @@
 """Student code runs in a sandbox: bubblewrap around the kernel, resource limits, capped output.
 
 Every kernel that executes a student's notebook (nbgrader's autograde, `selfcheck`, the
-out-of-process verification of `grader.verify`) is started through `python -m grader.sandbox
-kernel ...`, a small wrapper that
+out-of-process verification of `grader.verify.launch`) is started through
+`python -m grader.sandbox.boxrun kernel ...`, a small wrapper that
 
 - copies the notebook's working folder into a private per-kernel folder (the student's
   writes go there and are thrown away),
@@ -73,7 +73,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Bool, Int, Unicode, Union, default
 
-from grader._boxrun import (  # noqa: F401 - re-exported: the launcher's names
+from grader.sandbox.boxrun import (  # noqa: F401 - re-exported: the launcher's names
     BASE_FLAGS,
     EXIT_NOTEBOOK_TIMEOUT,
     HARD_KILL_GRACE,
@@ -81,7 +81,7 @@ from grader._boxrun import (  # noqa: F401 - re-exported: the launcher's names
     run_sandboxed,
 )
 
-log = logging.getLogger("grader.sandbox")
+log = logging.getLogger("grader.sandbox.execute")
 
 GIB = 1024**3
 #: Defaults of the limits (instructors override them in nbgrader_config.py).
@@ -94,7 +94,7 @@ DEFAULT_MAX_FILE_BYTES = 256 * 1024**2
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
-#: Errors whose `ename` the sandbox writes into a cell (grader.verify reads them back).
+#: Errors whose `ename` the sandbox writes into a cell (grader.verify.launch reads them back).
 ENAME_KERNEL_DIED = "KernelDied"
 ENAME_NOTEBOOK_TIME = "NotebookTimeLimit"
 ENAME_NOT_RUN = "NotRun"
@@ -300,7 +300,7 @@ class SandboxKernelManager(AsyncKernelManager):
     bind-mounted into that kernel's sandbox only.
     """
 
-    plan_json = Unicode("", help="the sandbox plan (grader.sandbox.Plan as JSON)")
+    plan_json = Unicode("", help="the sandbox plan (grader.sandbox.execute.Plan as JSON)")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -317,7 +317,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 argv=[
                     sys.executable,
                     "-m",
-                    "grader._boxrun",
+                    "grader.sandbox.boxrun",
                     "kernel",
                     self.plan_json,
                     "-f",
@@ -809,12 +809,8 @@ class SandboxedExecute(Execute):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m grader.sandbox kernel ...` (the kernel wrapper) or `... check`."""
+    """`python -m grader.sandbox check`: say whether bubblewrap can sandbox kernels here."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "kernel":
-        from grader._boxrun import main as boxrun
-
-        return boxrun(argv)
     if argv and argv[0] == "check":
         status = bwrap_status()
         if status.usable:
@@ -824,7 +820,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("usage: python -m grader.sandbox check", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

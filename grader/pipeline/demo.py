@@ -98,7 +98,7 @@ WRONG: dict[str, dict[str, str]] = {
 def pasted_answers(name: str) -> str:
     """M10: a body that returns the visible examples' answers (pasted from the visible test's
     printout), looked up by the shape of the function's one argument."""
-    from grader import cases, reference
+    from grader.judge import cases, reference
 
     (arg,) = cases.SIGNATURES[name]
     table = {}
@@ -243,12 +243,12 @@ def run_demo(
     """
     from rich.console import Console
 
+    from grader.config import course_config
     from grader.pipeline import autograde, collect
-    from grader.pipeline.config import course_config
     from grader.pipeline.export import export
     from grader.pipeline.feedback import feedback
+    from grader.pipeline.report import build_report
     from grader.pipeline.summary import summary_tables
-    from grader.report import build_report
 
     console = console or Console(highlight=False)
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ The checks need the forward pass and the loss to build consistent inputs (an `H`
 sigmoid of something, a `delta2` that belongs to a network) and, in the visible flavour, to
 compute expected answers by central finite differences of the loss. The diagnosis needs the
 same pieces with one thing changed (the sigmoid applied twice, a derivative factor left out)
-to recognise a student's mistake. This module never imports `grader.reference`, so visible
+to recognise a student's mistake. This module never imports `grader.judge.reference`, so visible
 checks run where `reference.py` is absent.
 
 Notation::
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.numeric import central_gradient
+from grader.judge.numeric import central_gradient
 
 Params = dict[str, np.ndarray]
 PARAM_NAMES: tuple[str, ...] = ("W1", "b1", "W2", "b2")

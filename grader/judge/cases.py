@@ -12,7 +12,7 @@ A case is a plain dict that pickles and crosses a process boundary::
 An argument that is a function (numerical_derivative's `g`, numerical_gradient's `fn`) is
 described by data, {"callable": "poly", "coeffs": ...} or {"callable": "quadratic", ...};
 `build_args(case)` turns a case into the call's positional arguments, on either side of the
-boundary. This module never imports `grader.reference`.
+boundary. This module never imports `grader.judge.reference`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from backprop_checks.cases import (  # one definition, shared with the student p
     Case,
 )
 
-from grader import netmath
+from grader.judge import netmath
 
 # (n, c, h, o) of the visible examples: all sizes differ in the first, so a transposed or
 # misshapen answer shows which dimension is wrong; the second is the lecture notes' 2 inputs, 4

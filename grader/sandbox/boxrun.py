@@ -1,8 +1,8 @@
 """The sandbox's launcher: stdlib only, so a kernel starts without importing nbgrader.
 
-`python -m grader._boxrun kernel PLAN_JSON -f CONNECTION_FILE [kernel args]` is the argv of
-the sandboxed kernelspec (see grader.sandbox, which builds the plan); `run_sandboxed` also
-runs grader.verify's verification process.
+`python -m grader.sandbox.boxrun kernel PLAN_JSON -f CONNECTION_FILE [kernel args]` is the argv of
+the sandboxed kernelspec (see grader.sandbox.execute, which builds the plan); `run_sandboxed` also
+runs grader.verify.launch's verification process.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 def _wrapper_main(argv: list[str]) -> int:
-    """`python -m grader.sandbox kernel PLAN_JSON -f CONNECTION_FILE [kernel args...]`."""
+    """`python -m grader.sandbox.execute kernel PLAN_JSON -f CONNECTION_FILE [kernel args...]`."""
     plan = Plan.from_json(argv[0])
     rest = argv[1:]
     connection_file = Path(rest[rest.index("-f") + 1]).resolve()
@@ -269,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "kernel":
         return _wrapper_main(argv[1:])
-    print("usage: python -m grader._boxrun kernel PLAN_JSON -f CONNECTION_FILE", file=sys.stderr)
+    print(
+        "usage: python -m grader.sandbox.boxrun kernel PLAN_JSON -f CONNECTION_FILE",
+        file=sys.stderr,
+    )
     return 2
 
 

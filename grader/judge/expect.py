@@ -1,7 +1,8 @@
 """The right answers the checks compare with, for one case.
 
 Visible flavour: computed from the definitions in docs/course.md and central finite differences
-of the loss (`grader.netmath`), so it runs without `grader/reference.py`. Hidden flavour:
+of the loss (`grader.judge.netmath`), so it runs without `grader/judge/reference.py`.
+Hidden flavour:
 the reference implementation, imported only when asked for.
 """
 
@@ -11,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from grader import cases as _cases
-from grader import netmath, numeric
+from grader.judge import cases as _cases
+from grader.judge import netmath, numeric
 
 #: The outputs of each function, by name ("result" for a single return value).
 COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -24,16 +25,16 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 
 
 class ReferenceMissing(RuntimeError):
-    """A hidden check ran where grader/reference.py is absent (a student's copy)."""
+    """A hidden check ran where grader/judge/reference.py is absent (a student's copy)."""
 
 
 def load_reference():
     """The reference module; raises ReferenceMissing with what to do when it is absent."""
     try:
-        from grader import reference
+        from grader.judge import reference
     except ImportError as exc:
         raise ReferenceMissing(
-            "hidden checks compare with grader/reference.py, which is not installed here: "
+            "hidden checks compare with grader/judge/reference.py, which is not installed here: "
             "they run when the instructor grades the notebook (visible checks need no reference)"
         ) from exc
     return reference
@@ -99,7 +100,7 @@ def visible_expected(case: _cases.Case) -> dict[str, np.ndarray]:
 
 
 def hidden_expected(case: _cases.Case) -> dict[str, np.ndarray]:
-    """The right answer(s) of a case from grader/reference.py: {component: float64 array}."""
+    """The right answer(s) of a case from grader/judge/reference.py: {component: float64 array}."""
     name, args = case["name"], case["args"]
     if name == "numerical_derivative":  # exact derivative: stricter than any finite difference
         return visible_expected(case)
