@@ -99,6 +99,11 @@ ENAME_KERNEL_DIED = "KernelDied"
 ENAME_NOTEBOOK_TIME = "NotebookTimeLimit"
 ENAME_NOT_RUN = "NotRun"
 CUT_NOTE = "[output cut: {n} bytes]"
+#: The output of a code cell after the last graded one, when grading skips those.
+SKIPPED_NOTE = (
+    "[not run during grading: this cell comes after the last graded cell, so it cannot "
+    "change a grade; its output appears when you run the notebook yourself]\n"
+)
 CUT_NOTE_RE = re.compile(r"\[output cut: (\d+) bytes\]")
 
 
@@ -596,6 +601,17 @@ class SandboxedExecute(Execute):
         "half of it): the kernel gets the rest, verification what is left when it is done",
     ).tag(config=True)
     sandboxed = Bool(True, help="set after each run: whether bubblewrap was used")
+    warm = Bool(
+        False,
+        help="fork each kernel from a warm zygote in a per-process sandbox "
+        "(grader.sandbox.zygote; bubblewrap only): no interpreter start or imports per "
+        "notebook, figures noted instead of drawn. `backprop-grader autograde` sets it",
+    ).tag(config=True)
+    skip_after_graded = Bool(
+        False,
+        help="do not run code cells after the last graded cell (they cannot change a grade); "
+        "each gets a note saying so. `backprop-grader autograde` sets it",
+    ).tag(config=True)
 
     @default("extra_arguments")
     def _extra_arguments_default(self) -> list[str]:
@@ -637,7 +653,13 @@ class SandboxedExecute(Execute):
         plan.limits["hard_kill_after"] = self.kernel_budget() + max(
             1, min(HARD_KILL_GRACE, reserve)
         )
-        self.km = SandboxKernelManager(config=self.config, plan_json=plan.to_json())
+        self.km = None
+        if self.warm:
+            from grader.sandbox.warm import warm_kernel_manager
+
+            self.km = warm_kernel_manager(self.config, plan, self.log)
+        if self.km is None:
+            self.km = SandboxKernelManager(config=self.config, plan_json=plan.to_json())
         return self.km
 
     # -- per-notebook state
@@ -648,6 +670,14 @@ class SandboxedExecute(Execute):
         self._cut: dict[int, int] = {}
         self._used: dict[int, int] = {}
         self._hung: list[str] = []
+        self._last_graded = max(
+            (
+                i
+                for i, c in enumerate(nb.cells)
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+            ),
+            default=len(nb.cells),
+        )
         self.timeout_func = self._cell_timeout
         ids = (resources or {}).get("nbgrader", {})
         key = (
@@ -691,6 +721,9 @@ class SandboxedExecute(Execute):
         store_history: bool = True,
     ) -> NotebookNode:
         runs = cell.cell_type == "code" and cell.source.strip()
+        if runs and self.skip_after_graded and cell_index > self._last_graded:
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=SKIPPED_NOTE)]
+            return cell
         if runs and not self._stopped and time.monotonic() >= self._deadline:
             self._stopped = f"the notebook ran longer than its limit of {self.notebook_timeout} s"
             self._error(cell, ENAME_NOTEBOOK_TIME, self._stopped)

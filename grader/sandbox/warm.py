@@ -1,0 +1,357 @@
+"""The grader's side of the fork servers (grader.sandbox.zygote): start, ask, restart.
+
+A grading worker keeps one zygote per kind ("kernel" for the notebooks, "verify" for the
+out-of-process verification), each in its own bubblewrap sandbox, and asks it for a fresh
+child per notebook instead of starting (and importing) a new Python each time. jupyter_client
+talks to a warm kernel as to any other: `ZygoteProvisioner` is a kernel provisioner whose
+launch, poll, signal, kill and clean-up go through the zygote.
+
+Only with bubblewrap: the zygote's clean-up kills every process of its PID namespace, which
+without a sandbox of its own would be the grader's. Without bwrap grading takes the cold
+path (grader.sandbox.boxrun) as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
+from grader.sandbox.boxrun import Plan, _copy_limited, _kernel_env, bwrap_argv
+
+#: The note's backend (grader.sandbox.nofigures) in every warm kernel.
+BACKEND = "module://grader.sandbox.nofigures"
+HOME = "/tmp/home"
+#: Seconds a zygote may take to start (imports under load) and to answer a request.
+START_TIMEOUT = 180.0
+REQUEST_TIMEOUT = 60.0
+
+
+class ZygoteError(RuntimeError):
+    """The zygote did not answer or died; the grader starts a fresh one."""
+
+
+def _zygote_limits(limits: dict[str, int]) -> None:  # runs in the child before exec
+    import resource
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for which, value in (
+        (resource.RLIMIT_AS, limits.get("memory_bytes", 0)),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        if which == resource.RLIMIT_CORE or value > 0:
+            hard = resource.getrlimit(which)[1]
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(which, (value, value))
+
+
+class Zygote:
+    """One fork server in its own bubblewrap sandbox, talked to over pipes."""
+
+    def __init__(self, plan: Plan, kind: str, run_dir: Path) -> None:
+        if not plan.bwrap:
+            raise ZygoteError("a zygote runs only inside bubblewrap")
+        self.kind = kind
+        self.plan_key = plan.to_json()
+        self.shared = run_dir / f"z-{kind}-{uuid.uuid4().hex[:10]}"
+        self.shared.mkdir(mode=0o700)
+        self.env = _kernel_env(Path(HOME))
+        self.env["MPLBACKEND"] = BACKEND
+        spec = {"kind": kind, "shared": str(self.shared)}
+        argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
+        argv += ["--", sys.executable, "-m", "grader.sandbox.zygote", json.dumps(spec)]
+        self.log_path = run_dir / f"{self.shared.name}.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd="/",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                preexec_fn=lambda: _zygote_limits(plan.limits),  # noqa: PLW1509
+            )
+        self.buffer = b""
+        self.pid = int(self._read(START_TIMEOUT).get("pid", 0))
+
+    # -- the pipe
+    def _read(self, timeout: float) -> dict:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = end - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                self.close()
+                raise ZygoteError(f"the {self.kind} zygote did not answer within {timeout:.0f} s")
+            data = os.read(fd, 65536)
+            if not data:
+                self.close()
+                raise ZygoteError(f"the {self.kind} zygote exited: {self.log_tail()}")
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        answer = json.loads(line)
+        if "error" in answer:
+            raise ZygoteError(f"the {self.kind} zygote: {answer['error']}")
+        return answer
+
+    def request(self, timeout: float = REQUEST_TIMEOUT, **req: Any) -> dict:
+        if not self.alive():
+            raise ZygoteError(f"the {self.kind} zygote is gone: {self.log_tail()}")
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps(req) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError as exc:
+            self.close()
+            raise ZygoteError(f"the {self.kind} zygote is gone ({exc})") from exc
+        return self._read(timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_bytes()[-1500:].decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    # -- jobs
+    def new_job_dir(self) -> Path:
+        box = self.shared / f"k-{uuid.uuid4().hex[:12]}"
+        box.mkdir(mode=0o700)
+        return box
+
+    def spawn(self, job: dict, hard_kill_after: float = 0) -> int:
+        env = dict(self.env)
+        env.update(job.pop("env", {}))
+        job = {**job, "env": env}
+        return int(self.request(op="spawn", job=job, hard_kill_after=hard_kill_after)["pid"])
+
+    def poll(self) -> int | None:
+        if not self.alive():
+            return 128 + signal.SIGKILL
+        try:
+            return self.request(op="poll")["code"]
+        except ZygoteError:
+            return 128 + signal.SIGKILL
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            try:
+                self.request(op="signal", signal=int(signum))
+            except ZygoteError:
+                pass
+
+    def finish(self) -> int | None:
+        """Kill everything the job left and wipe the writable places; restart when it fails."""
+        if not self.alive():
+            return 128 + signal.SIGKILL
+        try:
+            return self.request(op="finish")["code"]
+        except ZygoteError:
+            self.close()  # a zygote that cannot clean up is not used again
+            return 128 + signal.SIGKILL
+
+
+_ZYGOTES: dict[str, Zygote] = {}
+
+
+def zygote_for(plan: Plan, kind: str, run_dir: Path) -> Zygote:
+    """This process's zygote of this kind for this plan (a fresh one if it died or the plan
+    changed)."""
+    z = _ZYGOTES.get(kind)
+    if z is not None and (not z.alive() or z.plan_key != plan.to_json()):
+        z.close()
+        z = None
+    if z is None:
+        z = Zygote(plan, kind, run_dir)
+        _ZYGOTES[kind] = z
+    return z
+
+
+def close_all() -> None:
+    for z in list(_ZYGOTES.values()):
+        z.close()
+    _ZYGOTES.clear()
+
+
+atexit.register(close_all)
+
+
+def run_job(
+    plan: Plan,
+    kind: str,
+    run_dir: Path,
+    *,
+    argv: list[str],
+    workdir: Path,
+    prepare: Any = None,
+    wall_clock: float,
+) -> tuple[int, Path]:
+    """Run a script job (verification) in the warm zygote of `kind`; wait for it to end.
+
+    `prepare(box)` writes the job's files into its folder first. Returns (exit code, box);
+    the box is wiped at the next job.
+    """
+    z = zygote_for(plan, kind, run_dir)
+    box = z.new_job_dir()
+    work = box / "work"
+    _copy_limited(workdir, work)
+    if prepare is not None:
+        argv = prepare(box, argv)
+    z.spawn(
+        {
+            "kind": "script",
+            "argv": argv,
+            "cwd": str(work),
+            "log": str(box / "job.log"),
+            "limits": plan.limits,
+        },
+        hard_kill_after=wall_clock,
+    )
+    while True:
+        code = z.poll()
+        if code is not None:
+            return code, box
+        time.sleep(0.01)
+
+
+class ZygoteProvisioner(LocalProvisioner):
+    """A kernel provisioner whose kernel is a child of the worker's kernel zygote."""
+
+    zygote: Zygote | None = None
+    child_pid: int = 0
+    finished: bool = False
+
+    @property
+    def has_process(self) -> bool:
+        return bool(self.child_pid) and not self.finished
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        km = self.parent
+        z = self.zygote
+        assert km is not None and z is not None
+        box = Path(km.box)
+        work = box / "work"
+        _copy_limited(Path(kwargs.get("cwd") or os.getcwd()), work)
+        self.child_pid = z.spawn(
+            {
+                "kind": "kernel",
+                "argv": list(cmd[cmd.index("-f") :]),
+                "cwd": str(work),
+                "log": str(box / "kernel.log"),
+                "limits": km.limits_dict,
+            },
+            hard_kill_after=km.limits_dict.get("hard_kill_after", 0),
+        )
+        self.pid = self.child_pid
+        self.pgid = self.child_pid
+        self.process = _ZygoteProcess(self)
+        self.cwd = str(work)
+        return self.connection_info
+
+    async def poll(self) -> int | None:
+        if not self.child_pid or self.zygote is None:
+            return 0
+        if self.finished:
+            return self._code
+        return self.zygote.poll()
+
+    async def wait(self) -> int | None:
+        while True:
+            code = await self.poll()
+            if code is not None:
+                return code
+            await asyncio.sleep(0.02)
+
+    async def send_signal(self, signum: int) -> None:
+        if self.zygote is not None and not self.finished:
+            self.zygote.signal(signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGTERM)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        if self.zygote is not None and self.child_pid and not self.finished:
+            self._code = self.zygote.finish()
+            self.finished = True
+
+    _code: int | None = None
+
+
+class _ZygoteProcess:
+    """What SandboxKernelManager.exit_code reads (`provisioner.process.poll()`)."""
+
+    def __init__(self, provisioner: ZygoteProvisioner) -> None:
+        self.provisioner = provisioner
+        self.pid = provisioner.child_pid
+
+    def poll(self) -> int | None:
+        p = self.provisioner
+        if p.finished:
+            return p._code
+        return p.zygote.poll() if p.zygote is not None else None
+
+
+def warm_kernel_manager(config: Any, plan: Plan, log: Any = None) -> Any:
+    """A SandboxKernelManager whose kernel is forked by this process's kernel zygote, or
+    None when no zygote can run (no bubblewrap, or it failed to start: the cold path then)."""
+    from grader.sandbox.execute import SandboxKernelManager, run_dir
+
+    if not plan.bwrap:
+        return None
+    try:
+        z = zygote_for(plan, "kernel", run_dir())
+    except (ZygoteError, OSError) as exc:
+        if log is not None:
+            log.warning("no warm kernel (%s): starting a cold one", exc)
+        return None
+
+    class WarmKernelManager(SandboxKernelManager):
+        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+            if self.provisioner is None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+                provisioner = ZygoteProvisioner(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+                )
+                provisioner.zygote = z
+                self.provisioner = provisioner
+            return await super()._async_pre_start_kernel(**kw)
+
+    km = WarmKernelManager(config=config, plan_json=plan.to_json())
+    import shutil
+
+    shutil.rmtree(km.box, ignore_errors=True)
+    km.box = z.new_job_dir()
+    km.connection_file = str(km.box / "kernel.json")
+    km.ip = str(km.box / "ipc")
+    km.limits_dict = dict(plan.limits)
+    return km

@@ -1,0 +1,375 @@
+"""The fork server (zygote) inside the sandbox: warm interpreters, one fresh child per notebook.
+
+`python -m grader.sandbox.zygote SPEC_JSON` runs *inside* bubblewrap (grader.sandbox.warm
+starts it: the whole file system read-only, the course hidden, its own PID, IPC, network,
+UTS and user namespaces, killed with its parent). It imports once what every grading
+kernel imports (IPython, ipykernel, numpy, matplotlib with the non-drawing backend of
+grader.sandbox.nofigures, the student package and `grader.judge.hidden`), then serves
+requests from the grader on its stdin/stdout, one job at a time:
+
+- `spawn`: fork a child that becomes the job (an ipykernel with the given connection file,
+  or a Python script such as the verification runner) with the notebook's limits set by
+  setrlimit, its own session, a clean environment and fresh random seeds;
+- `poll`, `signal`: the child's exit code; a signal for it (interrupts, kills);
+- `finish`: after the job, kill *every* other process in the sandbox's PID namespace
+  (`kill(-1, SIGKILL)` until none is left: background processes and daemons die), remove
+  System V IPC objects, and wipe every writable place (/tmp with HOME in it, /dev/shm, new
+  entries of /dev, the shared job folder), so nothing of one submission reaches the next.
+
+The zygote never runs student code: each child starts from the zygote's own untouched
+memory, so a module a submission patched dies with that submission's child. The zygote is
+not dumpable (`PR_SET_DUMPABLE` 0: no child can ptrace it or write its memory), its control
+pipes are closed in the child, and it holds no thread or ZeroMQ context when it forks. A
+child that kills the zygote ends the whole sandbox (bwrap's init goes with it); the grader
+starts a fresh zygote for the next submission (docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
+HOME = "/tmp/home"
+#: The exit code reported for a child killed at its wall-clock limit (as boxrun's).
+EXIT_NOTEBOOK_TIMEOUT = 124
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def preload(kind: str) -> None:
+    """Import what every job of this kind imports (the expensive part of a kernel start)."""
+    import numpy  # noqa: F401
+
+    if kind == "kernel":
+        import matplotlib
+
+        matplotlib.use("module://grader.sandbox.nofigures")
+        import backprop_checks.checks  # noqa: F401
+        import backprop_checks.diagnose  # noqa: F401
+        import ipykernel.ipkernel  # noqa: F401
+        import ipykernel.kernelapp  # noqa: F401
+        import IPython.core.interactiveshell  # noqa: F401
+        import matplotlib.pyplot  # noqa: F401
+        import numpy.linalg  # noqa: F401
+
+        import grader.sandbox.nofigures  # noqa: F401
+
+        try:
+            import grader.judge.hidden  # noqa: F401
+        except ImportError:
+            pass
+    else:
+        import backprop_checks.cases  # noqa: F401
+        import backprop_checks.observe  # noqa: F401
+        import IPython.core.inputtransformer2  # noqa: F401
+
+
+# --------------------------------------------------------------------------- the child
+
+
+def _set_limits(limits: dict[str, int]) -> None:
+    pairs = [
+        (resource.RLIMIT_AS, limits.get("memory_bytes", 0)),
+        (resource.RLIMIT_CPU, limits.get("cpu_seconds", 0)),
+        (resource.RLIMIT_FSIZE, limits.get("max_file_bytes", 0)),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_MSGQUEUE, 0),  # no POSIX message queue can outlive the job
+    ]
+    for which, value in pairs:
+        if value is None or (
+            value <= 0 and which not in (resource.RLIMIT_CORE, resource.RLIMIT_MSGQUEUE)
+        ):
+            continue
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else hard))
+
+
+def _child(job: dict, control: tuple[int, int]) -> None:
+    """Become the job (never returns)."""
+    code = 1
+    try:
+        os.setsid()
+        for fd in control:
+            os.close(fd)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        null = os.open("/dev/null", os.O_RDONLY)
+        log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 65536)
+        _set_limits(job["limits"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        os.chdir(job["cwd"])
+        import random
+
+        random.seed()
+        import numpy
+
+        numpy.random.seed()
+        if job["kind"] == "kernel":
+            _run_kernel(job["argv"])
+            code = 0
+        else:
+            sys.argv = list(job["argv"])
+            path = sys.argv[0]
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            exec(compile(source, path, "exec"), {"__name__": "__main__"})  # noqa: S102
+            code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the traceback goes to the job's log
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _run_kernel(argv: list[str]) -> None:
+    from ipykernel.kernelapp import IPKernelApp
+
+    from grader.sandbox.nofigures import neutralise_magic
+
+    app = IPKernelApp.instance()
+    app.initialize(argv)
+    neutralise_magic(app.shell)
+    app.start()
+
+
+# --------------------------------------------------------------------------- clean-up
+
+
+def _kill_all() -> None:
+    """SIGKILL every process of this PID namespace but the zygote and bwrap's init."""
+    for _ in range(1000):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        _reap()
+        time.sleep(0.002)
+    _reap()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _remove_sysv_ipc() -> None:
+    libc = _libc()
+    for kind, call in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 1:
+                ipc_id = int(parts[1])
+                if kind == "sem":
+                    libc.semctl(ipc_id, 0, IPC_RMID)
+                else:
+                    getattr(libc, call)(ipc_id, IPC_RMID, None)
+
+
+def _wipe(path: str, keep: set[str] | None = None) -> None:
+    """Remove everything inside `path` (but the paths in `keep`, and the folders leading to
+    them, whose other entries go), whatever its modes."""
+    keep = keep or set()
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        full = os.path.join(path, name)
+        if full in keep:
+            continue
+        if any(k.startswith(full + "/") for k in keep) and not os.path.islink(full):
+            _wipe(full, keep)
+            continue
+        if os.path.isdir(full) and not os.path.islink(full):
+            for root, dirs, _files in os.walk(full):
+                for d in dirs:
+                    try:
+                        os.chmod(os.path.join(root, d), 0o700)
+                    except OSError:
+                        pass
+            try:
+                os.chmod(full, 0o700)
+            except OSError:
+                pass
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
+
+
+def _fresh_home() -> None:
+    for sub in (".mpl", ".ipython"):
+        os.makedirs(os.path.join(HOME, sub), exist_ok=True)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    """One zygote: a loop over requests on fd 0, answers on fd 1 (JSON lines)."""
+
+    def __init__(self, spec: dict, control: tuple[int, int]) -> None:
+        self.spec = spec
+        self.control = control
+        self.child = 0
+        self.code: int | None = None
+        self.deadline = 0.0
+        self.buffer = b""
+        self.dev = {os.path.join("/dev", n) for n in os.listdir("/dev")}
+
+    def send(self, **message: Any) -> None:
+        os.write(self.control[1], (json.dumps(message) + "\n").encode())
+
+    def serve(self) -> None:
+        self.send(ready=True, pid=os.getpid())
+        while True:
+            ready, _, _ = select.select([self.control[0]], [], [], 0.1)
+            self.check_child()
+            if not ready:
+                continue
+            data = os.read(self.control[0], 65536)
+            if not data:
+                _kill_all()
+                return
+            self.buffer += data
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                self.handle(json.loads(line))
+
+    def check_child(self) -> None:
+        if not self.child or self.code is not None:
+            return
+        if self.deadline and time.monotonic() > self.deadline:
+            os.kill(self.child, signal.SIGKILL)
+            os.waitpid(self.child, 0)
+            self.code = EXIT_NOTEBOOK_TIMEOUT
+            return
+        pid, status = os.waitpid(self.child, os.WNOHANG)
+        if pid:
+            self.code = os.waitstatus_to_exitcode(status)
+            if self.code < 0:
+                self.code = 128 - self.code
+
+    def handle(self, req: dict) -> None:
+        op = req.get("op")
+        if op == "spawn":
+            if self.child and self.code is None:
+                self.send(error="a job is still running")
+                return
+            # Whatever an earlier job left (the grader always asks to finish; this is in case
+            # it could not): all of it goes, but the new job's own folder.
+            self.finish(keep=os.path.dirname(req["job"]["log"]))
+            self.code = None
+            hard = float(req.get("hard_kill_after") or 0)
+            self.deadline = time.monotonic() + hard if hard > 0 else 0.0
+            import threading
+
+            if threading.active_count() != 1:  # never fork with threads about
+                self.send(error="the zygote has threads; it cannot fork safely")
+                return
+            pid = os.fork()
+            if pid == 0:
+                _child(req["job"], self.control)
+            self.child = pid
+            self.send(pid=pid)
+        elif op == "poll":
+            self.check_child()
+            self.send(code=self.code)
+        elif op == "signal":
+            if self.child and self.code is None:
+                try:
+                    os.killpg(self.child, int(req["signal"]))
+                except OSError:
+                    try:
+                        os.kill(self.child, int(req["signal"]))
+                    except OSError:
+                        pass
+            self.send(ok=True)
+        elif op == "finish":
+            code = self.finish()
+            self.send(code=code)
+        else:
+            self.send(error=f"unknown request {op!r}")
+
+    def finish(self, keep: str = "") -> int | None:
+        """Kill every process but the zygote, wipe every writable place (see module doc)."""
+        _kill_all()
+        if self.child and self.code is None:
+            self.code = 128 + signal.SIGKILL
+        code, self.child = self.code, 0
+        _remove_sysv_ipc()
+        shared = self.spec["shared"]
+        _wipe("/tmp", keep={shared})  # the shared folder is mounted under /tmp
+        _wipe("/dev/shm")
+        for name in os.listdir("/dev"):
+            full = os.path.join("/dev", name)
+            if full not in self.dev:
+                _wipe("/dev", keep=self.dev)
+                break
+        _wipe(shared, keep={keep} if keep else None)
+        _fresh_home()
+        return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1:
+        print("usage: python -m grader.sandbox.zygote SPEC_JSON", file=sys.stderr)
+        return 2
+    spec = json.loads(argv[0])
+    libc = _libc()
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # The control pipes move off fds 0 and 1, so nothing printed while importing (or by a
+    # child) can be read as an answer.
+    control = (os.dup(0), os.dup(1))
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    _fresh_home()
+    preload(spec["kind"])
+    Server(spec, control).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
