@@ -1,27 +1,28 @@
 """Benchmark: the same class graded by `backprop-grader autograde --workers N` and by plain
 sequential `nbgrader autograde`, with the floor (bare kernel start + execute with nbclient).
 
-    .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2]
+    .venv/bin/python benchmarks/grading.py [--students 12] [--workers 2] [--hooks course]
 
 The class is the demo's (grader.pipeline.demo: correct, partly correct, misconceptions, stubs, a
 notebook that is not JSON, one whose code kills the kernel), `--students` x every notebook
-in source/. Three identical copies of the collected course are made, then, one after the
-other (nothing else of ours runs meanwhile):
+in source/. Identical copies of the collected course are made, then, one after the other
+(nothing else of ours runs meanwhile):
 
-1. ours: `grader.pipeline.autograde(course, workers=N)`: nbgrader's Autograde converter in
-   N long-lived workers. With `--hooks plain` (the default) the execution hooks of
-   grader.pipeline.hooks are set to what plain nbgrader does (its own `Execute`, no
-   post-grading step), so both sides do the same grading work and the figure measures the
-   pipeline; `--hooks course` keeps the course's hooks (sandboxed kernels and
-   out-of-process verification, issue 7), which do more work per notebook;
-2. plain nbgrader: one `nbgrader autograde "*"` process (sequential, its start-up paid once:
-   the fairest form of the plain command);
+1. ours: `grader.pipeline.autograde(course, workers=N)`, what instructors run. With
+   `--hooks course` (the default, the headline) the course's hooks: every kernel sandboxed
+   (forked from a warm per-worker zygote inside bubblewrap) and every graded notebook
+   verified out of process (docs/performance.md). `--hooks plain` is a labelled comparison
+   of the pipeline alone: nbgrader's own `Execute` and no post-grading step;
+2. plain nbgrader: one `nbgrader autograde "*"` process (sequential, its start-up paid once)
+   in a copy of the course with its nbgrader_config.py: a cold sandboxed kernel per notebook
+   and the verification hook, as `nbgrader autograde` and formgrader's button grade;
 3. the floor: the submitted notebooks executed by nbclient (a fresh kernel each, no grading,
    no gradebook), split over N processes like ours, so both use the same cores.
 
 Prints seconds per notebook (wall clock / notebooks) for each, ours vs plain nbgrader
-(target >= 1.9x on 2 cores) and ours vs the floor (target <= 1.3x), and the load average
-before and after (the machine may be shared).
+(target >= 4x on 2 cores with the course's hooks) and ours vs the floor, the test cells
+compared with plain nbgrader's, and the load average before and after (the machine may be
+shared: compare the ratio, measured in one run).
 """
 
 from __future__ import annotations
@@ -82,15 +83,15 @@ def _readable(path: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--students", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", help="work in this folder (kept) instead of a temporary one")
     parser.add_argument(
         "--hooks",
         choices=["plain", "course"],
-        default="plain",
-        help="plain: nbgrader's own Execute and no post-grading step (same work as plain "
-        "nbgrader); course: the course's sandbox and verification hooks",
+        default="course",
+        help="course (default): the course's sandbox and verification hooks, what instructors "
+        "run; plain: nbgrader's own Execute and no post-grading step (a comparison)",
     )
     parser.add_argument("--skip-plain", action="store_true", help="do not run plain nbgrader")
     args = parser.parse_args()
@@ -117,7 +118,11 @@ def main() -> int:
     t0 = time.perf_counter()
     run = autograde(ours, workers=args.workers)
     t_ours = time.perf_counter() - t0
-    print(f"ours ({args.hooks} hooks): {t_ours:7.1f} s  {t_ours / n:.2f} s/notebook", flush=True)
+    label = "sandbox + verification" if args.hooks == "course" else "nbgrader's Execute, no hook"
+    print(
+        f"ours ({args.hooks} hooks: {label}): {t_ours:7.1f} s  {t_ours / n:.2f} s/notebook",
+        flush=True,
+    )
 
     t_plain = float("nan")
     if not args.skip_plain:
@@ -125,7 +130,8 @@ def main() -> int:
         proc = course_mod.run_nbgrader(["autograde", "*"], plain, check=False)
         t_plain = time.perf_counter() - t0
         print(
-            f"plain nbgrader: {t_plain:7.1f} s  {t_plain / n:.2f} s/notebook "
+            f"plain nbgrader (sequential, course config): {t_plain:7.1f} s  "
+            f"{t_plain / n:.2f} s/notebook "
             f"(exit {proc.returncode})",
             flush=True,
         )
@@ -135,8 +141,9 @@ def main() -> int:
 
     same = _same_scores(ours, plain, {r.key for r in run.results if r.status == "graded"})
     print(f"load average after: {os.getloadavg()}")
-    print(f"ours vs plain nbgrader: {t_plain / t_ours:.2f}x faster (target >= 1.9x)")
-    print(f"ours vs floor:          {t_ours / t_floor:.2f}x the floor (target <= 1.3x)")
+    target = "target >= 4x" if args.hooks == "course" else "plain hooks: a comparison only"
+    print(f"ours vs plain nbgrader: {t_plain / t_ours:.2f}x faster ({target})")
+    print(f"ours vs floor:          {t_ours / t_floor:.2f}x the floor")
     print(f"same scores as plain nbgrader where both graded: {same}")
     print(f"courses kept in {root}" if args.keep else "")
     if not args.keep:

@@ -483,7 +483,7 @@ def autograde(
         ensure_in_gradebook(course, sorted({a for _, a in todo}))
         config = course_config(course)
         config.merge(hooks.execution_config(course, timeout=timeout))
-        env = hooks.execution_env()
+        env = {**hooks.execution_env(), **hooks.fast_grading_env()}
 
         last_save = [0.0]
 

@@ -57,6 +57,14 @@ def execution_env() -> dict[str, str]:
     return {"PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
 
 
+def fast_grading_env() -> dict[str, str]:
+    """Set in `backprop-grader autograde`'s workers: kernels and verification processes are
+    forked from warm zygotes, figures are noted instead of drawn, and cells after the last
+    graded one are not run (grader.sandbox.execute.WARM_ENV; docs/performance.md). Plain
+    `nbgrader autograde` and selfcheck start a cold sandboxed kernel per notebook."""
+    return {"BACKPROP_GRADER_WARM": "1"}
+
+
 def execute_preprocessor() -> type:
     """The preprocessor class that runs a notebook in a kernel (selfcheck uses it too)."""
     from grader.sandbox.execute import SandboxedExecute

@@ -99,6 +99,9 @@ ENAME_KERNEL_DIED = "KernelDied"
 ENAME_NOTEBOOK_TIME = "NotebookTimeLimit"
 ENAME_NOT_RUN = "NotRun"
 CUT_NOTE = "[output cut: {n} bytes]"
+#: Set to "1" in a grading process (backprop-grader autograde's workers): `warm` and
+#: `skip_after_graded` default to on there (nbgrader_config.py can still turn them off).
+WARM_ENV = "BACKPROP_GRADER_WARM"
 #: The output of a code cell after the last graded one, when grading skips those.
 SKIPPED_NOTE = (
     "[not run during grading: this cell comes after the last graded cell, so it cannot "
@@ -612,6 +615,14 @@ class SandboxedExecute(Execute):
         help="do not run code cells after the last graded cell (they cannot change a grade); "
         "each gets a note saying so. `backprop-grader autograde` sets it",
     ).tag(config=True)
+
+    @default("warm")
+    def _warm_default(self) -> bool:
+        return os.environ.get(WARM_ENV) == "1"
+
+    @default("skip_after_graded")
+    def _skip_default(self) -> bool:
+        return os.environ.get(WARM_ENV) == "1"
 
     @default("extra_arguments")
     def _extra_arguments_default(self) -> list[str]:

@@ -61,7 +61,9 @@ def _zygote_limits(limits: dict[str, int]) -> None:  # runs in the child before 
 class Zygote:
     """One fork server in its own bubblewrap sandbox, talked to over pipes."""
 
-    def __init__(self, plan: Plan, kind: str, run_dir: Path) -> None:
+    def __init__(
+        self, plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None
+    ) -> None:
         if not plan.bwrap:
             raise ZygoteError("a zygote runs only inside bubblewrap")
         self.kind = kind
@@ -69,10 +71,13 @@ class Zygote:
         self.shared = run_dir / f"z-{kind}-{uuid.uuid4().hex[:10]}"
         self.shared.mkdir(mode=0o700)
         self.env = _kernel_env(Path(HOME))
-        self.env["MPLBACKEND"] = BACKEND
+        # Kernels note figures (grader.sandbox.nofigures); verification cannot import the
+        # grader's modules and draws nothing anyway (Agg, as a cold verification).
+        self.env["MPLBACKEND"] = BACKEND if kind == "kernel" else "Agg"
         spec = {"kind": kind, "shared": str(self.shared)}
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
-        argv += ["--", sys.executable, "-m", "grader.sandbox.zygote", json.dumps(spec)]
+        server = server or ["-m", "grader.sandbox.zygote"]
+        argv += ["--", sys.executable, *server, json.dumps(spec)]
         self.log_path = run_dir / f"{self.shared.name}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -84,6 +89,7 @@ class Zygote:
                 preexec_fn=lambda: _zygote_limits(plan.limits),  # noqa: PLW1509
             )
         self.buffer = b""
+        self.children_cpu = 0.0  #: CPU seconds of every job so far (reported at finish)
         self.pid = int(self._read(START_TIMEOUT).get("pid", 0))
 
     # -- the pipe
@@ -167,12 +173,15 @@ class Zygote:
             except ZygoteError:
                 pass
 
-    def finish(self) -> int | None:
-        """Kill everything the job left and wipe the writable places; restart when it fails."""
+    def finish(self, keep: Path | None = None) -> int | None:
+        """Kill everything the job left and wipe the writable places (but `keep`, a job
+        folder whose results are still to be read); a zygote that fails here is replaced."""
         if not self.alive():
             return 128 + signal.SIGKILL
         try:
-            return self.request(op="finish")["code"]
+            answer = self.request(op="finish", keep=str(keep or ""))
+            self.children_cpu = float(answer.get("cpu", 0.0))
+            return answer["code"]
         except ZygoteError:
             self.close()  # a zygote that cannot clean up is not used again
             return 128 + signal.SIGKILL
@@ -181,7 +190,9 @@ class Zygote:
 _ZYGOTES: dict[str, Zygote] = {}
 
 
-def zygote_for(plan: Plan, kind: str, run_dir: Path) -> Zygote:
+def zygote_for(
+    plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None
+) -> Zygote:
     """This process's zygote of this kind for this plan (a fresh one if it died or the plan
     changed)."""
     z = _ZYGOTES.get(kind)
@@ -189,7 +200,7 @@ def zygote_for(plan: Plan, kind: str, run_dir: Path) -> Zygote:
         z.close()
         z = None
     if z is None:
-        z = Zygote(plan, kind, run_dir)
+        z = Zygote(plan, kind, run_dir, server)
         _ZYGOTES[kind] = z
     return z
 
@@ -210,35 +221,37 @@ def run_job(
     *,
     argv: list[str],
     workdir: Path,
-    prepare: Any = None,
+    prepare: Any,
     wall_clock: float,
+    server: list[str] | None = None,
 ) -> tuple[int, Path]:
-    """Run a script job (verification) in the warm zygote of `kind`; wait for it to end.
+    """Run a script job (verification) in this process's warm zygote of `kind`.
 
-    `prepare(box)` writes the job's files into its folder first. Returns (exit code, box);
-    the box is wiped at the next job.
+    `prepare(box)` writes the job's files into its folder and returns the script's argv.
+    When the script has ended, every process it left is killed before the caller reads its
+    results (nothing can write them afterwards). Returns (exit code, job folder); the
+    caller removes the folder (the next job wipes it anyway).
     """
-    z = zygote_for(plan, kind, run_dir)
+    z = zygote_for(plan, kind, run_dir, server)
     box = z.new_job_dir()
-    work = box / "work"
-    _copy_limited(workdir, work)
-    if prepare is not None:
-        argv = prepare(box, argv)
+    _copy_limited(workdir, box / "work")
+    argv = prepare(box) + list(argv)
     z.spawn(
         {
             "kind": "script",
             "argv": argv,
-            "cwd": str(work),
+            "cwd": str(box / "work"),
             "log": str(box / "job.log"),
             "limits": plan.limits,
         },
         hard_kill_after=wall_clock,
     )
-    while True:
-        code = z.poll()
-        if code is not None:
-            return code, box
+    code = None
+    while code is None:
         time.sleep(0.01)
+        code = z.poll()
+    z.finish(keep=box)
+    return code, box
 
 
 class ZygoteProvisioner(LocalProvisioner):

@@ -73,9 +73,13 @@ def preload(kind: str) -> None:
         except ImportError:
             pass
     else:
+        import matplotlib
+
+        matplotlib.use("Agg")
         import backprop_checks.cases  # noqa: F401
         import backprop_checks.observe  # noqa: F401
         import IPython.core.inputtransformer2  # noqa: F401
+        import matplotlib.pyplot  # noqa: F401
 
 
 # --------------------------------------------------------------------------- the child
@@ -126,6 +130,7 @@ def _child(job: dict, control: tuple[int, int]) -> None:
 
         numpy.random.seed()
         if job["kind"] == "kernel":
+            sys.path.insert(0, job["cwd"])  # as `python -m ipykernel_launcher` run there
             _run_kernel(job["argv"])
             code = 0
         else:
@@ -323,8 +328,9 @@ class Server:
                         pass
             self.send(ok=True)
         elif op == "finish":
-            code = self.finish()
-            self.send(code=code)
+            code = self.finish(keep=str(req.get("keep") or ""))
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            self.send(code=code, cpu=usage.ru_utime + usage.ru_stime)
         else:
             self.send(error=f"unknown request {op!r}")
 
@@ -354,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m grader.sandbox.zygote SPEC_JSON", file=sys.stderr)
         return 2
     spec = json.loads(argv[0])
+    # Nothing importable from the folder the zygote started in (the shared job folder).
+    here = {"", os.getcwd(), spec["shared"], os.path.dirname(os.path.abspath(__file__))}
+    sys.path[:] = [p for p in sys.path if p not in here]
     libc = _libc()
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

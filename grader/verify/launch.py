@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import pickle
 import re
 import secrets
@@ -477,6 +478,8 @@ for gid, src in job["cells"]:
         _alarm(0)
     if gid in job["cases"] and gid not in done:
         report(gid)
+    if len(done) == len(job["cases"]):
+        break  # every function observed: later cells cannot change an observation
 for name in job["cases"]:
     if name not in done:
         report(name)
@@ -560,7 +563,60 @@ def _overlay_package(box: Path) -> dict[str, str]:
 
 
 class _NoTime(Exception):
-    """No time is left for verification."""
+    """No time is left for verification (or it ran in the warm zygote)."""
+
+
+_WARM_PKG: list[Path] = []
+
+
+def _warm_plan(
+    limits: sandbox.Limits, course: Path | None, mode: str, bwrap: str
+) -> sandbox.Plan | None:
+    """The verification zygote's sandbox plan (None: no bubblewrap, take the cold path).
+
+    The same overlay as a cold verification (only the allowed modules of `grader` and
+    `backprop_checks` exist), made once per process, plus the zygote's own server file."""
+    if mode == "off" or not sandbox.bwrap_status(bwrap).usable:
+        return None
+    if not _WARM_PKG:
+        folder = sandbox.run_dir() / "verify-pkg"
+        folder.mkdir(mode=0o700)
+        overlay = _overlay_package(folder)
+        server = folder / "zygote_server.py"
+        shutil.copy2(Path(sandbox.__file__).with_name("zygote.py"), server)
+        overlay[str(server)] = str(server)
+        (folder / "overlay.json").write_text(json.dumps(overlay))
+        (folder / "runner.py").write_text(_RUNNER, encoding="utf-8")
+        overlay[str(folder / "runner.py")] = str(folder / "runner.py")
+        (folder / "overlay.json").write_text(json.dumps(overlay))
+        _WARM_PKG.append(folder)
+    folder = _WARM_PKG[0]
+    overlay = json.loads((folder / "overlay.json").read_text())
+    plan, _ = sandbox.make_plan(limits, course=course, mode="require", bwrap=bwrap, overlay=overlay)
+    return plan
+
+
+def _run_warm(
+    plan: sandbox.Plan, job: dict, workdir: Path, wall: float
+) -> tuple[int, dict[str, dict[str, list[Any]]]]:
+    """Run the verification runner in the warm verification zygote: (exit code, results)."""
+    from grader.sandbox import warm
+
+    folder = _WARM_PKG[0]
+
+    def prepare(box: Path) -> list[str]:
+        (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
+        return [str(folder / "runner.py"), str(box / "job.pkl"), str(box / "result.pkl")]
+
+    server = ["-I", str(folder / "zygote_server.py")]
+    code, box = warm.run_job(
+        plan, "verify", sandbox.run_dir(), argv=[], workdir=workdir, prepare=prepare,
+        wall_clock=wall, server=server,
+    )  # fmt: skip
+    try:
+        return code, read_results(box / "result.pkl")
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
 
 
 @dataclass
@@ -594,6 +650,7 @@ def verify_notebook(
     cell_timeout: int = 60,
     seed: int | None = None,
     wall_clock: float | None = None,
+    warm: bool = False,
 ) -> Verification:
     """Run the notebook's own cells in a fresh sandboxed process and judge its functions here.
 
@@ -607,6 +664,8 @@ def verify_notebook(
         wall_clock: seconds the process may take (default: limits.notebook_timeout); what
             is left of the notebook's one limit after grading. Under a second: not run, and
             every function fails verification (a notebook cannot escape it by using up time).
+        warm: fork the process from this grading process's verification zygote
+            (grader.sandbox.warm; bubblewrap only) instead of starting a fresh Python.
     """
     from backprop_checks import checks
 
@@ -639,8 +698,6 @@ def verify_notebook(
     try:
         if not cell_timeout:
             raise _NoTime
-        overlay = _overlay_package(box)
-        plan, _ = sandbox.make_plan(limits, course=course, mode=mode, bwrap=bwrap, overlay=overlay)
         per_call = max(1, min(cell_timeout, int(wall)))
         job = {
             "cells": cells,
@@ -648,6 +705,16 @@ def verify_notebook(
             "cell_timeout": per_call,
             "call_timeout": per_call,
         }
+        warm_plan = _warm_plan(limits, course, mode, bwrap) if warm else None
+        if warm_plan is not None:
+            code, results = _run_warm(warm_plan, job, workdir, wall)
+            if code == sandbox.EXIT_NOTEBOOK_TIMEOUT:
+                run.error = f"stopped at the notebook's time limit ({wall:.0f} s were left for it)"
+            elif code != 0 and not results:
+                run.error = sandbox.death_reason(code, limits)
+            raise _NoTime  # done: judge below
+        overlay = _overlay_package(box)
+        plan, _ = sandbox.make_plan(limits, course=course, mode=mode, bwrap=bwrap, overlay=overlay)
         (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
         (box / "runner.py").write_text(_RUNNER, encoding="utf-8")
         out_path = box / "result.pkl"
@@ -764,6 +831,7 @@ def _sandbox_settings(config: Any) -> dict[str, Any]:
         "mode": ex.mode,
         "bwrap": ex.bwrap,
         "cell_timeout": cell_timeout,
+        "warm": bool(ex.warm),
     }
 
 
@@ -937,6 +1005,7 @@ def after_autograde(
                     bwrap=settings["bwrap"],
                     cell_timeout=settings["cell_timeout"],
                     wall_clock=None if deadline is None else deadline - time.time(),
+                    warm=settings["warm"],
                 )
             except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
                 flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")
