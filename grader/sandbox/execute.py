@@ -669,6 +669,8 @@ class SandboxedExecute(Execute):
             from grader.sandbox.warm import warm_kernel_manager
 
             self.km = warm_kernel_manager(self.config, plan, self.log)
+            if self.km is not None:  # the zygote kills whatever is left: no grace needed
+                self.shutdown_kernel = "immediate"
         if self.km is None:
             self.km = SandboxKernelManager(config=self.config, plan_json=plan.to_json())
         return self.km
