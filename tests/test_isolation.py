@@ -1,0 +1,215 @@
+"""No submission reaches the next one through a warm zygote: a real attack, real bubblewrap.
+
+`backprop-grader autograde` forks every kernel and every verification process from warm
+per-worker zygotes (grader.sandbox.zygote). One worker grades, in this order:
+
+- `a_attacker`: leaves a `sleep 1000` and a double-forked daemon that writes a file every
+  0.1 s, patches numpy and the student package's checks in place, seeds `sys.modules`,
+  writes files into /tmp, /dev/shm, its working folder and HOME, sets an environment
+  variable, and tries to open its zygote's memory;
+- `b_victim`: looks for every one of those traces; its `grad_W2` is wrong (the transpose)
+  unless it finds one, when it becomes right: so any leak changes its grades;
+- `c_killer`: kills its zygote (the kernel's and the verification's) from inside;
+- `d_victim`: `b_victim`'s notebook again, right after the killed zygotes.
+
+`b_victim` and `d_victim` must score exactly what `b_victim` scores graded alone (in a course
+of its own), with the same verification verdicts and flags, and report no trace.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from grader import course
+from grader.sandbox import execute as sandbox
+from tests.attacks import ASSIGNMENT, W2_WRONG, save, student_copy
+
+pytestmark = pytest.mark.slow
+
+TEST_LIMITS = "\nc.Execute.timeout = 20\nc.SandboxedExecute.notebook_timeout = 120\n"
+
+ATTACK = r"""
+import os, subprocess, sys, time, types
+import numpy
+subprocess.Popen(["sleep", "1000"])
+if os.fork() == 0:  # a daemon: double fork, its own session, a file every 0.1 s
+    if os.fork() == 0:
+        os.setsid()
+        while True:
+            for p in ("/tmp/a_daemon", os.path.expanduser("~/a_daemon"), "/dev/shm/a_daemon"):
+                try:
+                    with open(p, "a") as f:
+                        f.write("tick\n")
+                except OSError:
+                    pass
+            time.sleep(0.1)
+    os._exit(0)
+numpy.allclose = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+try:
+    import backprop_checks.checks as _checks
+    _checks.check_grad_W2 = lambda *a, **k: print("grad_W2: right (patched)")
+except ImportError:  # the verification process cannot import the checks
+    pass
+sys.modules["a_planted"] = types.ModuleType("a_planted")
+for p in ("/tmp/a_file", "/dev/shm/a_file", "a_file", os.path.expanduser("~/a_file")):
+    with open(p, "w") as f:
+        f.write("A")
+os.environ["A_WAS_HERE"] = "1"
+try:
+    open(f"/proc/{os.getppid()}/mem", "r+b")
+    print("zygote memory: OPENED")
+except OSError:
+    print("zygote memory: denied")
+"""
+
+PROBE = r"""
+import os, sys, time
+import numpy
+time.sleep(0.5)  # a surviving daemon would have written its file again by now
+LEAK = []
+mine = {1, os.getpid(), os.getppid()}
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) not in mine:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:80]
+        except OSError:
+            continue
+        if cmd.strip():
+            LEAK.append(f"process {pid}: {cmd}")
+for p in ("/tmp/a_daemon", "/tmp/a_file", "/dev/shm/a_file", "/dev/shm/a_daemon", "a_file",
+          os.path.expanduser("~/a_file"), os.path.expanduser("~/a_daemon")):
+    if os.path.exists(p):
+        LEAK.append(f"file {p}")
+if numpy.allclose(1.0, 2.0):
+    LEAK.append("numpy.allclose patched")
+if "a_planted" in sys.modules:
+    LEAK.append("sys.modules seeded")
+if "A_WAS_HERE" in os.environ:
+    LEAK.append("environment variable")
+try:
+    import backprop_checks.checks as _checks
+    if getattr(_checks.check_grad_W2, "__name__", "") != "check_grad_W2":
+        LEAK.append("checks patched")
+except ImportError:
+    pass
+print("LEAK", LEAK)
+"""
+
+#: Right (H^T delta2) when the probe found a trace, else the transpose (wrong).
+VICTIM_GRAD_W2 = '''def grad_W2(H, delta2):
+    """dL/dW2: wrong (the transpose) unless a trace of another submission was found."""
+    return (H.T @ delta2) if LEAK else (H.T @ delta2).T
+'''
+
+KILL_ZYGOTE = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+
+
+def _gid(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+def _with_cell(honest: nbformat.NotebookNode, code: str, grad_w2: str | None = None):
+    """The honest notebook with `code` in a new cell right before grad_W2's solution cell."""
+    nb = copy.deepcopy(honest)
+    at = next(i for i, c in enumerate(nb.cells) if _gid(c) == "grad_W2")
+    if grad_w2 is not None:
+        nb.cells[at].source = grad_w2
+    nb.cells.insert(at, new_code_cell(code))
+    return nb
+
+
+def _course(tmp: Path) -> tuple[Path, nbformat.NotebookNode]:
+    root = course.new_course(tmp)
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write(TEST_LIMITS)
+    course.generate_release(root, [ASSIGNMENT])
+    source = nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return root, student_copy(source, release)
+
+
+def _cells(root: Path, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {g.name: float(g.score or 0) for g in nb.grades}
+
+
+def _outputs(root: Path, student: str) -> str:
+    path = root / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(
+        " ".join(str(o.get(k, "")) for k in ("text", "ename", "evalue"))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory):
+    if not sandbox.bwrap_status().usable:
+        pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
+    if not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir():
+        pytest.skip(f"source/{ASSIGNMENT} is not written yet")
+    from grader.pipeline.autograde import autograde
+
+    batch, honest = _course(tmp_path_factory.mktemp("isolation-batch"))
+    victim = _with_cell(honest, PROBE, VICTIM_GRAD_W2)
+    notebooks = {
+        "a_attacker": _with_cell(honest, ATTACK),
+        "b_victim": victim,
+        "c_killer": _with_cell(honest, KILL_ZYGOTE),
+        "d_victim": victim,
+    }
+    for student, nb in notebooks.items():
+        save(batch / "submitted" / student / ASSIGNMENT, nb)
+    run = autograde(batch, ASSIGNMENT, workers=1)  # one worker: the same zygotes, in order
+
+    alone, _ = _course(tmp_path_factory.mktemp("isolation-alone"))
+    save(alone / "submitted" / "b_victim" / ASSIGNMENT, victim)
+    alone_run = autograde(alone, ASSIGNMENT, workers=1)
+    return (
+        batch,
+        {r.student: r for r in run.results},
+        alone,
+        {r.student: r for r in alone_run.results},
+    )
+
+
+def test_the_attack_ran(graded):
+    """The attack did run in the same worker before the victim (else the test proves
+    nothing), and the victim's switch works: graded alone its grad_W2 is wrong."""
+    batch, results, alone, alone_results = graded
+    out = _outputs(batch, "a_attacker")
+    assert "zygote memory: denied" in out, out[-2000:]
+    assert "zygote memory: OPENED" not in out
+    assert results["a_attacker"].status == "graded"
+    assert _cells(alone, "b_victim") == W2_WRONG
+    assert "LEAK []" in _outputs(alone, "b_victim")
+
+
+@pytest.mark.parametrize("student", ["b_victim", "d_victim"])
+def test_the_next_submission_finds_no_trace(graded, student: str):
+    batch, results, alone, alone_results = graded
+    out = _outputs(batch, student)
+    assert "LEAK []" in out, out[-2000:]
+    assert _cells(batch, student) == _cells(alone, "b_victim")
+    assert results[student].score == alone_results["b_victim"].score
+    assert sorted(results[student].flags) == sorted(alone_results["b_victim"].flags)
+    assert results[student].reason == alone_results["b_victim"].reason == ""
+
+
+def test_a_submission_that_kills_its_zygote_only_breaks_itself(graded):
+    batch, results, alone, alone_results = graded
+    out = _outputs(batch, "c_killer")
+    assert "KernelDied" in out or "kernel" in results["c_killer"].reason.lower(), out[-2000:]
+    assert _cells(batch, "d_victim") == _cells(alone, "b_victim")
