@@ -180,7 +180,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         result.reason = reason
         if not wrong:  # another assignment's notebook: nothing of this one to verify or flag
             result = hooks.after_autograde(course, student, assignment, result)
-        _refresh_scores(config, result)
+        if any(f.startswith("verdict changed") for f in result.flags):
+            _refresh_scores(config, result)  # verification set manual scores
     except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
         result = GradeResult(student, assignment, "failed", reason=_one_line(exc))
     result.seconds = time.perf_counter() - start

@@ -34,6 +34,7 @@ out-of-process verdict stands (an instructor can restore points by hand).
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import pickle
@@ -176,8 +177,10 @@ _RISKY_MODULES = {
 _PATH_RE = re.compile(r"^(/|~|\.\./|\.\.$)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _to_python(source: str) -> str:
-    """Cell source with IPython syntax (magics, !commands) turned into Python."""
+    """Cell source with IPython syntax (magics, !commands) turned into Python (cached: the
+    instructor's cells are the same in every submission)."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
@@ -907,12 +910,19 @@ def apply_verdicts(
 
 def _released_sources(course: Path, assignment: str) -> set[str]:
     """Normalised code of the notebook as handed out (release/, else source/)."""
+    paths = [course / f / assignment / f"{assignment}.ipynb" for f in ("release", "source")]
+    stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
+    return set(_released_sources_at(tuple(paths), stamps))
+
+
+@functools.lru_cache(maxsize=64)
+def _released_sources_at(paths: tuple[Path, ...], stamps: tuple[int, ...]) -> frozenset[str]:
     known: set[str] = set()
-    for folder in ("release", "source"):
-        nb, _ = read_notebook(course / folder / assignment / f"{assignment}.ipynb")
+    for path in paths:
+        nb, _ = read_notebook(path)
         if nb is not None:
             known |= {_normal(c.source) for c in nb.cells if c.cell_type == "code"}
-    return known
+    return frozenset(known)
 
 
 def sandbox_off_reason(settings: dict[str, Any]) -> str:
