@@ -10,7 +10,8 @@ grader.sandbox.boxrun kernel ...`, a small wrapper that
 - starts the kernel under `bwrap` (Debian package `bubblewrap`): the whole file system
   read-only; `/tmp`, the course directory (gradebook, every student's submissions, source/)
   and this run's other kernels hidden behind empty tmpfs mounts; only the Python
-  installation and the `grader` package shown again (read-only); the private copy mounted
+  installation and the `grader` and `backprop_checks` packages shown again (read-only,
+  `grader.sandbox.plan.default_exposed`); the private copy mounted
   read-write at the working folder's path; no network (`--unshare-all`: its own network,
   PID, IPC, UTS and user namespaces), no new user namespaces, killed with its parent,
 - caps address space (memory, default 2 GiB), CPU time, file size and core dumps with
