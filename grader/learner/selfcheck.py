@@ -103,14 +103,14 @@ def with_source_tests(
 
 @contextmanager
 def _quiet_sandbox_banner():
-    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.execute log) off a
+    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.plan log) off a
     learner's terminal while their notebook runs; any other stderr output is passed on."""
     import io
     import logging
     import sys
     from contextlib import redirect_stderr
 
-    logger = logging.getLogger("grader.sandbox.execute")
+    logger = logging.getLogger("grader.sandbox.plan")
     was_disabled, logger.disabled = logger.disabled, True
     buffer = io.StringIO()
     try:
@@ -129,12 +129,12 @@ def _quiet_sandbox_banner():
 
 def sandbox_note(config) -> str:
     """One quiet line for a learner when notebooks run without bubblewrap here, else ""."""
-    from grader.sandbox import execute as sandbox
+    from grader.sandbox.plan import bwrap_status
 
     settings = config.get("SandboxedExecute", {})
     if settings.get("mode", "auto") == "off":
         return "your notebook ran without the bubblewrap sandbox (turned off in the course config)"
-    if sandbox.bwrap_status(str(settings.get("bwrap", "bwrap"))).usable:
+    if bwrap_status(str(settings.get("bwrap", "bwrap"))).usable:
         return ""
     return (
         "your notebook ran without the bubblewrap sandbox (not available here): "

@@ -22,7 +22,7 @@ def sandbox_banner(results: list) -> str:
     off = [r for r in results if getattr(r, "sandbox", "")]
     if not off:
         return ""
-    from grader.sandbox.execute import loud_warning
+    from grader.sandbox.plan import loud_warning
 
     reasons = sorted({r.sandbox for r in off})
     return f"{loud_warning('; '.join(reasons))} [{len(off)} of {len(results)} submissions]"
