@@ -232,7 +232,7 @@ def test_python_m_grader_outside_make_finds_alembic(tmp_path):
 
 def test_summary_in_a_log_prints_full_values(capsys):
     """The summary table written to a log or CI (not a terminal) cuts nothing."""
-    from grader.cli import _console
+    from grader.cli.common import console as _console
     from grader.pipeline.autograde import AutogradeRun
     from grader.pipeline.results import GradeResult
     from grader.pipeline.summary import summary_tables
