@@ -24,7 +24,9 @@ from nbgrader.api import Gradebook
 from grader import course as course_mod
 from grader.cli import main
 from grader.config import db_url
-from grader.pipeline import agree, autograde, collect
+from grader.pipeline import agree
+from grader.pipeline.autograde import autograde
+from grader.pipeline.collect import collect
 from grader.pipeline.export import export, export_canvas, export_moodle
 from grader.pipeline.results import load_results
 

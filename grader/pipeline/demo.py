@@ -244,7 +244,8 @@ def run_demo(
     from rich.console import Console
 
     from grader.config import course_config
-    from grader.pipeline import autograde, collect
+    from grader.pipeline.autograde import autograde
+    from grader.pipeline.collect import collect
     from grader.pipeline.export import export
     from grader.pipeline.feedback import feedback
     from grader.pipeline.report import build_report
