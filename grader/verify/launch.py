@@ -49,6 +49,8 @@ from typing import Any
 
 import nbformat
 
+from grader.nbcells import is_test as is_test_cell
+from grader.nbcells import nbgrader_meta as _meta
 from grader.sandbox import execute as sandbox
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
@@ -76,15 +78,6 @@ class VerifyError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- notebooks
-
-
-def _meta(cell: Any) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_test_cell(cell: Any) -> bool:
-    m = _meta(cell)
-    return bool(m.get("grade")) and not m.get("solution")
 
 
 def graded_functions(grade_ids: list[str]) -> list[str]:
