@@ -20,7 +20,7 @@ import nbformat
 
 from grader.config import course_config
 from grader.course import ASSIGNMENTS, REPO_ROOT
-from grader.nbcells import grade_id, is_graded, is_locked, points
+from grader.nbcells import grade_id, is_graded, is_locked, nbgrader_meta, points
 from grader.pipeline import hooks
 from grader.pipeline.failures import cell_message, cell_timeout, definition_errors
 from grader.pipeline.results import CellResult, tags_in
@@ -86,7 +86,7 @@ def with_source_tests(
             if is_graded(src) or is_locked(src):
                 cell.cell_type = src.cell_type
                 cell.source = src.source
-                cell.metadata["nbgrader"] = dict(src.metadata["nbgrader"])
+                cell.metadata["nbgrader"] = dict(nbgrader_meta(src))
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

@@ -10,7 +10,7 @@ line of each failing test's message and the misconception tags named in it.
 `read_result` builds a result from the gradebook and the autograded notebook (what a worker
 does after grading); `result_from_gradebook` adds the verification record, for submissions
 graded some other way (plain `nbgrader autograde`, the formgrader); `class_results` is every
-submission's result, what the report and the summary count.
+submission's result, what the class report counts.
 """
 
 from __future__ import annotations
