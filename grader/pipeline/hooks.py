@@ -140,8 +140,8 @@ def verify_submission(
     left of the one limit. `result` (the pipeline's, when it has one) gets the flags and
     reason; a fresh one is used otherwise.
     """
-    from grader.pipeline.results import GradeResult
-    from grader.pipeline.verified import VerifyRecord, autograded_notebook, write_record
+    from grader.pipeline.results import GradeResult, autograded_path
+    from grader.pipeline.verified import VerifyRecord, write_record
     from grader.sandbox.execute import RUNS
     from grader.verify.submission import after_autograde as verify_after_autograde
 
@@ -150,7 +150,7 @@ def verify_submission(
     run = RUNS.pop((student, assignment, assignment), None)
     result = result if result is not None else GradeResult(student, assignment, "graded")
     record = VerifyRecord(student, assignment)
-    if autograded_notebook(course, student, assignment).is_file() and run is None:
+    if autograded_path(course, student, assignment).is_file() and run is None:
         record.kernel = (
             "the notebook ran in a kernel outside the course's sandbox "
             "(grader.sandbox.execute.SandboxedExecute is not in Autograde.autograde_preprocessors)"

@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
+from grader.nbcells import is_test as is_test_cell  # noqa: F401 - verify's name for it
+from grader.nbcells import nbgrader_meta
 from grader.sandbox.output import CUT_NOTE_RE, ENAME_KERNEL_DIED, ENAME_NOTEBOOK_TIME
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
 VISIBLE_PREFIX = "test_"
 HIDDEN_PREFIX = "hidden_test_"
-
-def nbgrader_meta(cell: Any) -> dict:
-    """A cell's nbgrader metadata ({} when it has none)."""
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_test_cell(cell: Any) -> bool:
-    """A graded cell that is not a solution: a test cell."""
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and not m.get("solution")
 
 
 def graded_functions(grade_ids: list[str]) -> list[str]:
