@@ -19,7 +19,13 @@ $(STAMP): requirements.txt pyproject.toml student/pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e student
 	@touch $(STAMP)
 
+# The learner's JupyterLab: lab/ is a Jupyter config directory (nbgrader's instructor plugins and
+# server extensions off, no news question), first on the config path for this server only.
+# `jupyter lab` started any other way (an instructor in a course folder) is untouched.
+LEARNER_CONFIG := $(CURDIR)/lab
+
 lab: workspace  ## open your workspace in JupyterLab (students and self-study)
+	JUPYTER_CONFIG_PATH="$(LEARNER_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(WORKSPACE) $(LAB_FLAGS) $(WORKSPACE)/00_start_here.ipynb
 
 # The learner's own folder: `make lab` copies the notebooks there (never overwriting one).

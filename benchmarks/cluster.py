@@ -62,7 +62,8 @@ def scheduler_overhead(n: int) -> tuple[float, float]:
 def grade_with(course: Path, workers: int) -> dict[str, float]:
     from distributed import LocalCluster
 
-    from grader.pipeline import autograde, cluster
+    from grader.pipeline import cluster
+    from grader.pipeline.autograde import autograde
 
     writes: list[float] = []
     original = cluster.write_submission_record
@@ -104,7 +105,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from grader import course as course_mod
-    from grader.pipeline import collect
+    from grader.pipeline.collect import collect
     from grader.pipeline.demo import build_class
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]

@@ -97,7 +97,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from grader import course as course_mod
-    from grader.pipeline import autograde, collect
+    from grader.pipeline.autograde import autograde
+    from grader.pipeline.collect import collect
     from grader.pipeline.demo import build_class
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]

@@ -1,8 +1,9 @@
 """Helpers for the browser tests: a real `jupyter lab` server and a real Chromium.
 
-The server is started the way `make lab` starts it (same flags), bound to 127.0.0.1 on a free
-port with a random token, in a private Jupyter config/runtime folder so nothing of the
-machine's own ~/.jupyter leaks in; `lab_server` always stops it, even when a test fails.
+The server is started the way `make lab` starts it (same flags; with learner=True the same
+learner configuration, lab/), bound to 127.0.0.1 on a free port with a random token, in a
+private Jupyter config/runtime folder so nothing of the machine's own ~/.jupyter leaks in;
+`lab_server` always stops it, even when a test fails.
 
 Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright for Python: no browser build
 is downloaded. `browser_skip_reason()` says why the browser tests cannot run here, or None.
@@ -42,6 +43,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = course.REPO_ROOT / "test-artifacts"
 #: Generous: the machine running the suite is shared and loaded.
 SERVER_START_TIMEOUT = 120.0
+#: The learner's Jupyter configuration that `make lab` puts first on JUPYTER_CONFIG_PATH
+#: (nbgrader's instructor plugins and server extensions off, no news question).
+LEARNER_CONFIG = course.REPO_ROOT / "lab"
 
 
 def chromium_path() -> str | None:
@@ -114,8 +118,15 @@ def answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[LabServer]:
-    """`jupyter lab` serving root (as `make lab` starts it, headless), stopped on exit.
+def lab_server(
+    root: Path,
+    home: Path,
+    *,
+    cwd: Path | None = None,
+    learner: bool = False,
+    quiet_news: bool = True,
+) -> Iterator[LabServer]:
+    """`jupyter lab` serving root (headless), stopped on exit.
 
     Args:
         root: the server's root_dir (what the file browser shows).
@@ -123,6 +134,11 @@ def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[L
             server log; an nbgrader_config.py placed in home/config is read by nbgrader.
         cwd: the server's working directory (nbgrader reads nbgrader_config.py there too);
             root by default.
+        learner: started as `make lab` starts it, with LEARNER_CONFIG on JUPYTER_CONFIG_PATH
+            (and nothing of the tests' own settings: the learner's configuration alone must
+            keep the news question away). Otherwise the plain `jupyter lab` an instructor runs.
+        quiet_news: for a plain lab, user settings that answer JupyterLab's news question
+            (see write_lab_settings); False leaves a fresh user's defaults.
     """
     port, token = free_port(), secrets.token_hex(16)
     config_dir, runtime = home / "config", home / "runtime"
@@ -135,10 +151,15 @@ def lab_server(root: Path, home: Path, *, cwd: Path | None = None) -> Iterator[L
             "JUPYTER_RUNTIME_DIR": str(runtime),
             "JUPYTER_DATA_DIR": str(home / "data"),
             "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-            "JUPYTERLAB_SETTINGS_DIR": str(write_lab_settings(home)),
+            "JUPYTERLAB_SETTINGS_DIR": str(
+                write_lab_settings(home) if quiet_news and not learner else home / "settings"
+            ),
         }
     )
     env.pop("JUPYTER_PATH", None)
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    if learner:
+        env["JUPYTER_CONFIG_PATH"] = str(LEARNER_CONFIG)
     root_flag = ["--allow-root"] if os.geteuid() == 0 else []
     cmd = [
         "jupyter",

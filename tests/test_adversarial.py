@@ -25,8 +25,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from grader import course
-from grader.sandbox import execute as sandbox
-from grader.verify import launch as verify
+from grader.sandbox import execute, output, plan
+from grader.verify import gradebook, launch, static
 from tests.attacks import ASSIGNMENT, SUBMISSIONS, student_copy
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
@@ -147,7 +147,7 @@ def test_changed_verdicts_are_recorded_in_the_gradebook(batch: Batch):
 
 @requires_source
 def test_gradebook_and_other_students_files_survive(batch: Batch):
-    assert verify.check_gradebook(batch.root / "gradebook.db") == "ok"
+    assert gradebook.check_gradebook(batch.root / "gradebook.db") == "ok"
     assert _hashes(batch.root, HONEST) == batch.hashes_before
     con = sqlite3.connect(batch.root / "gradebook.db")
     try:
@@ -223,8 +223,8 @@ def test_without_bubblewrap_grading_works_with_a_loud_warning(tmp_path: Path):
 
 
 def test_require_mode_refuses_to_run_without_bubblewrap():
-    with pytest.raises(sandbox.SandboxError, match="bubblewrap is required"):
-        sandbox.make_plan(sandbox.Limits(), course=None, mode="require", bwrap="/nonexistent/bw")
+    with pytest.raises(plan.SandboxError, match="bubblewrap is required"):
+        plan.make_plan(plan.Limits(), course=None, mode="require", bwrap="/nonexistent/bw")
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -234,11 +234,11 @@ def _run(nb, path: Path, **config) -> nbformat.NotebookNode:
     c = Config()
     for key, value in config.items():
         setattr(c.SandboxedExecute, key, value)
-    sandbox.SandboxedExecute(config=c).preprocess(nb, {"metadata": {"path": str(path)}})
+    execute.SandboxedExecute(config=c).preprocess(nb, {"metadata": {"path": str(path)}})
     return nb
 
 
-@pytest.mark.skipif(not sandbox.bwrap_status().usable, reason="bubblewrap cannot run here")
+@pytest.mark.skipif(not plan.bwrap_status().usable, reason="bubblewrap cannot run here")
 def test_sandboxed_kernel_is_isolated(tmp_path: Path):
     course_dir = tmp_path / "course"
     (course_dir / "autograded" / "me" / "a").mkdir(parents=True)
@@ -271,7 +271,7 @@ def test_sandboxed_kernel_is_isolated(tmp_path: Path):
     assert out[2] == "False" and out[3] in ("hidden", "[]")
     assert out[4] == "no network"
     assert out[5] == "read-only"
-    assert out[6] == str(sandbox.DEFAULT_MEMORY)
+    assert out[6] == str(plan.DEFAULT_MEMORY)
 
 
 def test_dead_kernel_and_endless_loop_are_cells_not_crashes(tmp_path: Path):
@@ -282,13 +282,13 @@ def test_dead_kernel_and_endless_loop_are_cells_not_crashes(tmp_path: Path):
     ]
     nb = _run(new_notebook(cells=[new_code_cell(s) for s in cells]), tmp_path, timeout=3)
     assert nb.cells[0].outputs[0].text.strip() == "before"
-    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_KERNEL_DIED
-    assert nb.cells[2].outputs[-1].ename == sandbox.ENAME_NOT_RUN
+    assert nb.cells[1].outputs[-1].ename == output.ENAME_KERNEL_DIED
+    assert nb.cells[2].outputs[-1].ename == output.ENAME_NOT_RUN
     nb = _run(
         new_notebook(cells=[new_code_cell(s) for s in ("import os; os._exit(7)", "1")]), tmp_path
     )
     assert "code 7" in nb.cells[0].outputs[-1].evalue
-    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_NOT_RUN
+    assert nb.cells[1].outputs[-1].ename == output.ENAME_NOT_RUN
 
 
 # --------------------------------------------------------------------------- small parts
@@ -310,11 +310,11 @@ def test_output_cap_keeps_what_grading_reads():
             ],
         }
     )
-    cut = sandbox.cap_cell_outputs(cell, 100_000)
+    cut = output.cap_cell_outputs(cell, 100_000)
     kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
     assert ("stream", "stderr") in kinds and ("error", None) in kinds  # still a failure
     assert ("display_data", None) not in kinds
-    assert sum(sandbox.output_bytes(o) for o in cell.outputs) < 110_000
+    assert sum(output.output_bytes(o) for o in cell.outputs) < 110_000
     assert f"[output cut: {cut} bytes]" in cell.outputs[-1].text
 
 
@@ -325,7 +325,7 @@ def test_forged_verification_results_are_not_unpickled(tmp_path: Path):
 
     path = tmp_path / "result.pkl"
     path.write_bytes(pickle.dumps(("grad_W2", {"visible": [Evil()]})))
-    assert verify.read_results(path) == {}
+    assert launch.read_results(path) == {}
     assert not (tmp_path / "pwned").exists()
 
 
@@ -336,11 +336,11 @@ def test_gradebook_integrity_check_finds_damage(tmp_path: Path):
     con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(2000)])
     con.commit()
     con.close()
-    assert verify.check_gradebook(db) == "ok"
+    assert gradebook.check_gradebook(db) == "ok"
     data = bytearray(db.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)
     db.write_bytes(bytes(data))
-    assert verify.check_gradebook(db) != "ok"
+    assert gradebook.check_gradebook(db) != "ok"
 
 
 @pytest.mark.parametrize(
@@ -349,14 +349,14 @@ def test_gradebook_integrity_check_finds_damage(tmp_path: Path):
 def test_instructor_solutions_raise_no_flags(path: Path):
     """The reference solutions (what an honest student writes) trip no static flag."""
     nb = nbformat.read(path, as_version=4)
-    aliases = verify.module_aliases([c.source for c in nb.cells if c.cell_type == "code"])
+    aliases = static.module_aliases([c.source for c in nb.cells if c.cell_type == "code"])
     for cell in nb.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            assert verify.scan_source(cell.source, aliases) == [], cell.source
+            assert static.scan_source(cell.source, aliases) == [], cell.source
 
 
 def test_static_scan_names_what_a_cell_reaches_into():
-    found = verify.scan_source(
+    found = static.scan_source(
         "import sys\nsys.modules['backprop_checks.checks'] = None\nnp.allclose = lambda *a: True\n"
         "get_ipython().ast_transformers.append(x)\nfrom grader.judge.reference import grad_W2\n"
         "open('/etc/passwd')\n",
@@ -368,11 +368,11 @@ def test_static_scan_names_what_a_cell_reaches_into():
 
 
 def test_limits_parse_and_describe():
-    assert sandbox.parse_size("2G") == 2 * 1024**3
-    assert sandbox.parse_size("512M") == 512 * 1024**2
+    assert plan.parse_size("2G") == 2 * 1024**3
+    assert plan.parse_size("512M") == 512 * 1024**2
     with pytest.raises(ValueError, match="not a size"):
-        sandbox.parse_size("lots")
-    assert "memory 2 GiB" in sandbox.Limits().describe()
+        plan.parse_size("lots")
+    assert "memory 2 GiB" in plan.Limits().describe()
 
 
 def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
@@ -381,11 +381,11 @@ def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
     start = time.monotonic()
     nb = _run(nb, tmp_path, timeout=60, notebook_timeout=5)
     assert time.monotonic() - start < 20  # not 3 x 30 s: the budget cut each cell short
-    assert nb.cells[1].outputs[-1].ename in ("CellTimeoutError", sandbox.ENAME_KERNEL_DIED)
+    assert nb.cells[1].outputs[-1].ename in ("CellTimeoutError", output.ENAME_KERNEL_DIED)
     names = [c.outputs[-1].get("ename") for c in nb.cells[2:] if c.outputs]
-    assert sandbox.ENAME_NOTEBOOK_TIME in names
-    assert nb.cells[-1].outputs[-1].ename in (sandbox.ENAME_NOTEBOOK_TIME, sandbox.ENAME_NOT_RUN)
+    assert output.ENAME_NOTEBOOK_TIME in names
+    assert nb.cells[-1].outputs[-1].ename in (output.ENAME_NOTEBOOK_TIME, output.ENAME_NOT_RUN)
     nb = new_notebook(cells=[new_code_cell(s) for s in ("while True:\n    pass", "1")])
     nb = _run(nb, tmp_path, timeout=60, cpu_time_limit=4)
     assert "CPU time" in nb.cells[0].outputs[-1].evalue
-    assert nb.cells[1].outputs[-1].ename == sandbox.ENAME_NOT_RUN
+    assert nb.cells[1].outputs[-1].ename == output.ENAME_NOT_RUN

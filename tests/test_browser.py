@@ -117,10 +117,11 @@ def new_page(browser) -> Iterator:
 
 @pytest.fixture(scope="module")
 def learner_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """JupyterLab on a learner's workspace (the release notebooks and their companions)."""
+    """JupyterLab on a learner's workspace (the release notebooks and their companions), with
+    `make lab`'s learner configuration (nbgrader's Validate button, not its instructor tools)."""
     tmp = tmp_path_factory.mktemp("learner")
     workspace = make_learner_workspace(tmp / "workspace")
-    with lab_server(workspace, tmp / "jupyter") as lab:
+    with lab_server(workspace, tmp / "jupyter", learner=True) as lab:
         yield lab
 
 

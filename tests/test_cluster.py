@@ -34,7 +34,8 @@ from pgserver import PgServer, missing_reason
 from grader import course as course_mod
 from grader.cli import main
 from grader.config import db_url
-from grader.pipeline import autograde, collect
+from grader.pipeline.autograde import autograde
+from grader.pipeline.collect import collect
 from grader.pipeline.results import load_results
 
 distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")

@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 from grader import course as course_mod
 from grader.cli import main
 from grader.config import db_url
-from grader.pipeline import collect
+from grader.pipeline.collect import collect
 from grader.pipeline.lms import clean_name, load_students, parse_canvas, parse_moodle
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
@@ -272,7 +272,7 @@ def test_cli_collect_reports_and_refuses_a_mixed_download(course, tmp_path, caps
 
 def test_another_assignments_notebook_is_named_as_such(course, tmp_path):
     """04's notebook uploaded as 05: one plain reason, no schema error, no cheating flags."""
-    from grader.pipeline import autograde
+    from grader.pipeline.autograde import autograde
 
     download = make_zip(tmp_path / "dl.zip", {"mia_05_backprop_W1.ipynb": "04_backprop_W2"})
     collect(download, course=course)

@@ -27,9 +27,8 @@ from grader import course as course_mod
 from grader.cli import main
 from grader.config import db_url
 from grader.learner.selfcheck import selfcheck
-from grader.pipeline import autograde, collect
-from grader.pipeline.autograde import is_done
-from grader.pipeline.collect import place
+from grader.pipeline.autograde import autograde, is_done
+from grader.pipeline.collect import collect, place
 from grader.pipeline.export import export
 from grader.pipeline.feedback import feedback, page_text
 from grader.pipeline.report import build_report, misconception_counts

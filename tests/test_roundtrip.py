@@ -24,7 +24,9 @@ from nbgrader.api import Gradebook
 from grader import course as course_mod
 from grader.cli import main
 from grader.config import db_url
-from grader.pipeline import agree, autograde, collect
+from grader.pipeline import agree
+from grader.pipeline.autograde import autograde
+from grader.pipeline.collect import collect
 from grader.pipeline.export import export, export_canvas, export_moodle
 from grader.pipeline.results import load_results
 
@@ -232,7 +234,7 @@ def test_python_m_grader_outside_make_finds_alembic(tmp_path):
 
 def test_summary_in_a_log_prints_full_values(capsys):
     """The summary table written to a log or CI (not a terminal) cuts nothing."""
-    from grader.cli import _console
+    from grader.cli.common import console as _console
     from grader.pipeline.autograde import AutogradeRun
     from grader.pipeline.results import GradeResult
     from grader.pipeline.summary import summary_tables

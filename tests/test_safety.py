@@ -25,13 +25,14 @@ from grader.pipeline.feedback import FEEDBACK_PREPROCESSORS, hidden_lines, math_
 from grader.pipeline.report import build_report
 from grader.pipeline.verified import current_record, unverified_reason
 from grader.sandbox import execute as sandbox
+from grader.sandbox.plan import bwrap_status
 from tests.attacks import ASSIGNMENT, student_copy
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow
 
 FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
-BWRAP = sandbox.bwrap_status().usable
+BWRAP = bwrap_status().usable
 
 requires = pytest.mark.skipif(
     not all((course.REPO_ROOT / "source" / a).is_dir() for a in (ASSIGNMENT,)),

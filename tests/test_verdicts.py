@@ -307,7 +307,7 @@ def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
     cells = [
         setup,
         student,
-        "from grader import checks\n\nchecks.check_grad_b2(grad_b2)",
+        "from backprop_checks import checks\n\nchecks.check_grad_b2(grad_b2)",
         right,
         "checks.check_grad_b1(grad_b1)",
     ]
@@ -375,15 +375,26 @@ def test_the_same_formula_inline_is_the_functions_own_m12():
     assert (passed, tags) == (False, ["M12"]), message
 
 
-def test_helper_names_survive_the_process_boundary():
-    """The verification process sends observations as data: the helper goes with them."""
-    import json
+def _across_the_process_boundary(name: str, obs: list, tmp_path) -> list:
+    """Observations as the verification process sends them: pickled into its results file
+    and read back by grader.verify's restricted unpickler."""
+    import pickle
 
-    from backprop_checks.observe import from_json, observe_cases, to_json
+    from grader.verify import launch as verify
+
+    path = tmp_path / "results.pkl"
+    with path.open("wb") as f:
+        pickle.dump((name, {"visible": obs}), f, protocol=4)
+    return verify.read_results(path)[name]["visible"]
+
+
+def test_helper_names_survive_the_process_boundary(tmp_path):
+    """The verification process sends observations as data: the helper goes with them."""
+    from backprop_checks.observe import observe_cases
 
     case_list = cases.visible_cases("sigmoid_prime")
     obs = observe_cases(sigmoid_prime_own_helper, case_list)
-    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    shipped = _across_the_process_boundary("sigmoid_prime", obs, tmp_path)
     assert shipped[0].warned_in and set(shipped[0].warned_in) == {"_sigmoid_overflowing"}
     result = checks.judge("sigmoid_prime", case_list, shipped, hidden=False)
     assert "calls your _sigmoid_overflowing" in result.message
@@ -813,19 +824,17 @@ def test_notebook_02_sigmoid_prime_names_the_students_own_failing_sigmoid():
     )
 
 
-def test_the_call_chain_survives_the_process_boundary():
+def test_the_call_chain_survives_the_process_boundary(tmp_path):
     """Out of process there is no student code to read: a provided callee is still blamed on
     the call, from the chain the observation carries."""
-    import json
-
-    from backprop_checks.observe import from_json, observe_cases, to_json
+    from backprop_checks.observe import observe_cases
     from notebook05_ns import student_05
 
     ns = student_05(backprop=_backprop_source(
         "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)"))  # fmt: skip
     case_list = cases.visible_cases("backprop")
     obs = observe_cases(ns["backprop"], case_list)
-    shipped = [from_json(json.loads(json.dumps(to_json(o)))) for o in obs]
+    shipped = _across_the_process_boundary("backprop", obs, tmp_path)
     assert shipped[0].error.chain == obs[0].error.chain
     assert [f for f, _ in shipped[0].error.chain] == ["backprop", "forward"]
     result = checks.judge("backprop", case_list, shipped, hidden=False)

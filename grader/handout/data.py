@@ -21,6 +21,7 @@ from backprop_checks import diagnose as naming
 from grader import course
 from grader.judge import cases as _cases
 from grader.judge import diagnose, expect, netmath, reference
+from grader.nbcells import grade_id, is_graded, points
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
@@ -121,9 +122,8 @@ def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[st
         nb = nbformat.read(path, as_version=4)
         cells = out.setdefault(assignment, {})
         for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade"):
-                cells[meta["grade_id"]] = float(meta.get("points", 0))
+            if is_graded(cell):
+                cells[grade_id(cell)] = points(cell)
     return out
 
 

@@ -1,7 +1,7 @@
 """Finite differences and error measures shared by the course, the checks and the tests.
 
-Pure numpy, no I/O. Central differences have error O(eps^2); forward differences O(eps),
-which is why the course (and `numerical_gradient`) uses the central kind.
+Pure numpy, no I/O. Only central differences: their error is O(eps^2), a forward
+difference's O(eps) (misconception M13, docs/course.md).
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ import numpy as np
 def central_derivative(g: Callable[[float], float], x: float, eps: float = 1e-5) -> float:
     """(g(x + eps) - g(x - eps)) / (2 eps): the slope of a scalar function at x."""
     return float((g(x + eps) - g(x - eps)) / (2.0 * eps))
-
-
-def forward_derivative(g: Callable[[float], float], x: float, eps: float = 1e-5) -> float:
-    """(g(x + eps) - g(x)) / eps: the one-sided slope, with an O(eps) error."""
-    return float((g(x + eps) - g(x)) / eps)
 
 
 def central_gradient(
@@ -46,24 +41,6 @@ def central_gradient(
         f_minus = float(fn(W_work))
         W_work[ix] = old  # restore
         grad[ix] = (f_plus - f_minus) / (2.0 * eps)
-    return grad
-
-
-def forward_gradient(
-    fn: Callable[[np.ndarray], float], W: np.ndarray, eps: float = 1e-5
-) -> np.ndarray:
-    """Gradient by forward differences (fn(W + eps e_i) - fn(W)) / eps; shaped like W.
-
-    Kept to show students (and to diagnose) why the central kind is better.
-    """
-    W_work = np.array(W, dtype=float, copy=True)
-    f0 = float(fn(W_work))
-    grad = np.zeros_like(W_work)
-    for ix in np.ndindex(W_work.shape):
-        old = W_work[ix]
-        W_work[ix] = old + eps
-        grad[ix] = (float(fn(W_work)) - f0) / eps
-        W_work[ix] = old
     return grad
 
 

@@ -10,20 +10,20 @@ Every test cell is scored with nbgrader's own rule (`nbgrader.utils.determine_gr
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
 from grader.config import course_config
 from grader.course import ASSIGNMENTS, REPO_ROOT
+from grader.nbcells import grade_id, is_graded, is_locked, nbgrader_meta, points
 from grader.pipeline import hooks
-from grader.pipeline.results import TAG_RE, CellResult, error_message
+from grader.pipeline.failures import cell_message, cell_timeout, definition_errors
+from grader.pipeline.results import CellResult, tags_in
 
 
 class SelfCheckError(RuntimeError):
@@ -48,19 +48,15 @@ class SelfCheckResult:
         return sum(c.max_score for c in self.cells)
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def find_source(nb: nbformat.NotebookNode, name: str, source_dir: Path) -> Path:
     """The instructor notebook `nb` was released from: by file name, else by its cell ids."""
     for a in ASSIGNMENTS:
         if name.startswith(a) and (source_dir / a / f"{a}.ipynb").exists():
             return source_dir / a / f"{a}.ipynb"
-    ids = {_grade_id(c) for c in nb.cells} - {None}
+    ids = {grade_id(c) for c in nb.cells} - {None}
     fits = []
     for path in sorted(source_dir.glob("*/*.ipynb")):
-        src_ids = {_grade_id(c) for c in nbformat.read(path, as_version=4).cells} - {None}
+        src_ids = {grade_id(c) for c in nbformat.read(path, as_version=4).cells} - {None}
         if ids and ids & src_ids and len(ids & src_ids) >= len(src_ids) // 2:
             fits.append(path)
     if len(fits) != 1:
@@ -79,38 +75,35 @@ def with_source_tests(
     Returns:
         the copy (outputs cleared) and the grade_ids of test cells missing from `nb`.
     """
-    by_id = {_grade_id(c): c for c in source.cells if _grade_id(c)}
+    by_id = {grade_id(c): c for c in source.cells if grade_id(c)}
     out = nbformat.from_dict(nb)
     seen = set()
     for cell in out.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         src = by_id.get(gid)
         if src is not None:
             seen.add(gid)
-            meta = src.metadata["nbgrader"]
-            if meta.get("grade") or meta.get("locked"):
+            if is_graded(src) or is_locked(src):
                 cell.cell_type = src.cell_type
                 cell.source = src.source
-                cell.metadata["nbgrader"] = dict(meta)
+                cell.metadata["nbgrader"] = dict(nbgrader_meta(src))
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    missing = [
-        gid for gid, c in by_id.items() if c.metadata["nbgrader"].get("grade") and gid not in seen
-    ]
+    missing = [gid for gid, c in by_id.items() if is_graded(c) and gid not in seen]
     return out, missing
 
 
 @contextmanager
 def _quiet_sandbox_banner():
-    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.execute log) off a
+    """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.plan log) off a
     learner's terminal while their notebook runs; any other stderr output is passed on."""
     import io
     import logging
     import sys
     from contextlib import redirect_stderr
 
-    logger = logging.getLogger("grader.sandbox.execute")
+    logger = logging.getLogger("grader.sandbox.plan")
     was_disabled, logger.disabled = logger.disabled, True
     buffer = io.StringIO()
     try:
@@ -129,12 +122,12 @@ def _quiet_sandbox_banner():
 
 def sandbox_note(config) -> str:
     """One quiet line for a learner when notebooks run without bubblewrap here, else ""."""
-    from grader.sandbox import execute as sandbox
+    from grader.sandbox.plan import bwrap_status
 
     settings = config.get("SandboxedExecute", {})
     if settings.get("mode", "auto") == "off":
         return "your notebook ran without the bubblewrap sandbox (turned off in the course config)"
-    if sandbox.bwrap_status(str(settings.get("bwrap", "bwrap"))).usable:
+    if bwrap_status(str(settings.get("bwrap", "bwrap"))).usable:
         return ""
     return (
         "your notebook ran without the bubblewrap sandbox (not available here): "
@@ -156,59 +149,6 @@ def _environment(extra: dict[str, str]):
                 os.environ[k] = v
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _function_of(grade_id: str) -> str:
-    """The student function a test cell checks: test_df_dz / hidden_test_df_dz -> df_dz."""
-    return grade_id.removeprefix("hidden_").removeprefix("test_")
-
-
-def _error_output(cell) -> Any:
-    return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
-
-
-def definition_errors(cells: list) -> dict[str, str]:
-    """{function: what went wrong} for solution cells whose code did not compile (a
-    SyntaxError or IndentationError): "SyntaxError at line 3: invalid syntax"."""
-    out = {}
-    for cell in cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("solution"):
-            continue
-        err = _error_output(cell)
-        if err is None or err.ename not in ("SyntaxError", "IndentationError", "TabError"):
-            continue
-        trace = _ANSI.sub("", "\n".join(err.get("traceback", [])))
-        found = re.findall(r"line (\d+)", trace + " " + err.evalue)
-        at = f" at line {found[-1]}" if found else ""
-        what = re.sub(r"\s*\([^()]*line \d+\)$", "", err.evalue.strip())
-        out[meta.get("grade_id") or cell.get("id", "")] = f"{err.ename}{at}: {what}"
-    return out
-
-
-def graded_cell_message(cell, timeout: float | None, broken: dict[str, str]) -> str:
-    """What a learner reads for a test cell: its error or stderr output, with a timeout
-    named as one (the function ran too long), and a test of a function whose cell does
-    not compile blamed on that cell's SyntaxError, not on the NameError it leads to."""
-    fn = _function_of(str(_grade_id(cell)))
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            if fn in broken:
-                return (
-                    f"the cell that defines {fn} did not run: {broken[fn]}; fix it, run it, "
-                    "then this test"
-                )
-            hung = output.ename in ("KeyboardInterrupt", "CellTimeoutError")
-            if hung or f"{fn} did not finish within the" in output.evalue:
-                limit = f" {timeout:g} s" if timeout else " the time limit"
-                return f"your {fn} ran longer than{limit} (an endless loop?)"
-            return error_message(output.ename, output.evalue)
-        if output.output_type == "stream" and output.name == "stderr":
-            return "wrote to stderr: " + output.text.strip()
-    return ""
-
-
 def selfcheck(
     notebook: Path,
     *,
@@ -227,7 +167,7 @@ def selfcheck(
     Raises:
         SelfCheckError: the file is missing, not a notebook, or matches no assignment.
     """
-    from nbgrader.utils import determine_grade, is_grade
+    from nbgrader.utils import determine_grade
 
     notebook = Path(notebook)
     if not notebook.is_file():
@@ -251,8 +191,7 @@ def selfcheck(
     steps = [hooks.execute_preprocessor()(config=config)]
     steps += [pp(config=config) for pp in hooks.post_execute_preprocessors()]
     result.sandbox_note = sandbox_note(config)
-    limit = config.Execute.get("timeout") if "Execute" in config else None
-    limit = float(limit) if isinstance(limit, (int, float)) else None
+    limit = cell_timeout(config)
     if announce is not None:
         per_cell = f", up to {limit:g} s per cell" if limit else ""
         announce(f"running your notebook {notebook.name} in a fresh kernel{per_cell} ...")
@@ -272,22 +211,19 @@ def selfcheck(
             )
     broken = definition_errors(graded.cells)
     for cell in graded.cells:
-        if cell.cell_type != "code" or not is_grade(cell):
+        if cell.cell_type != "code" or not is_graded(cell):
             continue
         ran = cell.get("execution_count") is not None
-        score, max_score = determine_grade(cell) if ran else (0.0, None)
-        max_score = float(cell.metadata["nbgrader"]["points"])
-        message = graded_cell_message(cell, limit, broken) or ("" if ran else "did not run")
-        tags = [f"M{t}" for t in sorted(set(TAG_RE.findall(message)), key=int)]
+        score = determine_grade(cell)[0] if ran else 0.0
+        message = cell_message(cell, timeout=limit, broken=broken) or ("" if ran else "did not run")
         result.cells.append(
-            CellResult(_grade_id(cell), float(score or 0), max_score, message.strip(), tags)
+            CellResult(
+                grade_id(cell), float(score or 0), points(cell), message.strip(), tags_in(message)
+            )
         )
+    worth = {grade_id(c): points(c) for c in nbformat.read(source_path, as_version=4).cells}
     for gid in missing:
-        points = 0.0
-        for c in nbformat.read(source_path, as_version=4).cells:
-            if _grade_id(c) == gid:
-                points = float(c.metadata["nbgrader"]["points"])
-        result.cells.append(CellResult(gid, 0.0, points, "missing from your notebook"))
+        result.cells.append(CellResult(gid, 0.0, worth.get(gid, 0.0), "missing from your notebook"))
     return result
 
 

@@ -16,10 +16,8 @@ grading are retried alone, and one that kills its worker twice is failed.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import re
 import signal
 import time
 import warnings
@@ -33,17 +31,17 @@ from pathlib import Path
 from traitlets.config import Config
 
 from grader.config import assignments_of, course_config
-from grader.pipeline import hooks, verified
+from grader.pipeline import failures, hooks, verified
 from grader.pipeline.results import (
-    TAG_RE,
-    CellResult,
     GradeResult,
-    error_message,
+    autograded_path,
     load_results,
+    read_result,
     save_results,
+    submissions,
+    submitted_path,
 )
 
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _WORKER: dict = {}
 
 
@@ -66,26 +64,6 @@ class AutogradeRun:
 
 
 # ---------------------------------------------------------------- what to grade
-
-
-def submitted_path(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / "submitted" / student / assignment / f"{assignment}.ipynb"
-
-
-def autograded_path(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
-
-
-def submissions(course: Path, assignments: list[str]) -> list[tuple[str, str]]:
-    """Every (student, assignment) with a submitted/STUDENT/ASSIGNMENT/ folder, sorted."""
-    out = []
-    root = Path(course) / "submitted"
-    if root.is_dir():
-        for student_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            for a in assignments:
-                if (student_dir / a).is_dir():
-                    out.append((student_dir.name, a))
-    return out
 
 
 def is_done(course: Path, student: str, assignment: str, recorded: Container[str]) -> bool:
@@ -166,7 +144,7 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
     reason = ""
     try:
         verified.clear_record(course, student, assignment)
-        reason = _unreadable(submitted_path(course, student, assignment))
+        reason = failures.unreadable(submitted_path(course, student, assignment))
         wrong = "" if reason else _wrong_assignment(course, student, assignment)
         reason = reason or wrong
         if not reason:
@@ -183,7 +161,7 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         if any(f.startswith("verdict changed") for f in result.flags):
             _refresh_scores(config, result)  # verification set manual scores
     except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
-        result = GradeResult(student, assignment, "failed", reason=_one_line(exc))
+        result = GradeResult(student, assignment, "failed", reason=failures.one_line(exc))
     result.seconds = time.perf_counter() - start
     return result
 
@@ -205,51 +183,8 @@ def _run_nbgrader_autograde(course: Path, config: Config, student: str, assignme
         return ""
     text = out.get("log", "") + "\n" + out.get("error", "")
     log = course / ".grader" / "logs" / f"{student}__{assignment}.log"
-    log.write_text(_ANSI_RE.sub("", text), encoding="utf-8")
-    return _reason_from_log(text) + f" (nbgrader's log: {log.relative_to(course)})"
-
-
-_KNOWN_REASONS = (
-    ("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash or memory)"),
-    ("UnresponsiveKernelError", "the kernel stopped responding (an endless loop or memory use)"),
-    ("NotJSONError", "the notebook is not valid JSON"),
-    ("CellTimeoutError", "a cell ran past the time limit"),
-    ("ValidationError", "the notebook does not follow the nbformat schema"),
-)
-
-
-def _reason_from_log(text: str) -> str:
-    text = _ANSI_RE.sub("", text)
-    for marker, reason in _KNOWN_REASONS:
-        if marker in text:
-            return reason
-    errors = [
-        line.strip()
-        for line in text.splitlines()
-        if re.match(r"^\s*[\w.]+(Error|Exception)\b.*", line) and "Traceback" not in line
-    ]
-    if errors:
-        return "nbgrader could not grade it: " + errors[-1][:200]
-    return "nbgrader could not grade it (see its log with nbgrader autograde --student)"
-
-
-def _unreadable(path: Path) -> str:
-    """Why nbgrader cannot read the notebook at all ("" when it can)."""
-    import nbformat
-
-    if not path.exists():
-        return f"no {path.name} in the submission (a renamed or missing notebook)"
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except nbformat.reader.NotJSONError:
-        return "the notebook is not valid JSON (cut off or damaged): ask for it again"
-    except Exception as exc:
-        return f"the notebook cannot be read: {_one_line(exc)[:160]}"
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        return f"the notebook does not follow the nbformat schema: {_one_line(exc)[:160]}"
-    return ""
+    log.write_text(failures.ANSI_RE.sub("", text), encoding="utf-8")
+    return failures.reason_from_log(text) + f" (nbgrader's log: {log.relative_to(course)})"
 
 
 def _wrong_assignment(course: Path, student: str, assignment: str) -> str:
@@ -270,11 +205,6 @@ def _wrong_assignment(course: Path, student: str, assignment: str) -> str:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
 def _record_zero(config: Config, student: str, assignment: str) -> None:
     """Give 0 (and needs-manual-grade) to every cell of a submission that has no score."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -293,55 +223,6 @@ def _record_zero(config: Config, student: str, assignment: str) -> None:
         gb.db.commit()
 
 
-def read_result(course: Path, config: Config, student: str, assignment: str) -> GradeResult:
-    """The gradebook's scores for one submission, with each failing test's message and tags."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    result = GradeResult(student, assignment, "graded")
-    messages = _failure_messages(autograded_path(course, student, assignment))
-    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            result.status = "missing"
-            result.max_score = gb.find_assignment(assignment).max_score
-            return result
-        for notebook in submission.notebooks:
-            order = _cell_order(course, assignment)
-            for grade in sorted(notebook.grades, key=lambda g: order.get(g.name, len(order))):
-                message = messages.get(grade.name, "")
-                result.cells.append(
-                    CellResult(
-                        grade.name,
-                        float(grade.score or 0),
-                        float(grade.max_score),
-                        message.splitlines()[0][:300] if message else "",
-                        sorted(set(TAG_RE.findall(message)), key=int),
-                    )
-                )
-        result.score = float(submission.score)
-        result.max_score = float(submission.max_score)
-        result.needs_manual_grade = bool(submission.needs_manual_grade)
-    result.cells = [
-        CellResult(c.grade_id, c.score, c.max_score, c.message, [f"M{t}" for t in c.tags])
-        for c in result.cells
-    ]
-    return result
-
-
-@functools.lru_cache(maxsize=64)
-def _cell_order(course: Path, assignment: str) -> dict[str, int]:
-    """grade_id -> position in the source notebook (for tables in teaching order)."""
-    import nbformat
-
-    path = Path(course) / "source" / assignment / f"{assignment}.ipynb"
-    if not path.exists():
-        return {}
-    nb = nbformat.read(path, as_version=4)
-    ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
-
-
 def _refresh_scores(config: Config, result: GradeResult) -> None:
     """Re-read the totals (after_autograde may have set manual scores)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -356,42 +237,6 @@ def _refresh_scores(config: Config, result: GradeResult) -> None:
         scores = {g.name: float(g.score or 0) for nb in submission.notebooks for g in nb.grades}
     for cell in result.cells:
         cell.score = scores.get(cell.grade_id, cell.score)
-
-
-def _failure_messages(path: Path) -> dict[str, str]:
-    """grade_id -> the text of the error (or stderr) each graded cell produced."""
-    import nbformat
-
-    if not path.exists():
-        return {}
-    nb = nbformat.read(path, as_version=4)
-    out = {}
-    for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if not grade_id or cell.cell_type != "code":
-            continue
-        texts = []
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                # the message only: the traceback quotes the test's source (and its tags)
-                evalue = _ANSI_RE.sub("", output.get("evalue", ""))
-                texts.append(error_message(output.get("ename", "Error"), evalue))
-            elif output.output_type == "stream" and output.get("name") == "stderr":
-                texts.append(_ANSI_RE.sub("", output.get("text", "")).strip())
-        if texts:
-            out[grade_id] = "\n".join(texts)
-    return out
-
-
-def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeResult:
-    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions),
-    with what verification recorded (plain `nbgrader autograde` leaves no other result)."""
-    result = read_result(Path(course), course_config(course), student, assignment)
-    record = verified.current_record(Path(course), student, assignment)
-    if record is not None:
-        result.flags, result.sandbox = list(record.flags), record.sandbox
-        result.reason = result.reason or record.reason
-    return result
 
 
 # ---------------------------------------------------------------- the parent side

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.config import assignments_of, db_url
+from grader.nbcells import grade_ids as cell_grade_ids
 from grader.pipeline.lms import (
     LMS_NAMES,
     STUDENT_RE,
@@ -103,15 +104,12 @@ def _members(src: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def grade_ids(nb_bytes: bytes) -> set[str]:
+    """The nbgrader grade_ids of a notebook file's cells (none when it is not a notebook)."""
     try:
-        nb = json.loads(nb_bytes)
-        return {
-            c["metadata"]["nbgrader"]["grade_id"]
-            for c in nb.get("cells", [])
-            if "grade_id" in c.get("metadata", {}).get("nbgrader", {})
-        }
-    except (ValueError, KeyError, TypeError, AttributeError):
+        cells = json.loads(nb_bytes).get("cells", [])
+    except (ValueError, AttributeError):
         return set()
+    return set(cell_grade_ids(cells)) if isinstance(cells, list) else set()
 
 
 def assignment_cells(course: Path, assignments: list[str]) -> dict[str, set[str]]:

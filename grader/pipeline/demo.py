@@ -22,6 +22,7 @@ import nbformat
 import numpy as np
 
 from grader import course as course_mod
+from grader.nbcells import grade_id, is_solution
 
 #: Wrong answers that students really write, by function, each named by the misconception
 #: (docs/course.md) the grader should recognise. Bodies of the solution cell (after the
@@ -126,10 +127,9 @@ def _solution_bodies(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> the instructor's solution body (dedented)."""
     out = {}
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
         m = _SOLUTION_RE.search(cell.source)
-        if meta.get("solution") and m:
-            out[meta["grade_id"]] = textwrap.dedent(m.group(2))
+        if is_solution(cell) and m:
+            out[grade_id(cell)] = textwrap.dedent(m.group(2))
     return out
 
 
@@ -142,7 +142,7 @@ def fill(released: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.N
     """
     nb = nbformat.from_dict(released)
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         if gid in answers and "raise NotImplementedError()" in cell.source:
             line = next(
                 ln for ln in cell.source.splitlines() if "raise NotImplementedError()" in ln
@@ -192,14 +192,7 @@ def build_class(course: Path, dest_zip: Path, students: int = 30) -> list[str]:
     bodies = {}
     for a in assignments:
         bodies.update(_solution_bodies(nbformat.read(course / "source" / a / f"{a}.ipynb", 4)))
-    functions = {
-        a: [
-            c.metadata["nbgrader"]["grade_id"]
-            for c in released[a].cells
-            if c.metadata.get("nbgrader", {}).get("solution")
-        ]
-        for a in assignments
-    }
+    functions = {a: [grade_id(c) for c in released[a].cells if is_solution(c)] for a in assignments}
     profiles = class_profiles(assignments, functions, students)
     with zipfile.ZipFile(dest_zip, "w") as zf:
         zf.writestr("README.txt", "Downloaded from the LMS.")  # not a notebook: reported
@@ -244,7 +237,8 @@ def run_demo(
     from rich.console import Console
 
     from grader.config import course_config
-    from grader.pipeline import autograde, collect
+    from grader.pipeline.autograde import autograde
+    from grader.pipeline.collect import collect
     from grader.pipeline.export import export
     from grader.pipeline.feedback import feedback
     from grader.pipeline.report import build_report

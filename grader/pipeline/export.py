@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.config import assignments_of, course_config
+from grader.nbcells import is_graded, points
 from grader.pipeline.lms import StudentRecord, load_students
 from grader.pipeline.results import load_results
 from grader.pipeline.verified import current_record, unverified_reason
@@ -69,13 +70,7 @@ def source_max_score(course: Path, assignment: str) -> float:
     import nbformat
 
     nb = nbformat.read(Path(course) / "source" / assignment / f"{assignment}.ipynb", 4)
-    return float(
-        sum(
-            c.metadata.get("nbgrader", {}).get("points", 0) or 0
-            for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")
-        )
-    )
+    return float(sum(points(c) for c in nb.cells if is_graded(c)))
 
 
 def gather(course: Path) -> Grades:

@@ -31,6 +31,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader.config import assignments_of, course_config
+from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -81,7 +82,6 @@ class HideGraderPaths(Preprocessor):
         return cell, resources
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SANDBOX_BOX = re.compile(r"/tmp/backprop-sandbox-[^/\s]+/k-[0-9a-f]+/(?:work/)?")
 
 
@@ -103,7 +103,7 @@ def _machine_paths(resources: dict | None = None) -> list[tuple[str, str]]:
 
 def _inside_machine(frame: str, paths: list[tuple[str, str]]) -> bool:
     """A traceback frame in a file of the grader or the Python installation."""
-    text = _ANSI.sub("", frame)
+    text = ANSI_RE.sub("", frame)
     return any(p in text for p, label in paths if label in ("grader", "python"))
 
 

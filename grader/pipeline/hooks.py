@@ -4,12 +4,13 @@ Every route into the gradebook runs nbgrader's `Autograde` converter, so the cou
 are registered through nbgrader's own configuration (nbgrader_config.py), not in code:
 
 - `Autograde.autograde_preprocessors` = `AUTOGRADE_PREPROCESSORS`: nbgrader's own list with
-  its `Execute` replaced by the sandboxed one
-  (`grader.sandbox.execute.SandboxedExecute`: bubblewrap,
-  resource limits, the notebook's time limit) and the byte cap on outputs right after it;
+  its `Execute` replaced by the sandboxed one (`grader.sandbox.execute.SandboxedExecute`:
+  bubblewrap, resource limits, the notebook's time limit) and the byte cap on outputs right
+  after it;
 - `Autograde.post_convert_hook` = `POST_CONVERT_HOOK` (`post_convert` below): verification
-  outside the student's process, static flags, reasons, the gradebook's integrity check,
-  and a verification record (`grader.pipeline.verified`).
+  outside the student's process, static flags, reasons, the gradebook's integrity check
+  (`grader.verify.submission.after_autograde`), and a verification record
+  (`grader.pipeline.verified`).
 
 So plain `nbgrader autograde`, the formgrader's Autograde button (the same converter) and
 `backprop-grader autograde` (the converter in parallel workers, `execution_config`) grade
@@ -85,10 +86,20 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     The same preprocessors and hook nbgrader_config.py registers (so a course folder with an
     older nbgrader_config.py is still graded the safe way by `backprop-grader autograde`).
 
+    Grading starts here, so this is also where a package layout the verification process
+    cannot run in stops it (see `grader.verify.closure`).
+
     Args:
         course: the nbgrader course directory (unused: the sandbox reads CourseDirectory.root).
         timeout: seconds per cell; None keeps the course's `c.Execute.timeout`.
+
+    Raises:
+        grader.verify.closure.ClosureError: the verification runner's imports reach the
+            checks, the naming of mistakes or grader.judge (the message names the import).
     """
+    from grader.verify.closure import runner_closure
+
+    runner_closure()
     c = Config()
     if timeout is not None:
         c.Execute.timeout = timeout
@@ -137,22 +148,22 @@ def verify_submission(
     left of the one limit. `result` (the pipeline's, when it has one) gets the flags and
     reason; a fresh one is used otherwise.
     """
-    from grader.pipeline.results import GradeResult
-    from grader.pipeline.verified import VerifyRecord, autograded_notebook, write_record
-    from grader.sandbox import execute as sandbox
-    from grader.verify import launch as verify
+    from grader.pipeline.results import GradeResult, autograded_path
+    from grader.pipeline.verified import VerifyRecord, write_record
+    from grader.sandbox.execute import RUNS
+    from grader.verify.submission import after_autograde as verify_after_autograde
 
     start = time.time()
     course = Path(course)
-    run = sandbox.RUNS.pop((student, assignment, assignment), None)
+    run = RUNS.pop((student, assignment, assignment), None)
     result = result if result is not None else GradeResult(student, assignment, "graded")
     record = VerifyRecord(student, assignment)
-    if autograded_notebook(course, student, assignment).is_file() and run is None:
+    if autograded_path(course, student, assignment).is_file() and run is None:
         record.kernel = (
             "the notebook ran in a kernel outside the course's sandbox "
             "(grader.sandbox.execute.SandboxedExecute is not in Autograde.autograde_preprocessors)"
         )
-    verify.after_autograde(
+    verify_after_autograde(
         course, student, assignment, result, deadline=run.deadline if run else None
     )
     if record.kernel:
@@ -201,12 +212,12 @@ def after_run(course: Path) -> str:
         RuntimeError: the gradebook is damaged (the message says what SQLite found).
     """
     from grader.config import course_config
-    from grader.verify import launch as verify
+    from grader.verify.gradebook import check_gradebook, gradebook_path
 
-    path = verify.gradebook_path(str(course_config(course).CourseDirectory.db_url))
+    path = gradebook_path(str(course_config(course).CourseDirectory.db_url))
     if path is None:
         return "ok"
-    status = verify.check_gradebook(path)
+    status = check_gradebook(path)
     if status != "ok":
         raise RuntimeError(f"the gradebook {path} failed SQLite's integrity check: {status}")
     return status

@@ -1,7 +1,8 @@
 """The class report: where the class goes wrong, as one HTML page with PNG plots.
 
 Reads the autograde results (`<course>/.grader/results.json`, written by
-`grader.pipeline.autograde`; the gradebook for anything graded outside it) and writes
+`grader.pipeline.autograde`; the gradebook for anything graded outside it, see
+`grader.pipeline.results.class_results`) and writes
 `<dest>/index.html` with three plots made by matplotlib:
 
 - `scores.png`: a score histogram per assignment;
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.config import assignments_of
-from grader.pipeline.autograde import result_from_gradebook, submissions
 from grader.pipeline.lms import load_students
-from grader.pipeline.results import GradeResult, load_results
+from grader.pipeline.results import GradeResult, class_results
+from grader.pipeline.summary import AssignmentStats, assignment_stats, sandbox_banner
+from grader.pipeline.verified import unverified_reason
 
 #: Short names of the misconceptions (docs/course.md), for plots and tables.
 MISCONCEPTIONS: dict[str, str] = {
@@ -50,35 +52,20 @@ class ClassReport:
     plots: list[Path]
 
 
-def class_results(course: Path) -> list[GradeResult]:
-    """One result per submitted (student, assignment): stored ones, else from the gradebook."""
-    course = Path(course).resolve()
-    stored = load_results(course)
-    out = []
-    for student, assignment in submissions(course, assignments_of(course)):
-        result = stored.get(f"{student}/{assignment}")
-        if result is None:
-            result = result_from_gradebook(course, student, assignment)
-        out.append(result)
-    return out
-
-
-def _plot_scores(results: list[GradeResult], assignments: list[str], path: Path) -> None:
+def _plot_scores(stats: list[AssignmentStats], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    n = len(assignments)
+    n = len(stats)
     cols = min(n, 3)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    for ax, a in zip(axes.flat, assignments, strict=False):
-        rs = [r for r in results if r.assignment == a]
-        top = max((r.max_score for r in rs), default=1) or 1
-        scores = [r.score for r in rs]
+    for ax, st in zip(axes.flat, stats, strict=False):
+        top = st.max_score or 1
         bins = [x - 0.5 for x in range(int(top) + 2)]
-        ax.hist(scores, bins=bins, color="#4878a8", edgecolor="white")
-        ax.set_title(f"{a}\n(n={len(rs)}, mean {sum(scores) / max(len(rs), 1):.1f}/{top:g})")
+        ax.hist([r.score for r in st.results], bins=bins, color="#4878a8", edgecolor="white")
+        ax.set_title(f"{st.assignment}\n(n={st.submissions}, mean {st.mean:.1f}/{top:g})")
         ax.set_xlabel("score (points)")
         ax.set_ylabel("students")
         ax.set_xlim(-0.5, top + 0.5)
@@ -169,9 +156,6 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 def grading_warnings(course: Path, results: list[GradeResult]) -> str:
     """HTML for the top of the report: grading without bubblewrap (once, about the run) and
     grades written without the course's verification (each submission named)."""
-    from grader.pipeline.summary import sandbox_banner
-    from grader.pipeline.verified import unverified_reason
-
     style = "border: 2px solid #c00; background: #fee; padding: 0.5em 1em; color: #900"
     parts = []
     banner = sandbox_banner(results)
@@ -209,9 +193,9 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
             f"no submissions in {course / 'submitted'}; run collect and autograde first"
         )
     dest.mkdir(parents=True, exist_ok=True)
-    assignments = [a for a in assignments_of(course) if any(r.assignment == a for r in results)]
+    stats = assignment_stats(results, assignments_of(course))
     plots = [dest / "scores.png", dest / "test_pass_rates.png", dest / "misconceptions.png"]
-    _plot_scores(results, assignments, plots[0])
+    _plot_scores(stats, plots[0])
     rates = _pass_rates(results)
     _plot_pass_rates(rates, plots[1])
     counts = misconception_counts(results)
@@ -220,24 +204,21 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     records = load_students(course)  # students.csv: the LMS's name and late marks
     late = {(r.student, r.assignment) for r in results
             if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
-    summary = []
-    for a in assignments:
-        rs = [r for r in results if r.assignment == a]
-        scores = sorted(r.score for r in rs)
-        summary.append(
-            [
-                a,
-                len(rs),
-                f"{sum(scores) / len(scores):.2f}",
-                f"{scores[len(scores) // 2]:g}",
-                f"{max((r.max_score for r in rs), default=0):g}",
-                sum(r.score >= r.max_score > 0 for r in rs),
-                sum(r.status == "failed" for r in rs),
-                sum(r.needs_manual_grade for r in rs),
-                sum(bool(r.flags) for r in rs),
-                sum((r.student, a) in late for r in rs),
-            ]
-        )
+    summary = [
+        [
+            st.assignment,
+            st.submissions,
+            f"{st.mean:.2f}",
+            f"{st.median:g}",
+            f"{st.max_score:g}",
+            st.full_marks,
+            st.failed,
+            st.manual,
+            st.flagged,
+            sum((r.student, st.assignment) in late for r in st.results),
+        ]
+        for st in stats
+    ]
     hardest = sorted(rates, key=lambda x: x[2])[:8]
     names = {sid: rec.name for sid, rec in records.items()}
 

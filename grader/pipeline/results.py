@@ -1,22 +1,39 @@
-"""Grading results as data: one `GradeResult` per (student, assignment), kept on disk.
+"""Grading results as data: one `GradeResult` per (student, assignment), kept on disk, and
+read back from the gradebook.
 
 The parent process of `autograde` is the only writer of the results file
 (`<course>/.grader/results.json`); it rewrites it atomically after every submission, so an
 interrupted run keeps what it finished. The gradebook stays the source of truth for scores;
 the results file adds what nbgrader does not keep: the failure reason, flags, the first
 line of each failing test's message and the misconception tags named in it.
+
+`read_result` builds a result from the gradebook and the autograded notebook (what a worker
+does after grading); `result_from_gradebook` adds the verification record, for submissions
+graded some other way (plain `nbgrader autograde`, the formgrader); `class_results` is every
+submission's result, what the class report counts.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from grader.config import assignments_of, course_config
+from grader.nbcells import grade_id, grade_ids
+from grader.pipeline.failures import cell_message, cell_timeout, definition_errors
 
 #: A misconception tag in a failing test's message, e.g. "[M3]" (docs/grading.md).
 TAG_RE = re.compile(r"\[M(1[0-3]|[1-9])\]")
+
+
+def tags_in(message: str) -> list[str]:
+    """The misconception tags a message names, in order: "... [M3] ... [M1]" -> ["M1", "M3"]."""
+    return [f"M{t}" for t in sorted(set(TAG_RE.findall(message)), key=int)]
 
 
 @dataclass
@@ -69,11 +86,30 @@ class GradeResult:
         return cls(**{**data, "cells": cells})
 
 
-def error_message(ename: str, evalue: str) -> str:
-    """The line a learner reads for an error output of a test cell."""
-    if ename == "NotImplementedError" and not evalue.strip():
-        return "not answered yet: the function still raises NotImplementedError"
-    return f"{ename}: {evalue}".strip()
+# ---------------------------------------------------------------- where things are
+
+
+def submitted_path(course: Path, student: str, assignment: str) -> Path:
+    return Path(course) / "submitted" / student / assignment / f"{assignment}.ipynb"
+
+
+def autograded_path(course: Path, student: str, assignment: str) -> Path:
+    return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+
+def submissions(course: Path, assignments: list[str]) -> list[tuple[str, str]]:
+    """Every (student, assignment) with a submitted/STUDENT/ASSIGNMENT/ folder, sorted."""
+    out = []
+    root = Path(course) / "submitted"
+    if root.is_dir():
+        for student_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for a in assignments:
+                if (student_dir / a).is_dir():
+                    out.append((student_dir.name, a))
+    return out
+
+
+# ---------------------------------------------------------------- the results file
 
 
 def results_path(course: Path) -> Path:
@@ -97,3 +133,102 @@ def save_results(course: Path, results: dict[str, GradeResult]) -> None:
     payload = {key: results[key].to_dict() for key in sorted(results)}
     tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- from the gradebook
+
+
+def read_result(course: Path, config: Any, student: str, assignment: str) -> GradeResult:
+    """The gradebook's scores for one submission, with each failing test's message and tags.
+
+    Args:
+        course: the course directory.
+        config: its nbgrader Config (the gradebook's URL, the per-cell time limit).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    result = GradeResult(student, assignment, "graded")
+    messages = failure_messages(autograded_path(course, student, assignment), config)
+    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            result.status = "missing"
+            result.max_score = gb.find_assignment(assignment).max_score
+            return result
+        order = cell_order(course, assignment)
+        for notebook in submission.notebooks:
+            for grade in sorted(notebook.grades, key=lambda g: order.get(g.name, len(order))):
+                message = messages.get(grade.name, "")
+                result.cells.append(
+                    CellResult(
+                        grade.name,
+                        float(grade.score or 0),
+                        float(grade.max_score),
+                        message.splitlines()[0][:300] if message else "",
+                        tags_in(message),
+                    )
+                )
+        result.score = float(submission.score)
+        result.max_score = float(submission.max_score)
+        result.needs_manual_grade = bool(submission.needs_manual_grade)
+    return result
+
+
+def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeResult:
+    """A result rebuilt from the gradebook and autograded notebook (for skipped submissions),
+    with what verification recorded (plain `nbgrader autograde` leaves no other result)."""
+    from grader.pipeline import verified  # it reads this module's paths
+
+    result = read_result(Path(course), course_config(course), student, assignment)
+    record = verified.current_record(Path(course), student, assignment)
+    if record is not None:
+        result.flags, result.sandbox = list(record.flags), record.sandbox
+        result.reason = result.reason or record.reason
+    return result
+
+
+def class_results(course: Path) -> list[GradeResult]:
+    """One result per submitted (student, assignment): stored ones, else from the gradebook."""
+    course = Path(course).resolve()
+    stored = load_results(course)
+    out = []
+    for student, assignment in submissions(course, assignments_of(course)):
+        result = stored.get(f"{student}/{assignment}")
+        if result is None:
+            result = result_from_gradebook(course, student, assignment)
+        out.append(result)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def cell_order(course: Path, assignment: str) -> dict[str, int]:
+    """grade_id -> position in the source notebook (for tables in teaching order)."""
+    import nbformat
+
+    path = Path(course) / "source" / assignment / f"{assignment}.ipynb"
+    if not path.exists():
+        return {}
+    ids = grade_ids(nbformat.read(path, as_version=4).cells)
+    return {gid: i for i, gid in enumerate(ids)}
+
+
+def failure_messages(path: Path, config: Any = None) -> dict[str, str]:
+    """grade_id -> what each code cell of an autograded notebook says went wrong
+    (grader.pipeline.failures.cell_message; cells without an error are left out)."""
+    import nbformat
+
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    timeout = cell_timeout(config) if config is not None else None
+    broken = definition_errors(nb.cells)
+    out = {}
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if not gid or cell.cell_type != "code":
+            continue
+        message = cell_message(cell, timeout=timeout, broken=broken)
+        if message:
+            out[gid] = message
+    return out

@@ -1,12 +1,70 @@
 """The autograde summary, rendered with rich: one row per assignment, then the submissions
-that need attention (grading failed, flagged, or needing a manual grade)."""
+that need attention (grading failed, flagged, or needing a manual grade).
+
+`assignment_stats` is the one definition of the per-assignment numbers; the class report
+(grader.pipeline.report) shows the same ones.
+"""
 
 from __future__ import annotations
 
-from grader.pipeline.autograde import AutogradeRun
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from grader.pipeline.results import GradeResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.pipeline.autograde import AutogradeRun
 
 #: Rows of the attention table printed before "... and N more".
 MAX_ATTENTION_ROWS = 25
+
+
+@dataclass
+class AssignmentStats:
+    """One assignment's submissions in numbers."""
+
+    assignment: str
+    results: list[GradeResult]  #: its submissions' results
+    mean: float
+    median: float  #: the upper middle score when there are two
+    max_score: float
+    full_marks: int
+    failed: int  #: grading failed (status "failed")
+    manual: int  #: needs a manual grade
+    flagged: int
+
+    @property
+    def submissions(self) -> int:
+        return len(self.results)
+
+
+def assignment_stats(
+    results: list[GradeResult], assignments: Iterable[str] | None = None
+) -> list[AssignmentStats]:
+    """The numbers of each assignment (default: every one with a result, sorted); an
+    assignment without a result is left out."""
+    order = sorted({r.assignment for r in results}) if assignments is None else assignments
+    out = []
+    for a in order:
+        rs = [r for r in results if r.assignment == a]
+        if not rs:
+            continue
+        scores = sorted(r.score for r in rs)
+        out.append(
+            AssignmentStats(
+                assignment=a,
+                results=rs,
+                mean=sum(scores) / len(scores),
+                median=scores[len(scores) // 2],
+                max_score=max(r.max_score for r in rs),
+                full_marks=sum(r.score >= r.max_score > 0 for r in rs),
+                failed=sum(r.status == "failed" for r in rs),
+                manual=sum(r.needs_manual_grade for r in rs),
+                flagged=sum(bool(r.flags) for r in rs),
+            )
+        )
+    return out
 
 
 def short_flags(flags: list[str], width: int = 60) -> str:
@@ -22,7 +80,7 @@ def sandbox_banner(results: list) -> str:
     off = [r for r in results if getattr(r, "sandbox", "")]
     if not off:
         return ""
-    from grader.sandbox.execute import loud_warning
+    from grader.sandbox.plan import loud_warning
 
     reasons = sorted({r.sandbox for r in off})
     return f"{loud_warning('; '.join(reasons))} [{len(off)} of {len(results)} submissions]"
@@ -41,19 +99,16 @@ def summary_tables(run: AutogradeRun) -> list:
     per.add_column("assignment", no_wrap=True)
     for name in ("submitted", "graded now", "mean", "full marks", "failed", "manual", "flagged"):
         per.add_column(name, justify="right", overflow="fold")  # never "9.0/…"
-    for a in sorted({r.assignment for r in run.results}):
-        rs = [r for r in run.results if r.assignment == a]
-        top = max(r.max_score for r in rs)
-        mean = sum(r.score for r in rs) / len(rs)
+    for st in assignment_stats(run.results):
         per.add_row(
-            a,
-            str(len(rs)),
-            str(sum(r.key in run.fresh for r in rs)),
-            f"{mean:.1f}/{top:g}",
-            str(sum(r.score >= r.max_score > 0 for r in rs)),
-            str(sum(r.status == "failed" for r in rs)),
-            str(sum(r.needs_manual_grade for r in rs)),
-            str(sum(bool(r.flags) for r in rs)),
+            st.assignment,
+            str(st.submissions),
+            str(sum(r.key in run.fresh for r in st.results)),
+            f"{st.mean:.1f}/{st.max_score:g}",
+            str(st.full_marks),
+            str(st.failed),
+            str(st.manual),
+            str(st.flagged),
         )
     tables: list = [per]
     banner = sandbox_banner(run.results)

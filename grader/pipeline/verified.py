@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader.pipeline.results import autograded_path
+
 
 @dataclass
 class VerifyRecord:
@@ -45,10 +47,6 @@ def record_path(course: Path, student: str, assignment: str) -> Path:
     return Path(course) / ".grader" / "verified" / student / f"{assignment}.json"
 
 
-def autograded_notebook(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
-
-
 def _fingerprint(path: Path) -> tuple[str, int]:
     if not path.is_file():
         return "", 0
@@ -57,7 +55,7 @@ def _fingerprint(path: Path) -> tuple[str, int]:
 
 def write_record(course: Path, record: VerifyRecord) -> Path:
     """Write the record (atomically) for the autograded notebook as it is now."""
-    graded = autograded_notebook(course, record.student, record.assignment)
+    graded = autograded_path(course, record.student, record.assignment)
     record.notebook_sha256, record.notebook_mtime_ns = _fingerprint(graded)
     record.at = time.time()
     path = record_path(course, record.student, record.assignment)
@@ -88,7 +86,7 @@ def current_record(course: Path, student: str, assignment: str) -> VerifyRecord 
     record = read_record(course, student, assignment)
     if record is None:
         return None
-    graded = autograded_notebook(course, student, assignment)
+    graded = autograded_path(course, student, assignment)
     if not graded.is_file():
         return record if not record.notebook_sha256 else None
     # By content only: a course folder copied or restored (new mtimes) stays verified.
@@ -102,7 +100,7 @@ def unverified_reason(course: Path, student: str, assignment: str) -> str:
     configuration), a kernel that was not the course's sandboxed one, and verification
     that failed. A submission without an autograded notebook has nothing to check ("").
     """
-    if not autograded_notebook(course, student, assignment).is_file():
+    if not autograded_path(course, student, assignment).is_file():
         return ""
     record = current_record(course, student, assignment)
     if record is None:

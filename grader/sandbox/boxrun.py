@@ -1,8 +1,11 @@
 """The sandbox's launcher: stdlib only, so a kernel starts without importing nbgrader.
 
 `python -m grader.sandbox.boxrun kernel PLAN_JSON -f CONNECTION_FILE [kernel args]` is the argv of
-the sandboxed kernelspec (see grader.sandbox.execute, which builds the plan); `run_sandboxed` also
-runs grader.verify.launch's verification process.
+the sandboxed kernelspec (`grader.sandbox.kernel`; `grader.sandbox.plan` builds the plan);
+`run_sandboxed` also runs grader.verify.launch's verification process. `bwrap_argv` turns a
+`Plan` into bubblewrap's command line: the whole file system read-only, the plan's hidden
+folders behind empty tmpfs mounts, its exposed paths and overlays bound read-only, the
+private copy of the working folder read-write, a clean environment.
 """
 
 from __future__ import annotations
@@ -232,7 +235,7 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 def _wrapper_main(argv: list[str]) -> int:
-    """`python -m grader.sandbox.execute kernel PLAN_JSON -f CONNECTION_FILE [kernel args...]`."""
+    """`python -m grader.sandbox.boxrun kernel PLAN_JSON -f CONNECTION_FILE [kernel args...]`."""
     plan = Plan.from_json(argv[0])
     rest = argv[1:]
     connection_file = Path(rest[rest.index("-f") + 1]).resolve()

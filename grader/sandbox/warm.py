@@ -192,9 +192,7 @@ class Zygote:
 _ZYGOTES: dict[str, Zygote] = {}
 
 
-def zygote_for(
-    plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None
-) -> Zygote:
+def zygote_for(plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None) -> Zygote:
     """This process's zygote of this kind for this plan (a fresh one if it died or the plan
     changed)."""
     z = _ZYGOTES.get(kind)
@@ -221,27 +219,28 @@ def run_job(
     kind: str,
     run_dir: Path,
     *,
-    argv: list[str],
     workdir: Path,
     prepare: Any,
     wall_clock: float,
     server: list[str] | None = None,
 ) -> tuple[int, Path]:
-    """Run a script job (verification) in this process's warm zygote of `kind`.
+    """Run one module job (verification) in this process's warm zygote of `kind`.
 
-    `prepare(box)` writes the job's files into its folder and returns the script's argv.
-    When the script has ended, every process it left is killed before the caller reads its
-    results (nothing can write them afterwards). Returns (exit code, job folder); the
+    `prepare(box)` writes the job's files into its folder and returns {"module", "argv"}:
+    the child runs that module as `python -m MODULE ARGV...` would, in a private copy of
+    `workdir`. When it has ended, every process it left is killed before the caller reads
+    its results (nothing can write them afterwards). Returns (exit code, job folder); the
     caller removes the folder (the next job wipes it anyway).
     """
     z = zygote_for(plan, kind, run_dir, server)
     box = z.new_job_dir()
     _copy_limited(workdir, box / "work")
-    argv = prepare(box) + list(argv)
+    what = prepare(box)
     z.spawn(
         {
-            "kind": "script",
-            "argv": argv,
+            "kind": "module",
+            "module": what["module"],
+            "argv": list(what["argv"]),
             "cwd": str(box / "work"),
             "log": str(box / "job.log"),
             "limits": plan.limits,
@@ -375,7 +374,8 @@ class _ZygoteProcess:
 def warm_kernel_manager(config: Any, plan: Plan, log: Any = None) -> Any:
     """A SandboxKernelManager whose kernel is forked by this process's kernel zygote, or
     None when no zygote can run (no bubblewrap, or it failed to start: the cold path then)."""
-    from grader.sandbox.execute import SandboxKernelManager, run_dir
+    from grader.sandbox.kernel import SandboxKernelManager
+    from grader.sandbox.plan import run_dir
 
     if not plan.bwrap:
         return None

@@ -82,6 +82,8 @@ def preload(kind: str) -> None:
         import IPython.core.inputtransformer2  # noqa: F401
         import matplotlib.pyplot  # noqa: F401
 
+        import grader.verify.runner  # noqa: F401  (only its import closure exists here)
+
 
 def _digest(value: Any, h: Any) -> None:
     """Feed a case's content (dicts, lists, arrays, numbers, strings) into hash `h`."""
@@ -207,12 +209,11 @@ def _child(job: dict, control: tuple[int, int]) -> None:
             sys.path.insert(0, job["cwd"])  # as `python -m ipykernel_launcher` run there
             _run_kernel(job["argv"])
             code = 0
-        else:
-            sys.argv = list(job["argv"])
-            path = sys.argv[0]
-            with open(path, encoding="utf-8") as f:
-                source = f.read()
-            exec(compile(source, path, "exec"), {"__name__": "__main__"})  # noqa: S102
+        else:  # a module, as `python -I -m MODULE ARGV...` runs it
+            import runpy
+
+            sys.argv = [job["module"], *job["argv"]]
+            runpy.run_module(job["module"], run_name="__main__", alter_sys=True)
             code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

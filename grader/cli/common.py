@@ -1,0 +1,84 @@
+"""What every command shares: which course it works in, the --db option, the console.
+
+Light on purpose (stdlib and grader.course): the parser imports it to write its help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader import course
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+#: The course directory when no --course is given (instead of the current folder).
+COURSE_ENV = "BACKPROP_GRADER_COURSE"
+
+
+def chosen_course(args: argparse.Namespace) -> Path | None:
+    """The course said explicitly (--course, then $BACKPROP_GRADER_COURSE), else the current
+    folder when it holds nbgrader_config.py and is not the repository; else None."""
+    given = getattr(args, "course", None) or os.environ.get(COURSE_ENV)
+    if given:
+        return Path(given).expanduser().resolve()
+    here = Path.cwd().resolve()
+    if (here / "nbgrader_config.py").exists() and here != course.REPO_ROOT:
+        return here
+    return None
+
+
+def course_dir(args: argparse.Namespace) -> Path:
+    """The course a command that writes student data works in (never the repository unless
+    it is named with --course or $BACKPROP_GRADER_COURSE).
+
+    Raises:
+        CourseError: no course was named and the current folder is none.
+    """
+    from grader.config import CourseError
+
+    root = chosen_course(args)
+    if root is None:
+        if Path.cwd().resolve() == course.REPO_ROOT:
+            why = f"the repository is not a course unless you say --course {course.REPO_ROOT}"
+        else:
+            why = "make one with: backprop-grader release --course DIR"
+        raise CourseError(
+            "no course here: cd into your course folder or pass --course DIR (or set "
+            f"{COURSE_ENV}); {why}"
+        )
+    return root
+
+
+def console() -> Console:
+    """A rich Console for the commands' output."""
+    from rich.console import Console
+
+    # Not a terminal (a log file, CI): wide enough that tables print every value in full.
+    width = None if sys.stdout.isatty() else 250
+    return Console(highlight=False, width=width)
+
+
+def use_db(url: str) -> None:
+    """`--db URL`: the gradebook for this command and the nbgrader commands it runs.
+
+    Raises:
+        ValueError: `url` is not a database URL (the message shows one that is).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from grader.config import DB_URL_ENV
+
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(
+            f"--db {url!r} is not a database URL: give e.g. "
+            "postgresql+psycopg://grader:PASSWORD@host/backprop or sqlite:////path/gradebook.db"
+        ) from exc
+    os.environ[DB_URL_ENV] = url

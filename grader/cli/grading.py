@@ -1,0 +1,211 @@
+"""The instructor's grading commands: collect, autograde, feedback, export, report, demo.
+
+Each one parses nothing (grader.cli did), calls one library function of grader.pipeline and
+prints its result; the library is imported only when its command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from grader.cli.common import console, course_dir
+
+
+def collect(args: argparse.Namespace) -> int:
+    """`collect DIR_OR_ZIP`: an LMS download into submitted/."""
+    from rich.markup import escape
+
+    from grader.pipeline.collect import collect
+
+    root = course_dir(args)
+    roster = Path(args.roster) if args.roster else None
+    report = collect(Path(args.src), course=root, lms=args.lms, roster=roster)
+    out = console()
+    for p in report.placed:
+        who = f" ({escape(p.name)})" if p.name and p.name != p.student else ""
+        note = f"  [yellow]note: {escape(p.note)}[/]" if p.note else ""
+        out.print(f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{who}{note}")
+    for u in report.problems:
+        if u.aside:
+            out.print(f"  [yellow]set aside[/] {escape(u.source)} -> {escape(u.aside)}: "
+                      f"{escape(u.reason)}")  # fmt: skip
+        else:
+            out.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
+    if report.roster_only:
+        out.print(
+            f"  on the roster, nothing handed in ({len(report.roster_only)}): "
+            + ", ".join(report.roster_only)
+        )
+    for note in report.notes:
+        out.print(f"  [yellow]note[/] {escape(note)}")
+    aside = sum(bool(u.aside) for u in report.problems)
+    out.print(
+        f"collected {len(report.placed)} notebooks ({report.lms} naming) from "
+        f"{len(report.students)} students into {root / 'submitted'}; "
+        f"{len(report.problems) - aside} files not placed, {aside} set aside; "
+        f"students and LMS ids in {root / 'students.csv'}"
+    )
+    return 0
+
+
+def autograde(args: argparse.Namespace) -> int:
+    """`autograde [ASSIGNMENT]`: grade with a progress bar, then the summary tables."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from grader.pipeline.autograde import autograde
+    from grader.pipeline.cluster import ClusterError, GradebookError
+    from grader.pipeline.summary import short_flags, summary_tables
+
+    root = course_dir(args)
+    out = console()
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    )
+    task = progress.add_task("autograde", total=None)
+
+    def on_start(todo: int, skipped: int) -> None:
+        if skipped:
+            out.print(f"{skipped} submissions already graded: skipped (--force regrades them)")
+        progress.update(task, total=todo)
+        progress.start()
+
+    def on_result(r) -> None:
+        progress.advance(task)
+        if r.status == "failed" or r.flags:
+            flags = f" \\[{escape(short_flags(r.flags))}]" if r.flags else ""
+            progress.console.print(
+                f"[red]✗[/] {escape(r.key)}: {r.score:g}/{r.max_score:g}{flags} {escape(r.reason)}"
+            )
+
+    try:
+        run = autograde(
+            root,
+            args.assignment,
+            workers=args.workers,
+            force=args.force,
+            timeout=args.timeout,
+            on_start=on_start,
+            on_result=on_result,
+            on_note=lambda line: out.print(f"[yellow]{escape(line)}[/]"),
+            scheduler=args.scheduler,
+        )
+    except (ClusterError, GradebookError) as exc:  # a cluster or database lost mid-run
+        progress.stop()
+        out.print(f"[red]autograde stopped[/]: {escape(str(exc))}")
+        return 1
+    except KeyboardInterrupt:
+        progress.stop()
+        out.print(
+            "[yellow]interrupted[/]: every finished submission is saved; to grade only "
+            f"the rest, run:\n  {escape(resume_command(args, root))}",
+            soft_wrap=True,
+        )
+        return 130
+    finally:
+        progress.stop()
+    for table in summary_tables(run):
+        out.print(table)
+    return 0
+
+
+def resume_command(args: argparse.Namespace, root: Path) -> str:
+    """The autograde command that grades what an interrupted run left (never --force: the
+    submissions it finished are recorded, the rest are not)."""
+    cmd = ["backprop-grader", "autograde"]
+    if args.assignment:
+        cmd.append(args.assignment)
+    cmd += ["--course", str(root)]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    if args.timeout is not None:
+        cmd += ["--timeout", str(args.timeout)]
+    return shlex.join(cmd)
+
+
+def feedback(args: argparse.Namespace) -> int:
+    """`feedback [ASSIGNMENT]`: exit 1 when a page shows a hidden test."""
+    from rich.markup import escape
+
+    from grader.pipeline.feedback import feedback
+
+    root = course_dir(args)
+    report = feedback(root, args.assignment)
+    out = console()
+    out.print(f"{len(report.written)} feedback pages in {root / 'feedback'}")
+    for student, assignment, why in report.missing:
+        out.print(f"  [yellow]no feedback[/] {student}/{assignment}: {escape(why)}")
+    for page, line in report.leaks:
+        out.print(f"  [red]hidden test shown[/] in {page}: {escape(line)}")
+    return 1 if report.leaks else 0
+
+
+def _first_ten(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+
+
+def export(args: argparse.Namespace) -> int:
+    """`export [--format F]`: grades.csv, the LMS's import file and feedback zips."""
+    from grader.pipeline.export import export, export_canvas, export_moodle
+
+    root = course_dir(args)
+    dest = export(root, Path(args.output) if args.output else None)
+    print(f"grades written to {dest}")
+    left_out: list[str] = []
+    if args.format == "canvas":
+        notes: list[str] = []
+        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv", notes=notes)
+        print(f"Canvas gradebook import: {path}")
+        for line in notes:
+            print(f"  {line}")
+    elif args.format == "moodle":
+        paths, left_out = export_moodle(root, dest.parent)
+        for path in paths:
+            print(f"Moodle grading worksheet: {path}")
+        if not paths:
+            print("no Moodle grading worksheet written: no student has a Moodle participant id "
+                  "(collect a Moodle download, with --roster for the students who handed in "
+                  "nothing)")  # fmt: skip
+    if args.format in ("canvas", "moodle"):
+        from grader.pipeline.lms_feedback import feedback_zips
+
+        upload = {
+            "canvas": "the assignment's Re-Upload Submissions",
+            "moodle": "View all submissions > Upload multiple feedback files in a zip",
+        }
+        zips = feedback_zips(root, args.format, dest.parent)
+        for path in zips.zips:
+            print(f"feedback pages for {upload[args.format]}: {path}")
+        if zips.left_out:
+            print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
+                  "no zip: " + _first_ten(zips.left_out))  # fmt: skip
+    if left_out:
+        print(
+            f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "
+            + _first_ten(left_out)
+        )
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """`report`: the class report's HTML page and plots."""
+    from grader.pipeline.report import build_report
+
+    out = build_report(course_dir(args), Path(args.output) if args.output else None)
+    print(f"class report: {out.html}")
+    for plot in out.plots:
+        print(f"  plot: {plot}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """`demo`: the whole pipeline on a sample class."""
+    from grader.pipeline.demo import run_demo
+
+    return run_demo(students=args.students, workers=args.workers, keep=args.keep, console=console())

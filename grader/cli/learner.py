@@ -1,0 +1,44 @@
+"""A learner's commands: workspace (their own copy of the notebooks) and selfcheck."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.cli.common import console
+
+
+def workspace(args: argparse.Namespace) -> int:
+    """`workspace`: copy the notebooks a learner works in (never over their work)."""
+    from grader.learner.workspace import populate, shown
+
+    report = populate(Path(args.dir))
+    for path in report.copied:
+        print(f"copied {shown(path)}")
+    if report.kept:
+        print(
+            f"{len(report.kept)} notebooks already in {shown(report.root)}/ left as they are "
+            "(your work is never overwritten)"
+        )
+    return 0
+
+
+def selfcheck(args: argparse.Namespace) -> int:
+    """`selfcheck NOTEBOOK`: exit 2 (and one line) when the notebook cannot be checked."""
+    from grader.learner.selfcheck import SelfCheckError, render, selfcheck
+    from grader.learner.workspace import resolve_notebook
+
+    try:
+        notebook = resolve_notebook(args.notebook)
+        result = selfcheck(
+            notebook,
+            source_dir=Path(args.source),
+            timeout=args.timeout,
+            announce=lambda line: print(line, flush=True),
+        )
+    except SelfCheckError as exc:
+        print(f"selfcheck: {exc}", file=sys.stderr)
+        return 2
+    render(result, console())
+    return 0

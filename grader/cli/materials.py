@@ -1,0 +1,64 @@
+"""The course's materials: `release` (nbgrader's student notebooks) and `handout`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import course
+from grader.cli.common import chosen_course
+
+
+def release(args: argparse.Namespace) -> int:
+    """`release [--dest DIR | --course DIR]`: regenerate release/ with nbgrader."""
+    root = None if args.dest else chosen_course(args)
+    if root is not None and root != course.REPO_ROOT:
+        return release_course(root)
+    dest = Path(args.dest or course.REPO_ROOT / "release").resolve()
+    from grader.learner import workspace
+
+    written = workspace.build_release(dest)
+    for assignment in written:
+        print(f"{dest / assignment / assignment}.ipynb regenerated from "
+              f"{course.REPO_ROOT / 'source' / assignment}/")  # fmt: skip
+    return 0
+
+
+def release_course(root: Path) -> int:
+    """`release --course DIR`: a term's course outside the repository (created when new).
+
+    Raises:
+        CourseError: `root` holds other files and is not a course.
+    """
+    from grader.config import CourseError, assignments_of
+
+    if not (root / "nbgrader_config.py").exists():
+        if root.exists() and any(root.iterdir()):
+            raise CourseError(
+                f"{root} is not empty and not a course directory (no nbgrader_config.py); "
+                "give a new or empty folder, or the course folder made by release --course"
+            )
+        course.new_course(root)
+        print(f"new course directory {root.resolve()}: nbgrader_config.py and source/ copied")
+    root = root.resolve()
+    assignments = assignments_of(root)
+    course.generate_release(root, assignments)
+    for assignment in assignments:
+        print(f"{root / 'release' / assignment / assignment}.ipynb generated; in the gradebook")
+    return 0
+
+
+def handout(args: argparse.Namespace) -> int:
+    """`handout`: the student wheel and one zip per assignment; exit 2 when it cannot."""
+    from grader.handout.build import HandoutError, build_handout
+
+    try:
+        out = build_handout(Path(args.dest))
+    except HandoutError as exc:
+        print(f"backprop-grader handout: {exc}", file=sys.stderr)
+        return 2
+    print(f"student wheel: {out.wheel}")
+    for assignment, path in out.zips.items():
+        print(f"  {path.name}: {', '.join(out.contents[assignment])}")
+    return 0

@@ -1,0 +1,289 @@
+"""Cluster grading's worker side: what travels to a Dask worker and how it grades there.
+
+`grader.pipeline.cluster` (the instructor's process) sends each worker, once per
+assignment, an `AssignmentBundle` and, per submission, a `grade_task`; the worker keeps a
+private course directory per bundle in a temporary folder, with a private SQLite gradebook
+holding that one assignment, and grades with the very function local workers call
+(`grader.pipeline.autograde.grade_submission`): nbgrader's Autograde converter with the
+course's hooks (sandboxed kernels, out-of-process verification). It sends back a
+`RemoteGrade`: the autograded folder, nbgrader's log when it failed, the `GradeResult` and
+the submission's new gradebook record. A worker never connects to the course's database.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.config import DB_URL_ENV, course_config
+from grader.pipeline import hooks
+from grader.pipeline.autograde import (  # what local workers run, and the state it reads
+    _WORKER,
+    grade_submission,
+)
+from grader.pipeline.gradebook_records import (
+    assignment_definition,
+    submission_record,
+    write_assignment_definition,
+    write_submission_record,
+)
+from grader.pipeline.results import GradeResult
+from grader.pipeline.verified import record_path
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster went away or cannot grade; the message says what to do."""
+
+
+# ---------------------------------------------------------------- what travels
+
+
+@dataclass(frozen=True)
+class AssignmentBundle:
+    """What a worker needs to grade one assignment, sent once per worker."""
+
+    assignment: str
+    config_py: str  #: the course's nbgrader_config.py
+    files: dict[str, bytes]  #: course-relative path -> bytes (source/A/..., release/A/...)
+    definition: dict[str, Any]  #: the assignment's gradebook record (assignment_definition)
+    timeout: int | None  #: `autograde --timeout`, None: the course's c.Execute.timeout
+    grader_digest: str  #: the instructor's grader package + nbgrader version
+
+    @functools.cached_property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(pickle.dumps((self.assignment, self.config_py, sorted(self.files.items()))))
+        h.update(pickle.dumps((repr(self.definition), self.timeout, self.grader_digest)))
+        return h.hexdigest()
+
+
+@dataclass
+class RemoteGrade:
+    """What a worker sends back for one submission."""
+
+    result: GradeResult
+    files: dict[str, bytes] = field(default_factory=dict)  #: course-relative path -> bytes
+    record: dict[str, Any] | None = None  #: the submission's gradebook record
+    worker: str = ""  #: host:pid that graded it
+
+
+@functools.lru_cache(maxsize=1)
+def grader_digest() -> str:
+    """A digest of this machine's grader package and nbgrader version: workers must match."""
+    import nbgrader
+
+    import grader
+
+    h = hashlib.sha256(nbgrader.__version__.encode())
+    root = Path(grader.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def folder_files(course: Path, rel: str) -> dict[str, bytes]:
+    folder = course / rel
+    if not folder.is_dir():
+        return {}
+    return {
+        p.relative_to(course).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    }
+
+
+def make_bundle(course: Path, assignment: str, gb: Any, timeout: int | None) -> AssignmentBundle:
+    """The bundle of `assignment`, its definition read from the course's gradebook `gb`."""
+    files = {
+        **folder_files(course, f"source/{assignment}"),
+        **folder_files(course, f"release/{assignment}"),
+    }
+    return AssignmentBundle(
+        assignment=assignment,
+        config_py=(course / "nbgrader_config.py").read_text(encoding="utf-8"),
+        files=files,
+        definition=assignment_definition(gb, assignment),
+        timeout=timeout,
+        grader_digest=grader_digest(),
+    )
+
+
+# ---------------------------------------------------------------- the worker side
+
+_LOCK = threading.Lock()  # one grading at a time per worker process (nbgrader is not thread-safe)
+_ROOT: list[Path] = []
+
+
+def _worker_root() -> Path:
+    if not _ROOT:
+        try:  # inside the worker's own scratch folder, which Dask removes after a crash too
+            from distributed import get_worker
+
+            base: str | None = get_worker().local_directory
+        except ValueError:  # not in a Dask worker
+            base = None
+        root = Path(tempfile.mkdtemp(prefix="backprop-dask-worker-", dir=base))
+        atexit.register(shutil.rmtree, root, True)
+        _ROOT.append(root)
+    return _ROOT[0]
+
+
+def safe_rel(rel: str) -> Path:
+    path = Path(rel)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"refusing a file outside the course: {rel!r}")
+    return path
+
+
+def _private_course(bundle: AssignmentBundle) -> Path:
+    """This worker's course directory for `bundle` (made once): config, folders, gradebook."""
+    from nbgrader.api import Gradebook
+
+    root = _worker_root() / bundle.digest[:20]
+    if (root / ".ready").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    for rel, data in bundle.files.items():
+        target = root / safe_rel(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    db = root / "gradebook.db"
+    # The course's own settings (sandbox limits, timeouts), then a private gradebook: this
+    # worker never connects to the course's database.
+    (root / "nbgrader_config.py").write_text(
+        bundle.config_py
+        + "\n\n# backprop-grader cluster worker: a private course and gradebook\n"
+        + f"c.CourseDirectory.root = {str(root)!r}\n"
+        + f"c.CourseDirectory.db_url = {'sqlite:///' + str(db)!r}\n",
+        encoding="utf-8",
+    )
+    with Gradebook(f"sqlite:///{db}") as gb:
+        write_assignment_definition(gb, bundle.definition)
+    (root / ".ready").write_text(bundle.digest)
+    return root
+
+
+def prepare_worker(log_dir: str | None = None) -> None:
+    """Once per worker process (a Dask WorkerPlugin calls it): what `_init_worker` does for a
+    local worker, minus the signal handlers (Dask runs tasks in a thread)."""
+    import warnings
+
+    os.environ.pop(DB_URL_ENV, None)  # the course's database is the instructor's business
+    os.environ.update(hooks.execution_env())
+    if log_dir:  # a LocalCluster: kernels' stderr goes to the course's logs, not the terminal
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        fd = os.open(
+            Path(log_dir) / f"dask-worker-{os.getpid()}.log",
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+        )
+        os.dup2(fd, 2)
+        os.close(fd)
+    warnings.simplefilter("ignore")
+    from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
+
+
+def bundle_value(bundle: AssignmentBundle) -> AssignmentBundle:
+    """A task whose result is the bundle: kept on a worker, recomputed if that worker dies."""
+    return bundle
+
+
+def grade_task(
+    bundle: AssignmentBundle,
+    student: str,
+    assignment: str,
+    files: dict[str, bytes],
+    prior: dict[str, Any] | None,
+) -> RemoteGrade:
+    """Grade one submission on this worker, exactly as a local worker does.
+
+    Args:
+        bundle: the assignment's bundle.
+        student, assignment: whose submission.
+        files: the submission's folder, paths relative to it.
+        prior: the submission's record in the course's gradebook (None: not graded yet).
+    """
+    import socket
+
+    from nbgrader.api import Gradebook
+
+    if bundle.grader_digest != grader_digest():
+        raise ClusterError(
+            f"worker {socket.gethostname()} has another grader package or nbgrader version "
+            f"({grader_digest()}, the instructor has {bundle.grader_digest}): install the same "
+            "version of the course on every worker"
+        )
+    with _LOCK:
+        os.environ.pop(DB_URL_ENV, None)
+        course = _private_course(bundle)
+        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        submitted = course / "submitted" / student / assignment
+        graded = course / "autograded" / student / assignment
+        log = course / ".grader" / "logs" / f"{student}__{assignment}.log"
+        for folder in (submitted, graded):
+            shutil.rmtree(folder, ignore_errors=True)
+        log.unlink(missing_ok=True)
+        submitted.mkdir(parents=True)
+        for rel, data in files.items():
+            target = submitted / safe_rel(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        with Gradebook(db_url) as gb:
+            try:
+                gb.remove_submission(assignment, student)
+            except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: nothing to remove
+                gb.db.rollback()
+            if prior is not None:
+                write_submission_record(gb, assignment, student, prior, with_student=True)
+
+        config = course_config(course)
+        config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+        logger = logging.getLogger("grader.autograde.worker")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        # the state _init_worker sets up for a local worker
+        _WORKER.update(course=course, config=config, log=logger)
+        result = grade_submission(student, assignment)
+
+        out = RemoteGrade(result, worker=f"{socket.gethostname()}:{os.getpid()}")
+        out.files = folder_files(course, f"autograded/{student}/{assignment}")
+        if log.exists():
+            out.files[log.relative_to(course).as_posix()] = log.read_bytes()
+        # the verification record names the autograded notebook by content: it travels with it
+        record_file = record_path(course, student, assignment)
+        if record_file.exists():
+            out.files[record_file.relative_to(course).as_posix()] = record_file.read_bytes()
+            record_file.unlink()
+        with Gradebook(db_url) as gb:
+            out.record = submission_record(gb, assignment, student)
+            if out.record is not None:  # the private gradebook stays small
+                gb.remove_submission(assignment, student)
+        shutil.rmtree(submitted, ignore_errors=True)
+        shutil.rmtree(graded, ignore_errors=True)
+        return out
+
+
+def worker_plugin(log_dir: str | None) -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class GraderWorker(WorkerPlugin):
+        """Prepares every worker that joins, including one restarted after a crash."""
+
+        def __init__(self, log_dir: str | None) -> None:
+            self.log_dir = log_dir
+
+        def setup(self, worker: Any) -> None:
+            prepare_worker(self.log_dir)
+
+    return GraderWorker(log_dir)

@@ -1,0 +1,182 @@
+"""The per-submission step after nbgrader saved its grades (`after_autograde`).
+
+For one graded submission, in the grader's own process:
+
+1. re-runs the submission's own cells in a fresh sandboxed process and judges its graded
+   functions here (`grader.verify.launch`); where that verdict differs from nbgrader's for
+   a test cell, the out-of-process verdict stands in the gradebook, and a deleted test cell
+   scores 0 (`grader.verify.gradebook`);
+2. flags, from an AST scan, solution and extra cells that reach into the interpreter, the
+   grader or the file system, and test or locked cells that were edited, deleted or
+   stripped of their metadata (`grader.verify.static`);
+3. gives a broken notebook a one-line reason (a cell out of time or memory, a kernel that
+   died, output that was cut, a renamed file: `grader.verify.cells`);
+4. runs SQLite's integrity check of the gradebook.
+
+`grader.pipeline.hooks` calls it from nbgrader's post_convert_hook (every route that grades).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.execute import SandboxedExecute
+from grader.sandbox.plan import DEFAULT_NOTEBOOK_TIMEOUT, bwrap_status
+from grader.verify.cells import (
+    graded_functions,
+    normal_source,
+    read_notebook,
+    renamed_notebooks,
+    run_problems,
+)
+from grader.verify.gradebook import apply_verdicts, check_gradebook, gradebook_path
+from grader.verify.launch import Verification, verify_notebook
+from grader.verify.static import compare_cells, scan_notebook
+
+
+def _sandbox_settings(config: Any) -> dict[str, Any]:
+    """Limits and mode as the course configures `SandboxedExecute` (defaults otherwise)."""
+    ex = SandboxedExecute(config=config)
+    cell_timeout = int(ex.timeout) if ex.timeout else DEFAULT_NOTEBOOK_TIMEOUT
+    return {
+        "limits": ex.limits(),
+        "mode": ex.mode,
+        "bwrap": ex.bwrap,
+        "cell_timeout": cell_timeout,
+        "warm": bool(ex.warm),
+    }
+
+
+def _released_sources(course: Path, assignment: str) -> set[str]:
+    """Normalised code of the notebook as handed out (release/, else source/)."""
+    paths = [course / f / assignment / f"{assignment}.ipynb" for f in ("release", "source")]
+    stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
+    return set(_released_sources_at(tuple(paths), stamps))
+
+
+@functools.lru_cache(maxsize=64)
+def _released_sources_at(paths: tuple[Path, ...], stamps: tuple[int, ...]) -> frozenset[str]:
+    """_released_sources for files of these modification times (cached per process)."""
+    known: set[str] = set()
+    for path in paths:
+        nb, _ = read_notebook(path)
+        if nb is not None:
+            known |= {normal_source(c.source) for c in nb.cells if c.cell_type == "code"}
+    return frozenset(known)
+
+
+def sandbox_off_reason(settings: dict[str, Any]) -> str:
+    """Why student code runs without bubblewrap under these settings ("" when it does not)."""
+    if settings["mode"] == "off":
+        return "the sandbox is turned off (SandboxedExecute.mode = 'off')"
+    status = bwrap_status(settings["bwrap"])
+    return "" if status.usable else status.reason
+
+
+def after_autograde(
+    course: Path, student: str, assignment: str, result: Any, *, deadline: float | None = None
+) -> Any:
+    """The per-submission step run after nbgrader saved its grades.
+
+    Adds flags (static findings, tampered cells, changed verdicts) and a reason for broken
+    notebooks to `result` (a grader.pipeline.results.GradeResult), sets `result.sandbox`
+    (why bubblewrap was not used, "" when it was), and writes changed verdicts to the
+    gradebook.
+
+    Args:
+        deadline: time.time() by which the notebook's one limit runs out (grading started
+            at deadline - notebook_timeout); verification gets what is left. None: a whole
+            notebook_timeout.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grader.config import course_config
+
+    course = Path(course)
+    config = course_config(course)
+    db_url = str(config.CourseDirectory.db_url)
+    settings = _sandbox_settings(config)
+    flags: list[str] = []
+    # Whether bubblewrap was used is about the run, not the student: it goes in
+    # result.sandbox (shown once per run by the summary, report and export), never a flag.
+    result.sandbox = sandbox_off_reason(settings)
+
+    name = f"{assignment}.ipynb"
+    submitted_dir = course / "submitted" / student / assignment
+    submitted, unreadable = read_notebook(submitted_dir / name)
+    others = renamed_notebooks(submitted_dir, name)
+    if submitted is None and others:
+        unreadable = f"found {', '.join(others)} instead of {name} (renamed file: 0)"
+    reasons: list[str] = []
+    if unreadable:
+        reasons.append(unreadable)
+
+    # Test and locked cells as recorded in the gradebook (never the submission's).
+    source_cells: dict[str, str] = {}
+    grade_ids: list[str] = []
+    with Gradebook(db_url) as gb:
+        try:
+            notebook = gb.find_notebook(assignment, assignment)
+            grade_ids = [c.name for c in notebook.grade_cells]
+            for cell in notebook.source_cells:
+                if cell.locked or cell.name in grade_ids:
+                    source_cells[cell.name] = cell.source or ""
+        except MissingEntry:
+            pass
+    test_ids = set(grade_ids)
+    deleted: set[str] = set()
+    if submitted is not None:
+        flags += scan_notebook(submitted, _released_sources(course, assignment))
+        tamper = compare_cells(submitted, source_cells)
+        flags += tamper
+        deleted = {
+            f.split(":", 1)[0]
+            for f in tamper
+            if ("deleted" in f or "lost its nbgrader metadata" in f)
+            and f.split(":", 1)[0] in test_ids
+        }
+
+    graded_path = course / "autograded" / student / assignment / name
+    graded, _ = read_notebook(graded_path)
+    if graded is not None:
+        problems = run_problems(graded)
+        reasons += problems
+        flags += [f"broken: {p}" for p in problems]  # listed with the flagged ones
+        functions = graded_functions(grade_ids)
+        if functions:
+            try:
+                verification = verify_notebook(
+                    graded,
+                    graded_path.parent,
+                    functions,
+                    limits=settings["limits"],
+                    course=course,
+                    mode=settings["mode"],
+                    bwrap=settings["bwrap"],
+                    cell_timeout=settings["cell_timeout"],
+                    wall_clock=None if deadline is None else deadline - time.time(),
+                    warm=settings["warm"],
+                )
+            except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
+                flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")
+                verification = Verification()
+            if verification.error:
+                flags.append(f"verification process: {verification.error}")
+            flags += apply_verdicts(db_url, student, assignment, verification, deleted)
+    elif deleted:
+        flags += apply_verdicts(db_url, student, assignment, Verification(), deleted)
+
+    db_path = gradebook_path(db_url)
+    if db_path is not None:
+        status = check_gradebook(db_path)
+        if status != "ok":
+            flags.append(f"GRADEBOOK DAMAGED (SQLite integrity check): {status[:200]}")
+    result.flags = list(dict.fromkeys([*getattr(result, "flags", []), *flags]))
+    if others and submitted is None:
+        result.reason = reasons[0]  # more precise than "no notebook"
+    elif reasons and not getattr(result, "reason", ""):
+        result.reason = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (+{len(reasons) - 1})"
+    return result

@@ -1,0 +1,70 @@
+"""Verification in a warm zygote: the runner forked, not started, for each notebook.
+
+`backprop-grader autograde`'s workers (grader.sandbox.execute.WARM_ENV) keep a verification
+zygote (grader.sandbox.zygote) in its own bubblewrap sandbox with the same overlay as a
+cold verification process: of `grader` and `backprop_checks` only the runner's import
+closure exists, so neither the checks nor `grader.judge.reference` can be imported. The
+zygote has imported numpy, matplotlib (Agg) and the runner's modules; each notebook's
+runner is a child forked from it, with the notebook's limits, which runs
+`grader.verify.runner` as `python -I -m grader.verify.runner JOB OUT` would. Every process
+the job left is killed before its results are read.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.boxrun import Plan
+from grader.sandbox.plan import Limits, bwrap_status, make_plan, run_dir
+from grader.verify.closure import RUNNER, Closure
+
+#: This process's overlay folder (made once): the closure's files and the zygote's server.
+_FOLDER: list[Path] = []
+
+
+def plan(
+    limits: Limits, course: Path | None, mode: str, bwrap: str, closure: Closure
+) -> Plan | None:
+    """The verification zygote's sandbox plan, or None (no bubblewrap: the cold path)."""
+    from grader.verify.launch import _overlay_package
+
+    if mode == "off" or not bwrap_status(bwrap).usable:
+        return None
+    if not _FOLDER:
+        folder = run_dir() / "verify-zygote"
+        folder.mkdir(mode=0o700)
+        overlay = _overlay_package(folder, closure)
+        server = folder / "zygote_server.py"  # stdlib only; the grader package is overlaid
+        shutil.copy2(Path(__file__).parent.parent / "sandbox" / "zygote.py", server)
+        overlay[str(server)] = str(server)
+        (folder / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
+        _FOLDER.append(folder)
+    overlay = json.loads((_FOLDER[0] / "overlay.json").read_text(encoding="utf-8"))
+    result, _ = make_plan(limits, course=course, mode="require", bwrap=bwrap, overlay=overlay)
+    return result
+
+
+def run(
+    zygote_plan: Plan, job: dict[str, Any], workdir: Path, wall: float
+) -> tuple[int, dict[str, dict[str, list[Any]]]]:
+    """Run one notebook's verification job in the zygote: (exit code, observations)."""
+    from grader.sandbox import warm
+    from grader.verify.launch import read_results
+
+    def prepare(box: Path) -> dict[str, Any]:
+        (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
+        return {"module": RUNNER, "argv": [str(box / "job.pkl"), str(box / "result.pkl")]}
+
+    server = ["-I", str(_FOLDER[0] / "zygote_server.py")]
+    code, box = warm.run_job(
+        zygote_plan, "verify", run_dir(), workdir=workdir, prepare=prepare, wall_clock=wall,
+        server=server,
+    )  # fmt: skip
+    try:
+        return code, read_results(box / "result.pkl")
+    finally:
+        shutil.rmtree(box, ignore_errors=True)

@@ -1,0 +1,105 @@
+"""The command line stays thin: `--help` imports no library it does not need, every command
+names a function that exists, and the defaults it shows are the library functions' own."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.course import REPO_ROOT
+
+#: Imported by a command when it runs, never by the parser.
+HEAVY = ("numpy", "nbgrader", "nbformat", "matplotlib", "rich", "traitlets", "grader.judge",
+         "grader.pipeline", "grader.learner", "backprop_checks")  # fmt: skip
+
+
+def _imported(*args: str) -> set[str]:
+    """The modules `python -X importtime -m grader ARGS` imports (it must exit 0)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "grader", *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage: backprop-grader" in proc.stdout
+    lines = [line.split("|")[-1] for line in proc.stderr.splitlines() if "|" in line]
+    modules = {line.strip() for line in lines if line.startswith(" ")}
+    assert "grader.cli" in modules, "importtime printed nothing: the test would prove nothing"
+    return modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["autograde", "--help"], ["demo", "--help"]])
+def test_help_imports_nothing_heavy(args):
+    modules = _imported(*args)
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+    assert heavy == [], f"`backprop-grader {' '.join(args)}` imports {heavy}"
+
+
+def _subparsers(parser):
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+def test_every_command_names_a_function_of_its_group():
+    parser = cli.build_parser()
+    commands = _subparsers(parser)
+    assert set(commands) == {"release", "workspace", "collect", "autograde", "feedback",
+                             "export", "report", "selfcheck", "handout", "demo"}  # fmt: skip
+    for name, sub in commands.items():
+        module, _, func = sub.get_default("func").partition(":")
+        target = getattr(__import__(module, fromlist=[func]), func)
+        assert callable(target), name
+        assert list(inspect.signature(target).parameters) == ["args"], name
+
+
+def test_defaults_shown_are_the_library_functions_own():
+    from grader.learner.selfcheck import selfcheck
+    from grader.pipeline.autograde import autograde
+    from grader.pipeline.demo import run_demo
+
+    def default(func, name):
+        return inspect.signature(func).parameters[name].default
+
+    assert (cli.AUTOGRADE_WORKERS, cli.AUTOGRADE_SCHEDULER, cli.AUTOGRADE_TIMEOUT) == (
+        default(autograde, "workers"), default(autograde, "scheduler"),
+        default(autograde, "timeout"),
+    )  # fmt: skip
+    assert Path(cli.SELFCHECK_SOURCE) == Path(default(selfcheck, "source_dir"))
+    assert (cli.DEMO_STUDENTS, cli.DEMO_WORKERS, cli.DEMO_KEEP) == (
+        default(run_demo, "students"),
+        default(run_demo, "workers"),
+        default(run_demo, "keep"),
+    )
+    parser = cli.build_parser()
+    ag = parser.parse_args(["autograde"])
+    assert (ag.workers, ag.scheduler, ag.timeout) == (None, None, None)
+    assert parser.parse_args(["selfcheck", "04"]).source == str(REPO_ROOT / "source")
+    assert parser.parse_args(["demo"]).students == default(run_demo, "students")
+
+
+def test_resume_command_never_forces_and_keeps_the_options(tmp_path):
+    from grader.cli.grading import resume_command
+
+    args = cli.build_parser().parse_args(
+        ["autograde", "04_backprop_W2", "--workers", "3", "--force", "--timeout", "9"]
+    )
+    assert resume_command(args, tmp_path / "my course") == (
+        f"backprop-grader autograde 04_backprop_W2 --course '{tmp_path / 'my course'}' "
+        "--workers 3 --timeout 9"
+    )
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(cli.COURSE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # no nbgrader_config.py here: no course
+    assert cli.main(["export"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backprop-grader export: no course here") and err.count("\n") == 1
+    assert cli.main(["report", "--course", str(tmp_path), "--db", "not a url"]) == 2
+    assert "is not a database URL" in capsys.readouterr().err
