@@ -26,7 +26,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from grader import course
-from grader.sandbox import execute as sandbox
+from grader.sandbox import plan as sandbox
 from tests.attacks import ASSIGNMENT, W2_WRONG, save, student_copy
 
 pytestmark = pytest.mark.slow

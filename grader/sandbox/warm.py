@@ -78,6 +78,10 @@ class Zygote:
         self.env["MPLBACKEND"] = BACKEND if kind == "kernel" else "Agg"
         spec = {"kind": kind, "shared": str(self.shared)}
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
+        # No capability in the sandbox's user namespace (bwrap keeps them all when the
+        # grader runs as root): with CAP_SYS_PTRACE a child could write the zygote's memory
+        # in spite of PR_SET_DUMPABLE 0, and so reach the next submission.
+        argv[1:1] = ["--cap-drop", "ALL"]
         server = server or ["-m", "grader.sandbox.zygote"]
         argv += ["--", sys.executable, *server, json.dumps(spec)]
         self.log_path = run_dir / f"{self.shared.name}.log"
