@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from backprop_checks.checks import Truth
-from backprop_checks.diagnose import Variant
+from backprop_checks.candidates import Variant
+from backprop_checks.truth import Truth
 
 from grader.judge import cases as _cases
 from grader.judge import diagnose, expect, netmath
