@@ -125,10 +125,12 @@ def _source_notebooks(source: Path) -> dict[str, nbformat.NotebookNode]:
     return out
 
 
-def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[str, float]]:
+def test_points(
+    source: Path = course.REPO_ROOT / "source", *, notebooks: dict | None = None
+) -> dict[str, dict[str, float]]:
     """{assignment: {grade_id: points}} of every graded cell in the source notebooks."""
     out: dict[str, dict[str, float]] = {}
-    for assignment, nb in _source_notebooks(source).items():
+    for assignment, nb in (notebooks or _source_notebooks(source)).items():
         cells = out.setdefault(assignment, {})
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
@@ -140,11 +142,13 @@ def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[st
 _DEF = re.compile(r"^def (\w+)", re.M)
 
 
-def provided_functions(source: Path = course.REPO_ROOT / "source") -> dict[str, list[str]]:
+def provided_functions(
+    source: Path = course.REPO_ROOT / "source", *, notebooks: dict | None = None
+) -> dict[str, list[str]]:
     """{assignment: the functions its locked setup and "provided" cells define (cell ids
     "setup", "provided..."), sorted}: given by the notebook, so never called "your ..."."""
     out = {}
-    for assignment, nb in _source_notebooks(source).items():
+    for assignment, nb in (notebooks or _source_notebooks(source)).items():
         names: set[str] = set()
         for cell in nb.cells:
             cid = str(cell.get("id", ""))
@@ -164,11 +168,12 @@ def build_visible_data() -> dict[str, Any]:
         }
         for record in functions.records()
     }
+    notebooks = _source_notebooks(course.REPO_ROOT / "source")
     return {
         "format": FORMAT,
         "functions": by_name,
-        "provided": provided_functions(),
-        "points": test_points(),
+        "provided": provided_functions(notebooks=notebooks),
+        "points": test_points(notebooks=notebooks),
     }
 
 
