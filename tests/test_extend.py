@@ -320,3 +320,6 @@ def test_a_new_notebook_using_the_new_function_is_graded_by_nbgrader(tmp_path: P
     graded = nbformat.read(copy / "autograded" / "wrong" / "06_relu" / "06_relu.ipynb", 4)
     errors = [o for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and "[M7]" in errors[0].evalue
+    for student in ("right", "wrong"):  # the post-grading verification ran and agreed
+        record = json.loads((copy / ".grader" / "verified" / student / "06_relu.json").read_text())
+        assert record["error"] == "" and record["flags"] == [], record
