@@ -151,8 +151,10 @@ def run_in(copy: Path, code: str, *, timeout: float = 300) -> subprocess.Complet
 
 
 def add_toy(copy: Path) -> None:
-    """The one file that adds relu_prime, then the handout data rebuilt in the copy."""
+    """The one file that adds relu_prime, then the handout data rebuilt in the copy (from
+    nothing: the build does not read the data file it replaces)."""
     (copy / "grader" / "judge" / "functions" / "nb06_relu.py").write_text(TOY_RECORD)
+    (copy / "student" / "backprop_checks" / "visible.json").unlink()
     proc = run_in(copy, REBUILD)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((copy / "student" / "backprop_checks" / "visible.json").read_text())

@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 import numpy as np
 from backprop_checks import diagnose as naming
+from backprop_checks.compare import inputs_of
 
 from grader import course
 from grader.judge import cases as _cases
@@ -51,15 +52,6 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in the handout data")
 
 
-def _inputs(case: _cases.Case) -> dict[str, Any]:
-    """The call's numeric arguments as arrays, as the judge gives them to the diagnosis."""
-    return {
-        k: (v if isinstance(v, np.ndarray) else np.array(v, dtype=float))
-        for k, v in case["args"].items()
-        if k != "eps" and isinstance(v, (float, int, np.ndarray))
-    }
-
-
 def _case_data(case: _cases.Case) -> dict[str, Any]:
     record = functions.get(case["name"])
     out: dict[str, Any] = {
@@ -79,7 +71,7 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
     variants: dict[str, list[dict[str, Any]]] = {}
     for comp, exp in expected.items():
         found = diagnose.compute_variants(
-            record.name, comp, _inputs(case), case["context"], exp
+            record.name, comp, inputs_of(case), case["context"], exp
         )
         variants[comp] = [
             {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}

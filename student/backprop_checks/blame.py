@@ -13,10 +13,6 @@ from backprop_checks import functions as _functions
 from backprop_checks.diagnose import Explanation
 from backprop_checks.observe import Observation
 
-#: The functions each notebook gives in its locked setup and "provided" cells (not the
-#: student's there), read from the source notebooks by `make handout`.
-PROVIDED: dict[str, frozenset[str]] = _data.provided()
-
 
 def notebook_of(name: str) -> str | None:
     """The assignment whose student function `name` is (None for another name)."""
@@ -26,7 +22,7 @@ def notebook_of(name: str) -> str | None:
 
 def provided_in(name: str) -> frozenset[str]:
     """The provided functions of the notebook of student function `name`."""
-    return PROVIDED.get(notebook_of(name) or "", frozenset())
+    return _data.provided().get(notebook_of(name) or "", frozenset())
 
 
 def _call_site(name: str, e: Any, sound: frozenset[str]) -> Explanation | None:

@@ -75,3 +75,11 @@ def sizes(inputs: dict[str, Any], context: dict[str, Any]) -> tuple[int | None, 
             return n, o
     return None, None
 
+
+def inputs_of(case: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data)."""
+    return {
+        k: (v if type(v) is _ndarray else np.array(v, dtype=float))
+        for k, v in case["args"].items()
+        if k != "eps" and isinstance(v, (float, int, _ndarray))
+    }

@@ -17,7 +17,7 @@ from backprop_checks import cases as _cases
 from backprop_checks import functions as _functions
 from backprop_checks.blame import error_explanation, warned
 from backprop_checks.candidates import Seen, explain_values
-from backprop_checks.compare import close
+from backprop_checks.compare import close, inputs_of
 from backprop_checks.diagnose import Explanation
 from backprop_checks.extract import extract
 from backprop_checks.observe import Observation, Returned
@@ -43,15 +43,6 @@ def _compare(name: str, case: _cases.Case, comp: str, exp: np.ndarray, got: np.n
             return False
         return bool((abs(got - exp) <= _numeric_limit(case, exp)).all())
     return close(got, exp, rtol=1e-6)
-
-
-def inputs_of(case: _cases.Case) -> dict[str, np.ndarray]:
-    """The call's numeric arguments as arrays, for the diagnosis (eps is a setting, not data)."""
-    return {
-        k: (v if type(v) is _ndarray else np.array(v, dtype=float))
-        for k, v in case["args"].items()
-        if k != "eps" and isinstance(v, (float, int, _ndarray))
-    }
 
 
 def _judge_case(
