@@ -449,8 +449,8 @@ def test_in_a_real_kernel_right_answers_leave_no_stderr_and_wrong_ones_an_error(
     cells = [
         setup,
         right,
-        "from grader import checks\nchecks.check_sigmoid(sigmoid)",
-        "from grader import checks\nchecks.check_sigmoid(sigmoid, hidden=True)",
+        "from backprop_checks import checks\nchecks.check_sigmoid(sigmoid)",
+        "from backprop_checks import checks\nchecks.check_sigmoid(sigmoid, hidden=True)",
         "checks.check_train(train, hidden=True)",
         "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n\nchecks.check_sigmoid(sigmoid)",
     ]

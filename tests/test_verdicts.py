@@ -307,7 +307,7 @@ def test_in_a_real_kernel_prints_show_and_failures_show_no_grader_frames():
     cells = [
         setup,
         student,
-        "from grader import checks\n\nchecks.check_grad_b2(grad_b2)",
+        "from backprop_checks import checks\n\nchecks.check_grad_b2(grad_b2)",
         right,
         "checks.check_grad_b1(grad_b1)",
     ]
