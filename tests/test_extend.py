@@ -94,7 +94,10 @@ import json
 import numpy as np
 import backprop_checks, grader
 from backprop_checks import checks
-from backprop_checks.observe import from_json, observe_cases, to_json
+import pickle, tempfile
+from pathlib import Path
+from backprop_checks.observe import observe_cases
+from grader.verify.launch import read_results
 from grader.judge import cases
 from grader.pipeline import demo
 
@@ -111,10 +114,13 @@ def verdict(fn, hidden=False):
     r = checks.run_check("relu_prime", fn, hidden=hidden)
     return {"passed": r.passed, "tags": r.misconceptions, "message": r.message, "n": r.n_cases}
 
-def judged(fn):  # the verification's path: observations as JSON, judged here
+def judged(fn):  # the verification's path: observations pickled, read back, judged here
     case_list = cases.hidden_cases("relu_prime", seed=7)
-    sent = [to_json(o) for o in observe_cases(fn, case_list)]
-    r = checks.judge("relu_prime", case_list, [from_json(o) for o in sent], hidden=True)
+    sent = Path(tempfile.mkdtemp()) / "results.pkl"
+    with sent.open("wb") as f:
+        pickle.dump(("relu_prime", {"hidden": observe_cases(fn, case_list)}), f, protocol=4)
+    back = read_results(sent)["relu_prime"]["hidden"]
+    r = checks.judge("relu_prime", case_list, back, hidden=True)
     return {"passed": r.passed, "tags": r.misconceptions, "message": r.message}
 
 checks.check_relu_prime(right)  # prints its one line

@@ -24,9 +24,8 @@ from backprop_checks.compare import inputs_of
 
 from grader import course
 from grader.judge import cases as _cases
-from grader.judge import diagnose, expect, netmath, reference
-from grader.nbcells import grade_id, is_graded, points
 from grader.judge import diagnose, expect, functions, netmath, reference
+from grader.nbcells import grade_id, is_graded, points
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"

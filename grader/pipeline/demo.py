@@ -22,8 +22,8 @@ import nbformat
 import numpy as np
 
 from grader import course as course_mod
-from grader.nbcells import grade_id, is_solution
 from grader.judge import functions
+from grader.nbcells import grade_id, is_solution
 
 #: Wrong answers that students really write, by function, each named by the misconception
 #: (docs/course.md) the grader should recognise: the `wrong` answers of the functions'

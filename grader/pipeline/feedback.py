@@ -31,8 +31,8 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader.config import assignments_of, course_config
-from grader.pipeline.failures import ANSI_RE
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
+from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
 
 _TAG_RE = re.compile(r"<[^>]+>")

@@ -157,7 +157,7 @@ def judge(
         cases: from backprop_checks.cases.visible_cases(name) or the instructor's
             grader.judge.hidden.hidden_cases(name, seed).
         observations: one backprop_checks.observe.Observation per case, in the same order,
-            made in this process or another (send them with observe.to_json / from_json;
+            made in this process or another (the verification process pickles them;
             after an untouched stub's NotImplementedError the rest may be missing).
         hidden: which flavour: a hidden result's message says "hidden tests".
         truth: where the right answers come from (default: `truth_for(name, hidden=...)`:
