@@ -21,6 +21,11 @@ ASSIGNMENTS: tuple[str, ...] = (
     "05_backprop_W1",
 )
 
+#: The lines that open and close the hidden tests of a test cell in source/ (nbgrader's
+#: ClearHiddenTests drops what lies between them from the release and the feedback).
+BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "### END HIDDEN TESTS"
+
 #: The repository (and default course directory): the folder holding nbgrader_config.py.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

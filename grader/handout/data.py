@@ -1,32 +1,36 @@
-"""The data file of the student package: the visible examples, their right answers and the
-known wrong answers (misconception variants) on them, computed from the instructor's code.
+"""The data file of the student package, from the functions' records: each function's public
+half, its visible examples, their right answers and the known wrong answers (misconception
+variants) on them; the functions each notebook provides; the points of each graded cell.
 
     backprop_checks/visible.json = build_visible_data()
 
 The student package judges the visible examples with this data alone, so it needs no code
 that computes a right answer. Arrays are stored as {"ndarray": {"shape": [...], "data":
-[...]}} with floats written by `repr` (exact round trip); a 0-d array has shape [].
+[...]}} with floats written by `repr` (exact round trip); a 0-d array has shape []. The
+layout is described in `backprop_checks.data`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import numpy as np
 from backprop_checks import diagnose as naming
+from backprop_checks.compare import inputs_of
 
 from grader import course
 from grader.judge import cases as _cases
-from grader.judge import diagnose, expect, netmath, reference
+from grader.judge import diagnose, expect, functions, netmath, reference
 from grader.nbcells import grade_id, is_graded, points
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
 DATA_PATH = STUDENT_DIR / "backprop_checks" / "visible.json"
-FORMAT = 1
+FORMAT = 2
 
 
 def encode(value: Any) -> Any:
@@ -49,17 +53,8 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in the handout data")
 
 
-def _inputs(case: _cases.Case) -> dict[str, Any]:
-    """The call's numeric arguments as arrays, as the judge gives them to the diagnosis."""
-    return {
-        k: (v if isinstance(v, np.ndarray) else np.array(v, dtype=float))
-        for k, v in case["args"].items()
-        if k != "eps" and isinstance(v, (float, int, np.ndarray))
-    }
-
-
 def _case_data(case: _cases.Case) -> dict[str, Any]:
-    name = case["name"]
+    record = functions.get(case["name"])
     out: dict[str, Any] = {
         "id": case["id"],
         "kind": case["kind"],
@@ -67,7 +62,7 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
         "args": encode(case["args"]),
         "context": encode(case["context"]),
     }
-    if name == "train":  # judged by its behaviour, against runs stored here
+    if record.result == "run":  # judged by its behaviour, against runs stored here
         out["expected"], out["variants"] = {}, {}
         if not _cases.is_replay(case):
             out["train"] = _train_data(case)
@@ -76,7 +71,9 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
     out["expected"] = encode(expected)
     variants: dict[str, list[dict[str, Any]]] = {}
     for comp, exp in expected.items():
-        found = diagnose.compute_variants(name, comp, _inputs(case), case["context"], exp)
+        found = diagnose.compute_variants(
+            record.name, comp, inputs_of(case), case["context"], exp
+        )
         variants[comp] = [
             {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}
             for v in found
@@ -112,14 +109,21 @@ def _train_data(case: _cases.Case) -> dict[str, Any]:
     }
 
 
-def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[str, float]]:
-    """{assignment: {grade_id: points}} of every graded cell in the source notebooks."""
-    out: dict[str, dict[str, float]] = {}
+def _source_notebooks(source: Path) -> dict[str, nbformat.NotebookNode]:
+    out = {}
     for assignment in course.ASSIGNMENTS:
         path = source / assignment / f"{assignment}.ipynb"
-        if not path.exists():
-            continue
-        nb = nbformat.read(path, as_version=4)
+        if path.exists():
+            out[assignment] = nbformat.read(path, as_version=4)
+    return out
+
+
+def test_points(
+    source: Path = course.REPO_ROOT / "source", *, notebooks: dict | None = None
+) -> dict[str, dict[str, float]]:
+    """{assignment: {grade_id: points}} of every graded cell in the source notebooks."""
+    out: dict[str, dict[str, float]] = {}
+    for assignment, nb in (notebooks or _source_notebooks(source)).items():
         cells = out.setdefault(assignment, {})
         for cell in nb.cells:
             if is_graded(cell):
@@ -127,12 +131,42 @@ def test_points(source: Path = course.REPO_ROOT / "source") -> dict[str, dict[st
     return out
 
 
+_DEF = re.compile(r"^def (\w+)", re.M)
+
+
+def provided_functions(
+    source: Path = course.REPO_ROOT / "source", *, notebooks: dict | None = None
+) -> dict[str, list[str]]:
+    """{assignment: the functions its locked setup and "provided" cells define (cell ids
+    "setup", "provided..."), sorted}: given by the notebook, so never called "your ..."."""
+    out = {}
+    for assignment, nb in (notebooks or _source_notebooks(source)).items():
+        names: set[str] = set()
+        for cell in nb.cells:
+            cid = str(cell.get("id", ""))
+            if cell.cell_type == "code" and (cid == "setup" or cid.startswith("provided")):
+                names.update(_DEF.findall(cell.source))
+        out[assignment] = sorted(names)
+    return out
+
+
 def build_visible_data() -> dict[str, Any]:
-    """The whole data file as a JSON-ready dict: {"format", "functions", "points"}."""
-    functions = {
-        name: [_case_data(c) for c in _cases.visible_cases(name)] for name in _cases.FUNCTIONS
+    """The whole data file as a JSON-ready dict: {"format", "functions", "provided",
+    "points"}; "functions" holds each record's public half and its visible examples."""
+    by_name = {
+        record.name: {
+            **record.public(),
+            "cases": [_case_data(c) for c in _cases.visible_cases(record.name)],
+        }
+        for record in functions.records()
     }
-    return {"format": FORMAT, "functions": functions, "points": test_points()}
+    notebooks = _source_notebooks(course.REPO_ROOT / "source")
+    return {
+        "format": FORMAT,
+        "functions": by_name,
+        "provided": provided_functions(notebooks=notebooks),
+        "points": test_points(notebooks=notebooks),
+    }
 
 
 def dumps(data: dict[str, Any]) -> str:

@@ -9,11 +9,10 @@ student's environment) a hidden check prints that it runs at grading time.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from backprop_checks.checks import Truth
-from backprop_checks.diagnose import Variant
+from backprop_checks.candidates import Variant
+from backprop_checks.compare import inputs_of
+from backprop_checks.truth import Truth
 
 from grader.judge import cases as _cases
 from grader.judge import diagnose, expect, netmath
@@ -22,14 +21,6 @@ from grader.judge import diagnose, expect, netmath
 def hidden_cases(name: str, seed: int = _cases.DEFAULT_SEED) -> list[_cases.Case]:
     """The visible examples first, then randomised inputs of many shapes (`grader.judge.cases`)."""
     return _cases.hidden_cases(name, seed)
-
-
-def _inputs(case: _cases.Case) -> dict[str, Any]:
-    return {
-        k: (v if isinstance(v, np.ndarray) else np.array(v, dtype=float))
-        for k, v in case["args"].items()
-        if k != "eps" and isinstance(v, (float, int, np.ndarray))
-    }
 
 
 class ReferenceTruth(Truth):
@@ -47,7 +38,7 @@ class ReferenceTruth(Truth):
     def variants(self, case: _cases.Case, component: str) -> list[Variant]:
         exp = self.expected(case)[component]
         return diagnose.compute_variants(
-            case["name"], component, _inputs(case), case["context"], exp
+            case["name"], component, inputs_of(case), case["context"], exp
         )
 
     def init_params(self, case: _cases.Case, seed: int) -> dict[str, np.ndarray] | None:

@@ -22,78 +22,14 @@ import nbformat
 import numpy as np
 
 from grader import course as course_mod
+from grader.judge import functions
 from grader.nbcells import grade_id, is_solution
 
 #: Wrong answers that students really write, by function, each named by the misconception
-#: (docs/course.md) the grader should recognise. Bodies of the solution cell (after the
-#: docstring); the notebook's own names (np, sigmoid, forward, ...) are in scope.
-WRONG: dict[str, dict[str, str]] = {
-    "df_dx": {"wrong formula": "return 6 * x * z + 2 * z"},
-    "df_dz": {"sign flip": "return -(3 * x**2 + 4 * x * z)"},
-    "numerical_derivative": {"M13": "return float((g(x + eps) - g(x)) / eps)"},
-    "numerical_gradient": {
-        "M13": """
-            W = np.array(W, dtype=float)
-            base = fn(W)
-            grad = np.zeros_like(W)
-            for i in np.ndindex(W.shape):
-                old = W[i]
-                W[i] = old + eps
-                grad[i] = (fn(W) - base) / eps
-                W[i] = old
-            return grad
-        """,
-        "M11": """
-            grad = np.zeros(np.shape(W))
-            for i in np.ndindex(W.shape):
-                old = W[i]
-                W[i] = old + eps
-                up = fn(W)
-                W[i] = old - eps
-                down = fn(W)
-                grad[i] = (up - down) / (2 * eps)
-            return grad
-        """,
-    },
-    "sigmoid": {"M12": "return 1 / (1 + np.exp(-z))"},
-    "sigmoid_prime": {"M8": "return z * (1 - z)"},
-    "sigmoid_prime_from_output": {"M6": "s = sigmoid(a)\nreturn s * (1 - s)"},
-    "forward": {
-        "M8": "H = X @ W1 + b1\nY_hat = sigmoid(H @ W2 + b2)\nreturn H, Y_hat",
-    },
-    "sse_loss": {
-        "M4": "return float(np.sum((Y_hat - Y) ** 2))",
-        "M5": "return float(0.5 * np.sum((Y_hat - Y) ** 2) / len(Y))",
-    },
-    "output_delta": {
-        "M3": "return (Y - Y_hat) * Y_hat * (1 - Y_hat)",
-        "M7": "return Y_hat - Y",
-        "M6": "return (Y_hat - Y) * sigmoid(Y_hat) * (1 - sigmoid(Y_hat))",
-        "M4": "return 2 * (Y_hat - Y) * Y_hat * (1 - Y_hat)",
-    },
-    "grad_W2": {"M1": "return delta2.T @ H", "M5": "return H.T @ delta2 / len(H)"},
-    "grad_b2": {
-        "M9": "return delta2",
-        "M2": "return np.sum(delta2, axis=1)",
-        "M5": "return np.mean(delta2, axis=0)",
-    },
-    "hidden_delta": {
-        "M7": "return delta2 @ W2.T",
-        "M6": "s = sigmoid(H)\nreturn (delta2 @ W2.T) * s * (1 - s)",
-        "M11": "d = delta2 @ W2.T\nH *= 1.0 - H\nreturn d * H",
-    },
-    "grad_W1": {"M1": "return delta1.T @ X"},
-    "grad_b1": {"M9": "return delta1", "M5": "return np.mean(delta1, axis=0)"},
-    "backprop": {
-        "M3": """
-            H, Y_hat = forward(X, W1, b1, W2, b2)
-            delta2 = (Y - Y_hat) * Y_hat * (1 - Y_hat)
-            delta1 = (delta2 @ W2.T) * H * (1 - H)
-            return {"W1": X.T @ delta1, "b1": delta1.sum(axis=0),
-                    "W2": H.T @ delta2, "b2": delta2.sum(axis=0)}
-        """,
-    },
-}
+#: (docs/course.md) the grader should recognise: the `wrong` answers of the functions'
+#: records (grader/judge/functions/). Bodies of the solution cell (after the docstring); the
+#: notebook's own names (np, sigmoid, forward, ...) are in scope.
+WRONG: dict[str, dict[str, str]] = {r.name: dict(r.wrong) for r in functions.records() if r.wrong}
 
 
 def pasted_answers(name: str) -> str:

@@ -31,11 +31,10 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader.config import assignments_of, course_config
+from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
@@ -46,7 +45,7 @@ class ShortenHiddenTracebacks(Preprocessor):
     enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
+        if cell.cell_type == "code" and BEGIN_HIDDEN_TESTS in cell.source:
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
@@ -187,9 +186,9 @@ def hidden_lines(course: Path, assignment: str) -> list[str]:
     for cell in nb.cells:
         inside = False
         for line in cell.source.splitlines():
-            if BEGIN_HIDDEN in line:
+            if BEGIN_HIDDEN_TESTS in line:
                 inside = True
-            elif END_HIDDEN in line:
+            elif END_HIDDEN_TESTS in line:
                 inside = False
             elif inside:
                 hidden.append(line.strip())

@@ -16,32 +16,18 @@ Failed and flagged submissions are listed with their reason.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
 
 from grader.config import assignments_of
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, class_results
 from grader.pipeline.summary import AssignmentStats, assignment_stats, sandbox_banner
 from grader.pipeline.verified import unverified_reason
-
-#: Short names of the misconceptions (docs/course.md), for plots and tables.
-MISCONCEPTIONS: dict[str, str] = {
-    "M1": "missing or extra transpose",
-    "M2": "wrong shape",
-    "M3": "sign flip (Y - Y_hat)",
-    "M4": "loss without the 1/2 (2x)",
-    "M5": "mean instead of sum (/n)",
-    "M6": "sigmoid applied twice",
-    "M7": "forgot activation derivative",
-    "M8": "Z vs H (pre-activation mix-up)",
-    "M9": "bias gradient not summed",
-    "M10": "hard-coded answer",
-    "M11": "mutates its inputs",
-    "M12": "unstable sigmoid (overflow)",
-    "M13": "numerical gradient off by O(eps)",
-}
 
 
 @dataclass
@@ -129,9 +115,10 @@ def _plot_misconceptions(counts: dict[str, tuple[int, int, str]], path: Path) ->
 
     tags = list(MISCONCEPTIONS)
     values = [counts[t][0] for t in tags]
-    fig, ax = plt.subplots(figsize=(9, 5))
+    labels = [textwrap.fill(f"{t}  {MISCONCEPTIONS[t]}", 52) for t in tags]
+    fig, ax = plt.subplots(figsize=(10, 7))
     ax.barh(range(len(tags)), values, color="#8064a2")
-    ax.set_yticks(range(len(tags)), [f"{t}  {MISCONCEPTIONS[t]}" for t in tags], fontsize=9)
+    ax.set_yticks(range(len(tags)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("students with a failing test naming it")
     ax.xaxis.get_major_locator().set_params(integer=True)

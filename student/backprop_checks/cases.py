@@ -26,27 +26,21 @@ from backprop_checks import data as _data
 
 Case = dict[str, Any]
 
-#: Every student function of the course, in teaching order, with its arguments in call order.
-SIGNATURES: dict[str, tuple[str, ...]] = {
-    "df_dx": ("x", "z"),
-    "df_dz": ("x", "z"),
-    "numerical_derivative": ("g", "x", "eps"),
-    "numerical_gradient": ("fn", "W", "eps"),
-    "sigmoid": ("z",),
-    "sigmoid_prime": ("z",),
-    "sigmoid_prime_from_output": ("a",),
-    "forward": ("X", "W1", "b1", "W2", "b2"),
-    "sse_loss": ("Y_hat", "Y"),
-    "output_delta": ("Y_hat", "Y"),
-    "grad_W2": ("H", "delta2"),
-    "grad_b2": ("delta2",),
-    "hidden_delta": ("delta2", "W2", "H"),
-    "grad_W1": ("X", "delta1"),
-    "grad_b1": ("delta1",),
-    "backprop": ("X", "Y", "W1", "b1", "W2", "b2"),
-    "train": ("X", "Y", "n_hidden", "lr", "epochs", "seed"),
-}
-FUNCTIONS: tuple[str, ...] = tuple(SIGNATURES)
+SIGNATURES: dict[str, tuple[str, ...]]
+"""Every student function of the course, in teaching order, with its arguments in call order
+(from the functions' records, `grader/judge/functions/`, via the data file)."""
+FUNCTIONS: tuple[str, ...]
+"""The student functions, in teaching order."""
+
+
+def __getattr__(attr: str) -> Any:
+    """SIGNATURES and FUNCTIONS, read from the data file when first asked for (so that this
+    package imports where the data file is still to be built: `make handout`)."""
+    if attr not in ("SIGNATURES", "FUNCTIONS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+    signatures = {n: tuple(_data.function_data(n)["args"]) for n in _data.function_names()}
+    globals().update(SIGNATURES=signatures, FUNCTIONS=tuple(signatures))
+    return globals()[attr]
 
 #: The hidden flavour's default seed (fixed, so a grade can be reproduced).
 DEFAULT_SEED = 20261125
@@ -143,7 +137,8 @@ def is_replay(case: Case) -> bool:
 
 
 def unknown_name_message(name: str) -> str:
-    return f"no check for {name!r}: the course's functions are {', '.join(FUNCTIONS)}"
+    """What a check of a name that is not a student function says."""
+    return f"no check for {name!r}: the course's functions are {', '.join(_data.function_names())}"
 
 
 # --------------------------------------------------------------------------- visible cases
@@ -153,7 +148,7 @@ _CASE_KEYS = ("name", "id", "kind", "label", "args", "context")
 
 def _as_case(name: str, record: dict[str, Any]) -> Case:
     case = {"name": name, **{k: record[k] for k in _CASE_KEYS[1:]}}
-    order = SIGNATURES[name]  # call order, whatever order the file keeps
+    order = _data.function_data(name)["args"]  # call order, whatever order the file keeps
     case["args"] = {k: case["args"][k] for k in order if k in case["args"]}
     for value in case["args"].values():  # shapes are tuples, as in the instructor's cases
         if is_callable_desc(value) and "shape" in value:
@@ -163,7 +158,7 @@ def _as_case(name: str, record: dict[str, Any]) -> Case:
 
 def visible_cases(name: str) -> list[Case]:
     """The fixed examples of the visible flavour, in the order they are checked."""
-    if name not in SIGNATURES:
+    if name not in _data.function_names():
         raise KeyError(unknown_name_message(name))
     return [_as_case(name, rec) for rec in _data.visible_records(name)]
 

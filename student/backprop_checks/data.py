@@ -1,8 +1,16 @@
-"""The visible examples as shipped data: inputs, right answers and known wrong answers.
+"""The package's data file, `visible.json`: what the checks know without any solution.
 
-`visible.json` is written by the instructor's `backprop-grader handout` from the reference
-and the misconception variants; this module only reads it. Arrays come back as exact
-float64 `numpy.ndarray`s (a 0-d array for a stored shape of []).
+`visible.json` is written by the instructor's `backprop-grader handout` (`make handout`)
+from the functions' records (`grader/judge/functions/`); this module only reads it::
+
+    {"format": 2,
+     "functions": {NAME: {the public half of its record (backprop_checks.functions),
+                          "cases": [its visible examples: inputs, right answers, the
+                                    known wrong answers on them]}},
+     "provided": {ASSIGNMENT: [the functions its locked cells provide]},
+     "points": {ASSIGNMENT: {grade_id: points}}}
+
+Arrays come back as exact float64 `numpy.ndarray`s (a 0-d array for a stored shape of []).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
 
 
 class DataError(RuntimeError):
@@ -53,8 +61,13 @@ def _raw() -> dict[str, Any]:
 
 
 def function_names() -> list[str]:
-    """The functions that have visible examples, in teaching order."""
+    """The course's student functions, in teaching order."""
     return list(_raw()["functions"])
+
+
+def function_data(name: str) -> dict[str, Any]:
+    """The public half of one function's record, as stored (KeyError for another name)."""
+    return {k: v for k, v in _raw()["functions"][name].items() if k != "cases"}
 
 
 def visible_records(name: str) -> list[dict[str, Any]]:
@@ -66,13 +79,19 @@ def visible_records(name: str) -> list[dict[str, Any]]:
     if name not in functions:
         raise KeyError(name)
     out = []
-    for rec in functions[name]:
+    for rec in functions[name]["cases"]:
         rec = decode(rec)
         for comp_variants in rec["variants"].values():
             for v in comp_variants:
                 v["tags"] = tuple(v["tags"])
         out.append(rec)
     return out
+
+
+def provided() -> dict[str, frozenset[str]]:
+    """{assignment: the functions its locked setup and provided cells define}: given by the
+    notebook, not the student's there."""
+    return {a: frozenset(names) for a, names in _raw()["provided"].items()}
 
 
 def points(assignment: str) -> dict[str, float]:

@@ -1,25 +1,24 @@
-"""Name the mistake: compare a wrong answer with the known wrong answers on the same inputs.
+"""Name the mistake: the misconception table M1-M13 and the explanations a check gives.
 
-Pure functions that return `Explanation`s and never assert (checks.py turns them into the
+Pure functions that return `Explanation`s and never assert (the checks turn them into the
 failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md; each
 explanation carries the tags it matched, one sentence of what the answer equals, and one
-sentence of where to look.
-
-For a wrong array the diagnosis compares it with candidate answers: the expected answer
-and each known wrong formula of the function (the sigmoid applied again to an activation,
-a derivative factor left out, Z fed in for H: `Variant`s, evaluated on the case by whoever
-holds them, never here), each transformed (transposed, negated, doubled, divided by n), and
-reports the first that matches. This module computes no right answer of any function.
+sentence of where to look. What is said of one function (where to look, a title worded for
+it) comes from its record (`backprop_checks.functions`); a wrong array is compared with the
+known wrong answers in `backprop_checks.candidates`. This module computes no right answer of
+any function.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from backprop_checks import _trusted
+from backprop_checks import functions as _functions
+from backprop_checks.compare import sizes
 
 _ndarray = _trusted.ndarray
 
@@ -72,68 +71,31 @@ TAG_HINTS: dict[str, str] = {
     "entry back (W[ix] = old) before moving to the next.",
 }
 
-#: Where to look when the answer is wrong in no recognised way.
-FUNCTION_HINTS: dict[str, str] = {
-    "df_dx": "differentiate f(x, z) = 3 x^2 z + 2 x z^2 treating z as a constant.",
-    "df_dz": "differentiate f(x, z) = 3 x^2 z + 2 x z^2 treating x as a constant.",
-    "numerical_derivative": "return (g(x + eps) - g(x - eps)) / (2 * eps) as a float.",
-    "numerical_gradient": "nudge one entry of W at a time by +eps and -eps, restore it, and "
-    "store the central difference at that entry.",
-    "sigmoid": "sigma(z) = 1 / (1 + exp(-z)), elementwise.",
-    "sigmoid_prime": "the derivative is sigma(z) * (1 - sigma(z)), with z the pre-activation.",
-    "sigmoid_prime_from_output": "given a = sigma(z), the derivative is a * (1 - a).",
-    "forward": "Z1 = X @ W1 + b1, H = sigmoid(Z1), Z2 = H @ W2 + b2, Y_hat = sigmoid(Z2); "
-    "return (H, Y_hat).",
-    "sse_loss": "the loss is 0.5 * the sum over all samples and outputs of (Y_hat - Y)**2.",
-    "output_delta": "delta2 = (Y_hat - Y) * Y_hat * (1 - Y_hat), elementwise, shape (n, o).",
-    "grad_W2": "dL/dW2 = H^T delta2, shape (h, o) like W2.",
-    "grad_b2": "dL/db2 is the column sums of delta2, shape (o,).",
-    "hidden_delta": "delta1 = (delta2 @ W2.T) * H * (1 - H), shape (n, h).",
-    "grad_W1": "dL/dW1 = X^T delta1, shape (c, h) like W1.",
-    "grad_b1": "dL/db1 is the column sums of delta1, shape (h,).",
-    "backprop": "forward pass, then delta2, delta1 and the four gradients, each shaped like "
-    "its parameter.",
-    "train": "each epoch: forward, record the loss, backprop, then W <- W - lr * dL/dW for "
-    "all four parameters.",
-}
-
-# The functions whose answers come from the loss, where the scale tags M3, M4, M5 apply.
-_LOSS_FUNCTIONS = {
-    "sse_loss",
-    "output_delta",
-    "grad_W2",
-    "grad_b2",
-    "hidden_delta",
-    "grad_W1",
-    "grad_b1",
-    "backprop",
-}
-#: What the checks call a function with, where the general account (arrays of several
-#: shapes, n = 1 included) does not fit it.
-ARGUMENT_HINTS: dict[str, str] = {
-    **{
-        fn: "check the arguments' types in the docstring; the checks call your function with "
-        "plain numbers and with numpy arrays (x and z of one shape), so use operations that "
-        "work on both."
-        for fn in ("df_dx", "df_dz")
-    },
-    "numerical_derivative": "check the arguments in the docstring: g is a function of one "
-    "number, x a number and eps a small number; return a float.",
-    "numerical_gradient": "check the arguments in the docstring: fn takes an array shaped like "
-    "W and returns a float; W is a numpy array of any shape.",
-    **{
-        fn: "check the argument's type in the docstring; the checks call your function with "
-        "numpy arrays of several shapes (and with plain numbers)."
-        for fn in ("sigmoid", "sigmoid_prime", "sigmoid_prime_from_output")
-    },
-}
-
 #: exp(x) overflows float64 for x above about 709.78.
 _EXP_LIMIT = 709.0
+#: The number of entries of each bias, in the course's notation.
+_BIAS_SIZE = {"b1": "h", "b2": "o"}
 
-#: The functions that return one number (a float) made from arrays.
-_ONE_NUMBER = {"sse_loss"}
-_BIAS = {"grad_b1": "h", "grad_b2": "o", "b1": "h", "b2": "o"}
+
+def title(name: str, tag: str) -> str:
+    """Misconception `tag`'s title, worded for function `name` where its record says so."""
+    spec = _functions.find(name)
+    return (spec.titles.get(tag) if spec else None) or MISCONCEPTIONS[tag]
+
+
+def hint_for(name: str, tag: str) -> str:
+    """Where to look for misconception `tag` in function `name`."""
+    spec = _functions.find(name)
+    return (spec.tag_hints.get(tag) if spec else None) or TAG_HINTS[tag]
+
+
+def bias_size(name: str, component: str) -> str:
+    """"h" or "o" when the answer (component) is the gradient of the bias b1 or b2, else ""."""
+    spec = _functions.find(name)
+    if spec is None:
+        return ""
+    param = spec.bias or (component if spec.result == "gradients" else "")
+    return _BIAS_SIZE.get(param, "")
 
 
 @dataclass(frozen=True)
@@ -144,101 +106,20 @@ class Explanation:
     tags: tuple[str, ...]
     text: str
     hint: str
-    name: str = ""  # the function it is about, for a title worded for it (FUNCTION_TITLES)
+    name: str = ""  # the function it is about, for a title worded for it (`title`)
 
     def headline(self) -> str:
         """One line for a student: "[M1] a missing or extra transpose: ..."."""
         if not self.tags:
             return self.text
         tags = "".join(f"[{t}]" for t in self.tags)
-        titles = "; ".join(
-            FUNCTION_TITLES.get((self.name, t), MISCONCEPTIONS[t]) for t in self.tags
-        )
+        titles = "; ".join(title(self.name, t) for t in self.tags)
         return f"{tags} {titles}: {self.text}"
-
-
-#: A misconception's title worded for a function that lacks what the general title names
-#: (numerical_derivative has no W and no entries).
-FUNCTION_TITLES: dict[tuple[str, str], str] = {
-    ("numerical_derivative", "M13"): "a numerical derivative off by O(eps): a forward "
-    "difference where the central one is due",
-}
-
-
-#: Where to look for a misconception in one function, where the general hint would talk about
-#: something that function does not have (notebooks 01-02 have no Y_hat; train has no formula
-#: to transpose). Looked up before TAG_HINTS.
-FUNCTION_TAG_HINTS: dict[tuple[str, str], str] = {
-    ("sigmoid", "M3"): "sigma(z) = 1 / (1 + exp(-z)): check the sign in the exponent.",
-    ("numerical_derivative", "M3"): "the central difference is (g(x + eps) - g(x - eps)) / "
-    "(2 eps): check the order of the subtraction.",
-    ("numerical_gradient", "M3"): "the central difference is (fn(W + eps) - fn(W - eps)) / "
-    "(2 eps) at each entry: check the order of the subtraction.",
-    ("sse_loss", "M5"): "the course's loss is a sum over all samples and outputs: "
-    "0.5 * np.sum((Y_hat - Y) ** 2), not np.mean and not divided by n.",
-    ("train", "M3"): "gradient descent steps against the gradient: W <- W - lr * dL/dW, "
-    "for all four parameters.",
-    ("train", "M4"): "the course's loss is 1/2 * sum((Y_hat - Y)^2) and backprop's gradients "
-    "are its gradients: no extra factor 2, neither in the losses you record nor in the step.",
-    ("train", "M5"): "the loss and its gradients are sums over the samples: record sse_loss as "
-    "it is and step by lr * dL/dW, with no division by n.",
-    ("grad_W1", "M1"): "write the shapes under each factor: X^T (c, n) times delta1 (n, h) gives "
-    "(c, h); move the .T to the factor that needs it.",
-    ("hidden_delta", "M1"): "write the shapes under each factor: delta2 (n, o) times W2^T (o, h) "
-    "gives (n, h), like H; move the .T to the factor that needs it.",
-    ("forward", "M1"): "X (n, c) @ W1 (c, h) gives (n, h) and H (n, h) @ W2 (h, o) gives "
-    "(n, o): the forward pass needs no .T.",
-    ("output_delta", "M1"): "delta2 is elementwise in Y_hat and Y, so it has their shape "
-    "(n, o): no .T.",
-    **{
-        (fn, "M1"): "the function works entry by entry: its answer has the shape of its "
-        "input, no .T."
-        for fn in (
-            "df_dx",
-            "df_dz",
-            "sigmoid",
-            "sigmoid_prime",
-            "sigmoid_prime_from_output",
-            "numerical_gradient",
-        )
-    },
-    ("sigmoid_prime", "M6"): "sigma(z) is already an activation: take the sigmoid of z once, "
-    "call it s, then s * (1 - s); do not apply sigmoid to s again.",
-    ("sigmoid_prime_from_output", "M6"): "a is already sigma(z): the derivative is a * (1 - a); "
-    "applying sigmoid to a again is the lecture notes' mistake.",
-    ("sigmoid_prime", "M7"): "sigmoid_prime is the derivative: multiply sigma(z) by "
-    "(1 - sigma(z)).",
-    ("sigmoid_prime", "M8"): "z is the pre-activation and sigma(z) the activation: the "
-    "derivative at z is sigma(z) * (1 - sigma(z)), not z * (1 - z).",
-    ("numerical_derivative", "M13"): "use the central difference (g(x + eps) - g(x - eps)) "
-    "/ (2 * eps), not the forward difference (g(x + eps) - g(x)) / eps.",
-    **{
-        (fn, "M6"): "Y_hat is already a sigmoid: its derivative factor is Y_hat * (1 - Y_hat); "
-        "applying sigmoid to it again is the lecture notes' mistake."
-        for fn in ("output_delta", "grad_W2", "grad_b2")
-    },
-    **{
-        (fn, "M7"): "the output error signal carries the sigmoid's derivative: multiply "
-        "(Y_hat - Y) elementwise by Y_hat * (1 - Y_hat)."
-        for fn in ("output_delta", "grad_W2", "grad_b2")
-    },
-    ("grad_b2", "M9"): "b2 is added to every sample, so its gradient adds up every sample's "
-    "share: delta2.sum(axis=0) over the n rows gives shape (o,).",
-    ("grad_b1", "M9"): "b1 is added to every sample, so its gradient adds up every sample's "
-    "share: delta1.sum(axis=0) over the n rows gives shape (h,).",
-    ("backprop", "M1"): "write the shapes under each factor: H^T (h, n) delta2 (n, o) gives "
-    "(h, o) like W2, X^T (c, n) delta1 (n, h) gives (c, h) like W1.",
-}
-
-
-def hint_for(name: str, tag: str) -> str:
-    """Where to look for misconception `tag` in function `name`."""
-    return FUNCTION_TAG_HINTS.get((name, tag), TAG_HINTS[tag])
 
 
 def explanation(tags: tuple[str, ...], text: str, name: str) -> Explanation:
     """An Explanation whose hint is the first tag's (or the function's) where-to-look."""
-    hint = hint_for(name, tags[0]) if tags else FUNCTION_HINTS.get(name, "")
+    hint = hint_for(name, tags[0]) if tags else _functions.hint(name)
     return Explanation(tuple(tags), text, hint, name)
 
 
@@ -273,285 +154,6 @@ def _factor_table(n: int, o: int) -> list[tuple[float, tuple[str, ...], str]]:
     return out
 
 
-# --------------------------------------------------------------------------- comparisons
-
-
-def close(got: np.ndarray, expected: np.ndarray, *, rtol: float = 1e-6, atol: float = 0.0) -> bool:
-    """Whether two float arrays have one shape and agree entrywise (plain arithmetic only).
-
-    |got - expected| <= atol + rtol * (|expected| + max|expected| * 1e-3 + 1e-12) everywhere;
-    nan or inf anywhere in got never agrees.
-    """
-    if type(got) is not _ndarray or type(expected) is not _ndarray:
-        return False
-    if got.shape != expected.shape:
-        return False
-    if got.size == 0:
-        return True
-    scale = abs(expected).max()
-    limit = abs(expected) * rtol + (scale * 1e-3 + 1e-12) * rtol + atol
-    ok = abs(got - expected) <= limit
-    return bool(ok.all())
-
-
-def fmt_values(a: np.ndarray | None, limit: int = 6, digits: int = 4) -> str:
-    """A few entries of an array for a message: "[0.1235, -2.5, ...] (shape (5, 2))", each
-    with `digits` significant digits (a 0-d array: digits + 2)."""
-    if a is None:
-        return "nothing usable"
-    if type(a) is not _ndarray:
-        return repr(a)[:80]
-    flat = a.reshape(-1)
-    vals = ", ".join(f"{float(v):.{digits}g}" for v in flat[:limit])
-    more = ", ..." if flat.size > limit else ""
-    if a.ndim == 0:
-        return f"{float(a):.{digits + 2}g}"
-    return f"[{vals}{more}] (shape {a.shape})"
-
-
-def largest_difference(expected: np.ndarray, got: np.ndarray) -> str:
-    """Where two same-shape arrays differ most: "at index (2, 1): expected 0.25, got 0.5"."""
-    if expected.size == 0:
-        return ""
-    diff = _ndarray(expected.shape, dtype=float)
-    diff[...] = abs(got - expected)
-    diff[diff != diff] = float("inf")
-    flat = int(diff.reshape(-1).argmax())
-    ix = np.unravel_index(flat, expected.shape) if expected.ndim else ()
-    ix_text = f" at index {tuple(int(i) for i in ix)}" if expected.ndim else ""
-    e, g = float(expected[ix]), float(got[ix])
-    return f"largest difference{ix_text}: expected {e:.10g}, got {g:.10g}"
-
-
-# --------------------------------------------------------------------------- candidates
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A known wrong answer: its tags, what it is (a phrase for "your answer equals ..."),
-    its value, and its key: the same on every case for the same mistake (the formula, the
-    factor in symbols such as "1/n", transposed or not), so the mistake can be named from all
-    the cases at once."""
-
-    tags: tuple[str, ...]
-    text: str
-    value: np.ndarray
-    key: tuple[str, str, bool] = ("", "", False)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A known wrong formula's value on one case: tags, the formula (a noun phrase: what was
-    computed), what is wrong with it ("" when the formula says it) and its value."""
-
-    tags: tuple[str, ...]
-    formula: str
-    gloss: str
-    value: np.ndarray
-
-
-def variants_from_data(records: list[dict[str, Any]]) -> list[Variant]:
-    """Variants stored as data ({tags, formula, gloss, value}) by the handout build."""
-    return [
-        Variant(tuple(r["tags"]), str(r["formula"]), str(r["gloss"]), _nd(r["value"]))
-        for r in records
-    ]
-
-
-def _nd(value: Any) -> np.ndarray:
-    return np.array(value, dtype=float)
-
-
-def _scales(
-    name: str, n: int | None, o: int | None
-) -> list[tuple[float, tuple[str, ...], str, str]]:
-    """(factor, tags, prefix, key): the factors a wrong answer can be off by, simplest first;
-    key is the factor in symbols ("1/n"), the same on every case."""
-    if name in ("numerical_gradient", "numerical_derivative"):
-        return [
-            (1.0, (), "", "1"),
-            (-1.0, ("M3",), "minus ", "-1"),
-            (2.0, (), "twice ", "2"),
-            (0.5, (), "half ", "1/2"),
-        ]
-    if name not in _LOSS_FUNCTIONS:
-        return [
-            (1.0, (), "", "1"),
-            (-1.0, (), "minus ", "-1"),
-            (2.0, (), "twice ", "2"),
-            (0.5, (), "half ", "1/2"),
-        ]
-    out = [
-        (1.0, (), "", "1"),
-        (-1.0, ("M3",), "minus ", "-1"),
-        (2.0, ("M4",), "twice ", "2"),
-        (-2.0, ("M3", "M4"), "-2 times ", "-2"),
-    ]
-    for count, what in ((n, "n"), ((n or 0) * (o or 0), "(n*o)")):
-        if count:  # n = 1 or 2 as well: naming reads every case, where 1/n is 1 or 1/2 there
-            out += [
-                (1.0 / count, ("M5",), f"1/{count} (1/{what}) times ", f"1/{what}"),
-                (-1.0 / count, ("M3", "M5"), f"-1/{count} (-1/{what}) times ", f"-1/{what}"),
-                (2.0 / count, ("M4", "M5"), f"2/{count} (2/{what}) times ", f"2/{what}"),
-                (-2.0 / count, ("M3", "M4", "M5"), f"-2/{count} (-2/{what}) times ", f"-2/{what}"),
-            ]
-    out.append((0.5, (), "half ", "1/2"))
-    return out
-
-
-def _sizes(inputs: dict[str, Any], context: dict[str, Any]) -> tuple[int | None, int | None]:
-    """(n, o) of a network case, or (None, None)."""
-    for key in ("X", "Y_hat", "delta2", "H", "delta1"):
-        src = context[key] if key in context else inputs.get(key)
-        if type(src) is _ndarray and src.ndim == 2:
-            n = src.shape[0]
-            Y = context.get("Y", inputs.get("Y", inputs.get("delta2")))
-            o = Y.shape[1] if type(Y) is _ndarray and Y.ndim == 2 else None
-            return n, o
-    return None, None
-
-
-def candidates(
-    name: str,
-    component: str,
-    inputs: dict[str, Any],
-    context: dict[str, Any],
-    expected: np.ndarray,
-    variants: list[Variant] = (),
-) -> list[Candidate]:
-    """Every known wrong answer for this function and output on these inputs, simplest first.
-
-    Args:
-        name: the student function. component: which output ("result", "H", "W1", ...).
-        inputs: the call's arguments by name (arrays). context: the case's network, if any.
-        expected: the right answer for this component.
-        variants: the function's known wrong formulas evaluated on this case (from the
-            data file for the visible examples, from the instructor's package for hidden ones).
-    """
-    n, o = _sizes(inputs, context)
-    out: list[Candidate] = []
-    right = Variant((), "the expected answer", "", expected)
-    with np.errstate(all="ignore"):
-        for var in [right, *variants]:
-            gloss = f" ({var.gloss})" if var.gloss else ""
-            for factor, s_tags, prefix, s_key in _scales(name, n, o):
-                value = _nd(var.value * factor)
-                tags = tuple(dict.fromkeys(var.tags + s_tags))
-                key = (var.formula, s_key, False)
-                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value, key))
-                if value.ndim == 2 and value.shape[0] != value.shape[1]:
-                    t_tags = tuple(dict.fromkeys(("M1",) + tags))
-                    text = f"{prefix}{var.formula}, transposed{gloss}"
-                    out.append(Candidate(t_tags, text, value.T.copy(), (var.formula, s_key, True)))
-    return out[1:]  # the expected itself is not a mistake
-
-
-@dataclass
-class Seen:
-    """One case as the naming reads it: the call's inputs, the case's network, the expected
-    answer and what the student returned for one component."""
-
-    inputs: dict[str, Any]
-    context: dict[str, Any]
-    expected: np.ndarray
-    got: np.ndarray
-    variants: list[Variant] = field(default_factory=list)
-    _values: dict | None = None
-
-    def values(self, name: str, component: str) -> dict[tuple[str, str, bool], np.ndarray]:
-        """Every candidate's value on this case, by key (computed once)."""
-        if self._values is None:
-            self._values = {}
-            for cand in candidates(
-                name, component, self.inputs, self.context, self.expected, self.variants
-            ):
-                self._values.setdefault(cand.key, cand.value)
-        return self._values
-
-
-def consistent(name: str, component: str, key: tuple[str, str, bool], others: list[Seen]) -> bool:
-    """Whether the mistake `key` explains what the student returned on every other case
-    (on a case where the mistake changes nothing, a right answer agrees with it)."""
-    for seen in others:
-        value = seen.values(name, component).get(key)
-        if value is None:
-            continue  # that mistake has no value there (a transpose of a square matrix)
-        if value.shape != seen.got.shape or not close(seen.got, value, rtol=1e-5):
-            return False
-    return True
-
-
-def explain_values(
-    name: str,
-    component: str,
-    inputs: dict[str, Any],
-    context: dict[str, Any],
-    expected: np.ndarray,
-    got: np.ndarray,
-    others: list[Seen] | None = None,
-    variants: list[Variant] = (),
-) -> Explanation:
-    """Why a returned array (an exact float64 ndarray) differs from the expected one.
-
-    others: the other cases of the same check; a known mistake is named only when it also
-    explains what the student returned on each of them (two mistakes that give the same
-    number on one example are told apart by the others). variants: see `candidates`.
-    """
-    label = "" if component == "result" else f"{component}: "
-    for cand in candidates(name, component, inputs, context, expected, list(variants)):
-        if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
-            continue
-        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
-                                                            others or []):  # fmt: skip
-            return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
-    if got.shape != expected.shape:
-        squeezed = _squeezed(name, component, inputs, expected, got)
-        if squeezed is not None:
-            return squeezed
-        return explain_shape(name, component, inputs, expected.shape, got.shape)
-    bad = (got != got) | (abs(got) == float("inf"))
-    if bad.any():
-        tags: tuple[str, ...] = ("M12",) if name in ("sigmoid", "sigmoid_prime") else ()
-        where = ""
-        first = next(iter(inputs.values()), None)
-        if type(first) is _ndarray and first.shape == got.shape and got.ndim:
-            ix = tuple(int(i) for i in np.argwhere(bad)[0])
-            where = f" (first at index {ix}, where the input is {float(first[ix]):g})"
-        elif got.ndim == 0 and len(inputs) == 1 and type(first) is _ndarray:
-            where = f" (for the input {float(first):g})"
-        return explanation(tags, f"{label}your answer contains nan or inf{where}.", name)
-    return explanation((), f"{label}the values differ ({largest_difference(expected, got)}).", name)
-
-
-def _squeezed(
-    name: str,
-    component: str,
-    inputs: dict[str, Any],
-    expected: np.ndarray,
-    got: np.ndarray,
-) -> Explanation | None:
-    """M2 when the values are right but length-1 axes were dropped (np.squeeze, [0], .item()
-    on an axis of length 1) or added: named as such, not as a sum over the wrong axes."""
-    if got.size != expected.size or not close(got.reshape(expected.shape), expected):
-        return None
-    label = "" if component == "result" else f"{component}: "
-    base = f"{label}expected shape {expected.shape}, got {got.shape}"
-    if got.ndim < expected.ndim:
-        bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
-        size = f" ({bias} = 1 here)" if bias else ""
-        keep = f"keep the shape ({bias},)" if bias else f"keep the shape {expected.shape}"
-        text = (
-            f"{base}: the right numbers, but the axis of length 1{size} was squeezed away; "
-            f"{keep}: no np.squeeze, [0] or .item() on the result."
-        )
-    else:
-        text = f"{base}: the right numbers in an array with extra axes of length 1."
-    return Explanation(
-        ("M2",), text, "return the array with the shape the docstring promises, even when "
-        "an axis has length 1.",
-    )
-
-
 def explain_shape(
     name: str,
     component: str,
@@ -563,7 +165,7 @@ def explain_shape(
     label = "" if component == "result" else f"{component}: "
     shapes = ", ".join(f"{k} {v.shape}" for k, v in inputs.items() if type(v) is _ndarray)
     base = f"{label}expected shape {expected_shape}, got {got_shape} (inputs: {shapes})"
-    bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
+    bias = bias_size(name, component)
     if bias and len(got_shape) == 2 and len(expected_shape) == 1:
         if got_shape[1] == expected_shape[0] and got_shape[0] > 1:
             return explanation(
@@ -573,7 +175,7 @@ def explain_shape(
             return explanation(
                 ("M2",), base + ": drop keepdims=True (or index [0]) to get a 1-d array.", name
             )
-    n, _ = _sizes(inputs, {})
+    n, _ = sizes(inputs, {})
     delta = "delta1" if bias == "h" else "delta2"
     column = "hidden unit" if bias == "h" else "output"
     axis_hint = (
@@ -606,7 +208,7 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
         "dict": 'return a dict with the keys "W1", "b1", "W2", "b2"',
         "list": "return a list with one float per epoch",
     }[want]
-    bias = _BIAS.get(name, _BIAS.get(component) if name == "backprop" else None)
+    bias = bias_size(name, component)
     if kind == "none":
         text = f"{label}your function returned None: is a `return` statement missing?"
     elif bias and want == "array" and kind in ("float", "int"):
@@ -619,7 +221,7 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
     else:
         article = "an" if want == "array" else "a"
         text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
-    return Explanation((), text, FUNCTION_HINTS.get(name, ""))
+    return Explanation((), text, _functions.hint(name))
 
 
 def explain_error(name: str, type_name: str, message: str, where: str = "") -> Explanation:
@@ -643,7 +245,7 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "two arrays' shapes do not fit: write the shape of every factor under the "
             "formula; @ needs (a, b) @ (b, d), and elementwise * needs equal shapes."
         )
-    elif type_name == "TypeError" and name in _ONE_NUMBER and (
+    elif type_name == "TypeError" and _one_number(name) and (
         "only 0-dimensional arrays" in message or "only length-1 arrays" in message
     ):
         text = (
@@ -651,7 +253,7 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "of several numbers, so the sum inside ran over one axis only; sum over all "
             "entries (np.sum(...) with no axis), then float(...)."
         )
-        hint = FUNCTION_HINTS.get(name, "")
+        hint = _functions.hint(name)
     elif type_name == "TypeError" and (
         "for ^:" in message or "bitwise_xor" in message
     ):
@@ -660,14 +262,14 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
         hint = "write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
     elif type_name in ("IndexError", "TypeError", "AttributeError", "KeyError"):
         text = head
-        hint = ARGUMENT_HINTS.get(
-            name,
+        spec = _functions.find(name)
+        hint = (spec.argument_hint if spec else "") or (
             "check the arguments' types and shapes in the docstring; the checks call your "
-            "function with numpy arrays of several shapes (n = 1 included).",
+            "function with numpy arrays of several shapes (n = 1 included)."
         )
     else:
         text = head
-        hint = FUNCTION_HINTS.get(name, "")
+        hint = _functions.hint(name)
     return Explanation((), text, hint)
 
 
@@ -705,12 +307,14 @@ def explain_mutation(
 ) -> Explanation:
     """An argument was changed (changes at rounding level are not recorded as changes): M11.
 
-    For numerical_gradient's W, M13 as well when the answer is measured to be off by O(eps)
-    (off_by: the largest error of the answer, None when the answer is right) and W was left
-    nudged by about eps: the later entries were computed at a nudged W.
+    For the argument a numerical gradient nudges (its record's `nudges`: W), M13 as well when
+    the answer is measured to be off by O(eps) (off_by: the largest error of the answer, None
+    when the answer is right) and W was left nudged by about eps: the later entries were
+    computed at a nudged W.
     """
     size = "its shape or type" if change == float("inf") else f"entries by up to {change:.3g}"
-    if name == "numerical_gradient" and arg == "W":
+    spec = _functions.find(name)
+    if spec is not None and spec.nudges == arg:
         measured = off_by is not None and eps is not None and off_by > 1e-3 * eps
         if measured and 0.1 * eps <= change <= 10 * eps:
             return explanation(
@@ -818,3 +422,9 @@ def explain_hardcoded(name: str, component: str) -> Explanation:
         "function returned the visible example's answer.",
         name,
     )
+
+
+def _one_number(name: str) -> bool:
+    """Whether the function returns one number made from arrays (the loss)."""
+    spec = _functions.find(name)
+    return spec is not None and spec.result == "float" and spec.from_loss

@@ -1,0 +1,333 @@
+"""Adding a student function is writing one record (docs/extending.md).
+
+In a copy of the repository (the tree, without .git and .venv), a toy function
+`relu_prime(z)` is added by one new file, grader/judge/functions/nb06_relu.py, and nothing
+else; the handout data is rebuilt there (`backprop-grader handout`'s data step), and a fresh
+interpreter that imports the copy (PYTHONPATH, the editable installs' finders dropped) checks
+that its visible check passes a right answer and fails wrong ones, naming the toy's
+misconceptions; that its hidden check passes the right answer on the randomised cases and
+fails a wrong one; that `backprop_checks.checks.judge` on observations sent as JSON (as the
+out-of-process verification sends them) gives the same verdicts; and that the demo class and
+check_relu_prime's help come from the record.
+
+Slow: the same copy with a notebook 06_relu that uses it, graded by nbgrader's own CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEP_OUT = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "dist",
+            "workspace", "build", "gradebook.db", "submitted", "autograded", "feedback",
+            ".grader", ".exchange")  # fmt: skip
+
+TOY_RECORD = '''
+"""Notebook 06_relu: relu_prime."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.judge.functions.record import ENTRYWISE_M1, Example, Function, Variant, nd
+
+
+def _visible(rng):
+    return [
+        Example({"z": np.array([-2.0, -0.5, 0.0, 0.5, 3.0])}),
+        Example({"z": np.array([[1.0, -1.0, 0.0], [0.0, 2.5, -4.0]])}),
+    ]
+
+
+def _hidden(rng):
+    shapes = ((7,), (1,), (10_000,), (3, 4))
+    out = [Example({"z": rng.normal(size=s)}, f"shape {s}") for s in shapes]
+    out.append(Example({"z": float(rng.normal())}, "a scalar"))
+    return out
+
+
+def _variants(component, inputs, context):
+    z = nd(inputs["z"])
+    return [
+        Variant(("M7",), "relu(z) = max(z, 0)", "the function itself, not its slope",
+                np.maximum(z, 0.0)),
+        Variant((), "1 where z >= 0", "z = 0 counted as positive; the slope there is 0",
+                (z >= 0).astype(float)),
+    ]
+
+
+relu_prime = Function(
+    name="relu_prime",
+    args={"z": "a number or an array of any shape"},
+    returns="an array shaped like z (a number for a number)",
+    about="the slope of relu(z) = max(z, 0): 1 where z > 0, else 0",
+    result="elementwise",
+    hint="the slope of max(z, 0) is 1 where z > 0 and 0 elsewhere, z = 0 included.",
+    tag_hints={"M1": ENTRYWISE_M1, "M7": "relu_prime is the slope: 1 where z > 0, not max(z, 0)."},
+    visible=_visible,
+    hidden=_hidden,
+    expected=lambda case: (np.asarray(case["args"]["z"], dtype=float) > 0).astype(float),
+    hidden_truth="expected",
+    variants=_variants,
+    wrong={"M7": "return np.maximum(z, 0.0)"},
+)
+
+RECORDS = [relu_prime]
+'''
+
+REBUILD = """
+from grader.handout import data
+print(data.write_visible_data())
+"""
+
+CHECK = """
+import json
+import numpy as np
+import backprop_checks, grader
+from backprop_checks import checks
+import pickle, tempfile
+from pathlib import Path
+from backprop_checks.observe import observe_cases
+from grader.verify.launch import read_results
+from grader.judge import cases
+from grader.pipeline import demo
+
+def right(z):
+    return (np.asarray(z, dtype=float) > 0).astype(float)
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+def at_zero_one(z):
+    return (np.asarray(z, dtype=float) >= 0).astype(float)
+
+def verdict(fn, hidden=False):
+    r = checks.run_check("relu_prime", fn, hidden=hidden)
+    return {"passed": r.passed, "tags": r.misconceptions, "message": r.message, "n": r.n_cases}
+
+def judged(fn):  # the verification's path: observations pickled, read back, judged here
+    case_list = cases.hidden_cases("relu_prime", seed=7)
+    sent = Path(tempfile.mkdtemp()) / "results.pkl"
+    with sent.open("wb") as f:
+        pickle.dump(("relu_prime", {"hidden": observe_cases(fn, case_list)}), f, protocol=4)
+    back = read_results(sent)["relu_prime"]["hidden"]
+    r = checks.judge("relu_prime", case_list, back, hidden=True)
+    return {"passed": r.passed, "tags": r.misconceptions, "message": r.message}
+
+checks.check_relu_prime(right)  # prints its one line
+out = {
+    "files": [backprop_checks.__file__, grader.__file__],
+    "visible": {f.__name__: verdict(f) for f in (right, relu, at_zero_one)},
+    "hidden": {f.__name__: verdict(f, hidden=True) for f in (right, relu)},
+    "judged": {f.__name__: judged(f) for f in (right, relu)},
+    "doc": checks.check_relu_prime.__doc__,
+    "demo": demo.WRONG.get("relu_prime"),
+    "functions": list(cases.FUNCTIONS),
+}
+print("JSON" + json.dumps(out))
+"""
+
+
+def copy_repository(dest: Path) -> Path:
+    """The repository's tree at dest (no .git, .venv, caches or build outputs)."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*KEEP_OUT), symlinks=True)
+    return dest
+
+
+def run_in(copy: Path, code: str, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter that imports grader and backprop_checks from the copy."""
+    prelude = (
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in repr(f)]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(copy / "student")])}
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True, text=True, cwd=copy, env=env, timeout=timeout,
+    )  # fmt: skip
+
+
+def add_toy(copy: Path) -> None:
+    """The one file that adds relu_prime, then the handout data rebuilt in the copy (from
+    nothing: the build does not read the data file it replaces)."""
+    (copy / "grader" / "judge" / "functions" / "nb06_relu.py").write_text(TOY_RECORD)
+    (copy / "student" / "backprop_checks" / "visible.json").unlink()
+    proc = run_in(copy, REBUILD)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((copy / "student" / "backprop_checks" / "visible.json").read_text())
+    assert list(data["functions"])[-1] == "relu_prime"
+    assert data["functions"]["relu_prime"]["notebook"] == "06_relu"
+
+
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = copy_repository(tmp_path_factory.mktemp("extend") / "repo")
+    add_toy(copy)
+    return copy
+
+
+def test_a_record_alone_adds_a_function(extended: Path):
+    before = (ROOT / "student" / "backprop_checks" / "visible.json").read_text()
+    proc = run_in(extended, CHECK)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    printed, _, payload = proc.stdout.partition("JSON")
+    out = json.loads(payload)
+    assert all(f.startswith(str(extended)) for f in out["files"]), out["files"]
+    assert out["functions"][-1] == "relu_prime"
+    assert printed.strip() == "relu_prime: right on all 2 visible examples."
+
+    visible = out["visible"]
+    assert visible["right"]["passed"]
+    assert not visible["relu"]["passed"] and visible["relu"]["tags"] == ["M7"]
+    first = visible["relu"]["message"].splitlines()[0]
+    assert first.startswith("relu_prime: [M7] a forgotten activation derivative: your answer "
+                            "equals relu(z) = max(z, 0) (the function itself, not its slope)")
+    assert "Where to look: relu_prime is the slope: 1 where z > 0" in visible["relu"]["message"]
+    ge = visible["at_zero_one"]
+    assert not ge["passed"] and ge["tags"] == []
+    assert "your answer equals 1 where z >= 0 (z = 0 counted as positive" in ge["message"]
+
+    hidden = out["hidden"]
+    assert hidden["right"]["passed"] and hidden["right"]["n"] == 2 + 5
+    assert "right on all 7 hidden test cases" in hidden["right"]["message"]
+    assert not hidden["relu"]["passed"] and hidden["relu"]["tags"] == ["M7"]
+    assert out["judged"]["right"]["passed"]
+    assert out["judged"]["relu"]["tags"] == ["M7"]
+    assert out["judged"]["relu"]["message"].splitlines()[0] == first
+
+    assert out["doc"].startswith("Check your relu_prime(z): the slope of relu(z) = max(z, 0)")
+    assert "z: a number or an array of any shape" in out["doc"]
+    assert out["demo"] == {"M7": "return np.maximum(z, 0.0)"}
+    # the repository itself is untouched
+    assert (ROOT / "student" / "backprop_checks" / "visible.json").read_text() == before
+    assert not (ROOT / "grader" / "judge" / "functions" / "nb06_relu.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"result": "elementwize"}, "result 'elementwize' is not one of elementwise, float, array"),
+        ({"tag_hints": {"M14": "x"}}, "['M14'] are not misconceptions (M1-M13)"),
+        ({"nudges": "W"}, "nudges names 'W', not an argument"),
+        ({"hidden_truth": "solution"}, "hidden_truth is 'reference' or 'expected'"),
+        ({"components": ("a", "b")}, "has the one component 'result': leave components out"),
+    ],
+)
+def test_a_broken_record_is_refused_with_what_to_change(change, said):
+    from dataclasses import replace
+
+    from grader.judge import functions
+    from grader.judge.functions.record import RecordError
+
+    record = replace(functions.get("sigmoid"), **change)
+    with pytest.raises(RecordError) as info:
+        record.validate("grader/judge/functions/nb02_sigmoid_derivative.py")
+    message = str(info.value)
+    assert message.startswith("grader/judge/functions/nb02_sigmoid_derivative.py: record "
+                              "'sigmoid': ") and said in message, message
+
+
+# --------------------------------------------------------------------------- slow: nbgrader
+
+
+def _cell(kind: str, source: str, grade_id: str, points: int = 0) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = grade_id
+    cell.metadata["nbgrader"] = {
+        "grade": kind == "tests", "grade_id": grade_id, "locked": kind != "solution",
+        "points": points, "schema_version": 3, "solution": kind == "solution", "task": False,
+    }  # fmt: skip
+    return cell
+
+
+def _notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
+    nb.cells = [
+        _cell("setup", "import numpy as np", "setup"),
+        _cell(
+            "solution",
+            'def relu_prime(z):\n    """1 where z > 0, else 0; shaped like z."""\n'
+            "    ### BEGIN SOLUTION\n    return (np.asarray(z, dtype=float) > 0).astype(float)\n"
+            "    ### END SOLUTION",
+            "relu_prime",
+        ),
+        _cell("tests", "from backprop_checks import checks\nchecks.check_relu_prime(relu_prime)",
+              "test_relu_prime", 1),  # fmt: skip
+        _cell(
+            "tests",
+            "# Hidden tests run when the notebook is graded.\n### BEGIN HIDDEN TESTS\n"
+            "checks.check_relu_prime(relu_prime, hidden=True)\n### END HIDDEN TESTS",
+            "hidden_test_relu_prime",
+            2,
+        ),
+    ]
+    return nb
+
+
+def _nbgrader(copy: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(copy / "student")])}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), *args],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_new_notebook_using_the_new_function_is_graded_by_nbgrader(tmp_path: Path):
+    copy = copy_repository(tmp_path / "repo")
+    (copy / "grader" / "judge" / "functions" / "nb06_relu.py").write_text(TOY_RECORD)
+    course_py = copy / "grader" / "course.py"
+    text = course_py.read_text()
+    assert '    "05_backprop_W1",\n)' in text
+    new_id = '    "05_backprop_W1",\n    "06_relu",\n)'
+    course_py.write_text(text.replace('    "05_backprop_W1",\n)', new_id))
+    (copy / "source" / "06_relu").mkdir()
+    nbformat.write(_notebook(), copy / "source" / "06_relu" / "06_relu.ipynb")
+    # The sandbox starts kernels with a cleared environment, so a sandboxed kernel would
+    # import the installed packages, not this copy: here kernels run unsandboxed.
+    with (copy / "nbgrader_config.py").open("a") as f:
+        f.write('\nc.SandboxedExecute.mode = "off"\n')
+    proc = run_in(copy, REBUILD)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((copy / "student" / "backprop_checks" / "visible.json").read_text())
+    assert data["points"]["06_relu"] == {"test_relu_prime": 1.0, "hidden_test_relu_prime": 2.0}
+
+    proc = _nbgrader(copy, "generate_assignment", "06_relu", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    released = nbformat.read(copy / "release" / "06_relu" / "06_relu.ipynb", as_version=4)
+    assert "check_relu_prime(relu_prime, hidden=True)" not in nbformat.writes(released)
+    source = nbformat.read(copy / "source" / "06_relu" / "06_relu.ipynb", as_version=4)
+    wrong = nbformat.from_dict(source)
+    wrong.cells[1].source = "def relu_prime(z):\n    return np.maximum(z, 0.0)\n"
+    for student, nb in (("right", source), ("wrong", wrong)):
+        folder = copy / "submitted" / student / "06_relu"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "06_relu.ipynb")
+    proc = _nbgrader(copy, "autograde", "06_relu", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
+        scores = {s: gb.find_submission_notebook("06_relu", "06_relu", s).score
+                  for s in ("right", "wrong")}  # fmt: skip
+    assert scores == {"right": 3.0, "wrong": 0.0}
+    graded = nbformat.read(copy / "autograded" / "wrong" / "06_relu" / "06_relu.ipynb", 4)
+    errors = [o for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and "[M7]" in errors[0].evalue
+    for student in ("right", "wrong"):  # the post-grading verification ran and agreed
+        record = json.loads((copy / ".grader" / "verified" / student / "06_relu.json").read_text())
+        assert record["error"] == "" and record["flags"] == [], record
