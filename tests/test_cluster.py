@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import psutil  # distributed's dependency: in requirements.txt, so imported, never skipped
 import pytest
 from pgserver import PgServer, missing_reason
 
@@ -36,9 +37,6 @@ from grader.cli import main
 from grader.config import db_url
 from grader.pipeline import autograde, collect
 from grader.pipeline.results import load_results
-
-distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")
-psutil = pytest.importorskip("psutil", reason="psutil (a dependency of distributed) is missing")
 
 pytestmark = [
     pytest.mark.slow,
