@@ -1,15 +1,19 @@
 """Shared fixtures: one real nbgrader course, graded once per test session.
 
 `graded` builds a temporary course directory from the repository's source/, generates the
-release with `nbgrader generate_assignment`, submits every source notebook (solutions in) as
-student "solution" and every release notebook as handed out as student "stub", and runs
-`nbgrader autograde` on each assignment: real nbgrader, real kernels, real gradebook.
+release with `nbgrader generate_assignment`, hands in for every assignment of the course the
+release notebook with the instructor's solutions typed in (student "solution") and the
+release notebook as handed out (student "stub"), and grades those 10 submissions once with
+the course's route (`grader.pipeline.autograde`, 2 workers: nbgrader's Autograde converter,
+sandboxed kernels, out-of-process verification): real nbgrader, real kernels, real gradebook.
+test_notebooks_common.py and test_adversarial.py share it; it is read-only (a test that
+writes copies it first), and its teardown fails a test session that changed it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +35,8 @@ class GradedCourse:
 
     root: Path
     assignments: list[str]
-    autograde_output: dict[str, str] = field(default_factory=dict)
+    #: (student, assignment) -> the pipeline's GradeResult (score, flags, reason)
+    results: dict[tuple[str, str], object] = field(default_factory=dict)
 
     def _gradebook(self):
         from nbgrader.api import Gradebook
@@ -54,23 +59,50 @@ class GradedCourse:
         return self.root / "autograded" / student / assignment / f"{assignment}.ipynb"
 
 
+def _digest(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under root (what a test must not change in a shared course)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith("-journal")
+    }
+
+
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> GradedCourse:
-    assignments = [a for a in course.ASSIGNMENTS if (course.REPO_ROOT / "source" / a).is_dir()]
-    if not assignments:
-        pytest.skip("source/ holds no assignment yet")
+def graded(tmp_path_factory: pytest.TempPathFactory):
+    """The course's 10 honest submissions (solution and stub of each assignment), graded
+    once per session; read-only (copy it with shutil.copytree to change anything)."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from notebook_tools import ASSIGNMENTS, missing_notebooks
+
+    from grader.pipeline.autograde import autograde
+    from tests.attacks import student_copy
+
+    missing = missing_notebooks()
+    if missing:
+        pytest.fail(f"the course's notebooks are missing: {', '.join(missing)}")
     root = course.new_course(tmp_path_factory.mktemp("graded") / "course")
-    course.generate_release(root, assignments)
-    result = GradedCourse(root, assignments)
-    for assignment in assignments:
-        for student, origin in (("solution", "source"), ("stub", "release")):
-            target = root / "submitted" / student / assignment
-            target.mkdir(parents=True)
-            shutil.copy2(root / origin / assignment / f"{assignment}.ipynb", target)
-        proc = course.run_nbgrader(["autograde", assignment], root, check=False)
-        result.autograde_output[assignment] = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"nbgrader autograde {assignment} crashed:\n{proc.stderr}"
-    return result
+    course.generate_release(root, ASSIGNMENTS)
+    for a in ASSIGNMENTS:
+        source = nbformat.read(root / "source" / a / f"{a}.ipynb", as_version=4)
+        release = nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4)
+        for student, nb in (("solution", student_copy(source, release)), ("stub", release)):
+            (root / "submitted" / student / a).mkdir(parents=True)
+            nbformat.write(nb, root / "submitted" / student / a / f"{a}.ipynb")
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:  # as `collect` does
+        for student in STUDENTS:
+            gb.update_or_create_student(student)
+    run = autograde(root, workers=2)
+    results = {(r.student, r.assignment): r for r in run.results}
+    before = _digest(root)
+    yield GradedCourse(root, list(ASSIGNMENTS), results)
+    after = _digest(root)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, (
+        "a test changed the shared graded course (tests/conftest.py `graded`); copy it "
+        f"with shutil.copytree before writing. Changed: {changed}"
+    )
 
 
 @pytest.fixture(scope="session")

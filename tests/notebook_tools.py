@@ -3,6 +3,7 @@ reading back what it printed."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -22,12 +23,28 @@ TOTALS = {
     "05_backprop_W1": 15.0,
 }
 
-#: The assignments that have a source notebook, in course order.
-PRESENT = [a for a in course.ASSIGNMENTS if (ROOT / "source" / a).is_dir()]
+#: The lecture notes' name for their worked example, which nothing a learner reads may use
+#: (the project never writes it out; the pattern also finds spacing and zero variants).
+SEED_NAME = re.compile(r"seed\s*0*4\b", re.I)
+
+#: The course's assignments, in course order (grader.course.ASSIGNMENTS). Tests parametrise
+#: over all of them: a deleted notebook fails (test_course_files.py names it), never skips.
+ASSIGNMENTS = list(course.ASSIGNMENTS)
 
 
 def source_path(assignment: str) -> Path:
     return ROOT / "source" / assignment / f"{assignment}.ipynb"
+
+
+def release_path(assignment: str) -> Path:
+    return ROOT / "release" / assignment / f"{assignment}.ipynb"
+
+
+def missing_notebooks() -> list[str]:
+    """The source and release notebooks of the course's assignments that are not there,
+    as paths relative to the repository."""
+    paths = [f(a) for a in ASSIGNMENTS for f in (source_path, release_path)]
+    return [str(p.relative_to(ROOT)) for p in paths if not p.is_file()]
 
 
 def execute(path: Path, *, cwd: Path, timeout: int = 60) -> tuple[nbformat.NotebookNode, float]:

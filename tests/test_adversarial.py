@@ -36,12 +36,6 @@ HONEST = ("honest_full", "honest_partial")
 #: Short limits so the endless loop costs seconds (instructors keep the defaults).
 TEST_LIMITS = "\nc.Execute.timeout = 5\nc.SandboxedExecute.notebook_timeout = 60\n"
 
-requires_source = pytest.mark.skipif(
-    not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir(),
-    reason=f"source/{ASSIGNMENT} is not written yet",
-)
-
-
 @dataclass
 class Batch:
     root: Path
@@ -77,8 +71,6 @@ def _make_course(tmp: Path, extra_config: str = "") -> tuple[Path, nbformat.Note
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
-    if not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir():
-        pytest.skip(f"source/{ASSIGNMENT} is not written yet")
     from grader.pipeline.autograde import autograde
 
     root, source = _make_course(tmp_path_factory.mktemp("adversarial"))
@@ -92,7 +84,6 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 # --------------------------------------------------------------------------- the batch
 
 
-@requires_source
 @pytest.mark.parametrize("student", list(SUBMISSIONS))
 def test_every_submission_scores_what_it_earned(batch: Batch, student: str):
     """0 false passes: each test cell has exactly the points the answer deserves."""
@@ -103,14 +94,14 @@ def test_every_submission_scores_what_it_earned(batch: Batch, student: str):
     assert batch.results[student].score == pytest.approx(sum(expected.values()))
 
 
-@requires_source
 @pytest.mark.parametrize("student", [s for s, a in SUBMISSIONS.items() if a.flag])
 def test_every_attack_is_flagged(batch: Batch, student: str):
     flags = batch.results[student].flags
     assert flags, f"{student} went unnoticed"
+    for text in SUBMISSIONS[student].expect_flag_text:
+        assert any(text in f for f in flags), f"{student}: no flag says {text!r}: {flags}"
 
 
-@requires_source
 @pytest.mark.parametrize("student", [s for s, a in SUBMISSIONS.items() if a.reason])
 def test_every_broken_notebook_gets_a_one_line_reason(batch: Batch, student: str):
     reason = batch.results[student].reason
@@ -118,7 +109,6 @@ def test_every_broken_notebook_gets_a_one_line_reason(batch: Batch, student: str
     assert re.search(SUBMISSIONS[student].reason, reason), f"{student}: {reason!r}"
 
 
-@requires_source
 @pytest.mark.parametrize("student", HONEST)
 def test_honest_students_keep_their_scores_and_are_not_flagged(batch: Batch, student: str):
     result = batch.results[student]
@@ -127,7 +117,6 @@ def test_honest_students_keep_their_scores_and_are_not_flagged(batch: Batch, stu
     assert batch.cells(student) == SUBMISSIONS[student].cells
 
 
-@requires_source
 def test_changed_verdicts_are_recorded_in_the_gradebook(batch: Batch):
     """The out-of-process verdict stands as nbgrader's manual score, with a comment."""
     from nbgrader.api import Gradebook
@@ -145,7 +134,6 @@ def test_changed_verdicts_are_recorded_in_the_gradebook(batch: Batch):
         assert all(g.manual_score is None for g in honest.grades)
 
 
-@requires_source
 def test_gradebook_and_other_students_files_survive(batch: Batch):
     assert gradebook.check_gradebook(batch.root / "gradebook.db") == "ok"
     assert _hashes(batch.root, HONEST) == batch.hashes_before
@@ -165,44 +153,28 @@ def test_gradebook_and_other_students_files_survive(batch: Batch):
     assert "written: []" in text  # every write attempt failed inside the sandbox
 
 
-@requires_source
 def test_outputs_are_capped_in_bytes(batch: Batch):
     path = batch.root / "autograded" / "big_print" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert path.stat().st_size < 1_000_000  # a 50 MB print would otherwise be kept whole
     assert "[output cut: " in path.read_text(encoding="utf-8")
 
 
-@requires_source
-def test_honest_work_in_every_assignment_is_never_flagged(tmp_path: Path):
-    """Solutions and untouched stubs of all notebooks: verification agrees with nbgrader."""
-    from grader.pipeline.autograde import autograde
-
-    assignments = [a for a in course.ASSIGNMENTS if (course.REPO_ROOT / "source" / a).is_dir()]
-    root = course.new_course(tmp_path / "course")
-    course.generate_release(root, assignments)
-    for a in assignments:
-        source = nbformat.read(root / "source" / a / f"{a}.ipynb", as_version=4)
-        release = nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4)
-        for student, nb in (("solution", student_copy(source, release)), ("stub", release)):
-            (root / "submitted" / student / a).mkdir(parents=True)
-            nbformat.write(nb, root / "submitted" / student / a / f"{a}.ipynb")
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:  # as `collect` does
-        for student in ("solution", "stub"):
-            gb.update_or_create_student(student)
-    run = autograde(root, workers=2)
-    assert len(run.results) == 2 * len(assignments)
-    for result in run.results:
+def test_honest_work_in_every_assignment_is_never_flagged(graded):
+    """Solutions and untouched stubs of all notebooks (the session's graded batch,
+    tests/conftest.py): verification agrees with nbgrader."""
+    expected = {(s, a) for a in course.ASSIGNMENTS for s in ("solution", "stub")}
+    assert set(graded.results) == expected
+    for result in graded.results.values():
         assert (result.flags, result.reason) == ([], ""), result
         full = result.student == "solution"
-        assert result.score == (result.max_score if full else 0.0), result
+        assert result.max_score > 0 and result.score == (result.max_score if full else 0.0), (
+            result
+        )
 
 
 # --------------------------------------------------------------------------- fallback
 
 
-@requires_source
 def test_without_bubblewrap_grading_works_with_a_loud_warning(tmp_path: Path):
     from grader.pipeline.autograde import autograde
 
@@ -211,6 +183,7 @@ def test_without_bubblewrap_grading_works_with_a_loud_warning(tmp_path: Path):
         SUBMISSIONS[student].write(root / "submitted" / student / ASSIGNMENT, source)
     run = autograde(root, ASSIGNMENT, workers=2)
     results = {r.student: r for r in run.results}
+    assert set(results) == {"honest_full", "ast_transformer"}
     for student, result in results.items():
         # the notice is about the run: on the result's sandbox field, never a flag
         assert not any("SANDBOX OFF" in f for f in result.flags), result.flags
@@ -343,16 +316,15 @@ def test_gradebook_integrity_check_finds_damage(tmp_path: Path):
     assert gradebook.check_gradebook(db) != "ok"
 
 
-@pytest.mark.parametrize(
-    "path", sorted((course.REPO_ROOT / "source").glob("*/*.ipynb")), ids=lambda p: p.stem
-)
-def test_instructor_solutions_raise_no_flags(path: Path):
+@pytest.mark.parametrize("assignment", course.ASSIGNMENTS)
+def test_instructor_solutions_raise_no_flags(assignment: str):
     """The reference solutions (what an honest student writes) trip no static flag."""
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(course.REPO_ROOT / "source" / assignment / f"{assignment}.ipynb", 4)
     aliases = static.module_aliases([c.source for c in nb.cells if c.cell_type == "code"])
-    for cell in nb.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            assert static.scan_source(cell.source, aliases) == [], cell.source
+    solutions = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    assert solutions, f"{assignment}: no solution cell"
+    for cell in solutions:
+        assert static.scan_source(cell.source, aliases) == [], cell.source
 
 
 def test_static_scan_names_what_a_cell_reaches_into():

@@ -23,6 +23,7 @@ from backprop_checks.observe import Observation, observe, observe_cases
 from corpus import wrong
 from corpus.right import RIGHT
 from corpus.wrong import WRONG
+from notebook_tools import SEED_NAME
 
 import grader
 from grader.judge import cases, diagnose, reference
@@ -120,7 +121,7 @@ def test_message_states_expected_got_and_input_shapes():
 def test_seed004_answer_names_double_sigmoid_sign_and_factor_two():
     result = checks.run_check("output_delta", wrong.output_delta_seed004)
     assert result.misconceptions == ["M6", "M3", "M4"]
-    assert "seed 004" not in result.message and "the lecture notes" in result.message
+    assert not SEED_NAME.search(result.message) and "the lecture notes" in result.message
 
 
 def test_train_losses_twice_the_loss_name_m4():

@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import psutil  # distributed's dependency: in requirements.txt, so imported, never skipped
 import pytest
 from pgserver import PgServer, missing_reason
 
@@ -37,9 +38,6 @@ from grader.config import db_url
 from grader.pipeline.autograde import autograde
 from grader.pipeline.collect import collect
 from grader.pipeline.results import load_results
-
-distributed = pytest.importorskip("distributed", reason="dask distributed is not installed")
-psutil = pytest.importorskip("psutil", reason="psutil (a dependency of distributed) is missing")
 
 pytestmark = [
     pytest.mark.slow,

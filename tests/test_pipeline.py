@@ -205,6 +205,8 @@ def test_report_writes_html_and_plots(graded):
     root, _, _, run = graded
     out = build_report(root)
     page = out.html.read_text()
+    names = [p.name for p in out.plots]
+    assert names == ["scores.png", "test_pass_rates.png", "misconceptions.png"]
     for plot in out.plots:
         assert plot.stat().st_size > 5000 and plot.read_bytes()[:4] == b"\x89PNG"
         assert plot.name in page

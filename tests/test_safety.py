@@ -34,11 +34,6 @@ pytestmark = pytest.mark.slow
 FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
 BWRAP = bwrap_status().usable
 
-requires = pytest.mark.skipif(
-    not all((course.REPO_ROOT / "source" / a).is_dir() for a in (ASSIGNMENT,)),
-    reason=f"source/{ASSIGNMENT} is missing",
-)
-
 #: All three functions wrong, every check replaced by one that passes, a file written
 #: into the course folder and the instructor's source notebook read and printed.
 ATTACK = """def output_delta(Y_hat, Y):
@@ -157,8 +152,6 @@ class Plain:
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory) -> Plain:
     """A class graded by plain `nbgrader autograde` (the formgrader button's route)."""
-    if not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir():
-        pytest.skip(f"source/{ASSIGNMENT} is missing")
     root = _course(tmp_path_factory.mktemp("plain"), ASSIGNMENT, "c.Execute.timeout = 20")
     honest = _honest(root, ASSIGNMENT)
     _submit(root, "honest", ASSIGNMENT, honest)
@@ -172,7 +165,6 @@ def plain(tmp_path_factory) -> Plain:
     return Plain(root, proc.stdout + proc.stderr)
 
 
-@requires
 def test_plain_nbgrader_autograde_sandboxes_and_verifies(plain: Plain):
     """The attack got 9/9 under nbgrader's own Execute: here it gets 0, is flagged, and
     (with bubblewrap) neither writes into the course nor reads source/."""
@@ -197,7 +189,6 @@ def test_plain_nbgrader_autograde_sandboxes_and_verifies(plain: Plain):
     assert "BEGIN HIDDEN TESTS" not in text
 
 
-@requires
 def test_export_and_report_carry_what_plain_nbgrader_found(plain: Plain):
     rows = {r["student_id"]: r for r in csv.DictReader(export(plain.root).open())}
     assert (
@@ -212,7 +203,6 @@ def test_export_and_report_carry_what_plain_nbgrader_found(plain: Plain):
     )
 
 
-@requires
 def test_plain_generate_feedback_hides_hidden_tests_and_grader_paths(plain: Plain):
     proc = course.run_nbgrader(["generate_feedback", ASSIGNMENT], plain.root, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -283,8 +273,6 @@ LIMITS = (
 def test_a_hanging_function_costs_one_timeout_within_one_limit(
     tmp_path: Path, assignment: str, function: str, unaffected: str
 ):
-    if not (course.REPO_ROOT / "source" / assignment).is_dir():
-        pytest.skip(f"source/{assignment} is missing")
     from grader.pipeline.autograde import autograde
 
     root = _course(tmp_path, assignment, LIMITS)
@@ -325,7 +313,7 @@ def test_a_hanging_function_costs_one_timeout_within_one_limit(
 def test_feedback_math_renders_offline_in_chromium(plain: Plain, tmp_path: Path):
     """A feedback page opened with every network request refused: formulas are drawn (MathML
     boxes with a size), no raw `$...$` is left in the prose. The screenshot is kept."""
-    playwright = pytest.importorskip("playwright.sync_api")
+    import playwright.sync_api as playwright  # in requirements.txt: never skipped
     page_path = plain.root / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html"
     if not page_path.exists():
         course.run_nbgrader(["generate_feedback", ASSIGNMENT], plain.root)

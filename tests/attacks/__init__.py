@@ -63,7 +63,7 @@ class Attack:
     flag: bool = False
     reason: str = ""  #: regex the one-line reason must match ("" = no reason needed)
     note: str = ""
-    expect_flag_text: list[str] = field(default_factory=list)
+    expect_flag_text: list[str] = field(default_factory=list)  #: each in one of its flags
 
 
 # --------------------------------------------------------------------------- helpers
@@ -257,7 +257,7 @@ def import_reference(nb):
     set_solution(
         nb,
         "grad_W2",
-        "from grader import reference as _ref\n\n"
+        "from grader.judge import reference as _ref\n\n"
         "def grad_W2(H, delta2):\n"
         '    """dL/dW2 from the reference solution."""\n'
         "    return _ref.grad_W2(H, delta2)\n",
@@ -354,7 +354,12 @@ SUBMISSIONS: dict[str, Attack] = {
     "edit_tests": Attack(_with(edit_tests), W2_WRONG, flag=True),
     "delete_tests": Attack(_with(delete_tests), W2_WRONG, flag=True),
     "strip_test_metadata": Attack(_with(strip_test_metadata), W2_WRONG, flag=True),
-    "import_reference": Attack(_with(import_reference), W2_WRONG, flag=True),
+    "import_reference": Attack(
+        _with(import_reference),
+        W2_WRONG,
+        flag=True,
+        expect_flag_text=["imports the reference solution (grader.judge.reference)"],
+    ),
     "write_gradebook": Attack(_with(write_gradebook), W2_WRONG, flag=True),
     "invalid_json": Attack(invalid_json, NOTHING, reason=r"(?i)json|cannot be read"),
     "wrong_nbformat": Attack(wrong_nbformat, NOTHING, reason=r"(?i)nbformat|version|read"),
