@@ -10,10 +10,10 @@ Layers, highest first (a layer may import itself and any layer below it):
     grader.judge
     backprop_checks                      (the student package: never imports grader ...)
 
-plus the base, `grader` itself, `grader.course` and `grader.config`: it imports no other
-module of the project, and every grader layer above judge may import it. The one exception
-to "backprop_checks never imports grader" is the lazy hook through which a hidden check
-reaches the instructor's truth at grading time: `backprop_checks.checks` imports
+plus the base, `grader` itself, `grader.course`, `grader.config` and `grader.nbcells`: it
+imports no other module of the project, and every grader layer above judge may import it.
+The one exception to "backprop_checks never imports grader" is the lazy hook through which a hidden check
+reaches the instructor's truth at grading time: `backprop_checks.truth` imports
 `grader.judge.hidden` inside a function (and falls back when grader is not installed).
 
 Modules are mapped to a layer by their subpackage, so a module added later is covered
@@ -47,13 +47,13 @@ RANK = {
 }
 #: grader's subpackages, each a layer of its own name.
 SUBPACKAGE_LAYERS = ("learner", "handout", "pipeline", "verify", "sandbox", "judge")
-BASE_MODULES = ("grader", "grader.course", "grader.config")
+BASE_MODULES = ("grader", "grader.course", "grader.config", "grader.nbcells")
 CLI_MODULES = ("grader.cli", "grader.__main__")
 
 #: The one import from the student package into grader: hidden checks fetch the instructor's
 #: truth at grading time (backprop_checks.checks._instructor). It must sit inside a function:
 #: at module level it would make the student package need grader.
-LAZY_HOOK = ("backprop_checks.checks", "grader.judge.hidden")
+LAZY_HOOK = ("backprop_checks.truth", "grader.judge.hidden")
 
 #: Longest a module may be, in lines.
 MAX_LINES = 500
@@ -215,7 +215,7 @@ def test_the_checker_names_each_kind_of_wrong_import(tmp_path: Path):
             "grader/extra.py": "",
             "backprop_checks/__init__.py": "",
             "backprop_checks/cases.py": "import grader.judge.cases\n",
-            "backprop_checks/checks.py": "from grader.judge import hidden\n",
+            "backprop_checks/truth.py": "from grader.judge import hidden\n",
             "grader/judge/hidden.py": "",
         },
     )
@@ -231,7 +231,7 @@ def test_the_checker_names_each_kind_of_wrong_import(tmp_path: Path):
             "grader/extra.py: grader.extra belongs to no layer: put it in a subpackage",
             "backprop_checks/cases.py:1 imports grader.judge.cases: backprop_checks may not "
             "import grader (the student package ships without it)",
-            "backprop_checks/checks.py:1 imports grader.judge.hidden: the hook into grader "
+            "backprop_checks/truth.py:1 imports grader.judge.hidden: the hook into grader "
             "must be imported inside a function",
         ]
     )

@@ -64,7 +64,12 @@ class Zygote:
     """One fork server in its own bubblewrap sandbox, talked to over pipes."""
 
     def __init__(
-        self, plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None
+        self,
+        plan: Plan,
+        kind: str,
+        run_dir: Path,
+        server: list[str] | None = None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         if not plan.bwrap:
             raise ZygoteError("a zygote runs only inside bubblewrap")
@@ -76,7 +81,7 @@ class Zygote:
         # Kernels note figures (grader.sandbox.nofigures); verification cannot import the
         # grader's modules and draws nothing anyway (Agg, as a cold verification).
         self.env["MPLBACKEND"] = BACKEND if kind == "kernel" else "Agg"
-        spec = {"kind": kind, "shared": str(self.shared)}
+        spec = {"kind": kind, "shared": str(self.shared), "preload": list(preload)}
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
         # No capability in the sandbox's user namespace (bwrap keeps them all when the
         # grader runs as root): with CAP_SYS_PTRACE a child could write the zygote's memory
@@ -196,15 +201,21 @@ class Zygote:
 _ZYGOTES: dict[str, Zygote] = {}
 
 
-def zygote_for(plan: Plan, kind: str, run_dir: Path, server: list[str] | None = None) -> Zygote:
+def zygote_for(
+    plan: Plan,
+    kind: str,
+    run_dir: Path,
+    server: list[str] | None = None,
+    preload: tuple[str, ...] = (),
+) -> Zygote:
     """This process's zygote of this kind for this plan (a fresh one if it died or the plan
-    changed)."""
+    changed); `preload` names modules it imports before its first fork."""
     z = _ZYGOTES.get(kind)
     if z is not None and (not z.alive() or z.plan_key != plan.to_json()):
         z.close()
         z = None
     if z is None:
-        z = Zygote(plan, kind, run_dir, server)
+        z = Zygote(plan, kind, run_dir, server, preload)
         _ZYGOTES[kind] = z
     return z
 
@@ -227,6 +238,7 @@ def run_job(
     prepare: Any,
     wall_clock: float,
     server: list[str] | None = None,
+    preload: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
     """Run one module job (verification) in this process's warm zygote of `kind`.
 
@@ -236,7 +248,7 @@ def run_job(
     its results (nothing can write them afterwards). Returns (exit code, job folder); the
     caller removes the folder (the next job wipes it anyway).
     """
-    z = zygote_for(plan, kind, run_dir, server)
+    z = zygote_for(plan, kind, run_dir, server, preload)
     box = z.new_job_dir()
     _copy_limited(workdir, box / "work")
     what = prepare(box)

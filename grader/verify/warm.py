@@ -62,7 +62,7 @@ def run(
     server = ["-I", str(_FOLDER[0] / "zygote_server.py")]
     code, box = warm.run_job(
         zygote_plan, "verify", run_dir(), workdir=workdir, prepare=prepare, wall_clock=wall,
-        server=server,
+        server=server, preload=(RUNNER,),
     )  # fmt: skip
     try:
         return code, read_results(box / "result.pkl")
