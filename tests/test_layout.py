@@ -12,9 +12,10 @@ Layers, highest first (a layer may import itself and any layer below it):
 
 plus the base, `grader` itself, `grader.course`, `grader.config` and `grader.nbcells`: it
 imports no other module of the project, and every grader layer above judge may import it.
-The one exception to "backprop_checks never imports grader" is the lazy hook through which a hidden check
-reaches the instructor's truth at grading time: `backprop_checks.truth` imports
-`grader.judge.hidden` inside a function (and falls back when grader is not installed).
+The one exception to "backprop_checks never imports grader" is the lazy hook through which
+a hidden check reaches the instructor's truth at grading time: `backprop_checks.truth`
+imports `grader.judge.hidden` inside a function (and falls back when grader is not
+installed).
 
 Modules are mapped to a layer by their subpackage, so a module added later is covered
 without touching this file; a module that fits no layer is an error of its own.
