@@ -34,6 +34,8 @@ BASE_FLAGS = [
     "--die-with-parent",
     "--unshare-all",  # ipc, pid, net, uts, cgroup: no network at all
     "--unshare-user",
+    "--cap-drop",  # no capability in the sandbox's user namespace, even when run as root
+    "ALL",
     "--ro-bind",
     "/",
     "/",

@@ -83,10 +83,9 @@ class Zygote:
         self.env["MPLBACKEND"] = BACKEND if kind == "kernel" else "Agg"
         spec = {"kind": kind, "shared": str(self.shared), "preload": list(preload)}
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
-        # No capability in the sandbox's user namespace (bwrap keeps them all when the
-        # grader runs as root): with CAP_SYS_PTRACE a child could write the zygote's memory
-        # in spite of PR_SET_DUMPABLE 0, and so reach the next submission.
-        argv[1:1] = ["--cap-drop", "ALL"]
+        # bwrap_argv's BASE_FLAGS drop every capability (bwrap keeps them all in the user
+        # namespace when the grader runs as root): with CAP_SYS_PTRACE a child could write
+        # the zygote's memory in spite of PR_SET_DUMPABLE 0, and so reach the next submission.
         server = server or ["-m", "grader.sandbox.zygote"]
         argv += ["--", sys.executable, *server, json.dumps(spec)]
         self.log_path = run_dir / f"{self.shared.name}.log"
