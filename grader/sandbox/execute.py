@@ -62,6 +62,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Bool, Int, Unicode, Union, default
 
+from grader.nbcells import is_graded
 from grader.sandbox.boxrun import HARD_KILL_GRACE
 from grader.sandbox.kernel import SandboxKernelManager
 from grader.sandbox.output import (
@@ -85,6 +86,7 @@ from grader.sandbox.plan import (
     parse_size,
     warn_unsandboxed,
 )
+from grader.sandbox.quarantine import QUARANTINE_CELL
 
 log = logging.getLogger(__name__)
 
@@ -136,38 +138,6 @@ class RunInfo:
 VERIFY_HOOK = "grader.pipeline.hooks.post_convert"
 #: (student, assignment, notebook) -> how its last execution in this process went.
 RUNS: dict[tuple[str, str, str], RunInfo] = {}
-
-#: Run in the kernel after a cell ran past its time limit (and was interrupted): the
-#: student function that was running (innermost frame of the interrupted traceback) is
-#: replaced by one that raises at once, so each later cell that calls it costs nothing
-#: instead of another timeout. Returns the function's name ("" when none was found).
-QUARANTINE = r"""
-def __grader_quarantine(limit):
-    import sys, types
-    g = globals()
-    tb, hung = getattr(sys, "last_traceback", None), ""
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        fn = g.get(code.co_name)
-        if isinstance(fn, types.FunctionType) and fn.__code__ is code:
-            hung = code.co_name
-        tb = tb.tb_next
-    if hung:
-        def stopped(*args, **kwargs):
-            raise TimeoutError(
-                f"{hung} did not finish within the {limit} s time limit in an earlier "
-                "cell, so it is not run again"
-            )
-        stopped.__name__ = stopped.__qualname__ = hung
-        g[hung] = stopped
-    return hung
-__grader_hung = __grader_quarantine(LIMIT)
-del __grader_quarantine
-"""
-
-
-def _is_graded(cell: NotebookNode) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
 
 
 class SandboxedExecute(Execute):
@@ -277,7 +247,7 @@ class SandboxedExecute(Execute):
         self._used: dict[int, int] = {}
         self._hung: list[str] = []
         self._last_graded = max(
-            (i for i, c in enumerate(nb.cells) if _is_graded(c)), default=len(nb.cells)
+            (i for i, c in enumerate(nb.cells) if is_graded(c)), default=len(nb.cells)
         )
         self.timeout_func = self._cell_timeout
         ids = (resources or {}).get("nbgrader", {})
@@ -367,12 +337,12 @@ class SandboxedExecute(Execute):
 
     async def _quarantine(self, cell: NotebookNode) -> None:
         """After a cell timed out: stop the function that hung from costing another timeout
-        in every later cell that calls it (see QUARANTINE)."""
+        in every later cell that calls it (`grader.sandbox.quarantine`)."""
         from queue import Empty
 
         limit = self._cell_timeout(cell)
         msg_id = self.kc.execute(
-            QUARANTINE.replace("LIMIT", str(int(self.timeout or limit))),
+            QUARANTINE_CELL.format(limit=int(self.timeout or limit)),
             silent=True,
             store_history=False,
             user_expressions={"hung": "__grader_hung"},
