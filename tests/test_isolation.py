@@ -5,7 +5,8 @@ per-worker zygotes (grader.sandbox.zygote). One worker grades, in this order:
 
 - `a_attacker`: leaves a `sleep 1000` and a double-forked daemon that writes a file every
   0.1 s, patches numpy and the student package's checks in place, seeds `sys.modules`,
-  writes files into /tmp, /dev/shm, its working folder and HOME, sets an environment
+  writes files into /tmp, /dev/shm, its working folder, HOME and every mount point it can
+  write to (the hidden folders' empty tmpfs), sets an environment
   variable, and tries to open its zygote's memory;
 - `b_victim`: looks for every one of those traces; its `grad_W2` is wrong (the transpose)
   unless it finds one, when it becomes right: so any leak changes its grades;
@@ -19,6 +20,9 @@ of its own), with the same verification verdicts and flags, and report no trace.
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -60,6 +64,12 @@ sys.modules["a_planted"] = types.ModuleType("a_planted")
 for p in ("/tmp/a_file", "/dev/shm/a_file", "a_file", os.path.expanduser("~/a_file")):
     with open(p, "w") as f:
         f.write("A")
+for line in open("/proc/self/mountinfo"):  # every mount point it can write to
+    try:
+        with open(os.path.join(line.split()[4], "a_mount"), "w") as f:
+            f.write("A")
+    except OSError:
+        pass
 os.environ["A_WAS_HERE"] = "1"
 try:
     open(f"/proc/{os.getppid()}/mem", "r+b")
@@ -87,6 +97,9 @@ for p in ("/tmp/a_daemon", "/tmp/a_file", "/dev/shm/a_file", "/dev/shm/a_daemon"
           os.path.expanduser("~/a_file"), os.path.expanduser("~/a_daemon")):
     if os.path.exists(p):
         LEAK.append(f"file {p}")
+for line in open("/proc/self/mountinfo"):
+    if os.path.exists(os.path.join(line.split()[4], "a_mount")):
+        LEAK.append(f"file {os.path.join(line.split()[4], 'a_mount')}")
 if numpy.allclose(1.0, 2.0):
     LEAK.append("numpy.allclose patched")
 if "a_planted" in sys.modules:
@@ -154,15 +167,35 @@ def _outputs(root: Path, student: str) -> str:
     )
 
 
+def _outside_tmp() -> str:
+    """A writable folder for temporary files that is not under /tmp."""
+    for base in ("/var/tmp", str(Path.home())):
+        if os.access(base, os.W_OK) and not Path(base).resolve().is_relative_to("/tmp"):
+            return base
+    pytest.skip("no writable folder outside /tmp for the course")
+
+
+request_cleanup: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_outside_courses():
+    yield
+    for path in request_cleanup:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory):
     if not sandbox.bwrap_status().usable:
         pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
-    if not (course.REPO_ROOT / "source" / ASSIGNMENT).is_dir():
-        pytest.skip(f"source/{ASSIGNMENT} is not written yet")
     from grader.pipeline.autograde import autograde
 
-    batch, honest = _course(tmp_path_factory.mktemp("isolation-batch"))
+    # The course outside /tmp (as an instructor's is): the sandbox hides it behind an empty
+    # tmpfs of its own, which the zygote must wipe as well as /tmp.
+    outside = Path(tempfile.mkdtemp(prefix="backprop-isolation-", dir=_outside_tmp()))
+    request_cleanup.append(outside)
+    batch, honest = _course(outside / "batch")
     victim = _with_cell(honest, PROBE, VICTIM_GRAD_W2)
     notebooks = {
         "a_attacker": _with_cell(honest, ATTACK),

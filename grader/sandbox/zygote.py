@@ -14,7 +14,8 @@ requests from the grader on its stdin/stdout, one job at a time:
 - `finish`: after the job, kill *every* other process in the sandbox's PID namespace
   (`kill(-1, SIGKILL)` until none is left: background processes and daemons die), remove
   System V IPC objects, and wipe every writable place (/tmp with HOME in it, /dev/shm, new
-  entries of /dev, the shared job folder), so nothing of one submission reaches the next.
+  entries of /dev, the shared job folder, every other writable tmpfs mount such as the one
+  hiding the course directory), so nothing of one submission reaches the next.
 
 The zygote never runs student code: each child starts from the zygote's own untouched
 memory, so a module a submission patched dies with that submission's child. The zygote is
@@ -313,6 +314,19 @@ def _wipe(path: str, keep: set[str] | None = None) -> None:
                 pass
 
 
+def _writable_tmpfs() -> list[str]:
+    """Mount points of this sandbox's writable tmpfs mounts (from /proc/self/mountinfo)."""
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        fstype = fields[fields.index("-") + 1]
+        if fstype == "tmpfs" and "rw" in fields[5].split(","):
+            mounts.append(fields[4].encode().decode("unicode_escape"))
+    return mounts
+
+
 def _fresh_home() -> None:
     for sub in (".mpl", ".ipython"):
         os.makedirs(os.path.join(HOME, sub), exist_ok=True)
@@ -418,6 +432,9 @@ class Server:
         shared = self.spec["shared"]
         _wipe("/tmp", keep={shared})  # the shared folder is mounted under /tmp
         _wipe("/dev/shm")
+        for mount in _writable_tmpfs():  # the hidden folders' empty tmpfs (the course's...)
+            if mount not in ("/tmp", "/dev/shm", "/dev") and not mount.startswith("/tmp/"):
+                _wipe(mount)
         for name in os.listdir("/dev"):
             full = os.path.join("/dev", name)
             if full not in self.dev:
