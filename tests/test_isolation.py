@@ -6,7 +6,7 @@ per-worker zygotes (grader.sandbox.zygote). One worker grades, in this order:
 - `a_attacker`: leaves a `sleep 1000` and a double-forked daemon that writes a file every
   0.1 s, patches numpy and the student package's checks in place, seeds `sys.modules`,
   writes files into /tmp, /dev/shm, its working folder, HOME and every mount point it can
-  write to (the hidden folders' empty tmpfs), sets an environment
+  write to (the hidden folders' empty tmpfs), adds kernel keys, sets an environment
   variable, and tries to open its zygote's memory;
 - `b_victim`: looks for every one of those traces; its `grad_W2` is wrong (the transpose)
   unless it finds one, when it becomes right: so any leak changes its grades;
@@ -70,6 +70,10 @@ for line in open("/proc/self/mountinfo"):  # every mount point it can write to
             f.write("A")
     except OSError:
         pass
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+for ring in (-3, -4, -5):  # a key in the session, user and user-session keyrings (add_key)
+    _libc.syscall(248, b"user", b"a_key", b"A", 1, ctypes.c_int(ring))
 os.environ["A_WAS_HERE"] = "1"
 try:
     open(f"/proc/{os.getppid()}/mem", "r+b")
@@ -100,6 +104,9 @@ for p in ("/tmp/a_daemon", "/tmp/a_file", "/dev/shm/a_file", "/dev/shm/a_daemon"
 for line in open("/proc/self/mountinfo"):
     if os.path.exists(os.path.join(line.split()[4], "a_mount")):
         LEAK.append(f"file {os.path.join(line.split()[4], 'a_mount')}")
+import ctypes
+if ctypes.CDLL(None).syscall(249, b"user", b"a_key", None, ctypes.c_int(0)) > 0:  # request_key
+    LEAK.append("kernel key")
 if numpy.allclose(1.0, 2.0):
     LEAK.append("numpy.allclose patched")
 if "a_planted" in sys.modules:

@@ -13,9 +13,10 @@ requests from the grader on its stdin/stdout, one job at a time:
 - `poll`, `signal`: the child's exit code; a signal for it (interrupts, kills);
 - `finish`: after the job, kill *every* other process in the sandbox's PID namespace
   (`kill(-1, SIGKILL)` until none is left: background processes and daemons die), remove
-  System V IPC objects, and wipe every writable place (/tmp with HOME in it, /dev/shm, new
-  entries of /dev, the shared job folder, every other writable tmpfs mount such as the one
-  hiding the course directory), so nothing of one submission reaches the next.
+  System V IPC objects, empty the shared kernel keyrings, and wipe every writable place
+  (/tmp with HOME in it, /dev/shm, new entries of /dev, the shared job folder, every other
+  writable tmpfs mount such as the one hiding the course directory), so nothing of one
+  submission reaches the next.
 
 The zygote never runs student code: each child starts from the zygote's own untouched
 memory, so a module a submission patched dies with that submission's child. The zygote is
@@ -43,6 +44,11 @@ from typing import Any
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
+#: keyctl(2): the syscall number (x86-64, aarch64 differ), KEYCTL_CLEAR, and the special
+#: keyrings a child shares with the zygote (session -3, user -4, user session -5).
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+KEYCTL_CLEAR = 7
+SHARED_KEYRINGS = (-3, -4, -5)
 HOME = "/tmp/home"
 #: The exit code reported for a child killed at its wall-clock limit (as boxrun's).
 EXIT_NOTEBOOK_TIMEOUT = 124
@@ -314,6 +320,16 @@ def _wipe(path: str, keep: set[str] | None = None) -> None:
                 pass
 
 
+def _clear_keyrings() -> None:
+    """Empty the kernel keyrings every process of this sandbox shares (its user namespace's
+    user keyrings and the zygote's session keyring): a key one submission added is gone."""
+    if SYS_KEYCTL is None:
+        return
+    libc = _libc()
+    for ring in SHARED_KEYRINGS:
+        libc.syscall(SYS_KEYCTL, KEYCTL_CLEAR, ring)
+
+
 def _writable_tmpfs() -> list[str]:
     """Mount points of this sandbox's writable tmpfs mounts (from /proc/self/mountinfo)."""
     mounts = []
@@ -429,6 +445,7 @@ class Server:
             self.code = 128 + signal.SIGKILL
         code, self.child = self.code, 0
         _remove_sysv_ipc()
+        _clear_keyrings()
         shared = self.spec["shared"]
         _wipe("/tmp", keep={shared})  # the shared folder is mounted under /tmp
         _wipe("/dev/shm")
