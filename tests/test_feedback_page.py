@@ -24,8 +24,9 @@ LONG = (
 ) * 3
 
 
-def _page(tmp_path: Path, *, readable: bool = True) -> Path:
-    """A feedback page of a notebook with a long output line and a markdown table."""
+def _page(tmp_path: Path, *, readable: bool = True, outputs: list | None = None) -> Path:
+    """A feedback page of a notebook with a markdown table and a code cell with `outputs`
+    (default: one long line on stdout)."""
     import nbgrader
 
     base = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
@@ -36,7 +37,7 @@ def _page(tmp_path: Path, *, readable: bool = True) -> Path:
         ),
         nbformat.v4.new_code_cell(
             "check()",
-            outputs=[nbformat.v4.new_output("stream", name="stdout", text=LONG + "\n")],
+            outputs=outputs or [nbformat.v4.new_output("stream", name="stdout", text=LONG + "\n")],
         ),
     ]
     exporter = HTMLExporter(
@@ -100,3 +101,43 @@ def test_long_lines_wrap_and_table_cells_are_padded_in_chromium(tmp_path: Path):
     assert plain["scroll"] > plain["client"], plain  # the test can see the problem
     assert readable["scroll"] <= readable["client"], readable
     assert readable["pad"] >= 4 and readable["border"] >= 1, readable
+
+
+def _skipped_cell_outputs() -> list:
+    """What SandboxedExecute puts in a code cell after the last graded cell (no kernel is
+    started: the cell is never run)."""
+    from jupyter_core.utils import run_sync
+
+    from grader.sandbox.execute import SandboxedExecute
+
+    ep = SandboxedExecute(skip_after_graded=True)
+    ep._last_graded = 1
+    cell = nbformat.v4.new_code_cell("plt.plot(losses); print('after the last test')")
+    run_sync(ep.async_execute_cell)(cell, 2)
+    return cell.outputs
+
+
+def test_a_cell_after_the_last_test_gets_the_figure_notes_box():
+    """The skipped cell's note is a display output in the figure note's dashed box (not
+    stdout text that looks like the cell's own output), with a plain-text fallback."""
+    from grader.sandbox.execute import SKIPPED_NOTE
+    from grader.sandbox.notes import NOTE_STYLE
+
+    (out,) = _skipped_cell_outputs()
+    assert out.output_type == "display_data"
+    assert out.data["text/plain"] == f"[{SKIPPED_NOTE}]"
+    assert NOTE_STYLE in out.data["text/html"] and "cannot change your grade" in SKIPPED_NOTE
+    figure_note = Path(__file__).parent.parent / "grader" / "sandbox" / "nofigures.py"
+    assert "note_html(" in figure_note.read_text()  # the figure note: the same box
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[out])])
+    nbformat.validate(nb)
+
+
+def test_the_skipped_note_shows_as_a_box_on_the_feedback_page(tmp_path: Path):
+    from grader.sandbox.execute import SKIPPED_NOTE
+    from grader.sandbox.notes import note_html
+
+    nb_outputs = _skipped_cell_outputs()
+    page = _page(tmp_path, outputs=nb_outputs).read_text(encoding="utf-8")
+    assert note_html(SKIPPED_NOTE) in page
+    assert f"[{SKIPPED_NOTE}]" not in page  # the HTML is shown, not the text fallback
