@@ -103,3 +103,30 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     assert err.startswith("backprop-grader export: no course here") and err.count("\n") == 1
     assert cli.main(["report", "--course", str(tmp_path), "--db", "not a url"]) == 2
     assert "is not a database URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["feedback"], ["report"], ["autograde"], ["collect", "download.zip"], ["export"],
+     ["feedback", "04"], ["autograde", "04_backprop_W2"]],
+)  # fmt: skip
+def test_a_folder_that_is_not_a_course_is_refused(command, tmp_path, capsys, monkeypatch):
+    """`--course DIR` on a folder without nbgrader_config.py: one line naming the folder,
+    exit 2, and nothing written into it (no "0 feedback pages", no empty report)."""
+    monkeypatch.delenv(cli.COURSE_ENV, raising=False)
+    folder = tmp_path / "not a course"
+    (folder / "submitted").mkdir(parents=True)
+    assert cli.main([*command, "--course", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"backprop-grader {command[0]}: {folder} is not a course directory (no "
+        "nbgrader_config.py); cd into your course folder (release --course DIR makes one) "
+        "or pass --course DIR\n"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["submitted"]
+
+
+def test_the_course_env_var_is_checked_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(cli.COURSE_ENV, str(tmp_path))
+    assert cli.main(["report"]) == 2
+    assert "is not a course directory" in capsys.readouterr().err

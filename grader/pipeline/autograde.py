@@ -30,7 +30,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from grader.config import assignments_of, course_config
+from grader.config import assignments_of, course_config, require_course
 from grader.pipeline import failures, hooks, verified
 from grader.pipeline.results import (
     GradeResult,
@@ -276,7 +276,7 @@ def autograde(
     """
     from grader.pipeline import agree
 
-    course = Path(course).resolve()
+    course = require_course(course)
     t0 = time.perf_counter()
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: give 1 or more worker processes")

@@ -33,7 +33,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from grader.config import assignments_of, course_config
+from grader.config import assignments_of, course_config, require_course
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
@@ -254,7 +254,7 @@ def feedback(
     Returns:
         the pages written, the submissions without feedback (and why), and any leak.
     """
-    course = Path(course).resolve()
+    course = require_course(course)
     if assignment and not (course / "source" / assignment).is_dir():
         raise ValueError(
             f"no assignment {assignment!r} in {course / 'source'}; "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
 
-from grader.config import assignments_of
+from grader.config import assignments_of, require_course
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, class_results
 from grader.pipeline.summary import AssignmentStats, assignment_stats, sandbox_banner
@@ -172,7 +172,7 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     import matplotlib
 
     matplotlib.use("Agg")
-    course = Path(course).resolve()
+    course = require_course(course)
     dest = Path(dest) if dest else course / "report"
     results = class_results(course)
     if not results:
