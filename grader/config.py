@@ -71,3 +71,4 @@ def assignments_of(course: Path) -> list[str]:
     if not source.is_dir():
         return []
     return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+

@@ -50,6 +50,9 @@ DEMO_STUDENTS: int = 30
 DEMO_WORKERS: int | None = None
 DEMO_KEEP: str | None = None
 
+#: The ASSIGNMENT argument of autograde and feedback (grader.course.match_assignment).
+ASSIGNMENT_HELP = "one assignment: its id in any case, or its number (04) (default: all)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a parsed command's `func` is "module:function"."""
@@ -117,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     ag = command(
         "autograde", "grading:autograde", "grade every submission with nbgrader, in parallel"
     )
-    ag.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    ag.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     ag.add_argument(
         "--workers",
         type=int,
@@ -141,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     fb = command(
         "feedback", "grading:feedback", "nbgrader's HTML feedback for every graded submission"
     )
-    fb.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    fb.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     with_course(fb)
 
     ex = command("export", "grading:export", "write grades.csv (a row per student) for the LMS")

@@ -34,7 +34,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader.config import assignments_of, course_config, require_course
-from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
+from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
 
@@ -248,19 +248,17 @@ def feedback(
 
     Args:
         course: the nbgrader course directory.
-        assignment: only this assignment (default: every assignment with autograded work).
+        assignment: only this assignment, its id in any case or its number ("04") (default:
+            every assignment with autograded work).
         workers: processes, one assignment each at a time (default: the number of cores).
 
     Returns:
         the pages written, the submissions without feedback (and why), and any leak.
     """
     course = require_course(course)
-    if assignment and not (course / "source" / assignment).is_dir():
-        raise ValueError(
-            f"no assignment {assignment!r} in {course / 'source'}; "
-            f"known: {', '.join(assignments_of(course)) or 'none'}"
-        )
-    assignments = [assignment] if assignment else assignments_of(course)
+    assignments = assignments_of(course)
+    if assignment:  # its id in any case, or its number
+        assignments = [resolve_assignment(assignment, assignments, str(course / "source"))]
     report = FeedbackReport()
     results = load_results(course)
     todo = []
