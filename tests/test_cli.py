@@ -188,3 +188,13 @@ def test_an_unknown_assignment_lists_the_valid_ones(command, tmp_path, capsys, m
         f"backprop-grader {command}: no assignment '06' in {course / 'source'}; give one of: "
         "04_backprop_W2, 05_backprop_W1, or its number (04, 05)\n"
     )
+
+
+def test_every_option_says_what_it_does():
+    """`COMMAND --help` explains every option (demo's --students and --workers had none)."""
+    bare = []
+    for name, sub in _subparsers(cli.build_parser()).items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help" and not action.help:
+                bare.append(f"{name} {action.option_strings[0]}")
+    assert bare == []

@@ -204,8 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
         "grading:demo",
         "grade a sample class in a temporary course: collect, autograde, feedback, export, report",
     )
-    demo.add_argument("--students", type=int, default=DEMO_STUDENTS)
-    demo.add_argument("--workers", type=int, default=DEMO_WORKERS)
+    demo.add_argument(
+        "--students", type=int, default=DEMO_STUDENTS,
+        help="class size: students with right answers, typical mistakes, untouched stubs and "
+        "broken notebooks; the last one hands in nothing for the last assignment "
+        f"(default: {DEMO_STUDENTS})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--workers", type=int, default=DEMO_WORKERS,
+        help=f"autograde worker processes (default: the number of cores, here {os.cpu_count()})",
+    )  # fmt: skip
     demo.add_argument(
         "--keep", metavar="DIR", default=DEMO_KEEP,
         help="build the course in DIR (kept) instead of a temporary folder",
