@@ -47,7 +47,7 @@ c.Autograde.autograde_preprocessors = [
 c.Autograde.post_convert_hook = "grader.pipeline.hooks.post_convert"
 
 # Feedback pages: no hidden test code (not even in tracebacks), no paths of the grading
-# machine, and math that shows without network access.
+# machine, math that shows without network access, and outputs that wrap (tables padded).
 c.GenerateFeedback.preprocessors = [
     "grader.pipeline.feedback.ShortenHiddenTracebacks",
     "grader.pipeline.feedback.HideGraderPaths",
@@ -56,6 +56,7 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "grader.pipeline.feedback.ReadablePageCSS",
 ]
 
 # Student code runs in a sandbox (bubblewrap; grader/sandbox/execute.py). Limits per notebook, with

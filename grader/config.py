@@ -18,6 +18,21 @@ class CourseError(RuntimeError):
     """The course directory is not usable; the message says what to do."""
 
 
+def require_course(course: Path) -> Path:
+    """`course`, resolved, when it is a course directory (holds nbgrader_config.py).
+
+    Raises:
+        CourseError: it is not; the message says what to do.
+    """
+    course = Path(course).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        raise CourseError(
+            f"{course} is not a course directory (no nbgrader_config.py); cd into your "
+            "course folder (release --course DIR makes one) or pass --course DIR"
+        )
+    return course
+
+
 def course_config(course: Path) -> Config:
     """The course's nbgrader_config.py as a Config, rooted at `course`.
 
@@ -27,12 +42,7 @@ def course_config(course: Path) -> Config:
     Raises:
         CourseError: `course` has no nbgrader_config.py.
     """
-    course = Path(course).resolve()
-    if not (course / "nbgrader_config.py").is_file():
-        raise CourseError(
-            f"{course} is not a course directory (no nbgrader_config.py); cd into your "
-            "course folder (release --course DIR makes one) or pass --course DIR"
-        )
+    course = require_course(course)
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
     db_url = os.environ.get(DB_URL_ENV) or config.CourseDirectory.get(
@@ -61,3 +71,4 @@ def assignments_of(course: Path) -> list[str]:
     if not source.is_dir():
         return []
     return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+

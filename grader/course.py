@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 #: The course's assignment ids, in teaching order (docs/course.md).
@@ -20,6 +21,45 @@ ASSIGNMENTS: tuple[str, ...] = (
     "04_backprop_W2",
     "05_backprop_W1",
 )
+
+
+
+def match_assignment(name: str, known: Iterable[str] = ASSIGNMENTS) -> str | None:
+    """The one id of `known` that `name` means: the id in any case ("04_backprop_w2"), or
+    its number ("04", "4"); None when none or several match."""
+    wanted = name.strip().lower()
+    known = list(known)
+    exact = [a for a in known if a.lower() == wanted]
+    if exact:
+        return exact[0]
+
+    def number(a: str) -> str:
+        head = a.split("_", 1)[0]
+        return str(int(head)) if head.isdigit() else head.lower()
+
+    if not wanted.isdigit():
+        return None
+    matches = [a for a in known if number(a) == str(int(wanted))]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_assignment(name: str, known: Iterable[str], where: str = "") -> str:
+    """The assignment id `name` means (`match_assignment`).
+
+    Raises:
+        ValueError: none or several match; the message lists the valid ids.
+    """
+    known = list(known)
+    found = match_assignment(name, known)
+    if found is None:
+        numbers = sorted({a.split("_", 1)[0] for a in known if a.split("_", 1)[0].isdigit()})
+        by_number = f", or its number ({', '.join(numbers)})" if numbers else ""
+        raise ValueError(
+            f"no assignment {name!r}{f' in {where}' if where else ''}; give one of: "
+            f"{', '.join(known) or 'none'}{by_number}"
+        )
+    return found
+
 
 #: The lines that open and close the hidden tests of a test cell in source/ (nbgrader's
 #: ClearHiddenTests drops what lies between them from the release and the feedback).

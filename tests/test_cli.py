@@ -103,3 +103,98 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     assert err.startswith("backprop-grader export: no course here") and err.count("\n") == 1
     assert cli.main(["report", "--course", str(tmp_path), "--db", "not a url"]) == 2
     assert "is not a database URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["feedback"], ["report"], ["autograde"], ["collect", "download.zip"], ["export"],
+     ["feedback", "04"], ["autograde", "04_backprop_W2"]],
+)  # fmt: skip
+def test_a_folder_that_is_not_a_course_is_refused(command, tmp_path, capsys, monkeypatch):
+    """`--course DIR` on a folder without nbgrader_config.py: one line naming the folder,
+    exit 2, and nothing written into it (no "0 feedback pages", no empty report)."""
+    monkeypatch.delenv(cli.COURSE_ENV, raising=False)
+    folder = tmp_path / "not a course"
+    (folder / "submitted").mkdir(parents=True)
+    assert cli.main([*command, "--course", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"backprop-grader {command[0]}: {folder} is not a course directory (no "
+        "nbgrader_config.py); cd into your course folder (release --course DIR makes one) "
+        "or pass --course DIR\n"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["submitted"]
+
+
+def test_the_course_env_var_is_checked_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(cli.COURSE_ENV, str(tmp_path))
+    assert cli.main(["report"]) == 2
+    assert "is not a course directory" in capsys.readouterr().err
+
+
+def test_an_assignment_is_named_by_its_id_in_any_case_or_its_number():
+    from grader.course import ASSIGNMENTS, match_assignment, resolve_assignment
+
+    for name in ("04_backprop_W2", "04_backprop_w2", "04_BACKPROP_W2", "04", "4", " 04 "):
+        assert match_assignment(name) == "04_backprop_W2", name
+    assert match_assignment("06") is None and match_assignment("backprop") is None
+    assert match_assignment("1", ["01_a", "1_b"]) is None  # two assignments numbered 1
+    with pytest.raises(ValueError) as exc:
+        resolve_assignment("06", ASSIGNMENTS, "COURSE/source")
+    assert str(exc.value) == (
+        "no assignment '06' in COURSE/source; give one of: " + ", ".join(ASSIGNMENTS)
+        + ", or its number (01, 02, 03, 04, 05)"
+    )  # fmt: skip
+
+
+def test_selfcheck_and_the_grading_commands_read_names_alike(tmp_path):
+    """One resolver: the learner's `selfcheck 04` and the course's `feedback 04` agree."""
+    from grader.config import assignments_of
+    from grader.course import resolve_assignment
+    from grader.learner.workspace import resolve_notebook
+
+    course = tmp_path / "course"
+    for a in ("04_backprop_W2", "05_backprop_W1"):
+        (course / "source" / a).mkdir(parents=True)
+        (tmp_path / "ws" / a).mkdir(parents=True)
+        (tmp_path / "ws" / a / f"{a}.ipynb").write_text("{}")
+    for name in ("04", "04_BACKPROP_w2", "5"):
+        found = resolve_notebook(name, tmp_path / "ws")
+        assert found.parent.name == resolve_assignment(name, assignments_of(course)), name
+
+
+def _course_without_work(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    (course / "source" / "04_backprop_W2").mkdir(parents=True)
+    (course / "source" / "05_backprop_W1").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((REPO_ROOT / "nbgrader_config.py").read_text())
+    return course
+
+
+def test_feedback_accepts_a_number_and_any_case(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(cli.COURSE_ENV, raising=False)
+    course = _course_without_work(tmp_path)
+    for name in ("04", "04_backprop_w2"):
+        assert cli.main(["feedback", name, "--course", str(course)]) == 0, capsys.readouterr()
+        assert "0 feedback pages" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["feedback", "autograde"])
+def test_an_unknown_assignment_lists_the_valid_ones(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(cli.COURSE_ENV, raising=False)
+    course = _course_without_work(tmp_path)
+    assert cli.main([command, "06", "--course", str(course)]) == 2
+    assert capsys.readouterr().err == (
+        f"backprop-grader {command}: no assignment '06' in {course / 'source'}; give one of: "
+        "04_backprop_W2, 05_backprop_W1, or its number (04, 05)\n"
+    )
+
+
+def test_every_option_says_what_it_does():
+    """`COMMAND --help` explains every option (demo's --students and --workers had none)."""
+    bare = []
+    for name, sub in _subparsers(cli.build_parser()).items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help" and not action.help:
+                bare.append(f"{name} {action.option_strings[0]}")
+    assert bare == []

@@ -269,6 +269,25 @@ def test_late_is_kept_in_students_grades_and_report(graded):
     assert f"{BOB} (Jones, Bob)" in late_section and ALICE not in late_section
 
 
+def test_report_counts_missing_submissions_as_grades_csv_does(graded):
+    """tam and kim handed in nothing: grades.csv gives them 0, and the report says 3 of 5
+    submitted, counts them as 0 in the mean (and says so) and lists them under attention."""
+    from grader.pipeline.report import build_report
+
+    root, _, _ = graded
+    got = rows(export(root, root / "missing.csv"), "student_id")
+    assert (got[TAM]["ps1"], got[KIM]["ps1"]) == ("0", "0")
+    page = build_report(root, root / "missing-report").html.read_text(encoding="utf-8")
+    scores = page.split("<h2>Scores</h2>")[1].split("<h2>")[0]
+    assert "<th>mean (missing = 0)</th>" in scores and "as grades.csv does" in scores
+    assert "<td>ps1</td><td>3 of 5</td><td>3.00</td>" in scores  # (6 + 3 + 6 + 0 + 0) / 5
+    attention = page.split("<h2>Submissions that need attention</h2>")[1]
+    for student in (TAM, KIM):
+        assert f"{student}" in attention and "not submitted" in attention
+    assert ALICE not in attention
+    assert "<title>backprop-course class report: " in page
+
+
 def test_resubmission_keeps_the_graded_notebook_aside(graded, tmp_path, capsys):
     """A later download's `jonesbob_LATE_23456_67899_ps1-1.ipynb` replaces bob's graded 3/6
     notebook: the graded one is kept in .grader/aside/ and the output says so."""

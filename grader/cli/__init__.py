@@ -50,6 +50,9 @@ DEMO_STUDENTS: int = 30
 DEMO_WORKERS: int | None = None
 DEMO_KEEP: str | None = None
 
+#: The ASSIGNMENT argument of autograde and feedback (grader.course.match_assignment).
+ASSIGNMENT_HELP = "one assignment: its id in any case, or its number (04) (default: all)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a parsed command's `func` is "module:function"."""
@@ -117,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     ag = command(
         "autograde", "grading:autograde", "grade every submission with nbgrader, in parallel"
     )
-    ag.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    ag.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     ag.add_argument(
         "--workers",
         type=int,
@@ -141,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     fb = command(
         "feedback", "grading:feedback", "nbgrader's HTML feedback for every graded submission"
     )
-    fb.add_argument("assignment", nargs="?", help="one assignment id (default: all)")
+    fb.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     with_course(fb)
 
     ex = command("export", "grading:export", "write grades.csv (a row per student) for the LMS")
@@ -201,8 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
         "grading:demo",
         "grade a sample class in a temporary course: collect, autograde, feedback, export, report",
     )
-    demo.add_argument("--students", type=int, default=DEMO_STUDENTS)
-    demo.add_argument("--workers", type=int, default=DEMO_WORKERS)
+    demo.add_argument(
+        "--students", type=int, default=DEMO_STUDENTS,
+        help="class size: students with right answers, typical mistakes, untouched stubs and "
+        "broken notebooks; the last one hands in nothing for the last assignment "
+        f"(default: {DEMO_STUDENTS})",
+    )  # fmt: skip
+    demo.add_argument(
+        "--workers", type=int, default=DEMO_WORKERS,
+        help=f"autograde worker processes (default: the number of cores, here {os.cpu_count()})",
+    )  # fmt: skip
     demo.add_argument(
         "--keep", metavar="DIR", default=DEMO_KEEP,
         help="build the course in DIR (kept) instead of a temporary folder",

@@ -37,9 +37,10 @@ def course_dir(args: argparse.Namespace) -> Path:
     it is named with --course or $BACKPROP_GRADER_COURSE).
 
     Raises:
-        CourseError: no course was named and the current folder is none.
+        CourseError: no course was named and the current folder is none, or the folder
+            named holds no nbgrader_config.py.
     """
-    from grader.config import CourseError
+    from grader.config import CourseError, require_course
 
     root = chosen_course(args)
     if root is None:
@@ -51,7 +52,7 @@ def course_dir(args: argparse.Namespace) -> Path:
             "no course here: cd into your course folder or pass --course DIR (or set "
             f"{COURSE_ENV}); {why}"
         )
-    return root
+    return require_course(root)
 
 
 def console() -> Console:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import ASSIGNMENTS, REPO_ROOT, generate_release, new_course
+from grader.course import ASSIGNMENTS, REPO_ROOT, generate_release, match_assignment, new_course
 
 #: The learner's folder (git-ignored).
 WORKSPACE = REPO_ROOT / "workspace"
@@ -229,7 +229,8 @@ def say_kept(edit: KeptEdit) -> None:
 
 def resolve_notebook(name: str, workspace: Path = WORKSPACE) -> Path:
     """The notebook `selfcheck NAME` means: a path as given, else an assignment id or its
-    number ("04", "04_backprop_W2") in the workspace, workspace/<id>/<id>.ipynb.
+    number ("04", "04_backprop_W2", any case; grader.course.match_assignment) in the
+    workspace, workspace/<id>/<id>.ipynb.
 
     Raises:
         FileNotFoundError: nothing matches (the message says what to run).
@@ -237,9 +238,9 @@ def resolve_notebook(name: str, workspace: Path = WORKSPACE) -> Path:
     path = Path(name)
     if path.exists():
         return path
-    matches = [a for a in ASSIGNMENTS if a == name or a.split("_", 1)[0] == name]
-    if len(matches) == 1:
-        found = Path(workspace) / matches[0] / f"{matches[0]}.ipynb"
+    assignment = match_assignment(name)
+    if assignment is not None:
+        found = Path(workspace) / assignment / f"{assignment}.ipynb"
         if found.is_file():
             return found
         raise FileNotFoundError(

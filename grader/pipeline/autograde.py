@@ -30,7 +30,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from grader.config import assignments_of, course_config
+from grader.config import assignments_of, course_config, require_course
+from grader.course import resolve_assignment
 from grader.pipeline import failures, hooks, verified
 from grader.pipeline.results import (
     GradeResult,
@@ -259,7 +260,8 @@ def autograde(
 
     Args:
         course: the nbgrader course directory.
-        assignment: grade only this assignment (default: every assignment in source/).
+        assignment: grade only this assignment, its id in any case or its number ("04")
+            (default: every assignment in source/).
         workers: worker processes (default: the number of cores).
         force: regrade submissions that are already graded.
         timeout: seconds per cell (default: the course's nbgrader_config.py).
@@ -276,17 +278,13 @@ def autograde(
     """
     from grader.pipeline import agree
 
-    course = Path(course).resolve()
+    course = require_course(course)
     t0 = time.perf_counter()
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: give 1 or more worker processes")
-    assignments = [assignment] if assignment else assignments_of(course)
-    unknown = [a for a in assignments if not (course / "source" / a).is_dir()]
-    if unknown:
-        raise ValueError(
-            f"no assignment {unknown[0]!r} in {course / 'source'}; "
-            f"known: {', '.join(assignments_of(course)) or 'none'}"
-        )
+    assignments = assignments_of(course)
+    if assignment:  # its id in any case, or its number
+        assignments = [resolve_assignment(assignment, assignments, str(course / "source"))]
     wanted = [
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]

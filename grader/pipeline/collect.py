@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.config import assignments_of, db_url
+from grader.config import assignments_of, db_url, require_course
 from grader.nbcells import grade_ids as cell_grade_ids
 from grader.pipeline.lms import (
     LMS_NAMES,
@@ -172,7 +172,7 @@ def collect(
     """
     from nbgrader.api import Gradebook
 
-    course = Path(course).resolve()
+    course = require_course(course)
     if lms not in ("auto", *LMS_NAMES):
         raise ValueError(f"unknown LMS {lms!r}; use one of auto, {', '.join(LMS_NAMES)}")
     assignments = assignments or assignments_of(course)

@@ -189,7 +189,7 @@ def run_demo(
     def step(text: str) -> None:
         console.print(f"[bold]\\[{time.perf_counter() - t0:5.1f} s][/] {text}")
 
-    step(f"temporary course: {course}")
+    step(f"{'course' if keep else 'temporary course'}: {course}")
     step("release: nbgrader generate_assignment for every assignment in source/")
     course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
     download = root / "lms_download.zip"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.config import assignments_of, course_config
+from grader.config import assignments_of, course_config, require_course
 from grader.nbcells import is_graded, points
 from grader.pipeline.lms import StudentRecord, load_students
 from grader.pipeline.results import load_results
@@ -148,7 +148,7 @@ def export(course: Path, dest: Path | None = None) -> Path:
     failed, flags), `grading_checks` (per assignment: grades written without the course's
     verification or sandbox, see grader.pipeline.verified; empty when all is well).
     """
-    course = Path(course).resolve()
+    course = require_course(course)
     dest = Path(dest) if dest else course / "grades.csv"
     grades = gather(course)
     out = []

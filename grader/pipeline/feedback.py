@@ -10,7 +10,10 @@ nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
   libraries', and no output shows a path of the grading machine;
 - `CapOutputBytes`, then nbgrader's `GetGrades` and `ClearHiddenTests`;
 - `RenderMath`: the prose's `$...$` math becomes MathML, which browsers draw without
-  MathJax, so a page opened offline shows formulas, not raw LaTeX.
+  MathJax, so a page opened offline shows formulas, not raw LaTeX;
+- nbconvert's `CSSHTMLHeaderPreprocessor` (the page's inlined CSS), then `ReadablePageCSS`,
+  which adds to it: outputs wrap instead of running past their box, and markdown tables get
+  cell padding and borders.
 
 Afterwards every feedback page is searched for every hidden test line; a page that still
 shows one is reported as a leak (and the command fails).
@@ -30,8 +33,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from grader.config import assignments_of, course_config
-from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS
+from grader.config import assignments_of, course_config, require_course
+from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
 
@@ -151,6 +154,41 @@ class RenderMath(Preprocessor):
         return cell, resources
 
 
+#: Added to a feedback page's inlined CSS. The classic template shows an output's text in a
+#: `pre` that never wraps (a long CheckFailure line runs out of its box) and markdown tables
+#: without padding ("visible testhidden test").
+READABLE_CSS = """
+div.output_area pre, div.output_subarea pre, div.output_text pre {
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+}
+.rendered_html table, .text_cell_render table {
+  border-collapse: collapse;
+  margin: 0.6em 0;
+}
+.rendered_html th, .rendered_html td, .text_cell_render th, .text_cell_render td {
+  border: 1px solid #bbb;
+  padding: 0.3em 0.8em;
+}
+.rendered_html th, .text_cell_render th {
+  background: #f3f3f3;
+}
+"""
+
+
+class ReadablePageCSS(Preprocessor):
+    """Wrapping outputs and padded, bordered tables: `READABLE_CSS` appended to the CSS the
+    HTML template inlines (`resources["inlining"]["css"]`). Runs after nbconvert's
+    `CSSHTMLHeaderPreprocessor`, which replaces that list."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        inlining = resources.setdefault("inlining", {})
+        inlining["css"] = [*inlining.get("css", []), READABLE_CSS]
+        return nb, resources
+
+
 #: nbgrader's GenerateFeedback preprocessors for this course (nbgrader_config.py lists the
 #: same: `tests/test_safety.py` checks it).
 FEEDBACK_PREPROCESSORS = [
@@ -161,6 +199,7 @@ FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "grader.pipeline.feedback.ReadablePageCSS",
 ]
 
 
@@ -209,19 +248,17 @@ def feedback(
 
     Args:
         course: the nbgrader course directory.
-        assignment: only this assignment (default: every assignment with autograded work).
+        assignment: only this assignment, its id in any case or its number ("04") (default:
+            every assignment with autograded work).
         workers: processes, one assignment each at a time (default: the number of cores).
 
     Returns:
         the pages written, the submissions without feedback (and why), and any leak.
     """
-    course = Path(course).resolve()
-    if assignment and not (course / "source" / assignment).is_dir():
-        raise ValueError(
-            f"no assignment {assignment!r} in {course / 'source'}; "
-            f"known: {', '.join(assignments_of(course)) or 'none'}"
-        )
-    assignments = [assignment] if assignment else assignments_of(course)
+    course = require_course(course)
+    assignments = assignments_of(course)
+    if assignment:  # its id in any case, or its number
+        assignments = [resolve_assignment(assignment, assignments, str(course / "source"))]
     report = FeedbackReport()
     results = load_results(course)
     todo = []

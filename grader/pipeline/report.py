@@ -10,7 +10,10 @@ Reads the autograde results (`<course>/.grader/results.json`, written by
 - `misconceptions.png`: how many students had a failing test that named each misconception
   M1-M13 (the `[M<k>]` tags of docs/grading.md, parsed from the failure messages).
 
-Failed and flagged submissions are listed with their reason.
+Failed and flagged submissions are listed with their reason, and so are missing ones: the
+roster is grades.csv's (`grader.pipeline.export.gather`: the gradebook's students, those who
+handed something in and students.csv), each assignment says how many of it submitted, and
+its mean and median count a missing submission as 0, as grades.csv does.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 
 from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
 
-from grader.config import assignments_of
+from grader.config import assignments_of, require_course
+from grader.pipeline.export import gather
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, class_results
 from grader.pipeline.summary import AssignmentStats, assignment_stats, sandbox_banner
@@ -51,7 +55,8 @@ def _plot_scores(stats: list[AssignmentStats], path: Path) -> None:
         top = st.max_score or 1
         bins = [x - 0.5 for x in range(int(top) + 2)]
         ax.hist([r.score for r in st.results], bins=bins, color="#4878a8", edgecolor="white")
-        ax.set_title(f"{st.assignment}\n(n={st.submissions}, mean {st.mean:.1f}/{top:g})")
+        seen = f"{st.submissions} submitted, their mean {st.mean:.1f}/{top:g}"
+        ax.set_title(f"{st.assignment}\n({seen})")
         ax.set_xlabel("score (points)")
         ax.set_ylabel("students")
         ax.set_xlim(-0.5, top + 0.5)
@@ -163,6 +168,16 @@ def grading_warnings(course: Path, results: list[GradeResult]) -> str:
     return "\n".join(parts)
 
 
+def report_title(course: Path) -> str:
+    """The page's title: the course id of nbgrader_config.py and the course folder (a demo's
+    `course` folder is named by its parent: "demo-class/course")."""
+    from grader.config import course_config
+
+    course_id = str(course_config(course).CourseDirectory.get("course_id", "") or "")
+    where = f"{course.parent.name}/{course.name}" if course.name == "course" else course.name
+    return f"{course_id or 'backprop-course'} class report: {where}"
+
+
 def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     """Write the class report (default: course/report/index.html) and its PNG plots.
 
@@ -172,7 +187,7 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     import matplotlib
 
     matplotlib.use("Agg")
-    course = Path(course).resolve()
+    course = require_course(course)
     dest = Path(dest) if dest else course / "report"
     results = class_results(course)
     if not results:
@@ -189,23 +204,35 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     _plot_misconceptions(counts, plots[2])
 
     records = load_students(course)  # students.csv: the LMS's name and late marks
+    grades = gather(course)  # grades.csv's roster and cells: the report says the same
+    roster = len(grades.rows)
+    max_of = dict(grades.assignments)
+    missing = sorted(  # (assignment, student): nothing handed in, 0 in grades.csv
+        (a, s)
+        for s, row in grades.rows.items()
+        for a, c in row.items()
+        if c.state == "not submitted"
+    )
     late = {(r.student, r.assignment) for r in results
             if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
-    summary = [
-        [
-            st.assignment,
-            st.submissions,
-            f"{st.mean:.2f}",
-            f"{st.median:g}",
-            f"{st.max_score:g}",
-            st.full_marks,
-            st.failed,
-            st.manual,
-            st.flagged,
-            sum((r.student, st.assignment) in late for r in st.results),
-        ]
-        for st in stats
-    ]
+    summary = []
+    for st in stats:
+        absent = sum(a == st.assignment for a, _ in missing)
+        scores = sorted([r.score for r in st.results] + [0.0] * absent)
+        summary.append(
+            [
+                st.assignment,
+                f"{st.submissions} of {roster}" if roster else st.submissions,
+                f"{sum(scores) / len(scores):.2f}",
+                f"{scores[len(scores) // 2]:g}",
+                f"{st.max_score:g}",
+                st.full_marks,
+                st.failed,
+                st.manual,
+                st.flagged,
+                sum((r.student, st.assignment) in late for r in st.results),
+            ]
+        )
     hardest = sorted(rates, key=lambda x: x[2])[:8]
     names = {sid: rec.name for sid, rec in records.items()}
 
@@ -225,28 +252,36 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
         ]
         for r in results
         if r.status == "failed" or r.flags or r.needs_manual_grade
-    ]
-    students = sorted({r.student for r in results})
+    ] + [
+        [who(s), a, "not submitted", f"0/{max_of.get(a, 0):g}", "",
+         "nothing handed in: 0 in grades.csv"]
+        for a, s in missing
+    ]  # fmt: skip
+    title = report_title(course)
     warnings = grading_warnings(course, results)
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Class report: {html.escape(course.name)}</title>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
 th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
 </style></head><body>
-<h1>Class report</h1>
+<h1>{html.escape(title)}</h1>
 {warnings}
-<p>{len(students)} students, {len(results)} submissions graded by nbgrader.</p>
+<p>{roster} students on the roster, {len(results)} submissions graded by nbgrader,
+{len(missing)} missing (nothing handed in).</p>
 <h2>Scores</h2>
+<p>"submitted": students who handed the assignment in, of the roster (grades.csv's students).
+Mean and median count a missing submission as 0, as grades.csv does; the histograms show
+the submissions only.</p>
 {
         _table(
             [
                 "assignment",
-                "submissions",
-                "mean",
-                "median",
+                "submitted",
+                "mean (missing = 0)",
+                "median (missing = 0)",
                 "max points",
                 "full marks",
                 "grading failed",
@@ -281,7 +316,7 @@ student.</p>
 <p>Handed in after the deadline, as the LMS marked them.</p>
 {_table(["student", "assignment"], late_rows) if late_rows else "<p>None.</p>"}
 <h2>Submissions that need attention</h2>
-<p>Grading failed, flagged, or needs a manual grade.</p>
+<p>Grading failed, flagged, needs a manual grade, or not submitted.</p>
 {
         _table(["student", "assignment", "status", "score", "flags", "reason"], attention)
         if attention

@@ -65,6 +65,7 @@ from traitlets import Bool, Int, Unicode, Union, default
 from grader.nbcells import is_graded
 from grader.sandbox.boxrun import HARD_KILL_GRACE
 from grader.sandbox.kernel import SandboxKernelManager
+from grader.sandbox.notes import note_output
 from grader.sandbox.output import (
     CUT_NOTE_RE,
     ENAME_KERNEL_DIED,
@@ -93,11 +94,18 @@ log = logging.getLogger(__name__)
 #: Set to "1" in a grading process (backprop-grader autograde's workers): `warm` and
 #: `skip_after_graded` default to on there (nbgrader_config.py can still turn them off).
 WARM_ENV = "BACKPROP_GRADER_WARM"
-#: The output of a code cell after the last graded one, when grading skips those.
+#: The output of a code cell after the last graded one, when grading skips those: a display
+#: output in the same dashed box as a figure not drawn (grader.sandbox.notes).
 SKIPPED_NOTE = (
-    "[not run during grading: this cell comes after the last graded cell, so it cannot "
-    "change a grade; its output appears when you run the notebook yourself]\n"
+    "Not run while grading (cells after the last test cannot change your grade). "
+    "Run the notebook yourself to see this cell's output."
 )
+
+
+def skipped_output() -> NotebookNode:
+    """The display output put in a cell that grading did not run (`SKIPPED_NOTE`)."""
+    return NotebookNode(output_type="display_data", data=note_output(SKIPPED_NOTE), metadata={})
+
 
 #: Banners already printed by this process (each once).
 _WARNED: set[str] = set()
@@ -293,7 +301,7 @@ class SandboxedExecute(Execute):
     ) -> NotebookNode:
         runs = cell.cell_type == "code" and cell.source.strip()
         if runs and self.skip_after_graded and cell_index > self._last_graded:
-            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=SKIPPED_NOTE)]
+            cell.outputs = [skipped_output()]
             return cell
         if runs and not self._stopped and time.monotonic() >= self._deadline:
             self._stopped = f"the notebook ran longer than its limit of {self.notebook_timeout} s"

@@ -19,12 +19,13 @@ from typing import Any
 from matplotlib.backend_bases import FigureManagerBase, _Backend
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from grader.sandbox.notes import note_html
+
 BACKEND = "module://grader.sandbox.nofigures"
 #: The note shown in place of each figure (a cell output; feedback pages show it).
 NOTE = "[figure not drawn during grading: it appears when you run the notebook yourself]"
-NOTE_HTML = (
-    '<div style="border:1px dashed #999;padding:0.6em 1em;color:#555;font-style:italic">'
-    "Figure not drawn during grading: it appears when you run the notebook yourself.</div>"
+NOTE_HTML = note_html(
+    "Figure not drawn during grading: it appears when you run the notebook yourself."
 )
 
 

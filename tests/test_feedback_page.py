@@ -1,0 +1,143 @@
+"""Feedback pages are readable: nbgrader's feedback template, with the course's CSS step
+(`ReadablePageCSS` after nbconvert's `CSSHTMLHeaderPreprocessor`), wraps long output lines
+inside their box and draws markdown tables with padding and borders.
+
+The page is rendered with nbgrader's own feedback template (as `generate_feedback` does) but
+without a gradebook; Chromium, when installed, measures the result.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+from grader.pipeline.feedback import FEEDBACK_PREPROCESSORS, READABLE_CSS, ReadablePageCSS
+
+LONG = (
+    "CheckFailure: grad_W2 has the right shape but the wrong values; did you multiply by "
+    "the transpose of the hidden activations (a1.T @ delta2) rather than delta2 @ a1? "
+) * 3
+
+
+def _page(tmp_path: Path, *, readable: bool = True, outputs: list | None = None) -> Path:
+    """A feedback page of a notebook with a markdown table and a code cell with `outputs`
+    (default: one long line on stdout)."""
+    import nbgrader
+
+    base = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "| check | passed |\n|---|---|\n| visible test | yes |\n| hidden test | no |"
+        ),
+        nbformat.v4.new_code_cell(
+            "check()",
+            outputs=outputs or [nbformat.v4.new_output("stream", name="stdout", text=LONG + "\n")],
+        ),
+    ]
+    exporter = HTMLExporter(
+        template_name="feedback",
+        extra_template_basedirs=[str(base / "templates")],
+        extra_template_paths=[str(base / "static" / "node_modules" / "bootstrap" / "dist" / "css")],
+    )
+    exporter.register_preprocessor(CSSHTMLHeaderPreprocessor, enabled=True)
+    if readable:
+        exporter.register_preprocessor(ReadablePageCSS, enabled=True)
+    resources = {"nbgrader": {"notebook": "nb", "score": 1, "max_score": 2, "late_penalty": 0}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    path = tmp_path / ("page.html" if readable else "plain.html")
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_the_readable_css_comes_after_the_header_css_in_the_course_list():
+    """CSSHTMLHeaderPreprocessor replaces the inlined CSS: ours must run after it."""
+    css = FEEDBACK_PREPROCESSORS.index("nbconvert.preprocessors.CSSHTMLHeaderPreprocessor")
+    assert FEEDBACK_PREPROCESSORS.index("grader.pipeline.feedback.ReadablePageCSS") > css
+
+
+def test_feedback_page_inlines_wrapping_and_table_css(tmp_path: Path):
+    text = _page(tmp_path).read_text(encoding="utf-8")
+    assert READABLE_CSS.strip() in text
+    assert "white-space: pre-wrap" in text and "overflow-wrap: anywhere" in text
+    assert "<table>" in text and LONG[:60] in text
+    assert READABLE_CSS.strip() not in _page(tmp_path, readable=False).read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+def test_long_lines_wrap_and_table_cells_are_padded_in_chromium(tmp_path: Path):
+    """Measured in the browser: the output `pre` needs no sideways scrolling and the table
+    cells have padding and a border; without the course's CSS neither holds."""
+    import playwright.sync_api as playwright
+
+    def measure(page_path: Path) -> dict:
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(page_path.as_uri())
+        found = page.evaluate(
+            """() => {
+              const pre = document.querySelector('div.output_area pre');
+              const td = document.querySelector('.text_cell_render td');
+              const s = getComputedStyle(td);
+              return {scroll: pre.scrollWidth, client: pre.clientWidth,
+                      pad: parseFloat(s.paddingLeft), border: parseFloat(s.borderLeftWidth)};
+            }"""
+        )
+        page.close()
+        return found
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        try:
+            readable = measure(_page(tmp_path))
+            plain = measure(_page(tmp_path, readable=False))
+        finally:
+            browser.close()
+    assert plain["scroll"] > plain["client"], plain  # the test can see the problem
+    assert readable["scroll"] <= readable["client"], readable
+    assert readable["pad"] >= 4 and readable["border"] >= 1, readable
+
+
+def _skipped_cell_outputs() -> list:
+    """What SandboxedExecute puts in a code cell after the last graded cell (no kernel is
+    started: the cell is never run)."""
+    from jupyter_core.utils import run_sync
+
+    from grader.sandbox.execute import SandboxedExecute
+
+    ep = SandboxedExecute(skip_after_graded=True)
+    ep._last_graded = 1
+    cell = nbformat.v4.new_code_cell("plt.plot(losses); print('after the last test')")
+    run_sync(ep.async_execute_cell)(cell, 2)
+    return cell.outputs
+
+
+def test_a_cell_after_the_last_test_gets_the_figure_notes_box():
+    """The skipped cell's note is a display output in the figure note's dashed box (not
+    stdout text that looks like the cell's own output), with a plain-text fallback."""
+    from grader.sandbox.execute import SKIPPED_NOTE
+    from grader.sandbox.notes import NOTE_STYLE
+
+    (out,) = _skipped_cell_outputs()
+    assert out.output_type == "display_data"
+    assert out.data["text/plain"] == f"[{SKIPPED_NOTE}]"
+    assert NOTE_STYLE in out.data["text/html"] and "cannot change your grade" in SKIPPED_NOTE
+    figure_note = Path(__file__).parent.parent / "grader" / "sandbox" / "nofigures.py"
+    assert "note_html(" in figure_note.read_text()  # the figure note: the same box
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[out])])
+    nbformat.validate(nb)
+
+
+def test_the_skipped_note_shows_as_a_box_on_the_feedback_page(tmp_path: Path):
+    from grader.sandbox.execute import SKIPPED_NOTE
+    from grader.sandbox.notes import note_html
+
+    nb_outputs = _skipped_cell_outputs()
+    page = _page(tmp_path, outputs=nb_outputs).read_text(encoding="utf-8")
+    assert note_html(SKIPPED_NOTE) in page
+    assert f"[{SKIPPED_NOTE}]" not in page  # the HTML is shown, not the text fallback
