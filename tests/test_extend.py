@@ -261,6 +261,9 @@ def test_the_toy_comes_after_every_notebook_of_the_course():
     assert next_notebook(("01_a", "06_tanh"), ["nb01_a", "nb06_tanh"]) == "07_relu"
     assert next_notebook(("01_a",), ["nb01_a", "nb02_draft"]) == "03_relu"  # not yet listed
     assert TOY not in course.ASSIGNMENTS and TOY > max(course.ASSIGNMENTS)
+    from grader.judge import cases
+
+    assert "relu_prime" not in cases.FUNCTIONS, "the course has a relu_prime: rename the toy"
 
 
 @pytest.mark.parametrize(
