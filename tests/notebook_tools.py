@@ -10,18 +10,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from grader import course
+from grader import course, nbcells
 
 ROOT = course.REPO_ROOT
-
-#: Points per notebook: 1 visible + 2 hidden per student function (docs/grading.md).
-TOTALS = {
-    "01_partial_derivatives": 12.0,
-    "02_sigmoid_derivative": 9.0,
-    "03_feedforward": 6.0,
-    "04_backprop_W2": 9.0,
-    "05_backprop_W1": 15.0,
-}
 
 #: The lecture notes' name for their worked example, which nothing a learner reads may use
 #: (the project never writes it out; the pattern also finds spacing and zero variants).
@@ -30,6 +21,13 @@ SEED_NAME = re.compile(r"seed\s*0*4\b", re.I)
 #: The course's assignments, in course order (grader.course.ASSIGNMENTS). Tests parametrise
 #: over all of them: a deleted notebook fails (test_course_files.py names it), never skips.
 ASSIGNMENTS = list(course.ASSIGNMENTS)
+
+
+def source_total(assignment: str) -> float:
+    """The points of a source notebook: the sum over its test cells (1 visible + 2 hidden per
+    function unless said otherwise, docs/grading.md); its intro must state it."""
+    nb = nbformat.read(source_path(assignment), as_version=4)
+    return float(sum(nbcells.points(c) for c in nb.cells if nbcells.is_graded(c)))
 
 
 def source_path(assignment: str) -> Path:

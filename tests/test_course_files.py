@@ -11,6 +11,7 @@ import notebook_tools
 import pytest
 
 from grader import course
+from grader.judge import functions
 
 
 def test_every_assignment_has_its_source_and_release_notebook():
@@ -23,7 +24,18 @@ def test_every_assignment_has_its_source_and_release_notebook():
 
 def test_the_notebook_tests_cover_every_assignment():
     assert notebook_tools.ASSIGNMENTS == list(course.ASSIGNMENTS)
-    assert list(notebook_tools.TOTALS) == list(course.ASSIGNMENTS)
+
+
+def test_every_assignment_has_records_and_every_record_an_assignment():
+    """The notebook tests take each notebook's functions from its records: a notebook without
+    records, or a records module whose notebook is not in ASSIGNMENTS, is named here."""
+    taught = {r.notebook for r in functions.records()}
+    without = [a for a in course.ASSIGNMENTS if a not in taught]
+    assert not without, (
+        f"{without} have no records: write grader/judge/functions/nb<id>.py (docs/extending.md)"
+    )
+    stray = sorted(taught - set(course.ASSIGNMENTS))
+    assert not stray, f"records of {stray}, not in ASSIGNMENTS: add the id to grader/course.py"
 
 
 def test_a_deleted_notebook_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -1,20 +1,23 @@
 """Adding a student function is writing one record (docs/extending.md).
 
 In a copy of the repository (the tree, without .git and .venv), a toy function
-`relu_prime(z)` is added by one new file, grader/judge/functions/nb06_relu.py, and nothing
-else; the handout data is rebuilt there (`backprop-grader handout`'s data step), and a fresh
-interpreter that imports the copy (PYTHONPATH, the editable installs' finders dropped) checks
-that its visible check passes a right answer and fails wrong ones, naming the toy's
-misconceptions; that its hidden check passes the right answer on the randomised cases and
-fails a wrong one; that `backprop_checks.checks.judge` on observations sent as JSON (as the
-out-of-process verification sends them) gives the same verdicts; and that the demo class and
-check_relu_prime's help come from the record.
+`relu_prime(z)` is added by one new file, grader/judge/functions/nbNN_relu.py, and nothing
+else (NN one past the course's last notebook, so the toy comes last however many notebooks
+the course has); the handout data is rebuilt there (`backprop-grader handout`'s data step),
+and a fresh interpreter that imports the copy (PYTHONPATH, the editable installs' finders
+dropped) checks that its visible check passes a right answer and fails wrong ones, naming the
+toy's misconceptions; that its hidden check passes the right answer on the randomised cases
+and fails a wrong one; that `backprop_checks.checks.judge` on observations sent as JSON (as
+the out-of-process verification sends them) gives the same verdicts; and that the demo class
+and check_relu_prime's help come from the record.
 
-Slow: the same copy with a notebook 06_relu that uses it, graded by nbgrader's own CLI.
+Slow: the same copy with a notebook NN_relu that uses it, added to ASSIGNMENTS, graded by
+nbgrader's own CLI.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -26,13 +29,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import course
+
 ROOT = Path(__file__).resolve().parents[1]
 KEEP_OUT = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "dist",
             "workspace", "build", "gradebook.db", "submitted", "autograded", "feedback",
             ".grader", ".exchange")  # fmt: skip
 
 TOY_RECORD = '''
-"""Notebook 06_relu: relu_prime."""
+"""Notebook __TOY__: relu_prime."""
 
 from __future__ import annotations
 
@@ -137,6 +142,44 @@ print("JSON" + json.dumps(out))
 """
 
 
+def next_notebook(assignments: tuple[str, ...] | list[str], modules: list[str]) -> str:
+    """The toy's notebook id: the number after every assignment's and records module's."""
+    numbers = [int(a[:2]) for a in assignments] + [int(m[2:4]) for m in modules]
+    return f"{max(numbers, default=0) + 1:02d}_relu"
+
+
+#: The toy's notebook id and its records module, after the course's own.
+TOY = next_notebook(
+    course.ASSIGNMENTS,
+    [p.stem for p in (ROOT / "grader" / "judge" / "functions").glob("nb[0-9][0-9]_*.py")],
+)
+TOY_MODULE = f"nb{TOY}.py"
+
+
+def add_assignment(course_py: Path, assignment: str) -> None:
+    """Append an id to the ASSIGNMENTS tuple of a copy's grader/course.py, however it is laid
+    out (found by parsing the file, not by matching its text)."""
+    text = course_py.read_text()
+    [node] = [
+        n for n in ast.parse(text).body
+        if isinstance(n, ast.Assign | ast.AnnAssign)
+        and any(isinstance(t, ast.Name) and t.id == "ASSIGNMENTS"
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+    ]  # fmt: skip
+    assert isinstance(node.value, ast.Tuple) and node.value.elts, "ASSIGNMENTS is not a tuple"
+    last = node.value.elts[-1]
+    lines = text.splitlines(keepends=True)
+    end_line = lines[last.end_lineno - 1].encode()[: last.end_col_offset].decode()  # a byte offset
+    at = sum(len(line) for line in lines[: last.end_lineno - 1]) + len(end_line)
+    course_py.write_text(f'{text[:at]},\n    "{assignment}"{text[at:]}')
+
+
+def write_toy_record(copy: Path) -> None:
+    """The toy's records module, the one file that adds relu_prime."""
+    module = copy / "grader" / "judge" / "functions" / TOY_MODULE
+    module.write_text(TOY_RECORD.replace("__TOY__", TOY))
+
+
 def copy_repository(dest: Path) -> Path:
     """The repository's tree at dest (no .git, .venv, caches or build outputs)."""
     shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*KEEP_OUT), symlinks=True)
@@ -157,15 +200,15 @@ def run_in(copy: Path, code: str, *, timeout: float = 300) -> subprocess.Complet
 
 
 def add_toy(copy: Path) -> None:
-    """The one file that adds relu_prime, then the handout data rebuilt in the copy (from
-    nothing: the build does not read the data file it replaces)."""
-    (copy / "grader" / "judge" / "functions" / "nb06_relu.py").write_text(TOY_RECORD)
+    """The one file that adds relu_prime (the toy's records module), then the handout data
+    rebuilt in the copy (from nothing: the build does not read the data file it replaces)."""
+    write_toy_record(copy)
     (copy / "student" / "backprop_checks" / "visible.json").unlink()
     proc = run_in(copy, REBUILD)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((copy / "student" / "backprop_checks" / "visible.json").read_text())
     assert list(data["functions"])[-1] == "relu_prime"
-    assert data["functions"]["relu_prime"]["notebook"] == "06_relu"
+    assert data["functions"]["relu_prime"]["notebook"] == TOY
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +253,34 @@ def test_a_record_alone_adds_a_function(extended: Path):
     assert out["demo"] == {"M7": "return np.maximum(z, 0.0)"}
     # the repository itself is untouched
     assert (ROOT / "student" / "backprop_checks" / "visible.json").read_text() == before
-    assert not (ROOT / "grader" / "judge" / "functions" / "nb06_relu.py").exists()
+    assert not (ROOT / "grader" / "judge" / "functions" / TOY_MODULE).exists()
+
+
+def test_the_toy_comes_after_every_notebook_of_the_course():
+    assert next_notebook(("01_a", "05_b"), ["nb01_a", "nb05_b"]) == "06_relu"
+    assert next_notebook(("01_a", "06_tanh"), ["nb01_a", "nb06_tanh"]) == "07_relu"
+    assert next_notebook(("01_a",), ["nb01_a", "nb02_draft"]) == "03_relu"  # not yet listed
+    assert TOY not in course.ASSIGNMENTS and TOY > max(course.ASSIGNMENTS)
+    from grader.judge import cases
+
+    assert "relu_prime" not in cases.FUNCTIONS, "the course has a relu_prime: rename the toy"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        'ASSIGNMENTS: tuple[str, ...] = (\n    "01_a",\n    "05_b",\n)\nX = 1\n',
+        'ASSIGNMENTS = ("01_a", "05_b")  # in order\n',
+        'ASSIGNMENTS = (\n    "01_a",\n    "05_b"  # the last\n)\n',
+    ],
+)
+def test_the_toy_is_appended_to_assignments_however_they_are_written(tmp_path: Path, layout):
+    course_py = tmp_path / "course.py"
+    course_py.write_text(layout)
+    add_assignment(course_py, "06_relu")
+    namespace: dict = {}
+    exec(course_py.read_text(), namespace)
+    assert namespace["ASSIGNMENTS"] == ("01_a", "05_b", "06_relu")
 
 
 @pytest.mark.parametrize(
@@ -288,14 +358,13 @@ def _nbgrader(copy: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_a_new_notebook_using_the_new_function_is_graded_by_nbgrader(tmp_path: Path):
     copy = copy_repository(tmp_path / "repo")
-    (copy / "grader" / "judge" / "functions" / "nb06_relu.py").write_text(TOY_RECORD)
-    course_py = copy / "grader" / "course.py"
-    text = course_py.read_text()
-    assert '    "05_backprop_W1",\n)' in text
-    new_id = '    "05_backprop_W1",\n    "06_relu",\n)'
-    course_py.write_text(text.replace('    "05_backprop_W1",\n)', new_id))
-    (copy / "source" / "06_relu").mkdir()
-    nbformat.write(_notebook(), copy / "source" / "06_relu" / "06_relu.ipynb")
+    write_toy_record(copy)
+    add_assignment(copy / "grader" / "course.py", TOY)
+    proc = run_in(copy, "from grader import course; print(list(course.ASSIGNMENTS))")
+    assert proc.returncode == 0, proc.stderr
+    assert ast.literal_eval(proc.stdout.strip()) == [*course.ASSIGNMENTS, TOY]
+    (copy / "source" / TOY).mkdir()
+    nbformat.write(_notebook(), copy / "source" / TOY / f"{TOY}.ipynb")
     # The sandbox starts kernels with a cleared environment, so a sandboxed kernel would
     # import the installed packages, not this copy: here kernels run unsandboxed.
     with (copy / "nbgrader_config.py").open("a") as f:
@@ -303,31 +372,31 @@ def test_a_new_notebook_using_the_new_function_is_graded_by_nbgrader(tmp_path: P
     proc = run_in(copy, REBUILD)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((copy / "student" / "backprop_checks" / "visible.json").read_text())
-    assert data["points"]["06_relu"] == {"test_relu_prime": 1.0, "hidden_test_relu_prime": 2.0}
+    assert data["points"][TOY] == {"test_relu_prime": 1.0, "hidden_test_relu_prime": 2.0}
 
-    proc = _nbgrader(copy, "generate_assignment", "06_relu", "--force")
+    proc = _nbgrader(copy, "generate_assignment", TOY, "--force")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    released = nbformat.read(copy / "release" / "06_relu" / "06_relu.ipynb", as_version=4)
+    released = nbformat.read(copy / "release" / TOY / f"{TOY}.ipynb", as_version=4)
     assert "check_relu_prime(relu_prime, hidden=True)" not in nbformat.writes(released)
-    source = nbformat.read(copy / "source" / "06_relu" / "06_relu.ipynb", as_version=4)
+    source = nbformat.read(copy / "source" / TOY / f"{TOY}.ipynb", as_version=4)
     wrong = nbformat.from_dict(source)
     wrong.cells[1].source = "def relu_prime(z):\n    return np.maximum(z, 0.0)\n"
     for student, nb in (("right", source), ("wrong", wrong)):
-        folder = copy / "submitted" / student / "06_relu"
+        folder = copy / "submitted" / student / TOY
         folder.mkdir(parents=True)
-        nbformat.write(nb, folder / "06_relu.ipynb")
-    proc = _nbgrader(copy, "autograde", "06_relu", "--force")
+        nbformat.write(nb, folder / f"{TOY}.ipynb")
+    proc = _nbgrader(copy, "autograde", TOY, "--force")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
-        scores = {s: gb.find_submission_notebook("06_relu", "06_relu", s).score
+        scores = {s: gb.find_submission_notebook(TOY, TOY, s).score
                   for s in ("right", "wrong")}  # fmt: skip
     assert scores == {"right": 3.0, "wrong": 0.0}
-    graded = nbformat.read(copy / "autograded" / "wrong" / "06_relu" / "06_relu.ipynb", 4)
+    graded = nbformat.read(copy / "autograded" / "wrong" / TOY / f"{TOY}.ipynb", 4)
     errors = [o for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and "[M7]" in errors[0].evalue
     for student in ("right", "wrong"):  # the post-grading verification ran and agreed
-        record = json.loads((copy / ".grader" / "verified" / student / "06_relu.json").read_text())
+        record = json.loads((copy / ".grader" / "verified" / student / f"{TOY}.json").read_text())
         assert record["error"] == "" and record["flags"] == [], record

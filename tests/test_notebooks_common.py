@@ -19,21 +19,30 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_tools import ASSIGNMENTS, ROOT, TOTALS, figure_count, problems, source_path
+from notebook_tools import (
+    ASSIGNMENTS,
+    ROOT,
+    figure_count,
+    problems,
+    source_path,
+    source_total,
+)
 
+from grader.judge import functions
 from grader.learner import workspace
 
 # Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
 pytestmark = pytest.mark.slow
 
-#: The functions students write in each notebook (docs/course.md, docs/grading.md).
+#: The functions students write in each notebook, in teaching order: the names of its records
+#: (grader/judge/functions/nbNN_<topic>.py, docs/extending.md); a new notebook adds no line here.
 SPEC_FUNCTIONS: dict[str, list[str]] = {
-    "01_partial_derivatives": ["df_dx", "df_dz", "numerical_derivative", "numerical_gradient"],
-    "02_sigmoid_derivative": ["sigmoid", "sigmoid_prime", "sigmoid_prime_from_output"],
-    "03_feedforward": ["forward", "sse_loss"],
-    "04_backprop_W2": ["output_delta", "grad_W2", "grad_b2"],
-    "05_backprop_W1": ["hidden_delta", "grad_W1", "grad_b1", "backprop", "train"],
+    a: [r.name for r in functions.records() if r.notebook == a] for a in ASSIGNMENTS
 }
+#: Points per notebook, from its source notebook's test cells (a missing one is named by
+#: tests/test_course_files.py).
+TOTALS = {a: source_total(a) for a in ASSIGNMENTS if source_path(a).is_file()}
+
 
 #: A readable id: words joined by - or _ (not nbformat's random 8-hex default).
 READABLE_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*")
@@ -115,34 +124,54 @@ def test_source_follows_the_test_cell_contract(assignment: str):
     assert setup.id == "setup" and nbgrader_meta(setup).get("locked"), (
         f"{assignment}: the first code cell must be the locked `setup` cell"
     )
-    assert "import numpy" in setup.source and "matplotlib" in setup.source
+    assert "import numpy" in setup.source and "matplotlib" in setup.source, (
+        f"{assignment}: the setup cell must import numpy and matplotlib "
+        "(`import numpy as np`, `import matplotlib.pyplot as plt`)"
+    )
 
     for cell in cells:
         meta = nbgrader_meta(cell)
         if meta:
-            assert meta["schema_version"] == 3 and meta["grade_id"] == cell.id
+            assert meta["schema_version"] == 3 and meta["grade_id"] == cell.id, (
+                f"{assignment}: cell {cell.id!r} has nbgrader metadata with schema_version "
+                f"{meta.get('schema_version')} and grade_id {meta.get('grade_id')!r}: both must "
+                "be 3 and the cell's id (docs/extending.md shows the metadata)"
+            )
         if meta.get("grade"):
             assert meta.get("points", 0) > 0, f"{assignment}: {cell.id} has no points"
 
     solutions = [c.id for c in code_cells if nbgrader_meta(c).get("solution")]
     assert solutions == SPEC_FUNCTIONS[assignment], (
-        f"{assignment}: solution cells {solutions}, the spec asks for {SPEC_FUNCTIONS[assignment]}"
+        f"{assignment}: solution cells {solutions}, its records "
+        f"(grader/judge/functions/nb{assignment}.py) are {SPEC_FUNCTIONS[assignment]}: one "
+        "solution cell per record, in the records' order"
     )
     for name in solutions:
         k = ids.index(name)
         sol, visible, hidden = cells[k], cells[k + 1], cells[k + 2]
         assert re.search(rf"^def {name}\(", sol.source, re.M), f"{name}: no `def {name}(`"
         assert '"""' in sol.source.split("### BEGIN SOLUTION")[0], f"{name}: docstring hidden"
-        assert "### BEGIN SOLUTION" in sol.source and "### END SOLUTION" in sol.source
+        assert "### BEGIN SOLUTION" in sol.source and "### END SOLUTION" in sol.source, (
+            f"{name}: put the body between `### BEGIN SOLUTION` and `### END SOLUTION`"
+        )
         assert visible.id == f"test_{name}", f"{name}: the visible test must follow the stub"
-        assert nbgrader_meta(visible).get("grade") and nbgrader_meta(visible).get("locked")
-        assert f"checks.check_{name}({name})" in visible.source
+        assert nbgrader_meta(visible).get("grade") and nbgrader_meta(visible).get("locked"), (
+            f"{visible.id}: a visible test cell is graded and locked (docs/extending.md)"
+        )
+        assert f"checks.check_{name}({name})" in visible.source, (
+            f"{visible.id}: the cell must call `checks.check_{name}({name})`"
+        )
         assert "reference" not in visible.source, f"{name}: visible tests never use reference"
         assert hidden.id == f"hidden_test_{name}", f"{name}: the hidden test must come next"
-        assert nbgrader_meta(hidden).get("grade") and nbgrader_meta(hidden).get("locked")
+        assert nbgrader_meta(hidden).get("grade") and nbgrader_meta(hidden).get("locked"), (
+            f"{hidden.id}: a hidden test cell is graded and locked (docs/extending.md)"
+        )
         before, _, rest = hidden.source.partition("### BEGIN HIDDEN TESTS")
-        assert "### END HIDDEN TESTS" in rest
-        assert f"checks.check_{name}({name}, hidden=True)" in rest
+        call = f"checks.check_{name}({name}, hidden=True)"
+        assert "### END HIDDEN TESTS" in rest and call in rest, (
+            f"{hidden.id}: `{call}` between "
+            "`### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`"
+        )
         assert before.strip().startswith("#"), f"{name}: students should see a comment"
 
 
@@ -150,13 +179,17 @@ def test_source_follows_the_test_cell_contract(assignment: str):
 def test_intro_states_the_total(assignment: str):
     nb = read(source_path(assignment))
     intro = nb.cells[0]
-    assert intro.cell_type == "markdown" and intro.id == "intro"
+    assert intro.cell_type == "markdown" and intro.id == "intro", (
+        f"{assignment}: the first cell must be a markdown cell with the id `intro`"
+    )
     stated = re.search(r"\*\*Total: (\d+) points\.\*\*", intro.source)
     assert stated, f"{assignment}: the intro must state the total as **Total: N points.**"
     points = sum(
         nbgrader_meta(c).get("points", 0) for c in nb.cells if nbgrader_meta(c).get("grade")
     )
-    assert float(stated.group(1)) == points == TOTALS[assignment]
+    assert float(stated.group(1)) == points, (
+        f"{assignment}: the intro states {stated.group(1)} points, its test cells hold {points:g}"
+    )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -182,4 +215,7 @@ def test_release_notebook_as_handed_out_scores_zero(graded, assignment: str):
 def test_source_notebook_runs_clean(executed_source, assignment: str):
     nb, _ = executed_source(assignment)
     assert problems(nb) == [], f"{assignment} in a fresh kernel: {problems(nb)}"
-    assert figure_count(nb) >= 3, f"{assignment}: expected its plots"
+    assert figure_count(nb) >= 3, (
+        f"{assignment}: {figure_count(nb)} figures; a notebook draws at least 3 plots "
+        "(plt.show() in cells that run in a fresh kernel)"
+    )
