@@ -198,6 +198,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
     from grader.pipeline.autograde import autograde
 
+    # This process's sandbox run folder exists before the two autograde runs below fork
+    # their workers (as after any earlier grading in one process): each worker must still
+    # make its own verification overlay (it once collided on one fixed folder name).
+    sandbox.run_dir()
     # The course outside /tmp (as an instructor's is): the sandbox hides it behind an empty
     # tmpfs of its own, which the zygote must wipe as well as /tmp.
     outside = Path(tempfile.mkdtemp(prefix="backprop-isolation-", dir=_outside_tmp()))

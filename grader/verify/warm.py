@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ def plan(
     if mode == "off" or not bwrap_status(bwrap).usable:
         return None
     if not _FOLDER:
-        folder = run_dir() / "verify-zygote"
-        folder.mkdir(mode=0o700)
+        # A folder of this process's own: workers forked from one parent share its run
+        # folder, and each makes its overlay once.
+        folder = Path(tempfile.mkdtemp(prefix="verify-zygote-", dir=run_dir()))
         overlay = _overlay_package(folder, closure)
         server = folder / "zygote_server.py"  # stdlib only; the grader package is overlaid
         shutil.copy2(Path(__file__).parent.parent / "sandbox" / "zygote.py", server)
