@@ -847,3 +847,121 @@ def test_the_call_chain_survives_the_process_boundary(tmp_path):
         "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
         "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError"
     )
+
+
+# ------------------------------------------------ messages that misled (issue 21, item 7)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_no_copy_no_restore_is_named_only_as_w_left_perturbed(hidden):
+    passed, tags, message = _verdict(
+        "numerical_gradient", wrong.numerical_gradient_no_copy_no_restore, hidden
+    )
+    assert (passed, tags) == (False, ["M13", "M11"]), message
+    head = message.splitlines()[0]
+    assert head.startswith(
+        "numerical_gradient: [M13][M11] W left perturbed: after your function returned, W had "
+        "changed entries by up to 1e-05 (about eps = 1e-05)"
+    ), head
+    assert "forward difference" not in message and "changed its inputs" not in message
+    assert message.count("perturbed") == 1 and message.splitlines()[1].startswith("  on ")
+    assert message.splitlines()[-1] == (
+        "Where to look: work on a copy, W = np.array(W, dtype=float), and put each entry back "
+        "(W[ix] = old) before moving to the next."
+    )
+
+
+def test_train_that_changes_x_is_told_that_first_and_alone():
+    passed, tags, message = _verdict("train", wrong.train_centres_X_in_place)
+    assert (passed, tags) == (False, ["M11"]), message
+    lines = message.splitlines()
+    assert lines[0].startswith(
+        "train: [M11] your function changed its inputs: X was changed in place (entries by up "
+        "to 0.318): the caller's X is changed, and the run trained on other data"
+    ), lines[0]
+    assert lines[1].startswith("  on visible example 1") and len(lines) == 3, message
+    assert "shape (1,)" not in message and "losses[0]" not in message
+
+
+def _train_w1_step_and_losses_off(X, Y, n_hidden, lr, epochs, seed=0):
+    params, losses = reference.init_params(X.shape[1], n_hidden, Y.shape[1], seed), []
+    for _ in range(epochs):
+        _, Y_hat = reference.forward(X, **params)
+        losses.append(1.5 * reference.sse_loss(Y_hat, Y))
+        g = reference.backprop(X, Y, **params)
+        g["W1"] = 2 * g["W1"]
+        params = {k: v - lr * g[k] for k, v in params.items()}
+    return params, losses
+
+
+def test_train_shows_one_loss_as_losses_0_not_an_array_of_shape_1():
+    passed, _, message = _verdict("train", _train_w1_step_and_losses_off)
+    assert not passed and "epochs = 30" in message
+    assert "shape (1,)" not in message, message
+    assert "  expected losses[0] 0.793786" in message.splitlines()
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_delta_divided_by_n_is_named_so_not_sum_versus_mean(hidden):
+    passed, tags, message = _verdict("output_delta", wrong.output_delta_over_n, hidden)
+    assert (passed, tags) == (False, ["M5"]), message
+    assert message.splitlines()[0].startswith(
+        "output_delta: [M5] divided by the number of samples: the loss is a sum over the "
+        "samples, not a mean: your answer equals 1/5 (1/n) times the expected answer."
+    )
+    assert ".sum" not in message and ".mean" not in message
+    assert "delta2 = (Y_hat - Y) * Y_hat * (1 - Y_hat) is computed sample by sample" in message
+
+    def hidden_delta_over_n(delta2, W2, H):
+        return (delta2 @ W2.T) * H * (1 - H) / len(H)
+
+    passed, tags, message = _verdict("hidden_delta", hidden_delta_over_n, hidden)
+    assert (passed, tags) == (False, ["M5"]), message
+    assert "divided by the number of samples" in message and ".sum" not in message
+
+
+def test_a_list_from_df_dz_is_told_to_return_an_array():
+    passed, tags, message = _verdict("df_dz", wrong.df_dz_list)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "df_dz: expected an array, got a list: return a numpy array (np.ndarray), e.g. built "
+        "with numpy operations or np.array(...)."
+    )
+    assert message.splitlines()[-1].startswith("Where to look: return a numpy array, not a list")
+    assert "differentiate" not in message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_backprop_with_the_bias_gradients_swapped_is_called_a_swap(hidden):
+    passed, tags, message = _verdict("backprop", wrong.backprop_biases_swapped, hidden)
+    assert (passed, tags) == (False, []), message
+    lines = message.splitlines()
+    assert lines[0] == (
+        'backprop: b1: your answer equals dL/db2 (the gradients of b1 and b2 are swapped: the '
+        'key "b1" is for dL/db1).'
+    )
+    assert lines[1].startswith("b2: your answer equals dL/db1 (the gradients of b1 and b2")
+    assert "wrong shape" not in message and "[M2]" not in message
+
+
+def test_a_forward_that_reads_the_notebooks_globals_is_told_about_its_arguments():
+    passed, tags, message = _verdict("forward", wrong.forward_reads_globals)
+    assert not passed, message
+    assert message.splitlines()[0] == (
+        "forward: your forward reads the notebook's global X (2, 4), W1 (4, 2), b1 (2,), W2 "
+        "(2, 1), b2 (1,), not an argument: its def line is forward(x, w1, bias1, w2, bias2), "
+        "so X, W1, b1, W2, b2 inside it are the notebook's example arrays, whatever the "
+        "check passes."
+    )
+    hint = (
+        "Where to look: compute from the arguments only: with the def line forward(X, W1, b1, "
+        "W2, b2) the names inside the function are the arguments the caller passes"
+    )
+    assert message.splitlines()[-1].startswith(hint)
+    passed, _, message = _verdict("forward", wrong.forward_reads_global_weights)
+    assert not passed and "raised ValueError" in message
+    assert message.splitlines()[0].startswith(
+        "forward: your forward reads the notebook's global W1 (4, 2), b1 (2,), W2 (2, 1), b2 "
+        "(1,), not an argument: its def line is forward(X_in, W1_in, b1_in, W2_in, b2_in)"
+    )
+    assert message.splitlines()[-1].startswith(hint)

@@ -107,13 +107,16 @@ class Explanation:
     text: str
     hint: str
     name: str = ""  # the function it is about, for a title worded for it (`title`)
+    #: what the student did, in a few words, where the tags' titles would say more than was
+    #: found ("W left perturbed" for [M13][M11], not "a forward difference, or ...")
+    title: str = ""
 
     def headline(self) -> str:
         """One line for a student: "[M1] a missing or extra transpose: ..."."""
         if not self.tags:
             return self.text
         tags = "".join(f"[{t}]" for t in self.tags)
-        titles = "; ".join(title(self.name, t) for t in self.tags)
+        titles = self.title or "; ".join(title(self.name, t) for t in self.tags)
         return f"{tags} {titles}: {self.text}"
 
 
@@ -221,6 +224,12 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
     else:
         article = "an" if want == "array" else "a"
         text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
+    if want == "array" and kind in ("list", "tuple"):  # the numbers may be right: the type is not
+        return Explanation((), text, (
+            f"return a numpy array, not a {kind}: numpy's operators work entry by entry on "
+            "whole arrays, so the formula needs no loop over the entries; or wrap your "
+            f"{kind} in np.array(...)."
+        ))
     return Explanation((), text, _functions.hint(name))
 
 
@@ -273,6 +282,27 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
+def explain_globals(name: str, read: list[tuple[str, str]], params: list[str],
+                    args: tuple[str, ...]) -> Explanation:
+    """The function reads arrays of the course's notation (X, W1, ...) from the notebook's
+    globals instead of its arguments: `read` [(name, shape)], `params` its def line's
+    parameters, `args` the record's arguments in call order."""
+    names = ", ".join(f"{n} {shape}" for n, shape in read)
+    own = f"{name}({', '.join(params)})"
+    text = (
+        f"your {name} reads the notebook's global {names}, not an argument: its def line is "
+        f"{own}, so {', '.join(n for n, _ in read)} inside it "
+        f"{'is' if len(read) == 1 else 'are'} the notebook's example array"
+        f"{'' if len(read) == 1 else 's'}, whatever the check passes."
+    )
+    hint = (
+        f"compute from the arguments only: with the def line {name}({', '.join(args)}) the "
+        "names inside the function are the arguments the caller passes (n = 1 or 10,000 "
+        "samples, other shapes)."
+    )
+    return Explanation((), text, hint, name)
+
+
 def explain_helper_warning(
     name: str, helper: str, message: str, largest_input: float | None = None
 ) -> Explanation:
@@ -317,12 +347,15 @@ def explain_mutation(
     if spec is not None and spec.nudges == arg:
         measured = off_by is not None and eps is not None and off_by > 1e-3 * eps
         if measured and 0.1 * eps <= change <= 10 * eps:
-            return explanation(
+            return Explanation(
                 ("M13", "M11"),
-                f"W was left perturbed: after your function returned, W had changed {size} "
-                f"(about eps = {eps:g}), and your answer is off by {off_by:.2g}: the entries "
-                "after the first were computed at a nudged W.",
+                f"after your function returned, W had changed {size} (about eps = {eps:g}), "
+                f"and your answer is off by {off_by:.2g}: each nudged entry stayed nudged, so "
+                "the entries after the first were computed at a nudged W.",
+                "work on a copy, W = np.array(W, dtype=float), and put each entry back "
+                "(W[ix] = old) before moving to the next.",
                 name,
+                title="W left perturbed",
             )
         return explanation(
             ("M11",),

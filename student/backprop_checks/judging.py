@@ -57,6 +57,37 @@ def _judge_case(
     """others: per component, the check's other cases as the naming reads them; truth: where
     the variants come from."""
     inputs = inputs_of(case)
+    verdict = _judge_returned(name, case, obs, expected, inputs, others, truth, sound)
+    read = _globals_of_the_course(name, obs)
+    if not verdict.ok and read:  # the likely root cause: named first, with its hint
+        args = _cases.SIGNATURES[name]
+        verdict.explanations.insert(0, diagnose.explain_globals(name, read, obs.params, args))
+    return verdict
+
+
+def _globals_of_the_course(name: str, obs: Observation) -> list[tuple[str, str]]:
+    """The arrays of the course's notation (an argument name of a course function) that the
+    function read from the notebook's globals rather than from its own parameters."""
+    order = list(_cases.SIGNATURES[name])
+    notation = {a for args in _cases.SIGNATURES.values() for a in args}
+    found = [
+        (n, shape) for n, shape in getattr(obs, "globals_read", []) or []
+        if n in notation and n not in (getattr(obs, "params", []) or [])
+    ]
+    return sorted(found, key=lambda f: (order.index(f[0]) if f[0] in order else len(order)))
+
+
+def _judge_returned(
+    name: str,
+    case: _cases.Case,
+    obs: Observation,
+    expected: dict[str, np.ndarray],
+    inputs: dict[str, Any],
+    others: dict[str, list[Seen]] | None,
+    truth: Truth | None,
+    sound: frozenset[str],
+) -> Verdict:
+    """The verdict on what the call returned (or raised), mutations and warnings included."""
     if obs.error is not None:
         return Verdict(False, [error_explanation(name, obs, sound)])
     verdict = Verdict(True)
@@ -93,9 +124,8 @@ def _judge_case(
     for arg, change in obs.mutated.items():
         verdict.ok = False
         expl = diagnose.explain_mutation(name, arg, change, off_by, eps)
-        if "M13" in expl.tags:  # W left perturbed is the cause of the values being off
-            verdict.explanations = [e for e in verdict.explanations if "M13" not in e.tags]
-            verdict.explanations.insert(0, expl)
+        if "M13" in expl.tags:  # W left perturbed is the cause of the values being off:
+            verdict.explanations = [expl]  # named alone, not also as what the values equal
         else:
             verdict.explanations.append(expl)
     warning = warned(name, obs, _largest(inputs), low, _span(inputs))

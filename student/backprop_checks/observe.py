@@ -94,6 +94,10 @@ class Observation:
     #: per warning, the student's other function it was raised in ("" when raised in the
     #: called function itself or outside the student's code)
     warned_in: list[str] = field(default_factory=list)
+    #: the arrays the function reads from its globals (the notebook's namespace) instead of
+    #: taking them as arguments: [name, its shape as "(2, 4)"]; and its own parameters' names
+    globals_read: list[list[str]] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
 
 
 def _type_name(value: Any) -> str:
@@ -262,6 +266,31 @@ def _where(tb: traceback.StackSummary) -> str:
     return f"line {f.lineno}, in {f.name}" + (f": {line}" if line else "")
 
 
+def _code_names(code: Any) -> set[str]:
+    """The global (and attribute) names a code object and the code nested in it refer to."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if type(const) is type(code):
+            out |= _code_names(const)
+    return out
+
+
+def _globals_read(fn: Any) -> tuple[list[list[str]], list[str]]:
+    """([name, shape] of every numpy array fn's code reads from its globals, fn's parameter
+    names): a notebook function that reads the notebook's X where its argument is due."""
+    code = getattr(fn, "__code__", None)
+    glb = getattr(fn, "__globals__", None)
+    if type(code) is not type(_globals_read.__code__) or type(glb) is not dict:
+        return [], []
+    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    found = []
+    for ref in sorted(_code_names(code)):
+        value = glb.get(ref)
+        if type(value) is _ndarray:
+            found.append([ref, str(tuple(int(s) for s in value.shape))])
+    return found, params
+
+
 def observe(
     fn: Any,
     args: list[Any],
@@ -285,6 +314,10 @@ def observe(
     pristine = [_copy_arg(a) for a in args]
     private = [_copy_arg(a) for a in args]
     obs = Observation(name=name, case_id=case_id)
+    try:
+        obs.globals_read, obs.params = _globals_read(fn)
+    except Exception:  # noqa: BLE001 - a strange object: nothing to report
+        pass
     out, err = io.StringIO(), io.StringIO()
     caught: list[tuple[str, str, str]] = []
     here = sys._getframe()

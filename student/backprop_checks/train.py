@@ -221,9 +221,10 @@ def judge_train(
             v.explanations.append(error_explanation(name, obs, sound))
             continue
         params, losses, err = _train_returned(case, obs.returned)
-        for arg, change in obs.mutated.items():
+        if obs.mutated:  # the root cause of whatever else differs: named first and alone
             v.ok = False
-            v.explanations.append(diagnose.explain_mutation(name, arg, change))
+            v.explanations = [_changed_data(name, obs.mutated)]
+            continue
         warning = warned(name, obs)
         if warning is not None:
             v.ok = False
@@ -247,6 +248,7 @@ def judge_train(
         start = _replayed(case, 0, by_id)
         after = _replayed(case, 1, by_id)
         found: list[Explanation] = []
+        first_only = False
         if start is not None:
             expl = _start_explanation(case, start, truth)
             if expl is not None:
@@ -261,6 +263,7 @@ def judge_train(
                     final, own = truth.descent(case, start, lr) or (None, None)
                     if factor is None and own is not None:
                         losses, own = losses[:1], own[:2]  # only the first is known
+                        first_only = True
         if own is None:  # a run this package does not hold: named at grading time
             found.append(Explanation(
                 (),
@@ -272,7 +275,10 @@ def judge_train(
             recorded, shown = _record_explanation(case, losses, own)
             if recorded is not None:
                 found.append(recorded)
-                v.shown.append(("losses", shown, losses))
+                if first_only:  # one number compared, whatever the epochs: shown as one
+                    v.shown.append(("losses[0]", shown[:1].reshape(()), losses[:1].reshape(())))
+                else:
+                    v.shown.append(("losses", shown, losses))
         if not found:
             if losses[-1] > losses[0]:
                 found.append(diagnose.explanation(
@@ -291,6 +297,20 @@ def judge_train(
                 ))
         v.explanations[:0] = found
     return result_of(name, cases, verdicts, hidden)
+
+
+def _changed_data(name: str, mutated: dict[str, float]) -> Explanation:
+    """M11 for a train that changes its arguments (X, Y): the run is then made on other data
+    than the caller's, so nothing else about it can be read."""
+    changed = " and ".join(mutated)
+    size = max(mutated.values())
+    by = "its shape or type" if size == float("inf") else f"entries by up to {size:.3g}"
+    text = (
+        f"{changed} {'was' if len(mutated) == 1 else 'were'} changed in place ({by}): the "
+        f"caller's {changed} is changed, and the run trained on other data than it was "
+        "given, so its losses and parameters are not compared until this is fixed."
+    )
+    return diagnose.explanation(("M11",), text, name)
 
 
 def _start_shapes(case: _cases.Case, by_id: dict) -> Explanation | None:

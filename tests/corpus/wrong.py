@@ -281,6 +281,62 @@ def numerical_gradient_unrestored(fn, W, eps=1e-5):
     return grad
 
 
+# Wrong answers whose messages once misled (issue 21): what each must be called is held in
+# tests/test_verdicts.py.
+
+
+def numerical_gradient_no_copy_no_restore(fn, W, eps=1e-5):
+    grad = np.zeros_like(W)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        f_plus = fn(W)
+        W[ix] -= 2 * eps
+        f_minus = fn(W)
+        grad[ix] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def train_centres_X_in_place(X, Y, n_hidden, lr, epochs, seed=0):
+    X -= X.mean(axis=0)  # changes the caller's X
+    p, losses = _init(X, Y, n_hidden, seed), []
+    for _ in range(epochs):
+        losses.append(_loss(X, Y, p))
+        g = _grads(X, Y, p)
+        p = {k: v - lr * g[k] for k, v in p.items()}
+    return p, losses
+
+
+def output_delta_over_n(Y_hat, Y):
+    return (Y_hat - Y) * Y_hat * (1 - Y_hat) / len(Y)
+
+
+def df_dz_list(x, z):
+    if np.ndim(x) == 0:
+        return 3 * x**2 + 4 * x * z
+    return [3 * a**2 + 4 * a * b for a, b in zip(x, z, strict=True)]
+
+
+def backprop_biases_swapped(X, Y, W1, b1, W2, b2):
+    g = _grads(X, Y, {"W1": W1, "b1": b1, "W2": W2, "b2": b2})
+    return {"W1": g["W1"], "b1": g["b2"], "W2": g["W2"], "b2": g["b1"]}
+
+
+# The notebook's example network of 03, as globals a forward can read by mistake.
+X = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0]])
+W1 = np.array([[0.2, -0.1], [0.1, 0.3], [-0.2, 0.1], [0.05, -0.2]])
+b1, W2, b2 = np.array([0.1, -0.1]), np.array([[0.5], [-0.4]]), np.array([0.2])
+
+
+def forward_reads_globals(x, w1, bias1, w2, bias2):
+    H = _sig(X @ W1 + b1)
+    return H, _sig(H @ W2 + b2)
+
+
+def forward_reads_global_weights(X_in, W1_in, b1_in, W2_in, b2_in):
+    H = _sig(X_in @ W1 + b1)  # raises: X_in (5, 3) @ the global W1 (4, 2)
+    return H, _sig(H @ W2 + b2)
+
+
 # (function, answer, the tag its message must name, hidden flavour?)
 WRONG = [
     ("grad_W2", grad_W2_transposed, "M1", False),
@@ -316,4 +372,7 @@ WRONG = [
     ("numerical_derivative", numerical_derivative_forward, "M13", False),
     ("numerical_gradient", numerical_gradient_forward, "M13", False),
     ("numerical_gradient", numerical_gradient_unrestored, "M13", False),
+    ("numerical_gradient", numerical_gradient_no_copy_no_restore, "M13", True),
+    ("train", train_centres_X_in_place, "M11", False),
+    ("output_delta", output_delta_over_n, "M5", True),
 ]

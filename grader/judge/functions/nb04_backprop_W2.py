@@ -19,6 +19,17 @@ OUTPUT_M7 = (
     "the output error signal carries the sigmoid's derivative: multiply (Y_hat - Y) "
     "elementwise by Y_hat * (1 - Y_hat)."
 )
+#: An error signal (delta2, delta1) divided by n: named as that, not as a mean over a sum
+#: (a delta has one row per sample and sums nothing).
+DELTA_M5_TITLE = "divided by the number of samples: the loss is a sum over the samples, not a mean"
+
+
+def delta_m5_hint(formula: str) -> str:
+    """Where to look when an error signal (`formula`) is divided by n."""
+    return (
+        f"{formula} is computed sample by sample: one row per sample, nothing summed and "
+        "nothing divided; the course's loss sums over the samples, so no 1/n appears anywhere."
+    )
 
 
 def gradient_of(param: str):
@@ -75,9 +86,11 @@ output_delta = Function(
     hint="delta2 = (Y_hat - Y) * Y_hat * (1 - Y_hat), elementwise, shape (n, o).",
     tag_hints={
         "M1": "delta2 is elementwise in Y_hat and Y, so it has their shape (n, o): no .T.",
+        "M5": delta_m5_hint("delta2 = (Y_hat - Y) * Y_hat * (1 - Y_hat)"),
         "M6": OUTPUT_M6,
         "M7": OUTPUT_M7,
     },
+    titles={"M5": DELTA_M5_TITLE},
     visible=network_visible,
     hidden=network_hidden,
     expected=_output_delta_expected,

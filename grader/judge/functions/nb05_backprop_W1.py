@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from grader.judge import netmath, numeric
-from grader.judge.functions.nb04_backprop_W2 import gradient_of, unsummed
+from grader.judge.functions.nb04_backprop_W2 import (
+    DELTA_M5_TITLE,
+    delta_m5_hint,
+    gradient_of,
+    unsummed,
+)
 from grader.judge.functions.record import Function, Variant, nd
 from grader.judge.inputs import (
     XOR_SEEDS,
@@ -59,7 +64,9 @@ hidden_delta = Function(
     tag_hints={
         "M1": "write the shapes under each factor: delta2 (n, o) times W2^T (o, h) gives "
         "(n, h), like H; move the .T to the factor that needs it.",
+        "M5": delta_m5_hint("delta1 = (delta2 @ W2.T) * H * (1 - H)"),
     },
+    titles={"M5": DELTA_M5_TITLE},
     visible=network_visible,
     hidden=network_hidden,
     expected=_hidden_delta_expected,
@@ -165,6 +172,15 @@ def _backprop_variants(component: str, inputs: dict[str, Any], net: dict) -> lis
                     parts.append("Z1 in dL/dW2 where H is due")
                 formula = "the gradient computed with " + "; ".join(parts)
                 out.append(Variant(tuple(dict.fromkeys(tags)), formula, "", g[component]))
+    other = {"W1": "W2", "W2": "W1", "b1": "b2", "b2": "b1"}[component]
+    first, second = sorted((component, other))
+    out.append(Variant(
+        (),
+        f"dL/d{other}",
+        f'the gradients of {first} and {second} are swapped: the key "{component}" is for '
+        f"dL/d{component}",
+        _variant_gradients(net)[other],
+    ))  # fmt: skip
     if component in ("b1", "b2"):
         delta = _variant_gradients(net)
         key = "delta1" if component == "b1" else "delta2"
