@@ -92,7 +92,9 @@ def test_train_losses_twice_the_loss_name_m4_and_one_over_n_names_m5():
 
 
 def numerical_gradient_nudge_back(fn, W, eps=1e-5):
-    """The common in-place nudge: +eps, -2 eps, +eps leaves W changed by a few ulps."""
+    """The common in-place nudge: +eps, -2 eps, +eps leaves W changed by a few ulps (an
+    integer W is made float first: its own entries cannot take a nudge of eps)."""
+    W = np.asarray(W, dtype=float)
     grad = np.zeros(W.shape)
     for ix in np.ndindex(W.shape):
         W[ix] += eps
@@ -647,9 +649,10 @@ def _numerical_derivative_forward(g, x, eps=1e-5):
 def test_numerical_derivative_m13_talks_about_x_not_w():
     passed, tags, message = _verdict("numerical_derivative", _numerical_derivative_forward)
     assert (passed, tags) == (False, ["M13"]), message
-    assert message.splitlines()[0].startswith(
+    assert message.splitlines()[0] == (
         "numerical_derivative: [M13] a numerical derivative off by O(eps): a forward "
-        "difference where the central one is due: your answer is off by"
+        "difference where the central one is due: your answer equals the forward difference "
+        "(g(x + eps) - g(x)) / eps."
     )
     assert message.splitlines()[-1] == (
         "Where to look: use the central difference (g(x + eps) - g(x - eps)) / (2 * eps), not "
@@ -965,3 +968,81 @@ def test_a_forward_that_reads_the_notebooks_globals_is_told_about_its_arguments(
         "(1,), not an argument: its def line is forward(X_in, W1_in, b1_in, W2_in, b2_in)"
     )
     assert message.splitlines()[-1].startswith(hint)
+
+
+# ---------------------------------------------- an integer W (issue 21, item 4)
+
+
+def test_the_visible_and_hidden_checks_have_an_integer_w():
+    from backprop_checks.cases import visible_cases
+
+    student = [c["args"]["W"].dtype.kind for c in visible_cases("numerical_gradient")]
+    assert student[-1] == "i" and student[:-1] == ["f"] * (len(student) - 1)
+    hidden = [c for c in cases.hidden_cases("numerical_gradient") if c["kind"] == "hidden"]
+    assert [c["args"]["W"].dtype.kind for c in hidden].count("i") == 1
+    W = next(c["args"]["W"] for c in hidden if c["args"]["W"].dtype.kind == "i")
+    assert W[0] == 0 and W[1] > 0 and W[2] < 0  # every way a cast cuts a nudge
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_copy_that_keeps_an_integer_dtype_fails_and_is_named(hidden):
+    passed, tags, message = _verdict(
+        "numerical_gradient", wrong.numerical_gradient_integer_copy, hidden
+    )
+    assert (passed, tags) == (False, []), message
+    lines = message.splitlines()
+    assert lines[0].startswith(
+        "numerical_gradient: your answer equals the central differences taken on an integer "
+        "copy of W, stored in an integer array (W holds integers (int64), and W.copy() (or "
+        "nudging W itself) keeps that dtype, as does np.zeros_like(W)"
+    ), lines[0]
+    assert "np.array(W, dtype=float)" in lines[0] and "np.zeros(W.shape)" in lines[0]
+    assert lines[1] == (
+        "  on visible example 3 (W of integers); inputs: fn = a quadratic function of W, "
+        "W (2, 2) of integers (int64)."
+    )
+    passed, tags, message = _verdict(
+        "numerical_gradient", wrong.numerical_gradient_integer_result, hidden
+    )
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0].startswith(
+        "numerical_gradient: your answer equals the slopes cut to whole numbers (W holds "
+        "integers (int64), and np.zeros_like(W) keeps that dtype"
+    )
+
+
+def test_nudging_an_integer_w_itself_is_named_as_that_first_and_alone():
+    passed, tags, message = _verdict(
+        "numerical_gradient", wrong.numerical_gradient_nudges_integer_w
+    )
+    assert (passed, tags) == (False, ["M11"]), message
+    assert message.splitlines()[0] == (
+        "numerical_gradient: [M11] your function changed its inputs: W holds integers (int64) "
+        "here and your function nudged W itself: W[ix] + eps and W[ix] - eps were cut back to "
+        "whole numbers, so the slopes are not slopes, and W was left changed (entries by up "
+        "to 1)."
+    )
+    assert "values differ" not in message
+
+
+# ---------------------------------------------- a bad step (issue 21, item 5)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    "fn", wrong.numerical_derivative_bad_steps + wrong.numerical_gradient_bad_steps,
+    ids=lambda fn: fn.__name__,
+)
+def test_a_central_difference_with_a_bad_step_is_named_as_a_bad_step(fn, hidden):
+    name = fn.__name__.split("_step_")[0]
+    h = float(fn.__name__.split("_step_")[1])
+    passed, tags, message = _verdict(name, fn, hidden)
+    assert (passed, tags) == (False, []), message
+    head = message.splitlines()[0]
+    plural = "s" if name == "numerical_gradient" else ""
+    assert head.startswith(
+        f"{name}: your answer equals the central difference{plural} with step h = {h:g} (a step "
+        f"{'larger' if h > 1e-5 else 'smaller'} than the eps it is given (1e-05)"
+    ), head
+    assert "forward" not in message and "[M13]" not in message
+    assert head.endswith("use eps as the step).")

@@ -88,8 +88,16 @@ def _numbered(name: str, kind: str, examples: list[Example]) -> list[Case]:
         else:
             label = f"randomised inputs ({ex.label})"
         args = {key: ex.args[key] for key in order if key in ex.args}  # in call order
+        context = ex.context
+        dtypes = {
+            key: str(v.dtype)
+            for key, v in args.items()
+            if isinstance(v, np.ndarray) and v.dtype != np.float64
+        }
+        if dtypes:  # kept as data: the handout stores every array's numbers as floats
+            context = {**context, "dtypes": dtypes}
         case = {"name": name, "id": f"{kind}-{k}", "kind": kind, "label": label, "args": args,
-                "context": ex.context}  # fmt: skip
+                "context": context}  # fmt: skip
         out.append(case)
         if ex.replays:
             out.extend(replay_cases(case))

@@ -188,12 +188,9 @@ def explain_values(
     number on one example are told apart by the others). variants: see `candidates`.
     """
     label = "" if component == "result" else f"{component}: "
-    for cand in candidates(name, component, inputs, context, expected, list(variants)):
-        if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
-            continue
-        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
-                                                            others or []):  # fmt: skip
-            return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
+    known = known_mistake(name, component, inputs, context, expected, got, others, variants)
+    if known is not None:
+        return known
     if got.shape != expected.shape:
         squeezed = _squeezed(name, component, inputs, expected, got)
         if squeezed is not None:
@@ -212,6 +209,28 @@ def explain_values(
             where = f" (for the input {float(first):g})"
         return explanation(tags, f"{label}your answer contains nan or inf{where}.", name)
     return explanation((), f"{label}the values differ ({largest_difference(expected, got)}).", name)
+
+
+def known_mistake(
+    name: str,
+    component: str,
+    inputs: dict[str, Any],
+    context: dict[str, Any],
+    expected: np.ndarray,
+    got: np.ndarray,
+    others: list[Seen] | None = None,
+    variants: list[Variant] = (),
+) -> Explanation | None:
+    """"your answer equals <a known wrong answer>" when one explains the returned array on
+    this case and on every other (see `explain_values`), else None."""
+    label = "" if component == "result" else f"{component}: "
+    for cand in candidates(name, component, inputs, context, expected, list(variants)):
+        if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
+            continue
+        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
+                                                            others or []):  # fmt: skip
+            return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
+    return None
 
 
 def _squeezed(

@@ -127,6 +127,8 @@ def input_shapes(case: Case) -> str:
                 parts.append(f"{key} = a cubic polynomial")
             else:
                 parts.append(f"{key} = a quadratic function of W")
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            parts.append(f"{key} {value.shape} of integers ({value.dtype})")
         elif isinstance(value, np.ndarray):
             parts.append(f"{key} {value.shape}")
         else:
@@ -157,6 +159,8 @@ def _as_case(name: str, record: dict[str, Any]) -> Case:
     for value in case["args"].values():  # shapes are tuples, as in the instructor's cases
         if is_callable_desc(value) and "shape" in value:
             value["shape"] = tuple(value["shape"])
+    for key, dtype in case["context"].get("dtypes", {}).items():  # an integer W, say
+        case["args"][key] = case["args"][key].astype(dtype)
     return case
 
 

@@ -333,9 +333,17 @@ def explain_helper_error(
 
 
 def explain_mutation(
-    name: str, arg: str, change: float, off_by: float | None = None, eps: float | None = None
+    name: str,
+    arg: str,
+    change: float,
+    off_by: float | None = None,
+    eps: float | None = None,
+    integer: str = "",
 ) -> Explanation:
     """An argument was changed (changes at rounding level are not recorded as changes): M11.
+
+    integer: the argument's integer dtype, if it has one: a nudged integer W cuts the nudges
+    to whole numbers, which explains wrong values (off_by not None) too.
 
     For the argument a numerical gradient nudges (its record's `nudges`: W), M13 as well when
     the answer is measured to be off by O(eps) (off_by: the largest error of the answer, None
@@ -344,6 +352,16 @@ def explain_mutation(
     """
     size = "its shape or type" if change == float("inf") else f"entries by up to {change:.3g}"
     spec = _functions.find(name)
+    if spec is not None and spec.nudges == arg and integer and off_by is not None:
+        return Explanation(
+            ("M11",),
+            f"W holds integers ({integer}) here and your function nudged W itself: W[ix] + eps "
+            "and W[ix] - eps were cut back to whole numbers, so the slopes are not slopes, and "
+            f"W was left changed ({size}).",
+            "work on a float copy, W = np.array(W, dtype=float): it takes the nudges of eps, "
+            "and the caller's W stays as it was.",
+            name,
+        )
     if spec is not None and spec.nudges == arg:
         measured = off_by is not None and eps is not None and off_by > 1e-3 * eps
         if measured and 0.1 * eps <= change <= 10 * eps:
@@ -431,16 +449,20 @@ def explain_warnings(
 
 
 def explain_eps(name: str, expected: np.ndarray, got: np.ndarray, eps: float) -> Explanation | None:
-    """M13 when a numerical derivative is off by about eps (not by rounding, not by much more)."""
+    """A numerical derivative off by about eps (not by rounding, not by much more) that no
+    known wrong answer explains (the forward difference is one, M13; a central difference
+    with another step, another): what was measured, with no tag claimed."""
     if got.shape != expected.shape or (got != got).any():
         return None
     err = float(abs(got - expected).max())
     scale = 1.0 + float(abs(expected).max())
     if 1e-3 * eps * scale < err < 50 * eps * scale:
-        return explanation(
-            ("M13",),
-            f"your answer is off by {err:.2g}, about eps = {eps:g}: "
-            "more than the central difference's error.",
+        return Explanation(
+            (),
+            f"your answer is off by {err:.2g}, far more than the central difference with "
+            f"eps = {eps:g} is (its error is of the order of eps^2 = {eps * eps:.0e}): a "
+            "one-sided difference, or a step other than eps?",
+            _functions.hint(name),
             name,
         )
     return None

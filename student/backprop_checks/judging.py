@@ -16,7 +16,7 @@ from backprop_checks import _trusted, diagnose
 from backprop_checks import cases as _cases
 from backprop_checks import functions as _functions
 from backprop_checks.blame import error_explanation, warned
-from backprop_checks.candidates import Seen, explain_values
+from backprop_checks.candidates import Seen, explain_values, known_mistake
 from backprop_checks.compare import close, inputs_of
 from backprop_checks.diagnose import Explanation
 from backprop_checks.extract import extract
@@ -107,10 +107,12 @@ def _judge_returned(
             verdict.shown.append((comp, exp, arr))
             continue
         variants = truth.variants(case, comp) if truth is not None else []
-        expl = explain_values(
-            name, comp, inputs, case["context"], exp, arr, (others or {}).get(comp, []), variants
+        seen = (others or {}).get(comp, [])
+        known = known_mistake(name, comp, inputs, case["context"], exp, arr, seen, variants)
+        expl = known or explain_values(
+            name, comp, inputs, case["context"], exp, arr, seen, variants
         )
-        if not expl.tags and _functions.get(name).numerical:
+        if known is None and _functions.get(name).numerical:
             eps = float(case["args"].get("eps", 1e-5))
             expl = diagnose.explain_eps(name, exp, arr, eps) or expl
         verdict.explanations.append(expl)
@@ -123,9 +125,11 @@ def _judge_returned(
     eps = float(case["args"].get("eps", 1e-5))
     for arg, change in obs.mutated.items():
         verdict.ok = False
-        expl = diagnose.explain_mutation(name, arg, change, off_by, eps)
-        if "M13" in expl.tags:  # W left perturbed is the cause of the values being off:
-            verdict.explanations = [expl]  # named alone, not also as what the values equal
+        value = case["args"].get(arg)
+        integer = str(value.dtype) if type(value) is _ndarray and value.dtype.kind in "iu" else ""
+        expl = diagnose.explain_mutation(name, arg, change, off_by, eps, integer)
+        if "M13" in expl.tags or integer and off_by is not None:  # the cause of the values
+            verdict.explanations = [expl]  # being off: named alone, not also what they equal
         else:
             verdict.explanations.append(expl)
     warning = warned(name, obs, _largest(inputs), low, _span(inputs))

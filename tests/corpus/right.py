@@ -41,7 +41,9 @@ def numerical_derivative_vectorised(g, x, eps=1e-5):
 
 
 def numerical_gradient_inplace(fn, W, eps=1e-5):
-    """CS231n style: nudge W itself, restore every entry."""
+    """CS231n style: nudge W itself (a float W; an integer one is made float first), restore
+    every entry."""
+    W = np.asarray(W, dtype=float)  # no copy of a float W: its own entries are nudged
     grad = np.zeros(W.shape)
     it = np.nditer(W, flags=["multi_index"])
     while not it.finished:

@@ -321,6 +321,78 @@ def backprop_biases_swapped(X, Y, W1, b1, W2, b2):
     return {"W1": g["W1"], "b1": g["b2"], "W2": g["W2"], "b2": g["b1"]}
 
 
+def numerical_gradient_integer_copy(fn, W, eps=1e-5):
+    W = W.copy()  # keeps an integer W's dtype: old + eps is cut back to a whole number
+    grad = np.zeros_like(W)
+    for ix in np.ndindex(W.shape):
+        old = W[ix]
+        W[ix] = old + eps
+        plus = fn(W)
+        W[ix] = old - eps
+        minus = fn(W)
+        W[ix] = old
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_integer_result(fn, W, eps=1e-5):
+    W_work = np.array(W, dtype=float)
+    grad = np.zeros_like(W)  # an integer W gives an integer result: every slope is cut
+    for ix in np.ndindex(W.shape):
+        old = W_work[ix]
+        W_work[ix] = old + eps
+        plus = fn(W_work)
+        W_work[ix] = old - eps
+        minus = fn(W_work)
+        W_work[ix] = old
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def numerical_gradient_nudges_integer_w(fn, W, eps=1e-5):
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        plus = fn(W)
+        W[ix] -= 2 * eps
+        minus = fn(W)
+        W[ix] += eps
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def _central_derivative_with_step(h):
+    def numerical_derivative(g, x, eps=1e-5):
+        return float((g(x + h) - g(x - h)) / (2 * h))
+
+    numerical_derivative.__name__ = f"numerical_derivative_step_{h:g}"
+    return numerical_derivative
+
+
+def _central_gradient_with_step(h):
+    def numerical_gradient(fn, W, eps=1e-5):
+        W = np.array(W, dtype=float)
+        grad = np.zeros_like(W)
+        for ix in np.ndindex(W.shape):
+            old = W[ix]
+            W[ix] = old + h
+            plus = fn(W)
+            W[ix] = old - h
+            minus = fn(W)
+            W[ix] = old
+            grad[ix] = (plus - minus) / (2 * h)
+        return grad
+
+    numerical_gradient.__name__ = f"numerical_gradient_step_{h:g}"
+    return numerical_gradient
+
+
+#: Central differences with a bad step in place of eps (too small: rounding; too large).
+BAD_STEPS = (1e-13, 1e-2, 0.1)
+numerical_derivative_bad_steps = [_central_derivative_with_step(h) for h in BAD_STEPS]
+numerical_gradient_bad_steps = [_central_gradient_with_step(h) for h in BAD_STEPS]
+
+
 # The notebook's example network of 03, as globals a forward can read by mistake.
 X = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0]])
 W1 = np.array([[0.2, -0.1], [0.1, 0.3], [-0.2, 0.1], [0.05, -0.2]])

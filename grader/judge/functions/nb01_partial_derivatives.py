@@ -108,11 +108,62 @@ df_dz = Function(
 
 # --------------------------------------------------------------------------- numerical
 
+#: The steps other than eps a central difference is named with (the notebook's plot of the
+#: error against the step spans 1e-13 to 1e-1).
+STEPS = tuple(10.0**-k for k in range(1, 16))
+
+
+def _numeric(args: dict[str, Any], label: str = "") -> Example:
+    """An example of a finite difference: its context holds the function (as data) and the
+    step, for the known wrong answers (`_derivative_variants`, `_gradient_variants`)."""
+    fn = args.get("g", args.get("fn"))
+    return Example(args, label, context={"callable": fn, "eps": float(args.get("eps", EPS))})
+
+
+def _step_gloss(h: float, eps: float, difference: str) -> str:
+    """Why a central difference with step h, where eps is due, is off."""
+    if h > eps:
+        return (
+            f"a step larger than the eps it is given ({eps:g}): the central difference's "
+            "error grows like the step squared; use eps as the step"
+        )
+    return (
+        f"a step smaller than the eps it is given ({eps:g}): {difference} then cancels most "
+        "of its digits, a rounding error that grows like 1e-16 / h; use eps as the step"
+    )
+
+
+def _off(value: float | np.ndarray, exact: float | np.ndarray) -> bool:
+    """Whether a finite difference is told apart from the exact slope (the check's rounding
+    allowance: 1e-7 of the slope's size)."""
+    scale = 1.0 + float(np.max(np.abs(exact)))
+    return float(np.max(np.abs(np.asarray(value) - exact))) > 1e-7 * scale
+
+
+def _other_step(h: float, eps: float) -> bool:
+    return abs(h - eps) > 1e-9 * eps
+
+
+def _derivative_variants(component: str, inputs: dict[str, Any], context: dict) -> list[Variant]:
+    g, eps = build_callable(context["callable"]), float(context["eps"])
+    x = float(inputs["x"])
+    out = [Variant(("M13",), "the forward difference (g(x + eps) - g(x)) / eps", "",
+                   nd((g(x + eps) - g(x)) / eps))]  # fmt: skip
+    exact = g.derivative(x)
+    for h in STEPS:
+        value = (g(x + h) - g(x - h)) / (2 * h)
+        if _other_step(h, eps) and _off(value, exact):
+            gloss = _step_gloss(h, eps, "g(x + h) - g(x - h)")
+            out.append(Variant((), f"the central difference with step h = {h:g}", gloss, nd(value)))
+    return out
+
 
 def _derivative_visible(rng: np.random.Generator) -> list[Example]:
     return [
-        Example({"g": {"callable": "poly", "coeffs": np.array([1.0, -2.0, 0.0, 1.0])}, "x": 1.5}),
-        Example({"g": {"callable": "poly", "coeffs": np.array([0.0, 3.0, 0.5, -0.25])}, "x": -0.4}),
+        _numeric({"g": {"callable": "poly", "coeffs": np.array([1.0, -2.0, 0.0, 1.0])}, "x": 1.5}),
+        _numeric(
+            {"g": {"callable": "poly", "coeffs": np.array([0.0, 3.0, 0.5, -0.25])}, "x": -0.4}
+        ),
     ]
 
 
@@ -126,15 +177,82 @@ def _derivative_hidden(rng: np.random.Generator) -> list[Example]:
         args: dict[str, Any] = {"g": {"callable": "poly", "coeffs": coeffs}, "x": x}
         if eps is not None:
             args["eps"] = eps
-        out.append(Example(args, "a cubic" + (f", eps={eps}" if eps else "")))
+        out.append(_numeric(args, "a cubic" + (f", eps={eps}" if eps else "")))
     return out
+
+
+def _central(fn, W: np.ndarray, h: float) -> np.ndarray:
+    """The central differences of fn with step h, nudging a copy of W of W's own dtype (an
+    integer W's nudges are cut to whole numbers, as in a student's W.copy())."""
+    work, out = W.copy(), np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        old = work[ix]
+        work[ix] = old + h
+        up = fn(work)
+        work[ix] = old - h
+        down = fn(work)
+        work[ix] = old
+        out[ix] = (up - down) / (2 * h)
+    return out
+
+
+def _gradient_variants(component: str, inputs: dict[str, Any], context: dict) -> list[Variant]:
+    fn, eps = build_callable(context["callable"]), float(context["eps"])
+    W = np.asarray(inputs["W"])
+    Wf = W.astype(float)
+    forward = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        nudged = Wf.copy()
+        nudged[ix] += eps
+        forward[ix] = (fn(nudged) - fn(Wf)) / eps
+    out = [Variant(("M13",), "the forward differences (fn(W + eps) - fn(W)) / eps", "", forward)]
+    exact = fn.gradient(Wf)
+    for h in STEPS:
+        value = _central(fn, Wf, h)
+        if _other_step(h, eps) and _off(value, exact):
+            gloss = _step_gloss(h, eps, "fn(W + h) - fn(W - h)")
+            out.append(Variant((), f"the central differences with step h = {h:g}", gloss, value))
+    if W.dtype.kind in "iu":  # an integer W: the copy and the result keep its dtype
+        kept = f"W holds integers ({W.dtype}), and W.copy() (or nudging W itself) keeps that dtype"
+        on_int = _central(fn, W, eps)
+        out.append(Variant(
+            (),
+            "the central differences taken on an integer copy of W",
+            f"{kept}: old + eps is cut back to a whole number, so each nudge moves the entry "
+            "by 0 or 1, not by eps; work on np.array(W, dtype=float)",
+            on_int,
+        ))  # fmt: skip
+        if _off(np.trunc(on_int), on_int):
+            out.append(Variant(
+                (),
+                "the central differences taken on an integer copy of W, stored in an integer "
+                "array",
+                f"{kept}, as does np.zeros_like(W): old + eps is cut back to a whole number "
+                "and so is every slope; work on np.array(W, dtype=float) and store the slopes "
+                "in np.zeros(W.shape)",
+                np.trunc(on_int),
+            ))  # fmt: skip
+        out.append(Variant(
+            (),
+            "the slopes cut to whole numbers",
+            f"W holds integers ({W.dtype}), and np.zeros_like(W) keeps that dtype: every slope "
+            "stored in it lost its fraction; store the slopes in np.zeros(W.shape), a float array",
+            np.trunc(_central(fn, Wf, eps)),
+        ))  # fmt: skip
+    return out
+
+
+#: An integer W of the visible examples: zeros, positive and negative entries.
+INTEGER_W = np.array([[2, 0], [-1, 3]])
 
 
 def _gradient_visible(rng: np.random.Generator) -> list[Example]:
     out = []
     for shape in ((2, 3), (3,)):
         fn = quadratic_desc(rng, shape, rounded=True)
-        out.append(Example({"fn": fn, "W": rounded_normal(rng, shape)}))
+        out.append(_numeric({"fn": fn, "W": rounded_normal(rng, shape)}))
+    fn = quadratic_desc(rng, INTEGER_W.shape, rounded=True)
+    out.append(_numeric({"fn": fn, "W": INTEGER_W.copy()}, "W of integers"))
     return out
 
 
@@ -152,7 +270,11 @@ def _gradient_hidden(rng: np.random.Generator) -> list[Example]:
         args: dict[str, Any] = {"fn": fn, "W": rng.normal(size=shape)}
         if eps is not None:
             args["eps"] = eps
-        out.append(Example(args, f"W {shape}" + (f", eps={eps}" if eps else "")))
+        out.append(_numeric(args, f"W {shape}" + (f", eps={eps}" if eps else "")))
+    fn = quadratic_desc(rng, (3,), rounded=False)
+    # a zero, a positive and a negative entry: every way a cast to integers cuts a nudge
+    W = np.array([0, rng.integers(1, 4), -rng.integers(1, 4)], dtype=np.int64)
+    out.append(_numeric({"fn": fn, "W": W}, f"W {W.shape} of integers"))
     return out
 
 
@@ -182,6 +304,7 @@ numerical_derivative = Function(
     },
     visible=_derivative_visible,
     hidden=_derivative_hidden,
+    variants=_derivative_variants,
     expected=lambda case: build_callable(case["args"]["g"]).derivative(case["args"]["x"]),
     hidden_truth="expected",  # the exact derivative: stricter than any finite difference
     wrong={"M13": "return float((g(x + eps) - g(x)) / eps)"},
@@ -198,8 +321,9 @@ numerical_gradient = Function(
     about="dfn/dW by central differences, one entry of W at a time",
     numerical=True,
     nudges="W",
-    hint="nudge one entry of W at a time by +eps and -eps, restore it, and store the central "
-    "difference at that entry.",
+    hint="work on a float copy, np.array(W, dtype=float) (W may hold integers); nudge one "
+    "entry at a time by +eps and -eps, restore it, and store the central difference at that "
+    "entry in a float array.",
     argument_hint="check the arguments in the docstring: fn takes an array shaped like W and "
     "returns a float; W is a numpy array of any shape.",
     tag_hints={
@@ -209,6 +333,7 @@ numerical_gradient = Function(
     },
     visible=_gradient_visible,
     hidden=_gradient_hidden,
+    variants=_gradient_variants,
     expected=lambda case: build_callable(case["args"]["fn"]).gradient(case["args"]["W"]),
     hidden_truth="expected",  # the exact gradient of the quadratic
     wrong={
