@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from notebook_tools import printed
 
@@ -50,3 +51,22 @@ def test_demonstrations_show_what_the_prose_says(executed_source, assignment: st
         assert len(errors) == 4 and all(float(e) < 1e-7 for e in errors), errors
         best = dict(re.findall(r"(forward|central): best error (\S+)", printed(nb)))
         assert float(best["central"]) * 100 < float(best["forward"]), best
+        _summary_says_what_the_plot_shows(nb)
+
+
+def _summary_says_what_the_plot_shows(nb) -> None:
+    """01's summary: the central error is about 1e-11 at the default eps = 1e-5 and at its
+    best a few times 1e-7 (as printed under the plot); rounding takes over below about 1e-7."""
+    line = re.search(r"central: best error (\S+) at eps = (\S+)", printed(nb, "plot-error-vs-eps"))
+    error, at = float(line[1]), float(line[2])
+    summary = next(c.source for c in nb.cells if c.get("id") == "summary")
+    assert "below about $10^{-5}$" not in summary
+    assert "at $\\varepsilon = 10^{-5}$" in summary and "a few times $10^{-7}$" in summary
+    assert 1e-7 <= at < 1e-6 and error < 1e-11, (error, at)
+    cell = next(c for c in nb.cells if c.get("id") == "plot-error-vs-eps")
+
+    def central(g, x, eps):
+        return float((g(x + eps) - g(x - eps)) / (2 * eps))
+
+    at_default = abs(central(np.sin, 1.0, 1e-5) - np.cos(1.0))
+    assert 1e-12 < at_default < 1e-10 and "np.logspace(-13, -1, 61)" in cell.source

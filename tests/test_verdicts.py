@@ -1046,3 +1046,59 @@ def test_a_central_difference_with_a_bad_step_is_named_as_a_bad_step(fn, hidden)
     ), head
     assert "forward" not in message and "[M13]" not in message
     assert head.endswith("use eps as the step).")
+
+
+# --------------------------------- what the prose says is checked (issue 21, item 6)
+
+
+def _prose(assignment: str, cell_id: str) -> str:
+    import nbformat
+
+    from grader import course
+
+    path = course.REPO_ROOT / "source" / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    return " ".join(next(c.source for c in nb.cells if c.get("id") == cell_id).split())
+
+
+def _numerical_derivative_four_calls(g, x, eps=1e-5):
+    first = (g(x + eps) - g(x - eps)) / (2 * eps)
+    again = (g(x + eps) - g(x - eps)) / (2 * eps)
+    return float((first + again) / 2)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_derivative_prose_promises_only_what_is_checked(hidden):
+    """The task asks for the central difference's value; how often g is called is not graded
+    (four calls give the same number), and the prose says so instead of 'exactly twice'."""
+    passed, _, message = _verdict("numerical_derivative", _numerical_derivative_four_calls, hidden)
+    assert passed, message
+    prose = _prose("01_partial_derivatives", "numerical-derivative-task")
+    assert "exactly twice" not in prose
+    assert "The tests compare the number you return with the exact slope" in prose
+    assert "use the `eps` you are given as the step" in prose
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_train_prose_says_which_losses_the_tests_read(hidden):
+    """losses: a list of floats, a tuple or a 1-d numpy array of them (each entry checked),
+    as the contract in notebook 05 now says; anything else fails."""
+
+    def as_(kind):
+        def train(X, Y, n_hidden, lr, epochs, seed=0):
+            params, losses = reference.train(X, Y, n_hidden, lr, epochs, seed)
+            return params, kind(losses)
+
+        return train
+
+    for kind in (list, tuple, np.array):
+        passed, _, message = _verdict("train", as_(kind), hidden)
+        assert passed, (kind, message)
+    passed, _, message = _verdict("train", as_(lambda v: {t: x for t, x in enumerate(v)}), hidden)
+    assert not passed and "losses: expected a list, got a dict" in message, message
+    prose = _prose("05_backprop_W1", "train-md")
+    assert "one Python `float` per epoch" not in prose
+    assert (
+        "`losses` has one number per epoch: a list of floats (the tests read a tuple or a 1-d "
+        "numpy array of floats the same way, and check every entry)"
+    ) in prose
