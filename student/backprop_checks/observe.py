@@ -278,9 +278,10 @@ def _code_names(code: Any) -> set[str]:
 def _globals_read(fn: Any) -> tuple[list[list[str]], list[str]]:
     """([name, shape] of every numpy array fn's code reads from its globals, fn's parameter
     names): a notebook function that reads the notebook's X where its argument is due."""
-    code = getattr(fn, "__code__", None)
-    glb = getattr(fn, "__globals__", None)
-    if type(code) is not type(_globals_read.__code__) or type(glb) is not dict:
+    if type(fn) is not type(_globals_read):  # a plain function: its attributes run no code
+        return [], []
+    code, glb = fn.__code__, fn.__globals__
+    if type(glb) is not dict:
         return [], []
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     found = []
