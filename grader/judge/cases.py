@@ -11,7 +11,9 @@ A case is a plain dict that pickles and crosses a process boundary::
 
 Each function's record (`grader.judge.functions`) draws its examples; this module numbers
 and labels them: the visible ones from numpy.random.default_rng(2024), the hidden ones from
-default_rng([seed, the function's place in FUNCTIONS]). An argument that is a function
+default_rng([seed, the function's place in FUNCTIONS]). An argument array of another dtype
+than float64 (an integer W) is named in the case's context, {"dtypes": {"W": "int64"}}, so the
+student package's visible cases (stored as floats) get it back. An argument that is a function
 (numerical_derivative's `g`) is described by data (`grader.judge.inputs`); `build_args(case)`
 turns a case into the call's positional arguments. This module never imports
 `grader.judge.reference`.
