@@ -1102,3 +1102,24 @@ def test_train_prose_says_which_losses_the_tests_read(hidden):
         "`losses` has one number per epoch: a list of floats (the tests read a tuple or a 1-d "
         "numpy array of floats the same way, and check every entry)"
     ) in prose
+
+
+def _numerical_gradient_forward_in_place(fn, W, eps=1e-5):
+    f0 = fn(W)
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        W[ix] += eps
+        grad[ix] = (fn(W) - f0) / eps
+        W[ix] -= eps
+    return grad
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_mistake_is_named_from_the_float_cases_though_an_integer_w_fails_too(hidden):
+    """A forward difference nudging W itself is also nonsense on the integer W: the forward
+    difference is still named on the float cases (cases are read with those alike)."""
+    passed, tags, message = _verdict(
+        "numerical_gradient", _numerical_gradient_forward_in_place, hidden
+    )
+    assert (passed, tags) == (False, ["M13"]), message
+    assert "your answer equals the forward differences (fn(W + eps) - fn(W)) / eps." in message

@@ -233,11 +233,21 @@ def judge(
             seen = _seen(name, cases, observations, expected, truth)
             verdicts = []
             for i, (case, obs) in enumerate(zip(cases, observations, strict=True)):
-                others = {comp: [s for j, s in rows if j != i] for comp, rows in seen.items()}
+                others = {
+                    comp: [s for j, s in rows if j != i and _alike(cases[j], case)]
+                    for comp, rows in seen.items()
+                }
                 verdicts.append(
                     _judge_case(name, case, obs, expected[i], others, truth, sound)
                 )
             return result_of(name, cases, verdicts, hidden)
+
+
+def _alike(a: _cases.Case, b: _cases.Case) -> bool:
+    """Whether two cases' arguments have the same dtypes (float64 unless the context names
+    another, an integer W): a mistake is named from the cases alike, since an integer W makes
+    its own mistakes (a copy that keeps its dtype) on top of any other."""
+    return a["context"].get("dtypes", {}) == b["context"].get("dtypes", {})
 
 
 def _seen(
