@@ -59,9 +59,11 @@ def _judge_case(
     inputs = inputs_of(case)
     verdict = _judge_returned(name, case, obs, expected, inputs, others, truth, sound)
     read = _globals_of_the_course(name, obs)
-    if not verdict.ok and read:  # the likely root cause: named first, with its hint
+    if not verdict.ok and read:  # the root cause: named first, with its hint; a mistake
+        # named by comparing values made from other arrays than the check's is no finding
         args = _cases.SIGNATURES[name]
-        verdict.explanations.insert(0, diagnose.explain_globals(name, read, obs.params, args))
+        rest = [e for e in verdict.explanations if not e.tags]
+        verdict.explanations = [diagnose.explain_globals(name, read, obs.params, args), *rest]
     return verdict
 
 
