@@ -287,7 +287,7 @@ def test_the_toy_is_appended_to_assignments_however_they_are_written(tmp_path: P
     ("change", "said"),
     [
         ({"result": "elementwize"}, "result 'elementwize' is not one of elementwise, float, array"),
-        ({"tag_hints": {"M14": "x"}}, "['M14'] are not misconceptions (M1-M13)"),
+        ({"tag_hints": {"M99": "x"}}, "['M99'] are not misconceptions (M1-"),
         ({"nudges": "W"}, "nudges names 'W', not an argument"),
         ({"hidden_truth": "solution"}, "hidden_truth is 'reference' or 'expected'"),
         ({"components": ("a", "b")}, "has the one component 'result': leave components out"),
