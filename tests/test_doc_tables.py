@@ -5,6 +5,8 @@ rewrites the generated tables)."""
 
 from __future__ import annotations
 
+import re
+
 from grader.course import ASSIGNMENTS
 from grader.handout.build import student_readme
 from tests import doc_tables
@@ -57,3 +59,37 @@ def test_the_contract_page_is_held_to_the_records_and_the_misconceptions(monkeyp
     more = [*functions_of(last), "new_function"]
     monkeypatch.setattr(doc_tables, "functions_of", lambda a: more if a == last else [])
     assert any("new_function" in p for p in doc_tables.signature_problems())
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to -."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_relative_link_of_the_docs_reaches_a_file_and_heading():
+    """README.md and docs/ link each other by relative paths and #anchors (the README's content
+    moved into docs/: a stale link is a lost reader)."""
+    broken = []
+    for page in doc_tables.pages():
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists():
+                broken.append(f"{page.relative_to(doc_tables.ROOT)}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md":
+                heads = re.findall(r"^#+ (.+)$", dest.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_anchor(h) for h in heads}:
+                    broken.append(f"{page.relative_to(doc_tables.ROOT)}: {target} (no heading)")
+    assert broken == []
+
+
+def test_the_readme_is_a_front_page():
+    """Under 200 lines, with one page per reader."""
+    text = (doc_tables.ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 200
+    for page in ("docs/student.md", "docs/instructor.md", "docs/contributing.md"):
+        assert f"]({page})" in text, page
