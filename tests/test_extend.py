@@ -11,6 +11,9 @@ and fails a wrong one; that `backprop_checks.checks.judge` on observations sent 
 the out-of-process verification sends them) gives the same verdicts; and that the demo class
 and check_relu_prime's help come from the record.
 
+A second copy adds relu_prime in the middle of an existing notebook instead: every other
+function's hidden cases stay exactly as they were (hidden inputs are seeded by the name).
+
 Slow: the same copy with a notebook NN_relu that uses it, added to ASSIGNMENTS, graded by
 nbgrader's own CLI.
 """
