@@ -113,8 +113,15 @@ def new_course(dest: Path, *, source: Path | None = None) -> Path:
         dest: folder to create (may exist and be empty).
         source: the source/ folder to copy; the repository's by default.
     """
+    config = REPO_ROOT / "nbgrader_config.py"
+    if not config.is_file() or not (source or REPO_ROOT / "source").is_dir():
+        raise FileNotFoundError(
+            f"a new course is copied from a checkout of backprop-course (its nbgrader_config.py "
+            f"and source/), and this grader is installed without one ({REPO_ROOT}): run "
+            "`release --course` from the checkout's venv (make venv), or pip install -e ."
+        )
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO_ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copy2(config, dest / "nbgrader_config.py")
     shutil.copytree(source or REPO_ROOT / "source", dest / "source", dirs_exist_ok=True)
     return dest
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from backprop_checks import checks
+from backprop_checks.diagnose import MISCONCEPTIONS
 from backprop_checks.observe import Observation, observe, observe_cases
 from corpus import wrong
 from corpus.right import RIGHT
@@ -30,7 +31,7 @@ from grader.judge import cases, diagnose, reference
 
 TESTS = Path(__file__).resolve().parent
 GRADER = Path(grader.__file__).resolve().parent
-ALL_TAGS = {f"M{k}" for k in range(1, 14)}
+ALL_TAGS = set(MISCONCEPTIONS)  # every misconception the checks name
 
 RIGHT_CASES = [(name, fn) for name, fns in RIGHT.items() for fn in fns]
 

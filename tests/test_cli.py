@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.course import REPO_ROOT
+from grader.course import ASSIGNMENTS, REPO_ROOT
 
 #: Imported by a command when it runs, never by the parser.
+#: Two of the course's assignments, the last two (a made-up course's folders).
+TWO = tuple(ASSIGNMENTS[-2:])
 HEAVY = ("numpy", "nbgrader", "nbformat", "matplotlib", "rich", "traitlets", "grader.judge",
          "grader.pipeline", "grader.learner", "backprop_checks")  # fmt: skip
 
@@ -133,18 +135,22 @@ def test_the_course_env_var_is_checked_too(tmp_path, capsys, monkeypatch):
 
 
 def test_an_assignment_is_named_by_its_id_in_any_case_or_its_number():
-    from grader.course import ASSIGNMENTS, match_assignment, resolve_assignment
+    from grader.course import match_assignment, resolve_assignment
 
-    for name in ("04_backprop_W2", "04_backprop_w2", "04_BACKPROP_W2", "04", "4", " 04 "):
-        assert match_assignment(name) == "04_backprop_W2", name
-    assert match_assignment("06") is None and match_assignment("backprop") is None
+    some = ASSIGNMENTS[-1]  # "05_backprop_W1"
+    number = some[:2]
+    for name in (some, some.lower(), some.upper(), number, number.lstrip("0"), f" {number} "):
+        assert match_assignment(name) == some, name
+    unknown = f"{int(ASSIGNMENTS[-1][:2]) + 1:02d}"  # one past the course's last
+    assert match_assignment(unknown) is None and match_assignment("backprop") is None
     assert match_assignment("1", ["01_a", "1_b"]) is None  # two assignments numbered 1
     with pytest.raises(ValueError) as exc:
-        resolve_assignment("06", ASSIGNMENTS, "COURSE/source")
+        resolve_assignment(unknown, ASSIGNMENTS, "COURSE/source")
+    numbers = ", ".join(a[:2] for a in ASSIGNMENTS)
     assert str(exc.value) == (
-        "no assignment '06' in COURSE/source; give one of: " + ", ".join(ASSIGNMENTS)
-        + ", or its number (01, 02, 03, 04, 05)"
-    )  # fmt: skip
+        f"no assignment '{unknown}' in COURSE/source; give one of: "
+        + ", ".join(ASSIGNMENTS) + f", or its number ({numbers})"
+    )
 
 
 def test_selfcheck_and_the_grading_commands_read_names_alike(tmp_path):
@@ -154,19 +160,19 @@ def test_selfcheck_and_the_grading_commands_read_names_alike(tmp_path):
     from grader.learner.workspace import resolve_notebook
 
     course = tmp_path / "course"
-    for a in ("04_backprop_W2", "05_backprop_W1"):
+    for a in TWO:
         (course / "source" / a).mkdir(parents=True)
         (tmp_path / "ws" / a).mkdir(parents=True)
         (tmp_path / "ws" / a / f"{a}.ipynb").write_text("{}")
-    for name in ("04", "04_BACKPROP_w2", "5"):
+    for name in (TWO[0][:2], TWO[0].swapcase(), TWO[1][:2].lstrip("0")):
         found = resolve_notebook(name, tmp_path / "ws")
         assert found.parent.name == resolve_assignment(name, assignments_of(course)), name
 
 
 def _course_without_work(tmp_path: Path) -> Path:
     course = tmp_path / "course"
-    (course / "source" / "04_backprop_W2").mkdir(parents=True)
-    (course / "source" / "05_backprop_W1").mkdir(parents=True)
+    for a in TWO:
+        (course / "source" / a).mkdir(parents=True)
     (course / "nbgrader_config.py").write_text((REPO_ROOT / "nbgrader_config.py").read_text())
     return course
 
@@ -174,7 +180,7 @@ def _course_without_work(tmp_path: Path) -> Path:
 def test_feedback_accepts_a_number_and_any_case(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv(cli.COURSE_ENV, raising=False)
     course = _course_without_work(tmp_path)
-    for name in ("04", "04_backprop_w2"):
+    for name in (TWO[0][:2], TWO[0].lower()):
         assert cli.main(["feedback", name, "--course", str(course)]) == 0, capsys.readouterr()
         assert "0 feedback pages" in capsys.readouterr().out
 
@@ -183,10 +189,11 @@ def test_feedback_accepts_a_number_and_any_case(tmp_path, capsys, monkeypatch):
 def test_an_unknown_assignment_lists_the_valid_ones(command, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv(cli.COURSE_ENV, raising=False)
     course = _course_without_work(tmp_path)
-    assert cli.main([command, "06", "--course", str(course)]) == 2
+    unknown = f"{int(TWO[1][:2]) + 1:02d}"
+    assert cli.main([command, unknown, "--course", str(course)]) == 2
     assert capsys.readouterr().err == (
-        f"backprop-grader {command}: no assignment '06' in {course / 'source'}; give one of: "
-        "04_backprop_W2, 05_backprop_W1, or its number (04, 05)\n"
+        f"backprop-grader {command}: no assignment '{unknown}' in {course / 'source'}; give one "
+        f"of: {TWO[0]}, {TWO[1]}, or its number ({TWO[0][:2]}, {TWO[1][:2]})\n"
     )
 
 

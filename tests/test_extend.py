@@ -11,6 +11,9 @@ and fails a wrong one; that `backprop_checks.checks.judge` on observations sent 
 the out-of-process verification sends them) gives the same verdicts; and that the demo class
 and check_relu_prime's help come from the record.
 
+A second copy adds relu_prime in the middle of an existing notebook instead: every other
+function's hidden cases stay exactly as they were (hidden inputs are seeded by the name).
+
 Slow: the same copy with a notebook NN_relu that uses it, added to ASSIGNMENTS, graded by
 nbgrader's own CLI.
 """
@@ -287,7 +290,7 @@ def test_the_toy_is_appended_to_assignments_however_they_are_written(tmp_path: P
     ("change", "said"),
     [
         ({"result": "elementwize"}, "result 'elementwize' is not one of elementwise, float, array"),
-        ({"tag_hints": {"M14": "x"}}, "['M14'] are not misconceptions (M1-M13)"),
+        ({"tag_hints": {"M99": "x"}}, "['M99'] are not misconceptions (M1-"),
         ({"nudges": "W"}, "nudges names 'W', not an argument"),
         ({"hidden_truth": "solution"}, "hidden_truth is 'reference' or 'expected'"),
         ({"components": ("a", "b")}, "has the one component 'result': leave components out"),
@@ -305,6 +308,86 @@ def test_a_broken_record_is_refused_with_what_to_change(change, said):
     message = str(info.value)
     assert message.startswith("grader/judge/functions/nb02_sigmoid_derivative.py: record "
                               "'sigmoid': ") and said in message, message
+
+
+# ------------------------------------------------- a function in the middle of a notebook
+
+#: Every function's hidden cases, digested: {name: [(case id, label, sha256 of its args)]}.
+DIGEST_HIDDEN = """
+import hashlib, json
+import numpy as np
+from grader.judge import cases
+
+def digest(value, h):
+    if isinstance(value, dict):
+        for key in sorted(value):
+            h.update(repr(key).encode())
+            digest(value[key], h)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            digest(item, h)
+    elif isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        a = np.ascontiguousarray(value)
+        h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
+    elif hasattr(value, "__dict__"):
+        digest(vars(value), h)
+    else:
+        h.update(repr(value).encode())
+
+out = {}
+for name in cases.FUNCTIONS:
+    rows = []
+    for case in cases.hidden_cases(name):
+        h = hashlib.sha256()
+        digest(case["args"], h)
+        rows.append([case["id"], case["label"], h.hexdigest()])
+    out[name] = rows
+print("JSON" + json.dumps({"functions": list(cases.FUNCTIONS), "cases": out}))
+"""
+
+
+def insert_in_the_middle(copy: Path, notebook_module: str, after: str) -> None:
+    """relu_prime's record added to an existing notebook's module, right after `after` in its
+    RECORDS (its helpers renamed so they do not replace the notebook's own)."""
+    module = copy / "grader" / "judge" / "functions" / notebook_module
+    body = TOY_RECORD.split("from grader.judge.functions.record import", 1)[1]
+    body = body.split("\n", 1)[1].split("RECORDS = ")[0]  # the helpers and the record
+    for helper in ("_visible", "_hidden", "_variants"):
+        body = body.replace(f"{helper}", f"_relu{helper}")
+    text = module.read_text()
+    head, records = text.split("\nRECORDS = ")
+    listed = [n.strip() for n in records.strip().strip("[]").split(",")]
+    listed.insert(listed.index(after) + 1, "relu_prime")
+    imports = "from grader.judge.functions.record import ENTRYWISE_M1, nd\n"
+    module.write_text(f"{head}\n{imports}{body}\nRECORDS = [{', '.join(listed)}]\n")
+
+
+def _hidden_digest(root: Path) -> dict:
+    proc = run_in(root, DIGEST_HIDDEN)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.partition("JSON")[2])
+
+
+def test_a_function_added_in_the_middle_changes_no_other_hidden_case(tmp_path: Path):
+    """Hidden inputs are seeded by the function's name, not its place: relu_prime added right
+    after the second notebook's first function (moving every later function one place on)
+    leaves every other function's hidden cases exactly as they were."""
+    notebook = course.ASSIGNMENTS[1]
+    module = f"nb{notebook}.py"
+    from grader.judge.functions import records
+
+    first = next(r.name for r in records() if r.notebook == notebook)
+    copy = copy_repository(tmp_path / "repo")
+    insert_in_the_middle(copy, module, first)
+    before, after = _hidden_digest(ROOT), _hidden_digest(copy)
+    order = after["functions"]
+    assert order.index("relu_prime") == before["functions"].index(first) + 1
+    assert [f for f in order if f != "relu_prime"] == before["functions"]
+    assert len(after["cases"]["relu_prime"]) == 2 + 5
+    moved = order[order.index("relu_prime") + 1 :]
+    assert moved, "relu_prime must have functions after it"
+    changed = [n for n in before["cases"] if before["cases"][n] != after["cases"][n]]
+    assert changed == [], f"hidden cases changed by adding a function elsewhere: {changed}"
 
 
 # --------------------------------------------------------------------------- slow: nbgrader

@@ -53,7 +53,7 @@ BASE_MODULES = ("grader", "grader.course", "grader.config", "grader.nbcells")
 CLI_MODULES = ("grader.cli", "grader.__main__")
 
 #: The one import from the student package into grader: hidden checks fetch the instructor's
-#: truth at grading time (backprop_checks.checks._instructor). It must sit inside a function:
+#: truth at grading time (backprop_checks.truth.instructor). It must sit inside a function:
 #: at module level it would make the student package need grader.
 LAZY_HOOK = ("backprop_checks.truth", "grader.judge.hidden")
 
@@ -249,10 +249,14 @@ def test_modules_are_short_enough_to_read():
     assert not long, f"modules over {MAX_LINES} lines (split them by concern):\n" + "\n".join(long)
 
 
-def readme_tree() -> set[str]:
-    """The module paths the README's package trees list (its ```text blocks rooted at
+#: The page with the package trees, one line per module (the contributors' guide).
+LAYOUT_PAGE = REPO_ROOT / "docs" / "contributing.md"
+
+
+def layout_tree() -> set[str]:
+    """The module paths the layout page's package trees list (its ```text blocks rooted at
     grader/ or backprop_checks/, two spaces of indent per folder level)."""
-    text = (REPO_ROOT / "README.md").read_text()
+    text = LAYOUT_PAGE.read_text()
     listed: set[str] = set()
     for block in re.findall(r"```text\n(.*?)```", text, re.S):
         lines = [line for line in block.splitlines() if line.strip()]
@@ -270,10 +274,11 @@ def readme_tree() -> set[str]:
     return listed
 
 
-def test_readme_lists_every_module():
-    """README's package tree has one line per module, so it cannot drift from the code
-    (the records of judge/functions/ are named together; __init__/__main__ need no line)."""
-    listed = readme_tree()
+def test_the_layout_page_lists_every_module():
+    """docs/contributing.md's package tree has one line per module, so it cannot drift from
+    the code (the records of judge/functions/ are named together; __init__/__main__ need no
+    line)."""
+    listed = layout_tree()
     actual = {
         p.relative_to(REPO_ROOT).as_posix()
         for top in ("grader", "student/backprop_checks")
@@ -281,12 +286,13 @@ def test_readme_lists_every_module():
         if p.name not in ("__init__.py", "__main__.py")
         and not (p.parent.name == "functions" and p.name.startswith("nb"))
     }
-    assert listed, "README has no package tree (```text blocks rooted at grader/)"
-    assert not actual - listed, f"modules missing from README's tree: {sorted(actual - listed)}"
+    page = LAYOUT_PAGE.relative_to(REPO_ROOT)
+    assert listed, f"{page} has no package tree (```text blocks rooted at grader/)"
+    assert not actual - listed, f"modules missing from {page}'s tree: {sorted(actual - listed)}"
     every = {
         p.relative_to(REPO_ROOT).as_posix()
         for top in ("grader", "student/backprop_checks")
         for p in (REPO_ROOT / top).rglob("*.py")
     }
     extra = sorted(listed - every)
-    assert not extra, f"README's tree lists modules that do not exist: {extra}"
+    assert not extra, f"{page}'s tree lists modules that do not exist: {extra}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from backprop_checks import checks
+from backprop_checks.compare import inputs_of
 from corpus import wrong
 from corpus.right import RIGHT
 
@@ -176,7 +177,6 @@ def _signature(value: np.ndarray) -> tuple:
 def _coinciding(name: str, case_list: list) -> list[str]:
     """Pairs of candidate mistakes (or a mistake and the right answer) that give the same value
     on every case of the set used to name them."""
-    from backprop_checks import checks as _checks
 
     from grader.judge import diagnose, expect
 
@@ -186,8 +186,8 @@ def _coinciding(name: str, case_list: list) -> list[str]:
         for case in case_list:
             exp = expect.expected(case, hidden=True)[comp]
             values = {("the expected answer", "1", False): exp}
-            for cand in diagnose.candidates(name, comp, _checks._inputs(case), case["context"],
-                                            exp):  # fmt: skip
+            inputs = inputs_of(case)
+            for cand in diagnose.candidates(name, comp, inputs, case["context"], exp):
                 values.setdefault(cand.key, cand.value)
             for key, value in values.items():
                 rows.setdefault(key, []).append(_signature(value))
@@ -251,8 +251,8 @@ def _possible_tags(name: str) -> set[str]:
     for case in cases.hidden_cases(name):
         for comp in expect.COMPONENTS[name]:
             exp = expect.expected(case, hidden=True)[comp]
-            for cand in diagnose.candidates(name, comp, checks._inputs(case), case["context"],
-                                            exp):  # fmt: skip
+            inputs = inputs_of(case)
+            for cand in diagnose.candidates(name, comp, inputs, case["context"], exp):
                 tags.update(cand.tags)
     return tags
 

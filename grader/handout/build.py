@@ -81,7 +81,7 @@ What is in this folder:
 - `{assignment}.ipynb`: the notebook you work in and hand in.
 {extra}- `{wheel}`: the checks the notebook's test cells call (no solutions inside).
 
-## 1. Install (once, for all five notebooks)
+## 1. Install (once, for every notebook of the course)
 
 You need Python 3.11 or newer. In a terminal, in this folder:
 

@@ -11,16 +11,19 @@ A case is a plain dict that pickles and crosses a process boundary::
 
 Each function's record (`grader.judge.functions`) draws its examples; this module numbers
 and labels them: the visible ones from numpy.random.default_rng(2024), the hidden ones from
-default_rng([seed, the function's place in FUNCTIONS]). An argument array of another dtype
-than float64 (an integer W) is named in the case's context, {"dtypes": {"W": "int64"}}, so the
-student package's visible cases (stored as floats) get it back. An argument that is a function
-(numerical_derivative's `g`) is described by data (`grader.judge.inputs`); `build_args(case)`
-turns a case into the call's positional arguments. This module never imports
+default_rng([seed, a stable hash of the function's name]) (`hidden_stream`), so a function
+added anywhere, in any notebook, changes no other function's hidden inputs. An argument array
+of another dtype than float64 (an integer W) is named in the case's context,
+{"dtypes": {"W": "int64"}}, so the student package's visible cases (stored as floats) get it
+back. An argument that is a function (numerical_derivative's `g`) is described by data
+(`grader.judge.inputs`); `build_args(case)` turns a case into the call's positional arguments.
+This module never imports
 `grader.judge.reference`.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -44,7 +47,8 @@ from grader.judge.inputs import (  # noqa: F401 - the cases' material, named her
 
 __all__ = [
     "DEFAULT_SEED", "FUNCTIONS", "SIGNATURES", "Case", "build_args", "build_callable",
-    "hidden_cases", "is_replay", "replay_cases", "unknown_name_message", "visible_cases",
+    "hidden_cases", "hidden_stream", "is_replay", "replay_cases", "unknown_name_message",
+    "visible_cases",
 ]  # fmt: skip
 
 #: The seed of the visible examples' numbers (fixed: they are shipped as data).
@@ -118,9 +122,16 @@ def visible_cases(name: str) -> list[Case]:
     return _numbered(name, "visible", record.visible(np.random.default_rng(VISIBLE_SEED)))
 
 
+def hidden_stream(name: str) -> int:
+    """The function's own random stream beside the seed: CRC-32 of its name (stable across
+    Python runs and machines, unlike hash(); independent of the order of the records)."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
 def hidden_cases(name: str, seed: int = DEFAULT_SEED) -> list[Case]:
     """The hidden flavour's cases: the visible examples first, then randomised inputs of many
-    shapes (n = 1, 2, 10, 10,000; o > 1; h = 1), generated from `seed`."""
+    shapes (n = 1, 2, 10, 10,000; o > 1; h = 1), generated from `seed` and the function's
+    name (`hidden_stream`)."""
     record = _record(name)
-    rng = np.random.default_rng([seed, FUNCTIONS.index(name)])
+    rng = np.random.default_rng([seed, hidden_stream(name)])
     return visible_cases(name) + _numbered(name, "hidden", record.hidden(rng))

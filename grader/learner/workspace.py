@@ -249,7 +249,7 @@ def resolve_notebook(name: str, workspace: Path = WORKSPACE) -> Path:
         )
     raise FileNotFoundError(
         f"{name} does not exist; pass the path of your notebook or an assignment id "
-        f"({', '.join(ASSIGNMENTS)}) or its number (01-05)"
+        f"({', '.join(ASSIGNMENTS)}) or its number ({ASSIGNMENTS[0][:2]}-{ASSIGNMENTS[-1][:2]})"
     )
 
 

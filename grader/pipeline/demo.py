@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from backprop_checks.diagnose import MISCONCEPTIONS
 
 from grader import course as course_mod
 from grader.judge import functions
@@ -48,8 +49,8 @@ def pasted_answers(name: str) -> str:
 
 WRONG["grad_b2"]["M10"] = pasted_answers("grad_b2")
 
-#: The misconceptions the demo class shows, one student each.
-DEMO_MISCONCEPTIONS = tuple(f"M{k}" for k in range(1, 14))
+#: The misconceptions the demo class shows, one student each: every one the checks name.
+DEMO_MISCONCEPTIONS = tuple(MISCONCEPTIONS)
 
 _SOLUTION_RE = re.compile(r"( *)### BEGIN SOLUTION\n(.*?)\n *### END SOLUTION", re.S)
 _NAMES = (

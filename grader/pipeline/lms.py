@@ -423,8 +423,3 @@ class Registry:
 
     def save(self) -> Path:
         return save_students(self.course, self.records)
-
-
-def display_names(course: Path) -> dict[str, str]:
-    """student id -> display name (from students.csv; empty when unknown)."""
-    return {sid: rec.name for sid, rec in load_students(course).items()}

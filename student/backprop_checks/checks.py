@@ -42,7 +42,6 @@ from backprop_checks import cases as _cases
 from backprop_checks import data as _data
 from backprop_checks import functions as _functions
 from backprop_checks.blame import notebook_of, provided_in
-from backprop_checks.compare import inputs_of
 from backprop_checks.diagnose import Explanation
 from backprop_checks.extract import extract
 from backprop_checks.judging import judge
@@ -63,8 +62,6 @@ __all__ = [
     "run_check", "truth_for",
 ]  # fmt: skip (and one check_NAME per student function, made below)
 
-#: The name earlier versions (and tests) use for the call's numeric arguments.
-_inputs = inputs_of
 #: The functions each notebook gives in its locked setup and "provided" cells (not the
 #: student's there), read from the source notebooks by `make handout`.
 PROVIDED: dict[str, frozenset[str]] = _data.provided()

@@ -97,6 +97,10 @@ class Function(_public.Function):
         tags = [*self.tag_hints, *self.titles, *([self.nan_tag] if self.nan_tag else [])]
         unknown = [t for t in tags if t not in MISCONCEPTIONS]
         if unknown:
-            raise RecordError(f"{say}: {unknown} are not misconceptions (M1-M13)")
+            known = f"{next(iter(MISCONCEPTIONS))}-{next(reversed(MISCONCEPTIONS))}"
+            raise RecordError(
+                f"{say}: {unknown} are not misconceptions ({known}; a new one is added to "
+                "backprop_checks.diagnose, docs/extending.md)"
+            )
         if self.nudges and self.nudges not in self.args:
             raise RecordError(f"{say}: nudges names {self.nudges!r}, not an argument")
