@@ -129,8 +129,9 @@ def test_a_login_page_saved_as_zip_is_named_as_such(course, tmp_path, capsys):
 
 def test_a_zip_inside_the_download_is_collected(course, tmp_path, capsys):
     """The Canvas download zipped again, holding one student's own zip of their notebook."""
+    own = zipped({"ps1.ipynb": NOTEBOOK})
     canvas = zipped({"smithalice_12345_67890_ps1.ipynb": NOTEBOOK,
-                     "jonesbob_LATE_23456_67891_my work.zip": zipped({"ps1.ipynb": NOTEBOOK})})  # fmt: skip
+                     "jonesbob_LATE_23456_67891_my work.zip": own})  # fmt: skip
     outer = tmp_path / "all.zip"
     outer.write_bytes(zipped({"submissions.zip": canvas}))
     assert main(["collect", str(outer), "--course", str(course)]) == 0

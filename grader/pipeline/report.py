@@ -27,6 +27,7 @@ from pathlib import Path
 from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
 
 from grader.config import assignments_of, require_course
+from grader.pipeline import agree
 from grader.pipeline.export import gather
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, class_results
@@ -203,6 +204,8 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     grades = gather(course)  # grades.csv's roster and cells: the report says the same
     # the LMS's test account is no student: out of every count, mean and list (said below)
     results = [r for r in class_results(course) if r.student not in grades.test_students]
+    # totals as the gradebook has them now: a teaching assistant's manual scores included
+    agree.refresh({r.key: r for r in results}, agree.in_gradebook(course, assignments_of(course)))
     if not results:
         raise FileNotFoundError(
             f"no submissions in {course / 'submitted'}; run collect and autograde first"
