@@ -83,14 +83,18 @@ def assignments_of(course: Path) -> list[str]:
 
 
 def safe_url(url: str) -> str:
-    """A database URL fit to print: the password replaced by ***."""
+    """A database URL fit to print: the password replaced by ***, without the SQLite busy
+    timeout this module adds."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url.split("@")[-1]
+    if parsed.get_backend_name() == "sqlite":
+        parsed = parsed.difference_update_query(["timeout"])
+    return parsed.render_as_string(hide_password=True)
 
 
 def check_db_url(url: str, cwd: Path | None = None) -> str:
@@ -165,6 +169,10 @@ def gradebook_contents(url: str) -> tuple[int, int] | None:
     return count.get("student", 0), count.get("submitted_assignment", 0)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _without_db_block(text: str) -> str:
     pattern = re.escape(DB_BLOCK_BEGIN) + r".*?" + re.escape(DB_BLOCK_END) + r"[^\n]*\n?"
     return re.sub(r"\n*" + pattern, "\n", text, flags=re.DOTALL).rstrip("\n") + "\n"
@@ -223,7 +231,8 @@ def set_db_url(course: Path, url: str) -> str:
         students, graded = held
         raise CourseError(
             f"--db: this course's gradebook is {safe_url(current)} ({config_file}), which "
-            f"holds {students} students and {graded} submissions; --db {safe_url(url)} would "
+            f"holds {_count(students, 'student')} and {_count(graded, 'submission')}; "
+            f"--db {safe_url(url)} would "
             "leave them behind. Drop --db to keep using it, or, to start this course over on "
             "the other database, set c.CourseDirectory.db_url in that file and run collect "
             "and autograde again"

@@ -65,7 +65,7 @@ def test_db_never_leaves_a_gradebook_with_students_behind(course, tmp_path, caps
     for command in (["export"], ["report"], ["collect", str(tmp_path)]):
         assert main([*command, "--course", str(course), "--db", other]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "holds 1 students and 0 submissions" in err, err
+        assert err.count("\n") == 1 and "holds 1 student and 0 submissions" in err, err
         assert "Drop --db to keep using it" in err
     assert (course / "nbgrader_config.py").read_text() == config
     assert not (tmp_path / "other.db").exists()
