@@ -1,6 +1,6 @@
 """`collect` never exits 0 having placed nothing, unpacks zips inside the download, and names
-a file that is not a zip for what it is (fast: no kernel; a real course and nbgrader
-gradebook where something is placed)."""
+a file that is not a zip for what it is (no kernel; a real course, and a real nbgrader
+gradebook where something is placed: that test is slow, nbgrader runs `alembic` to open it)."""
 
 from __future__ import annotations
 
@@ -127,6 +127,7 @@ def test_a_login_page_saved_as_zip_is_named_as_such(course, tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
 def test_a_zip_inside_the_download_is_collected(course, tmp_path, capsys):
     """The Canvas download zipped again, holding one student's own zip of their notebook."""
     own = zipped({"ps1.ipynb": NOTEBOOK})

@@ -2,8 +2,9 @@
 nbgrader_config.py, every later command (and nbgrader itself) reads it there, and no command
 quietly moves a course off a gradebook that holds its students.
 
-Fast tests use SQLite files; the PostgreSQL tests start a real server (tests/pgserver.py)
-and run the instructor's commands and plain `nbgrader` against it.
+Some tests use SQLite files; the PostgreSQL tests start a real server (tests/pgserver.py)
+and run the instructor's commands and plain `nbgrader` against it. Every test that opens a
+gradebook is slow: nbgrader's Gradebook runs `alembic` in a subprocess each time.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def grades(path: Path) -> dict[str, dict[str, str]]:
         return {r["student_id"]: r for r in csv.DictReader(f)}
 
 
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
 def test_db_given_once_is_kept_in_the_course(course, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = course / "nbgrader_config.py"
@@ -57,6 +59,7 @@ def test_db_given_once_is_kept_in_the_course(course, tmp_path, capsys, monkeypat
     assert not (course / "gradebook.db").exists()
 
 
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
 def test_db_never_leaves_a_gradebook_with_students_behind(course, tmp_path, capsys):
     with Gradebook(db_url(course)) as gb:  # the course's gradebook.db, with a student
         gb.update_or_create_student("alice")
@@ -175,3 +178,23 @@ def test_db_after_a_plain_release_moves_the_course_and_says_so(pg, course, tmp_p
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert main(["export", "--course", str(course), "--db", other]) == 2
     assert "holds 2 students" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
+def test_export_never_writes_an_empty_gradebook_over_the_grades(course, capsys):
+    """A course graded into another database with --db given per command (before it was
+    kept): its gradebook.db holds the assignments only. export without --db refuses to write
+    "not graded yet" over grades.csv, and says what to do."""
+    from grader.pipeline.results import GradeResult, save_results
+
+    with Gradebook(db_url(course)) as gb:  # what `release --course` leaves
+        gb.update_or_create_assignment("ps1")
+    save_results(course, {"alice/ps1": GradeResult("alice", "ps1", "graded", 6, 6)})
+    (course / "grades.csv").write_text("student_id,ps1\nalice,6\n")
+    assert main(["export", "--course", str(course)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"backprop-grader export: nothing written: the course's gradebook sqlite:///"
+        f"{course / 'gradebook.db'} holds none of the 1 grades .grader/results.json records"
+    ) and "give it once with --db URL" in err
+    assert (course / "grades.csv").read_text() == "student_id,ps1\nalice,6\n"

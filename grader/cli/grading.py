@@ -162,6 +162,7 @@ def _first_ten(names: list[str]) -> str:
 def export(args: argparse.Namespace) -> int:
     """`export [--format F] [--allow-incomplete]`: grades.csv, the LMS's import file and
     feedback zips; exit 1, listing them, when a grade for the LMS is not final."""
+    from grader.pipeline.agree import wrong_gradebook
     from grader.pipeline.export import (
         TEST_STUDENT_NOTE,
         IncompleteGrades,
@@ -172,6 +173,10 @@ def export(args: argparse.Namespace) -> int:
     from grader.pipeline.lms import load_students
 
     root = course_dir(args)
+    wrong = wrong_gradebook(root)
+    if wrong:  # never a grades.csv of "not graded yet" over the real grades
+        print(f"backprop-grader export: nothing written: {wrong}", file=sys.stderr)
+        return 1
     dest = export(root, Path(args.output) if args.output else None)
     print(f"grades written to {dest}")
     if args.format not in ("canvas", "moodle"):
