@@ -45,6 +45,8 @@ from grader.pipeline.results import autograded_path, load_results, submitted_pat
 from grader.pipeline.verified import current_record, unverified_reason
 
 FORMATS = ("generic", "canvas", "moodle")
+#: What a student reads of a grade that is not final (Moodle's Feedback comments).
+TO_FOLLOW = "not graded yet: your grade will follow"
 
 
 def _fmt(x: float) -> str:
@@ -129,7 +131,7 @@ def gather(course: Path) -> Grades:
                 except MissingEntry:
                     if (student, a) in handed:
                         row[a] = Cell("not graded yet", notes=[f"{a}: not graded yet"],
-                                      pending="not graded yet")  # fmt: skip
+                                      pending="not graded yet", public=[TO_FOLLOW])  # fmt: skip
                     else:
                         row[a] = Cell("not submitted", 0.0, notes=[f"{a}: not submitted"],
                                       public=["nothing handed in: 0 points"])  # fmt: skip
@@ -142,7 +144,7 @@ def gather(course: Path) -> Grades:
                     cell.notes.append(f"{a}: needs manual grade")
                 cell.pending = _pending(course, student, a, sub, result)
                 if cell.pending:
-                    cell.public.append("not graded yet: your grade will follow")
+                    cell.public.append(TO_FOLLOW)
                 # Plain `nbgrader autograde` leaves no result, but its verification record.
                 record = current_record(course, student, a)
                 unverified = unverified_reason(course, student, a)
