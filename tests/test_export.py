@@ -174,7 +174,7 @@ def test_allow_incomplete_leaves_them_empty_and_says_how_many(klass, tmp_path, c
                  "--output", str(out)]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "3 grades are not final and left empty (--allow-incomplete" in printed
-    assert f"left out: {TEST} (Student, Test), the LMS's test student" in printed
+    assert f"{TEST} (Student, Test): the LMS's test student: left out of the LMS" in printed
     with (tmp_path / "grades-canvas.csv").open(encoding="utf-8") as f:
         table = {r["ID"]: r["ps1 (777)"] for r in csv.DictReader(f)}
     assert table == {
@@ -193,7 +193,7 @@ def test_moodle_comments_hold_only_what_the_student_may_read(klass, tmp_path, ca
     assert main(["export", "--course", str(klass), "--format", "moodle",
                  "--output", str(out)]) == 1  # fmt: skip
     err = capsys.readouterr().err
-    assert "grades-moodle-ps1.csv not written: 1 grades in it are not final" in err
+    assert "grades-moodle-ps1.csv not written: 1 grade in it is not final" in err
     assert f"{GINA} (Gina Rossi): ps1: needs manual grading" in err
     assert not (tmp_path / "grades-moodle-ps1.csv").exists()
     # grades.csv (the instructor's) keeps the verification's flag ...

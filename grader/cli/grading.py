@@ -202,12 +202,13 @@ def export(args: argparse.Namespace) -> int:
         print(f"  {line}")
     if out.blank:
         blank = [p.line() for p in out.blank]
-        print(f"  {len(blank)} grades are not final and left empty (--allow-incomplete; the "
+        are = "grade is" if len(blank) == 1 else "grades are"
+        print(f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
               f"LMS keeps what it has for them): {_first_ten(blank)}")  # fmt: skip
     if out.test_students:
         names = load_students(root)
         who = [f"{s} ({names[s].name})" if s in names else s for s in out.test_students]
-        print(f"  left out: {', '.join(who)}, {TEST_STUDENT_NOTE}")
+        print(f"  {', '.join(who)}: {TEST_STUDENT_NOTE}")
     from grader.pipeline.lms_feedback import feedback_zips
 
     upload = {

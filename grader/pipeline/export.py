@@ -273,8 +273,9 @@ class IncompleteGrades(Exception):
         shown = [f"  {p.line()}" for p in pending[:MAX_LISTED]]
         if len(pending) > MAX_LISTED:
             shown.append(f"  ... and {len(pending) - MAX_LISTED} more (grades.csv's notes)")
+        are = "grade in it is" if len(pending) == 1 else "grades in it are"
         super().__init__(
-            f"{what} not written: {len(pending)} grades in it are not final, and an LMS "
+            f"{what} not written: {len(pending)} {are} not final, and an LMS "
             "file never guesses one:\n" + "\n".join(shown) + "\nGive the manual grades "
             "(formgrader: Manual Grading), ask for unreadable notebooks again (collect, then "
             "autograde), grade what is not graded (autograde), then export again; or export "
