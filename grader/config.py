@@ -1,4 +1,6 @@
-"""A course directory's nbgrader configuration, loaded in-process."""
+"""A course directory's nbgrader configuration, loaded in-process, and its gradebook: the
+database URL nbgrader_config.py names, which `--db URL` writes there once (set_db_url) so
+every command, `nbgrader` and formgrader read the same one."""
 
 from __future__ import annotations
 

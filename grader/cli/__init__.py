@@ -67,14 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=f"grader.cli.{func}")
         return sub
 
-    def with_course(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--course",
-            help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
-            "folder if it holds nbgrader_config.py; the repository only when named here)",
-        )
-        add_db(sub)
-
     def add_db(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--db",
@@ -84,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
             "nbgrader_config.py once, then used by every command, nbgrader and formgrader "
             "(docs/scale.md)",
         )
+
+    def with_course(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--course",
+            help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
+            "folder if it holds nbgrader_config.py; the repository only when named here)",
+        )
+        add_db(sub)
 
     release = command(
         "release", "materials:release", "regenerate release/ from source/ with nbgrader"
