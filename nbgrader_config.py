@@ -14,11 +14,10 @@ here = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "backprop-course"
 c.CourseDirectory.root = here
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
-# A gradebook on PostgreSQL (a class graded on a cluster; docs/scale.md):
+# A gradebook on PostgreSQL (a class graded on a cluster; docs/scale.md): give
+# `backprop-grader release --course DIR --db URL` (or --db URL to any command) once; it writes
 # c.CourseDirectory.db_url = "postgresql+psycopg://grader:PASSWORD@dbhost/backprop"
-# `backprop-grader COMMAND --db URL` sets BACKPROP_GRADER_DB, which wins here too.
-if os.environ.get("BACKPROP_GRADER_DB"):
-    c.CourseDirectory.db_url = os.environ["BACKPROP_GRADER_DB"]
+# at the end of this file, which every command, nbgrader and formgrader then read.
 
 # The exchange (nbgrader's release/fetch between accounts) is unused here; give it a writable
 # home so nbgrader does not warn about /srv/nbgrader/exchange.

@@ -188,22 +188,28 @@ def test_postgres_gradebook_read_back_by_nbgrader_and_export(klass, graded_on_cl
         assert {s.student.id: s.score for s in assignment.submissions} == EXPECTED
         assert gb.find_submission("ps1", "eve").needs_manual_grade
 
-    def export_rows(*args: str) -> list[dict]:
+    def export_rows(*args: str, code: int = 0) -> list[dict]:
         out = tmp_path / f"grades-{len(list(tmp_path.iterdir()))}.csv"
         proc = subprocess.run(
             [sys.executable, "-m", "grader", "export", *args, "--output", str(out)],
             capture_output=True, text=True, env={k: v for k, v in os.environ.items()
                                                  if k != "BACKPROP_GRADER_DB"},
         )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == code, proc.stderr
+        if code:
+            return [{"stderr": proc.stderr}]
         with out.open(newline="") as f:
             return list(csv.DictReader(f))
 
     expected = export_rows("--course", str(reference))
     assert [r["ps1"] for r in expected] == [str(EXPECTED[r["student_id"]]) for r in expected]
     assert export_rows("--course", str(course)) == expected
-    # --db: the reference course (SQLite in its config) exported from the PostgreSQL gradebook
-    assert export_rows("--course", str(reference), "--db", url) == expected
+    # --db makes a database the course's own: never for a course whose gradebook (here the
+    # reference's SQLite) holds students, whose grades it would leave behind
+    config = (reference / "nbgrader_config.py").read_text()
+    (refused,) = export_rows("--course", str(reference), "--db", url, code=2)
+    assert "holds 4 students and 4 submissions" in refused["stderr"]
+    assert (reference / "nbgrader_config.py").read_text() == config
 
 
 def _worker_pids(client) -> dict[str, int]:

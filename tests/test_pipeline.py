@@ -296,6 +296,6 @@ def test_bad_input_gets_one_clear_line(graded, tmp_path, capsys):
     assert main(["autograde", "09_nope", "--course", str(root)]) == 2
     assert "no assignment '09_nope'" in capsys.readouterr().err
     assert main(["collect", str(tmp_path / "missing.zip"), "--course", str(root)]) == 2
-    assert "neither a folder nor a .zip" in capsys.readouterr().err
+    assert "missing.zip: no such file or folder" in capsys.readouterr().err
     assert main(["export", "--course", str(tmp_path)]) == 2
     assert "not a course directory" in capsys.readouterr().err

@@ -115,7 +115,9 @@ def test_graded_exports_for_canvas_and_moodle(graded):
     assert {s: generic[s]["ps1"] for s in generic} == {
         ALICE: "6", BOB: "3", TAM: "0", FRANK: "6", KIM: "0",
     }  # fmt: skip
-    path, left_out = export_canvas(root)
+    canvas = export_canvas(root)
+    (path,), left_out = canvas.paths, canvas.left_out
+    assert canvas.blank == [] and canvas.test_students == []
     with path.open(encoding="utf-8") as f:
         table = list(csv.reader(f))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ps1 (777)"]
@@ -126,7 +128,8 @@ def test_graded_exports_for_canvas_and_moodle(graded):
         ["Smith, Alice", "12345", "S1", "asmith", "Sec 1", "6"],
     ]
     assert sorted(left_out) == sorted([FRANK, KIM])  # Moodle's students have no Canvas id
-    paths, left_out = export_moodle(root)
+    moodle = export_moodle(root)
+    paths, left_out = moodle.paths, moodle.left_out
     assert [p.name for p in paths] == ["grades-moodle-ps1.csv"]
     sheet = rows(paths[0], "Identifier")
     assert set(sheet) == {"Participant 123456", "Participant 123999"}

@@ -67,18 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=f"grader.cli.{func}")
         return sub
 
+    def add_db(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--db",
+            metavar="URL",
+            help="the course's gradebook database from now on, e.g. "
+            "postgresql+psycopg://grader:PASSWORD@host/backprop: written into the course's "
+            "nbgrader_config.py once, then used by every command, nbgrader and formgrader "
+            "(docs/scale.md)",
+        )
+
     def with_course(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--course",
             help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
             "folder if it holds nbgrader_config.py; the repository only when named here)",
         )
-        sub.add_argument(
-            "--db",
-            metavar="URL",
-            help="the gradebook's database instead of nbgrader_config.py's db_url, e.g. "
-            "postgresql+psycopg://grader:PASSWORD@host/backprop (docs/scale.md)",
-        )
+        add_db(sub)
 
     release = command(
         "release", "materials:release", "regenerate release/ from source/ with nbgrader"
@@ -95,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: ${COURSE_ENV}, else the current folder when it holds nbgrader_config.py "
         "and is not the repository)",
     )
+    add_db(release)
 
     collect = command(
         "collect",
@@ -155,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="generic",
         help="also write the LMS's import file beside grades.csv: grades-canvas.csv, "
         "or grades-moodle-ASSIGNMENT.csv per assignment",
+    )
+    ex.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="write the LMS's file even when some grades are not final (needing a manual "
+        "grade, unreadable, grading failed, not graded yet), with those grades empty; "
+        "without it export lists them and exits 1",
     )
     with_course(ex)
 
@@ -236,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if getattr(args, "db", None):
-            use_db(args.db)
+            use_db(args)
         return run(args)
     except (CourseError, ValueError, FileNotFoundError, NotADirectoryError) as exc:
         # bad input: one clear line that says what to do, no traceback

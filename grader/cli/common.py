@@ -64,22 +64,19 @@ def console() -> Console:
     return Console(highlight=False, width=width)
 
 
-def use_db(url: str) -> None:
-    """`--db URL`: the gradebook for this command and the nbgrader commands it runs.
+def use_db(args: argparse.Namespace) -> None:
+    """`--db URL`: the course's gradebook from now on, kept in its nbgrader_config.py
+    (grader.config.set_db_url), so later commands, nbgrader and formgrader need no --db.
 
     Raises:
-        ValueError: `url` is not a database URL (the message shows one that is).
+        ValueError: not a database URL.
+        CourseError: no course, or its gradebook holds grades elsewhere (nothing changed).
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from grader.config import check_db_url, set_db_url
 
-    from grader.config import DB_URL_ENV
-
-    try:
-        make_url(url)
-    except ArgumentError as exc:
-        raise ValueError(
-            f"--db {url!r} is not a database URL: give e.g. "
-            "postgresql+psycopg://grader:PASSWORD@host/backprop or sqlite:////path/gradebook.db"
-        ) from exc
-    os.environ[DB_URL_ENV] = url
+    url = check_db_url(args.db)
+    if args.command == "release":
+        return  # release writes it into the course it makes (grader.cli.materials)
+    note = set_db_url(course_dir(args), url)
+    if note:
+        print(note)

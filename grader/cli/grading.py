@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from grader.cli.common import console, course_dir
 
 
 def collect(args: argparse.Namespace) -> int:
-    """`collect DIR_OR_ZIP`: an LMS download into submitted/."""
+    """`collect DIR_OR_ZIP`: an LMS download into submitted/; exit 1 when it placed no
+    notebook (saying why)."""
     from rich.markup import escape
 
     from grader.pipeline.collect import collect
@@ -47,6 +49,13 @@ def collect(args: argparse.Namespace) -> int:
         f"{len(report.problems) - aside} files not placed, {aside} set aside; "
         f"students and LMS ids in {root / 'students.csv'}"
     )
+    if report.nothing_placed:
+        print(
+            f"backprop-grader collect: placed no notebook from {args.src}: "
+            f"{report.nothing_placed}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -151,44 +160,71 @@ def _first_ten(names: list[str]) -> str:
 
 
 def export(args: argparse.Namespace) -> int:
-    """`export [--format F]`: grades.csv, the LMS's import file and feedback zips."""
-    from grader.pipeline.export import export, export_canvas, export_moodle
+    """`export [--format F] [--allow-incomplete]`: grades.csv, the LMS's import file and
+    feedback zips; exit 1, listing them, when a grade for the LMS is not final."""
+    from grader.pipeline.agree import wrong_gradebook
+    from grader.pipeline.export import (
+        TEST_STUDENT_NOTE,
+        IncompleteGrades,
+        export,
+        export_canvas,
+        export_moodle,
+    )
+    from grader.pipeline.lms import load_students
 
     root = course_dir(args)
+    wrong = wrong_gradebook(root)
+    if wrong:  # never a grades.csv of "not graded yet" over the real grades
+        print(f"backprop-grader export: nothing written: {wrong}", file=sys.stderr)
+        return 1
     dest = export(root, Path(args.output) if args.output else None)
     print(f"grades written to {dest}")
-    left_out: list[str] = []
-    if args.format == "canvas":
-        notes: list[str] = []
-        path, left_out = export_canvas(root, dest.parent / "grades-canvas.csv", notes=notes)
-        print(f"Canvas gradebook import: {path}")
-        for line in notes:
-            print(f"  {line}")
-    elif args.format == "moodle":
-        paths, left_out = export_moodle(root, dest.parent)
-        for path in paths:
-            print(f"Moodle grading worksheet: {path}")
-        if not paths:
-            print("no Moodle grading worksheet written: no student has a Moodle participant id "
-                  "(collect a Moodle download, with --roster for the students who handed in "
-                  "nothing)")  # fmt: skip
-    if args.format in ("canvas", "moodle"):
-        from grader.pipeline.lms_feedback import feedback_zips
+    if args.format not in ("canvas", "moodle"):
+        return 0
+    try:
+        if args.format == "canvas":
+            out = export_canvas(root, dest.parent / "grades-canvas.csv",
+                                allow_incomplete=args.allow_incomplete)  # fmt: skip
+            for path in out.paths:
+                print(f"Canvas gradebook import: {path}")
+        else:
+            out = export_moodle(root, dest.parent, allow_incomplete=args.allow_incomplete)
+            for path in out.paths:
+                print(f"Moodle grading worksheet: {path}")
+            if not out.paths:
+                print("no Moodle grading worksheet written: no student has a Moodle "
+                      "participant id (collect a Moodle download, with --roster for the "
+                      "students who handed in nothing)")  # fmt: skip
+    except IncompleteGrades as exc:
+        print(f"backprop-grader export: {exc}", file=sys.stderr)
+        return 1
+    for line in out.notes:
+        print(f"  {line}")
+    if out.blank:
+        blank = [p.line() for p in out.blank]
+        are = "grade is" if len(blank) == 1 else "grades are"
+        print(f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
+              f"LMS keeps what it has for them): {_first_ten(blank)}")  # fmt: skip
+    if out.test_students:
+        names = load_students(root)
+        who = [f"{s} ({names[s].name})" if s in names else s for s in out.test_students]
+        print(f"  {', '.join(who)}: {TEST_STUDENT_NOTE}")
+    from grader.pipeline.lms_feedback import feedback_zips
 
-        upload = {
-            "canvas": "the assignment's Re-Upload Submissions",
-            "moodle": "View all submissions > Upload multiple feedback files in a zip",
-        }
-        zips = feedback_zips(root, args.format, dest.parent)
-        for path in zips.zips:
-            print(f"feedback pages for {upload[args.format]}: {path}")
-        if zips.left_out:
-            print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
-                  "no zip: " + _first_ten(zips.left_out))  # fmt: skip
-    if left_out:
+    upload = {
+        "canvas": "the assignment's Re-Upload Submissions",
+        "moodle": "View all submissions > Upload multiple feedback files in a zip",
+    }
+    zips = feedback_zips(root, args.format, dest.parent)
+    for path in zips.zips:
+        print(f"feedback pages for {upload[args.format]}: {path}")
+    if zips.left_out:
+        print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
+              "no zip: " + _first_ten(zips.left_out))  # fmt: skip
+    if out.left_out:
         print(
-            f"  {len(left_out)} students have no {args.format} id and are only in {dest.name}: "
-            + _first_ten(left_out)
+            f"  {len(out.left_out)} students have no {args.format} id and are only in "
+            f"{dest.name}: " + _first_ten(out.left_out)
         )
     return 0
 

@@ -14,7 +14,12 @@ def release(args: argparse.Namespace) -> int:
     """`release [--dest DIR | --course DIR]`: regenerate release/ with nbgrader."""
     root = None if args.dest else chosen_course(args)
     if root is not None and root != course.REPO_ROOT:
-        return release_course(root)
+        return release_course(root, db=args.db)
+    if args.db:
+        raise ValueError(
+            "--db names a course's gradebook: give it with --course DIR (the repository's "
+            "release/ has none)"
+        )
     dest = Path(args.dest or course.REPO_ROOT / "release").resolve()
     from grader.learner import workspace
 
@@ -25,13 +30,16 @@ def release(args: argparse.Namespace) -> int:
     return 0
 
 
-def release_course(root: Path) -> int:
-    """`release --course DIR`: a term's course outside the repository (created when new).
+def release_course(root: Path, db: str | None = None) -> int:
+    """`release --course DIR [--db URL]`: a term's course outside the repository (created
+    when new); `db` becomes its gradebook (in its nbgrader_config.py) before nbgrader
+    records the assignments, so no gradebook.db is made beside it.
 
     Raises:
-        CourseError: `root` holds other files and is not a course.
+        CourseError: `root` holds other files and is not a course, or `db` would leave the
+            grades of its gradebook behind (grader.config.set_db_url).
     """
-    from grader.config import CourseError, assignments_of
+    from grader.config import CourseError, assignments_of, forget_db_url, set_db_url
 
     if not (root / "nbgrader_config.py").exists():
         if root.exists() and any(root.iterdir()):
@@ -40,8 +48,13 @@ def release_course(root: Path) -> int:
                 "give a new or empty folder, or the course folder made by release --course"
             )
         course.new_course(root)
+        forget_db_url(root)  # a new term starts on its own gradebook
         print(f"new course directory {root.resolve()}: nbgrader_config.py and source/ copied")
     root = root.resolve()
+    if db:
+        note = set_db_url(root, db)
+        if note:
+            print(note)
     assignments = assignments_of(root)
     course.generate_release(root, assignments)
     for assignment in assignments:

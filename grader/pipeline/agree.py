@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.config import course_config
-from grader.pipeline.results import GradeResult
+from grader.config import course_config, safe_url
+from grader.pipeline.results import GradeResult, load_results
 
 
 def in_gradebook(course: Path, assignments: list[str]) -> dict[str, tuple[float, bool]]:
@@ -59,3 +59,20 @@ def disagreements(course: Path, keys: list[str], results: dict[str, GradeResult]
             theirs = graded[key][0]
             out.append(f"{key}: results.json says {result.score:g}, the gradebook {theirs:g}")
     return out
+
+
+def wrong_gradebook(course: Path) -> str:
+    """Why the course's gradebook cannot be the one it was graded into ("" when it can): it
+    holds no submission of the assignments `.grader/results.json` records as graded (a
+    course graded into another database, given per command before `--db` was kept; or a
+    lost gradebook)."""
+    recorded = [key for key, r in load_results(course).items() if r.status == "graded"]
+    if not recorded or in_gradebook(course, sorted({k.split("/", 1)[1] for k in recorded})):
+        return ""
+    url = safe_url(str(course_config(course).CourseDirectory.db_url))
+    return (
+        f"the course's gradebook {url} holds none of the {len(recorded)} grades "
+        ".grader/results.json records. If they are in another database (PostgreSQL), give it "
+        "once with --db URL (the course keeps it); if the gradebook was lost, run autograde, "
+        "which grades them again"
+    )

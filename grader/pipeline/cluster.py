@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.config import course_config
+from grader.config import course_config, safe_url
 from grader.pipeline.cluster_worker import (
     ClusterError,
     RemoteGrade,
@@ -69,16 +69,6 @@ class SchedulerUnreachable(ValueError):
 
 class GradebookError(RuntimeError):
     """The course's gradebook failed during a run (a database restart, a lost connection)."""
-
-
-def safe_url(db_url: str) -> str:
-    """The database URL without its password (for messages)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(db_url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return db_url.split("@")[-1]
 
 
 def connect(scheduler: str, *, workers: int | None, log_dir: Path | None) -> tuple[Any, Any]:

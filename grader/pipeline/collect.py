@@ -26,13 +26,12 @@ from __future__ import annotations
 import json
 import re
 import time
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.config import assignments_of, db_url, require_course
 from grader.nbcells import grade_ids as cell_grade_ids
+from grader.pipeline.download import read_download
 from grader.pipeline.lms import (
     LMS_NAMES,
     STUDENT_RE,
@@ -50,9 +49,6 @@ from grader.pipeline.lms import (
 from grader.pipeline.results import load_results
 
 __all__ = ["STUDENT_RE", "CollectReport", "Placed", "Unplaced", "collect", "place"]
-
-_IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
-
 
 @dataclass
 class Placed:
@@ -81,26 +77,12 @@ class CollectReport:
     lms: str = ""  #: the naming read ("canvas", "moodle", "generic")
     roster_only: list[str] = field(default_factory=list)  #: on the roster, nothing handed in
     notes: list[str] = field(default_factory=list)  #: other things to know
+    #: why no notebook was placed, and what to do ("" when some were)
+    nothing_placed: str = ""
 
     @property
     def students(self) -> list[str]:
         return sorted({p.student for p in self.placed})
-
-
-def _members(src: Path) -> Iterator[tuple[str, bytes]]:
-    """(relative posix path, bytes) of every file in the zip or folder, sorted by path."""
-    if src.is_file() and zipfile.is_zipfile(src):
-        with zipfile.ZipFile(src) as zf:
-            for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if not info.is_dir():
-                    yield info.filename, zf.read(info)
-    elif src.is_dir():
-        for path in sorted(p for p in src.rglob("*") if p.is_file()):
-            yield path.relative_to(src).as_posix(), path.read_bytes()
-    else:
-        raise FileNotFoundError(
-            f"{src} is neither a folder nor a .zip file; pass the folder or zip your LMS gave you"
-        )
 
 
 def grade_ids(nb_bytes: bytes) -> set[str]:
@@ -181,12 +163,11 @@ def collect(
     people = read_roster(Path(roster)) if roster else None
 
     report = CollectReport()
-    members = [
-        (p, d)
-        for p, d in _members(Path(src))
-        if not any(part in _IGNORED_PARTS or part[:1] == "." for part in PurePosixPath(p).parts)
-    ]
+    download = read_download(Path(src))
+    report.notes.extend(download.notes)
+    members = download.files
     paths = [p for p, _ in members]
+    asked = lms
     if lms == "auto":
         found_lms = detect(paths)
         if found_lms is None:
@@ -234,7 +215,9 @@ def collect(
         else:
             found = parse_generic(inner, assignments)
         if isinstance(found, str):
-            if not relpath.lower().endswith(".ipynb") and "notebook" not in found:
+            if relpath in download.not_zips:
+                found = f"a .zip that is not a zip: {download.not_zips[relpath]}"
+            elif not relpath.lower().endswith(".ipynb") and "notebook" not in found:
                 found = "not a notebook (.ipynb)"
             report.problems.append(Unplaced(relpath, found))
             continue
@@ -346,6 +329,8 @@ def collect(
             "Moodle's participant ids differ between assignments: pass each assignment's "
             "grading worksheet with --roster so one person's notebooks share one student id"
         )
+    if not report.placed:
+        report.nothing_placed = _why_nothing(paths, asked, lms)
     touched = {p.student for p in report.placed} | set(report.roster_only)
     if touched:
         registry.save()
@@ -357,6 +342,27 @@ def collect(
                     sid, first_name=first, last_name=last, email=rec.email or None
                 )
     return report
+
+
+def _why_nothing(paths: list[str], asked: str, lms: str) -> str:
+    """Why a download placed no notebook, and what to do."""
+    notebooks = [p for p in paths if p.lower().endswith(".ipynb")]
+    if not paths:
+        return "it holds no files"
+    if not notebooks:
+        return (
+            f"it holds no notebook (.ipynb), only {len(paths)} other files (such as "
+            f"{paths[0]}); is it the right download?"
+        )
+    if asked != "auto":
+        named = detect(notebooks)
+        if named and named != lms:
+            how = f"as {named.capitalize()} names them" if named != "generic" else "by hand"
+            return (
+                f"its notebooks are named {how}, not as {lms.capitalize()} does: run collect "
+                f"again with --lms {named} (or without --lms)"
+            )
+    return f"none of its {len(notebooks)} notebooks could be placed: the reasons are above"
 
 
 def _keep_replaced(course: Path, dest: Path, by: str, result) -> Unplaced:

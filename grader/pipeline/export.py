@@ -17,6 +17,16 @@ a student the LMS knows (students.csv) who handed in nothing (an empty cell woul
 the LMS's grade unchanged). An assignment nobody handed in has no column (no zeros for it);
 the Canvas file also leaves out the assignments no Canvas student handed in and those
 whose download was anonymous (`anon_xxxxx`: nobody is linked to a Canvas user id).
+
+An LMS file never guesses. A grade that is not final (`Cell.pending`: the submission needs
+a manual grade, is unreadable, could not be graded, or is not graded yet) stops
+`export_canvas` and `export_moodle` with `IncompleteGrades`, which lists every one, before
+anything is written; with `allow_incomplete` those cells are left empty (the LMS keeps what
+it had) and listed. Moodle's "Feedback comments", which the student reads, hold only
+`Cell.public` (nothing handed in, late, grade to follow), never the instructor's notes
+(flags, failure reasons). The LMS's test account (Canvas's Test Student,
+`grader.pipeline.lms.is_test_student`) is left out of the LMS files, the feedback zips and
+the class report; grades.csv keeps its row, with a note.
 """
 
 from __future__ import annotations
@@ -29,11 +39,14 @@ from pathlib import Path
 
 from grader.config import assignments_of, course_config, require_course
 from grader.nbcells import is_graded, points
-from grader.pipeline.lms import StudentRecord, load_students
-from grader.pipeline.results import load_results
+from grader.pipeline.failures import unreadable
+from grader.pipeline.lms import StudentRecord, is_test_student, load_students
+from grader.pipeline.results import autograded_path, load_results, submitted_path
 from grader.pipeline.verified import current_record, unverified_reason
 
 FORMATS = ("generic", "canvas", "moodle")
+#: What a student reads of a grade that is not final (Moodle's Feedback comments).
+TO_FOLLOW = "not graded yet: your grade will follow"
 
 
 def _fmt(x: float) -> str:
@@ -47,9 +60,14 @@ class Cell:
     state: str  #: "graded", "not graded yet", "not submitted"
     score: float | None = None
     manual: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  #: for the instructor (grades.csv)
     #: grades written without the course's verification or sandbox (grader.pipeline.verified)
     checks: list[str] = field(default_factory=list)
+    #: why the grade is not final ("" when it is): "needs manual grading", "unreadable: ...",
+    #: "grading failed: ...", "not graded yet"
+    pending: str = ""
+    #: what the student may read of it (Moodle's Feedback comments)
+    public: list[str] = field(default_factory=list)
 
     @property
     def value(self) -> str:
@@ -63,6 +81,8 @@ class Grades:
     assignments: list[tuple[str, float]]  #: (assignment id, max score)
     rows: dict[str, dict[str, Cell]]  #: student id -> assignment -> cell
     students: dict[str, StudentRecord]
+    #: the LMS's test accounts among the rows (left out of LMS files and the report)
+    test_students: set[str] = field(default_factory=set)
 
 
 def source_max_score(course: Path, assignment: str) -> float:
@@ -110,9 +130,11 @@ def gather(course: Path) -> Grades:
                     sub = gb.find_submission(a, student)
                 except MissingEntry:
                     if (student, a) in handed:
-                        row[a] = Cell("not graded yet", notes=[f"{a}: not graded yet"])
+                        row[a] = Cell("not graded yet", notes=[f"{a}: not graded yet"],
+                                      pending="not graded yet", public=[TO_FOLLOW])  # fmt: skip
                     else:
-                        row[a] = Cell("not submitted", 0.0, notes=[f"{a}: not submitted"])
+                        row[a] = Cell("not submitted", 0.0, notes=[f"{a}: not submitted"],
+                                      public=["nothing handed in: 0 points"])  # fmt: skip
                     continue
                 cell = row[a] = Cell("graded", float(sub.score), bool(sub.needs_manual_grade))
                 result = results.get(f"{student}/{a}")
@@ -120,6 +142,9 @@ def gather(course: Path) -> Grades:
                     cell.notes.append(f"{a}: {result.reason}")
                 elif sub.needs_manual_grade:
                     cell.notes.append(f"{a}: needs manual grade")
+                cell.pending = _pending(course, student, a, sub, result)
+                if cell.pending:
+                    cell.public.append(TO_FOLLOW)
                 # Plain `nbgrader autograde` leaves no result, but its verification record.
                 record = current_record(course, student, a)
                 unverified = unverified_reason(course, student, a)
@@ -136,7 +161,33 @@ def gather(course: Path) -> Grades:
             for a in sorted(rec.late if rec else ()):
                 if a in row and row[a].state != "not submitted":
                     row[a].notes.append(f"{a}: late")
-    return Grades(known, rows, records)
+                    row[a].public.append("handed in late")
+    tests = {s for s in rows if is_test_student(records.get(s))}
+    return Grades(known, rows, records, tests)
+
+
+def _pending(course: Path, student: str, assignment: str, sub, result) -> str:
+    """Why a graded submission's grade is not final ("" when it is).
+
+    Not final: nbgrader says a cell needs a manual grade; grading failed (the results file)
+    and nobody has graded it by hand since; or nbgrader left no autograded notebook and no
+    result (plain `nbgrader autograde` that failed). A failure names what failed, and an
+    unreadable notebook says so.
+    """
+    if result is not None and result.status == "failed":
+        by_hand = any(g.manual_score is not None for nb in sub.notebooks for g in nb.grades)
+        if not sub.needs_manual_grade and by_hand:
+            return ""  # a teaching assistant graded it in formgrader: their grade stands
+        bad = unreadable(submitted_path(course, student, assignment))
+        return f"unreadable: {bad}" if bad else f"grading failed: {result.reason}"
+    if sub.needs_manual_grade:
+        return "needs manual grading"
+    if result is None and not autograded_path(course, student, assignment).is_file():
+        bad = unreadable(submitted_path(course, student, assignment))
+        if bad:
+            return f"unreadable: {bad}"
+        return "not graded yet: the gradebook has it but nbgrader wrote no autograded notebook"
+    return ""
 
 
 def export(course: Path, dest: Path | None = None) -> Path:
@@ -162,13 +213,20 @@ def export(course: Path, dest: Path | None = None) -> Path:
         row["max_total"] = _fmt(sum(m for _, m in grades.assignments))
         manual = any(c.manual or c.state == "not graded yet" for c in cells.values())
         row["needs_manual_grade"] = "yes" if manual else ""
-        row["notes"] = "; ".join(n for c in cells.values() for n in c.notes)
+        notes = [n for c in cells.values() for n in c.notes]
+        if student in grades.test_students:
+            notes.insert(0, TEST_STUDENT_NOTE)
+        row["notes"] = "; ".join(notes)
         row["grading_checks"] = "; ".join(k for c in cells.values() for k in c.checks)
         out.append(row)
     columns = ["student_id", "name", "lms_id", *[a for a, _ in grades.assignments]]
     columns += ["total", "max_total", "needs_manual_grade", "notes", "grading_checks"]
     _write(dest, columns, out)
     return dest
+
+
+#: grades.csv's note on the LMS's test account.
+TEST_STUDENT_NOTE = "the LMS's test student: left out of the LMS files and the class report"
 
 
 def _write(dest: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
@@ -191,25 +249,98 @@ def canvas_columns(course: Path) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")).get("canvas_columns", {})
 
 
+@dataclass
+class Pending:
+    """A grade that is not final, in an LMS file's row."""
+
+    student: str
+    name: str
+    assignment: str
+    why: str  #: Cell.pending
+
+    def line(self) -> str:
+        who = self.student
+        if self.name and self.name != self.student:
+            who += f" ({self.name})"
+        return f"{who}: {self.assignment}: {self.why}"
+
+
+class IncompleteGrades(Exception):
+    """An LMS file was not written: some of its grades are not final (`pending`)."""
+
+    def __init__(self, what: str, pending: list[Pending]):
+        self.what, self.pending = what, pending
+        shown = [f"  {p.line()}" for p in pending[:MAX_LISTED]]
+        if len(pending) > MAX_LISTED:
+            shown.append(f"  ... and {len(pending) - MAX_LISTED} more (grades.csv's notes)")
+        are = "grade in it is" if len(pending) == 1 else "grades in it are"
+        super().__init__(
+            f"{what} not written: {len(pending)} {are} not final, and an LMS "
+            "file never guesses one:\n" + "\n".join(shown) + "\nGive the manual grades "
+            "(formgrader: Manual Grading), ask for unreadable notebooks again (collect, then "
+            "autograde), grade what is not graded (autograde), then export again; or export "
+            "with --allow-incomplete to leave these grades empty in the file (the LMS keeps "
+            "what it has for them)"
+        )
+
+
+#: How many grades that are not final an error lists (the rest are in grades.csv).
+MAX_LISTED = 50
+
+
+@dataclass
+class LmsExport:
+    """What `export_canvas` or `export_moodle` wrote."""
+
+    paths: list[Path] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  #: no id in this LMS: grades.csv only
+    blank: list[Pending] = field(default_factory=list)  #: left empty (allow_incomplete)
+    test_students: list[str] = field(default_factory=list)  #: the LMS's test accounts
+    notes: list[str] = field(default_factory=list)  #: one line per thing to know
+
+
+def _lms_value(cell: Cell, blank: list[Pending], pending: Pending | None) -> str:
+    if pending is None:
+        return cell.value
+    blank.append(pending)
+    return ""
+
+
+def _pending_of(grades: Grades, student: str, a: str) -> Pending | None:
+    cell = grades.rows[student][a]
+    if not cell.pending:
+        return None
+    rec = grades.students.get(student)
+    return Pending(student, rec.name if rec else "", a, cell.pending)
+
+
 def export_canvas(
-    course: Path, dest: Path | None = None, *, notes: list[str] | None = None
-) -> tuple[Path, list[str]]:
-    """grades-canvas.csv for Canvas's gradebook import; returns it and students left out.
+    course: Path, dest: Path | None = None, *, allow_incomplete: bool = False
+) -> LmsExport:
+    """grades-canvas.csv for Canvas's gradebook import.
 
     Only the assignments a Canvas student (a Canvas user id in students.csv) handed in get a
     column; an assignment whose download was anonymous (`anon_xxxxx` students) gets none.
-    `notes` receives one line per assignment left out, saying why and what to do.
+    The notes say why an assignment is left out and what to do.
+
+    Raises:
+        IncompleteGrades: a grade in the file would not be final (nothing is written),
+            unless `allow_incomplete`, which leaves those cells empty.
     """
     course = Path(course).resolve()
     dest = Path(dest) if dest else course / "grades-canvas.csv"
     grades = gather(course)
     headers = canvas_columns(course)
-    notes = notes if notes is not None else []
+    out = LmsExport(test_students=sorted(grades.test_students))
+    notes = out.notes
+
+    def canvas_student(s: str, rec: StudentRecord | None) -> bool:
+        return rec is not None and rec.lms == "canvas" and s not in grades.test_students
 
     def handed(a: str, test) -> bool:
         return any(
-            cells[a].state != "not submitted" and (rec := grades.students.get(s)) is not None
-            and rec.lms == "canvas" and test(rec.lms_id)
+            cells[a].state != "not submitted" and canvas_student(s, rec := grades.students.get(s))
+            and test(rec.lms_id)
             for s, cells in grades.rows.items()
         )  # fmt: skip
 
@@ -241,18 +372,23 @@ def export_canvas(
         )
     fixed = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     rows = [{"Student": "    Points Possible", **{h: _fmt(m) for _, h, m in cols}}]
-    left_out = []
     for student, cells in grades.rows.items():
         rec = grades.students.get(student)
-        if not rec or rec.lms != "canvas" or not rec.lms_id.isdigit():
-            left_out.append(student)
+        if student in grades.test_students:
+            continue
+        if not canvas_student(student, rec) or not rec.lms_id.isdigit():
+            out.left_out.append(student)
             continue
         row = {"Student": rec.name, "ID": rec.lms_id, "SIS User ID": rec.sis_user_id,
                "SIS Login ID": rec.sis_login_id, "Section": rec.section}  # fmt: skip
-        row.update({h: cells[a].value for a, h, _ in cols})
+        for a, h, _ in cols:
+            row[h] = _lms_value(cells[a], out.blank, _pending_of(grades, student, a))
         rows.append(row)
+    if out.blank and not allow_incomplete:
+        raise IncompleteGrades(dest.name, out.blank)
     _write(dest, fixed + [h for _, h, _ in cols], rows)
-    return dest, left_out
+    out.paths.append(dest)
+    return out
 
 
 MOODLE_COLUMNS = [
@@ -261,16 +397,25 @@ MOODLE_COLUMNS = [
 ]  # fmt: skip
 
 
-def export_moodle(course: Path, dest_dir: Path | None = None) -> tuple[list[Path], list[str]]:
+def export_moodle(
+    course: Path, dest_dir: Path | None = None, *, allow_incomplete: bool = False
+) -> LmsExport:
     """grades-moodle-ASSIGNMENT.csv per assignment, for Moodle's "Upload grading worksheet";
-    returns them and the students left out (no Moodle participant id for that assignment)."""
+    `left_out`: the students with no Moodle participant id for an assignment they handed in.
+    "Feedback comments" holds only what the student may read (`Cell.public`).
+
+    Raises:
+        IncompleteGrades: a grade in a worksheet would not be final (nothing is written),
+            unless `allow_incomplete`, which leaves those cells empty.
+    """
     course = Path(course).resolve()
     dest_dir = Path(dest_dir) if dest_dir else course
     grades = gather(course)
+    out = LmsExport(test_students=sorted(grades.test_students))
     # Moodle reads this column with PHP's strtotime(); an ISO 8601 time with its UTC offset
     # means the same instant whatever the server's time zone.
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    written, left_out = [], set()
+    sheets, left_out = [], set()
     for a, top in grades.assignments:
         rows, by_pid = [], {}
         # a graded student first: of two records with one participant id, the graded one
@@ -278,6 +423,8 @@ def export_moodle(course: Path, dest_dir: Path | None = None) -> tuple[list[Path
         for student, cells in order:
             rec = grades.students.get(student)
             pid = rec.participant_ids.get(a) if rec and rec.lms == "moodle" else None
+            if student in grades.test_students:
+                continue
             if not pid or pid in by_pid:
                 if cells[a].state != "not submitted":
                     left_out.add(student)
@@ -285,13 +432,19 @@ def export_moodle(course: Path, dest_dir: Path | None = None) -> tuple[list[Path
             by_pid[pid] = student
             rows.append({
                 "Identifier": f"Participant {pid}", "Full name": rec.name,
-                "Email address": rec.email, "Grade": cells[a].value,
+                "Email address": rec.email,
+                "Grade": _lms_value(cells[a], out.blank, _pending_of(grades, student, a)),
                 "Maximum Grade": _fmt(top), "Last modified (grade)": now,
-                "Feedback comments": "; ".join(cells[a].notes),
+                "Feedback comments": "; ".join(cells[a].public),
             })  # fmt: skip
         rows.sort(key=lambda r: r["Identifier"])
         if rows:
-            dest = dest_dir / f"grades-moodle-{a}.csv"
-            _write(dest, MOODLE_COLUMNS, rows)
-            written.append(dest)
-    return written, sorted(left_out)
+            sheets.append((dest_dir / f"grades-moodle-{a}.csv", rows))
+    if out.blank and not allow_incomplete:
+        what = ", ".join(p.name for p, _ in sheets) or "the Moodle grading worksheets"
+        raise IncompleteGrades(what, out.blank)
+    for dest, rows in sheets:
+        _write(dest, MOODLE_COLUMNS, rows)
+        out.paths.append(dest)
+    out.left_out = sorted(left_out)
+    return out

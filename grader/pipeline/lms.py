@@ -127,13 +127,19 @@ class Found:
 
 
 def parse_canvas(relpath: str) -> Found | str:
-    base = PurePosixPath(relpath).name
+    """The Canvas naming of a file, or of the folder holding it: a student's own zip that
+    collect unpacked into a folder of the zip's name (grader.pipeline.download)."""
+    parts = PurePosixPath(relpath).parts
+    base = parts[-1]
     m = _CANVAS_ANON_RE.match(base) or _CANVAS_RE.match(base)
+    filename = m["file"] if m else base
+    if not m and len(parts) > 1:
+        m = _CANVAS_ANON_RE.match(parts[-2]) or _CANVAS_RE.match(parts[-2])
     if not m:
         return "not a Canvas download name ({name}_{user id}_{attachment id}_{file})"
     uid = m["uid"]
     name = m.groupdict().get("name") or ""
-    return Found(relpath, uid, name, m["file"], late=bool(m["late"]), attachment=m["att"])
+    return Found(relpath, uid, name, filename, late=bool(m["late"]), attachment=m["att"])
 
 
 def parse_moodle(relpath: str) -> Found | str:
@@ -144,9 +150,7 @@ def parse_moodle(relpath: str) -> Found | str:
             continue
         if i == len(parts) - 1:  # flat: the prefix and the file in one name
             filename = m["file"] or ""
-        else:  # a folder per student and plugin
-            if m["file"]:
-                continue
+        else:  # a folder per student and plugin (or a flat zip of theirs, unpacked)
             filename = PurePosixPath(*parts[i + 1 :]).name
         name = "" if m["name"] == "Participant" else m["name"]
         if m["plugin"] != "file":
@@ -423,3 +427,18 @@ class Registry:
 
     def save(self) -> Path:
         return save_students(self.course, self.records)
+
+
+#: Canvas's Test Student (the account behind its Student View), as its gradebook export
+#: ("Student, Test") and its download (`studenttest_...`) write the name, squashed.
+_TEST_STUDENT_NAMES = ("studenttest", "teststudent")
+
+
+def is_test_student(rec: StudentRecord | None) -> bool:
+    """Whether a student is the LMS's own test account, not a person: Canvas's Test Student
+    (every Canvas course has one; its submissions come in the download like any other).
+    Moodle has no built-in test account."""
+    if rec is None or rec.lms != "canvas":
+        return False
+    return re.sub(r"[^a-z0-9]", "", safe_id(rec.name)) in _TEST_STUDENT_NAMES
+

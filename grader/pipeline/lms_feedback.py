@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.pipeline.lms import load_students, safe_id
+from grader.pipeline.lms import is_test_student, load_students, safe_id
 
 
 @dataclass
@@ -58,6 +58,8 @@ def feedback_zips(course: Path, lms: str, dest_dir: Path | None = None) -> Feedb
         members = {}
         for student, page in pages.items():
             rec = records.get(student)
+            if is_test_student(rec):  # the LMS's own test account: no upload for it
+                continue
             name = None
             if rec and rec.lms == lms == "moodle" and assignment in rec.participant_ids:
                 full = re.sub(r"[_/\\]+", " ", rec.name).strip() or "Participant"

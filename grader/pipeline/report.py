@@ -27,6 +27,7 @@ from pathlib import Path
 from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
 
 from grader.config import assignments_of, require_course
+from grader.pipeline import agree
 from grader.pipeline.export import gather
 from grader.pipeline.lms import load_students
 from grader.pipeline.results import GradeResult, class_results
@@ -168,6 +169,17 @@ def grading_warnings(course: Path, results: list[GradeResult]) -> str:
     return "\n".join(parts)
 
 
+def _left_out(grades, who) -> str:
+    """The sentence naming the LMS's test accounts the report leaves out ("" when none)."""
+    if not grades.test_students:
+        return ""
+    names = ", ".join(who(s) for s in sorted(grades.test_students))
+    return (
+        f" Left out of every count and mean: {html.escape(names)}, the LMS's test student "
+        "(not a person; grades.csv keeps its row)."
+    )
+
+
 def report_title(course: Path) -> str:
     """The page's title: the course id of nbgrader_config.py and the course folder (a demo's
     `course` folder is named by its parent: "demo-class/course")."""
@@ -189,7 +201,11 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     matplotlib.use("Agg")
     course = require_course(course)
     dest = Path(dest) if dest else course / "report"
-    results = class_results(course)
+    grades = gather(course)  # grades.csv's roster and cells: the report says the same
+    # the LMS's test account is no student: out of every count, mean and list (said below)
+    results = [r for r in class_results(course) if r.student not in grades.test_students]
+    # totals as the gradebook has them now: a teaching assistant's manual scores included
+    agree.refresh({r.key: r for r in results}, agree.in_gradebook(course, assignments_of(course)))
     if not results:
         raise FileNotFoundError(
             f"no submissions in {course / 'submitted'}; run collect and autograde first"
@@ -204,14 +220,11 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     _plot_misconceptions(counts, plots[2])
 
     records = load_students(course)  # students.csv: the LMS's name and late marks
-    grades = gather(course)  # grades.csv's roster and cells: the report says the same
-    roster = len(grades.rows)
+    people = {s: row for s, row in grades.rows.items() if s not in grades.test_students}
+    roster = len(people)
     max_of = dict(grades.assignments)
     missing = sorted(  # (assignment, student): nothing handed in, 0 in grades.csv
-        (a, s)
-        for s, row in grades.rows.items()
-        for a, c in row.items()
-        if c.state == "not submitted"
+        (a, s) for s, row in people.items() for a, c in row.items() if c.state == "not submitted"
     )
     late = {(r.student, r.assignment) for r in results
             if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
@@ -270,7 +283,7 @@ th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
 <h1>{html.escape(title)}</h1>
 {warnings}
 <p>{roster} students on the roster, {len(results)} submissions graded by nbgrader,
-{len(missing)} missing (nothing handed in).</p>
+{len(missing)} missing (nothing handed in).{_left_out(grades, who)}</p>
 <h2>Scores</h2>
 <p>"submitted": students who handed the assignment in, of the roster (grades.csv's students).
 Mean and median count a missing submission as 0, as grades.csv does; the histograms show

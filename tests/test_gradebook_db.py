@@ -1,0 +1,200 @@
+"""A course remembers its gradebook: `--db URL` given once is written into the course's
+nbgrader_config.py, every later command (and nbgrader itself) reads it there, and no command
+quietly moves a course off a gradebook that holds its students.
+
+Some tests use SQLite files; the PostgreSQL tests start a real server (tests/pgserver.py)
+and run the instructor's commands and plain `nbgrader` against it. Every test that opens a
+gradebook is slow: nbgrader's Gradebook runs `alembic` in a subprocess each time.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+from pgserver import PgServer, missing_reason
+
+from grader import course as course_mod
+from grader.cli import main
+from grader.config import DB_BLOCK_BEGIN, db_url, forget_db_url, same_db
+
+FIXTURE_SOURCE = Path(__file__).parent / "fixtures" / "course" / "source"
+NOTEBOOK = (FIXTURE_SOURCE / "ps1" / "ps1.ipynb").read_bytes()
+
+
+@pytest.fixture
+def course(tmp_path):
+    return course_mod.new_course(tmp_path / "course", source=FIXTURE_SOURCE)
+
+
+def grades(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
+def test_db_given_once_is_kept_in_the_course(course, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = course / "nbgrader_config.py"
+    assert main(["export", "--course", str(course), "--db", "sqlite:///term.db"]) == 0
+    out = capsys.readouterr().out
+    url = f"sqlite:///{tmp_path / 'term.db'}"  # a relative path is kept absolute
+    assert out.startswith(f"this course's gradebook is now {url}, kept in {config}")
+    assert config.read_text().count(DB_BLOCK_BEGIN) == 1
+    assert same_db(db_url(course), url) and not (course / "gradebook.db").exists()
+    with Gradebook(url) as gb:
+        gb.update_or_create_student("alice")
+    # every later command reads it without --db; the same --db again changes nothing
+    assert main(["export", "--course", str(course)]) == 0
+    assert set(grades(course / "grades.csv")) == {"alice"}
+    before = config.read_text()
+    assert main(["export", "--course", str(course), "--db", str(url)]) == 0
+    assert "gradebook is now" not in capsys.readouterr().out and config.read_text() == before
+    assert not (course / "gradebook.db").exists()
+
+
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
+def test_db_never_leaves_a_gradebook_with_students_behind(course, tmp_path, capsys):
+    with Gradebook(db_url(course)) as gb:  # the course's gradebook.db, with a student
+        gb.update_or_create_student("alice")
+    config = (course / "nbgrader_config.py").read_text()
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    for command in (["export"], ["report"], ["collect", str(tmp_path)]):
+        assert main([*command, "--course", str(course), "--db", other]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "holds 1 student and 0 submissions" in err, err
+        assert "Drop --db to keep using it" in err
+    assert (course / "nbgrader_config.py").read_text() == config
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_a_new_course_starts_on_its_own_gradebook(course, tmp_path):
+    """A course copied from one that has the --db lines (the repository used as a course)
+    loses them: `release --course NEW` calls forget_db_url."""
+    from grader.config import set_db_url
+
+    set_db_url(course, f"sqlite:///{tmp_path / 'a.db'}")
+    config = course / "nbgrader_config.py"
+    assert DB_BLOCK_BEGIN in config.read_text()
+    assert forget_db_url(course) and DB_BLOCK_BEGIN not in config.read_text()
+    assert same_db(db_url(course), f"sqlite:///{course / 'gradebook.db'}")
+    assert not forget_db_url(course)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def pg():
+    why = missing_reason()
+    if why:
+        pytest.skip(why)
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def new_database(pg: PgServer, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def download(tmp_path: Path) -> Path:
+    path = tmp_path / "download.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("alice_ps1.ipynb", NOTEBOOK)
+        zf.writestr("bob_ps1.ipynb", NOTEBOOK)
+    return path
+
+
+def nbgrader(course: Path, *args: str) -> str:
+    """Plain `nbgrader ARGS` in the course folder, as an instructor types it."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    env.pop("BACKPROP_GRADER_DB", None)
+    proc = subprocess.run([f"{bin_dir}/nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_release_with_db_makes_no_sqlite_gradebook(pg, course, tmp_path, capsys):
+    url = new_database(pg, "release_db")
+    assert main(["release", "--course", str(course), "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "this course's gradebook is now postgresql+psycopg://postgres:***@127.0.0.1" in out
+    assert pg.password not in out
+    assert not (course / "gradebook.db").exists()
+    with Gradebook(url) as gb:
+        assert [a.name for a in gb.assignments] == ["ps1"]
+    # collect and export without --db: the PostgreSQL gradebook
+    assert main(["collect", str(download(tmp_path)), "--course", str(course)]) == 0
+    assert main(["export", "--course", str(course)]) == 0
+    got = grades(course / "grades.csv")
+    assert {s: got[s]["notes"] for s in got} == {
+        "alice": "ps1: not graded yet", "bob": "ps1: not graded yet",
+    }  # fmt: skip
+    with Gradebook(url) as gb:
+        assert sorted(s.id for s in gb.students) == ["alice", "bob"]
+    # plain nbgrader (and formgrader, which reads the same file) finds them there too
+    listed = nbgrader(course, "db", "student", "list")
+    assert "alice" in listed and "bob" in listed
+    assert not (course / "gradebook.db").exists()
+
+
+@pytest.mark.slow
+def test_db_after_a_plain_release_moves_the_course_and_says_so(pg, course, tmp_path, capsys):
+    """The issue's course: `release --course` made gradebook.db (assignments only), then
+    one command got --db: every later command reads PostgreSQL, never that SQLite file."""
+    assert main(["release", "--course", str(course)]) == 0
+    sqlite = course / "gradebook.db"
+    assert sqlite.exists()
+    capsys.readouterr()
+    url = new_database(pg, "moved_db")
+    args = ["collect", str(download(tmp_path)), "--course", str(course), "--db", url]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "this course's gradebook is now postgresql+psycopg://postgres:***@" in out
+    assert "(gradebook.db, which held no student, is no longer read)" in out
+    # `export` with no --db: the students collected into PostgreSQL, not the empty SQLite
+    assert main(["export", "--course", str(course)]) == 0
+    assert set(grades(course / "grades.csv")) == {"alice", "bob"}
+    with Gradebook(f"sqlite:///{sqlite}") as gb:
+        assert gb.students == []
+    assert "alice" in nbgrader(course, "db", "student", "list")
+    # and a course on PostgreSQL refuses another --db: its students would be left behind
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["export", "--course", str(course), "--db", other]) == 2
+    assert "holds 2 students" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # nbgrader's Gradebook starts `alembic` each time it opens
+def test_export_never_writes_an_empty_gradebook_over_the_grades(course, capsys):
+    """A course graded into another database with --db given per command (before it was
+    kept): its gradebook.db holds the assignments only. export without --db refuses to write
+    "not graded yet" over grades.csv, and says what to do."""
+    from grader.pipeline.results import GradeResult, save_results
+
+    with Gradebook(db_url(course)) as gb:  # what `release --course` leaves
+        gb.update_or_create_assignment("ps1")
+    save_results(course, {"alice/ps1": GradeResult("alice", "ps1", "graded", 6, 6)})
+    (course / "grades.csv").write_text("student_id,ps1\nalice,6\n")
+    assert main(["export", "--course", str(course)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"backprop-grader export: nothing written: the course's gradebook sqlite:///"
+        f"{course / 'gradebook.db'} holds none of the 1 grades .grader/results.json records"
+    ) and "give it once with --db URL" in err
+    assert (course / "grades.csv").read_text() == "student_id,ps1\nalice,6\n"
