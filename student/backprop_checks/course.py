@@ -48,8 +48,8 @@ def rows(folder: Path | str = ".") -> list[Row]:
 
 
 def table(folder: Path | str = ".") -> str:
-    """The course table as text: per notebook a line (id, points, where it is) and a line
-    with its title and the functions to write; then the total."""
+    """The course table as text, at most about 80 characters wide: per notebook a line (id,
+    points, where it is), then its title and the functions to write, indented; the total."""
     found = rows(folder)
     if not found:
         return "this version of the checks holds no course table: upgrade them (see README.md)"
@@ -58,7 +58,8 @@ def table(folder: Path | str = ".") -> str:
     for r in found:
         where = r.found.as_posix() if r.found else "not yet (comes with its assignment)"
         lines.append(f"{r.assignment:<{width}}{r.points:>6g}   {where}")
-        lines.append(f"{'':<{width}}{'':>6}   {r.title}: you write {', '.join(r.write)}")
+        lines.append(f"    {r.title}")
+        lines.append(f"    you write: {', '.join(r.write)}")
     lines.append(f"{'total':<{width}}{sum(r.points for r in found):>6g}")
     return "\n".join(lines)
 
