@@ -23,6 +23,26 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
 # home so nbgrader does not warn about /srv/nbgrader/exchange.
 c.Exchange.root = os.path.join(here, ".exchange")
 
+# Releasing: nbgrader's own steps, after one that writes into each setup cell's
+# `released_with("...")` the version of the student checks (backprop_checks) the notebook is
+# released with, so a notebook says so when a student's installed checks are not those
+# (grader/handout/checks_version.py). It runs first: the checksums and the gradebook see it.
+c.GenerateAssignment.preprocessors = [
+    "grader.handout.checks_version.StampChecksVersion",
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Autograding: each cell may run this long (seconds); a hanging cell is stopped and scored 0.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True

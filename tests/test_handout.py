@@ -6,6 +6,13 @@
   the companions it mentions, README, wheel); a bad --dest is one line and exit 2;
 - the wheel holds only backprop_checks (no reference, no hidden cases, no numerical
   differentiation) and no line of any solution in source/;
+- the student package's version is derived from its files: any change to one gives a new
+  version, the wheel carries it, and every release notebook's setup cell names it (else
+  `make release`, and `make handout` refuses);
+- slow: the first zip unzipped into an empty course folder holds the class start-here, which
+  runs in the student venv and prints the course table (points from source/, where each
+  notebook is) without repository commands or dead links; a notebook released with other
+  checks says so in one line with the pip command;
 - slow: in a fresh venv with only the wheel (+ numpy, matplotlib, ipykernel), every release
   notebook filled with the source solutions passes all its visible test cells, the untouched
   one fails them with the stub message, importing a reference module fails, and the source
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,10 +32,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from backprop_checks import version
 from nbclient import NotebookClient
 from notebook_tools import ASSIGNMENTS, ROOT, SEED_NAME, source_path
 
-from grader.handout import data
+from grader.handout import build, checks_version, data
 
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
@@ -66,6 +75,60 @@ def test_visible_data_is_fresh():
         ) from None
 
 
+# --------------------------------------------------------------------------- version
+
+
+def test_version_changes_with_any_file_of_the_package(tmp_path: Path):
+    """The version is computed from the package's files: a copy has the same one, and a
+    changed check, message or data file gives another (pip then upgrades the checks)."""
+    package = data.STUDENT_DIR / "backprop_checks"
+    assert version.version_of(package) == version.VERSION
+    assert re.fullmatch(rf"{re.escape(version.BASE)}\+h[0-9a-f]{{12}}", version.VERSION)
+    copy = tmp_path / "backprop_checks"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert version.version_of(copy) == version.VERSION
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "x.pyc").write_bytes(b"not part of the package")
+    assert version.version_of(copy) == version.VERSION
+    seen = {version.VERSION}
+    for name in ("checks.py", "diagnose.py", "visible.json", "version.py"):
+        path = copy / name
+        kept = path.read_bytes()
+        path.write_bytes(kept + b"\n")
+        changed = version.version_of(copy)
+        assert changed not in seen, f"a change in {name} left the version {changed}"
+        seen.add(changed)
+        path.write_bytes(kept)
+    assert version.version_of(copy) == version.VERSION
+    # the wheel's version (pip's) is the same computation, when pip builds it
+    project = (data.STUDENT_DIR / "pyproject.toml").read_text()
+    assert 'version = {attr = "backprop_checks.version.VERSION"}' in project
+    assert 'dynamic = ["version"]' in project
+
+
+def test_release_notebooks_name_the_current_checks(tmp_path: Path):
+    """Every release notebook's setup cell says which checks it was released with: today's
+    (`make release` writes it); the source notebooks say "source". A stale one is named."""
+    for assignment in ASSIGNMENTS:
+        for path, wanted in ((ROOT / "release", version.VERSION), (ROOT / "source", "source")):
+            nb = nbformat.read(path / assignment / f"{assignment}.ipynb", as_version=4)
+            setup = next(c for c in nb.cells if c.get("id") == "setup")
+            found = checks_version.released_version(setup.source)
+            assert found == wanted, (
+                f"{path.name}/{assignment}: setup cell names checks {found}, today's are "
+                f"{wanted}: run `make release`"
+            )
+    assert build.stale_release(ROOT / "release", version.VERSION, ASSIGNMENTS) == []
+    copy = tmp_path / "release"
+    shutil.copytree(ROOT / "release", copy)
+    nb_path = copy / ASSIGNMENTS[1] / f"{ASSIGNMENTS[1]}.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        cell.source = checks_version.stamp_source(cell.source, "0.1.0+hold")
+    nbformat.write(nb, nb_path)
+    assert build.stale_release(copy, version.VERSION, ASSIGNMENTS) == [ASSIGNMENTS[1]]
+
+
 # --------------------------------------------------------------------------- handout
 
 
@@ -101,11 +164,23 @@ def test_handout_has_a_wheel_and_a_zip_per_assignment(handout: Path):
         assert shipped == (ROOT / "release" / assignment / f"{assignment}.ipynb").read_bytes()
         release_text = shipped.decode()
         for companion in (ROOT / "notebooks").glob("*.ipynb"):
+            if companion.name == build.CLASS_START.name:
+                continue  # the self-study start-here is never shipped (below: the class one)
             wanted = companion.name in release_text
             assert (f"{assignment}/{companion.name}" in names) == wanted, companion.name
+        start = f"{assignment}/{build.CLASS_START.name}"
+        assert (start in names) == (assignment == ASSIGNMENTS[0]), names
+        if start in names:
+            with zipfile.ZipFile(handout / f"{assignment}.zip") as zf:
+                assert zf.read(start) == build.CLASS_START.read_bytes()
         assert not any("source" in n or n.endswith(".py") for n in names), names
-        assert f"pip install {wheel.name}" in readme
+        # one environment for the course: made once, then reused and upgraded
+        assert f"python -m pip install {assignment}/{wheel.name} numpy" in readme
+        assert f"python -m pip install --upgrade {assignment}/{wheel.name}" in readme
+        assert "in this folder" not in readme.split("## 1.")[1].split("## 2.")[0]
+        assert readme.count("python -m venv backprop-env") == 1
         assert f"`{assignment}.ipynb`" in readme and f"YOURID_{assignment}.ipynb" in readme
+    assert build.wheel_version(wheel) == version.VERSION
 
 
 @pytest.mark.slow
@@ -143,7 +218,8 @@ def test_wheel_holds_no_solution(handout: Path):
     with zipfile.ZipFile(_wheel(handout)) as zf:
         names = zf.namelist()
         packages = {n.split("/")[0] for n in names}
-        assert packages <= {"backprop_checks", "backprop_course_checks-0.1.0.dist-info"}, packages
+        info = f"backprop_course_checks-{version.VERSION}.dist-info"
+        assert packages <= {"backprop_checks", info}, packages
         for banned in ("reference", "numeric", "netmath", "expect", "_hidden", ".ipynb"):
             assert not [n for n in names if banned in n], banned
         for name in names:
@@ -268,3 +344,79 @@ def test_hidden_cells_in_the_student_env_say_when_they_run(student_env, tmp_path
         text = "".join(o.get("text", "") for o in outs)
         assert "when your notebook is graded" in text, text
         assert "points" in text, text
+
+
+# --------------------------------------------------------------------------- slow: the class start
+
+
+@pytest.mark.slow
+def test_released_with_other_checks_says_so_in_one_line(student_env):
+    """In the student venv (a wheel, not the repository): a notebook released with the
+    installed checks prints nothing; one released with other checks prints one line naming
+    both versions and the pip command that installs its wheel."""
+    code = (
+        "import backprop_checks as b\n"
+        "b.released_with(b.__version__)\n"
+        "b.released_with('source')\n"
+        "print('---')\n"
+        "b.released_with('0.2.0+h0123456789ab')\n"
+    )
+    proc = student_env.run([str(student_env.python), "-c", code], cwd=student_env.root)
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.split("---\n")
+    assert before == ""
+    lines = after.splitlines()
+    assert len(lines) == 1, lines
+    wheel = version.wheel_name("0.2.0+h0123456789ab")
+    assert f"python -m pip install --upgrade {wheel}" in lines[0]
+    assert version.VERSION in lines[0] and "restart the kernel" in lines[0]
+
+
+#: What a class student never runs: the repository's commands and folders.
+REPOSITORY_WORDS = ("make lab", "make selfcheck", "make release", "workspace/", "release/", ".venv")
+
+
+@pytest.mark.slow
+def test_class_start_here_in_an_unzipped_course_folder(
+    handout: Path, student_env, tmp_path: Path, monkeypatch
+):
+    """01's zip and 02's, unzipped into an empty course folder: the class start-here in 01's
+    folder runs in the student venv (the wheel, no repository) and prints the course table:
+    every assignment with its points from source/, the total, and where each notebook is
+    (01 next to it, 02 in ../02_sigmoid_derivative/, the others not yet); then the tags."""
+    folder = tmp_path / "backprop-course"
+    folder.mkdir()
+    for assignment in ASSIGNMENTS[:2]:
+        with zipfile.ZipFile(handout / f"{assignment}.zip") as zf:
+            zf.extractall(folder)
+    first = folder / ASSIGNMENTS[0]
+    path = first / build.CLASS_START.name
+    nb = nbformat.read(path, as_version=4)
+
+    text = "\n".join(c.source for c in nb.cells)
+    for word in REPOSITORY_WORDS:
+        assert word not in text, f"the class start-here mentions {word!r}"
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if "://" not in target:
+            assert (first / target).is_file(), f"dead link {target}"
+
+    _run_in_student_kernel(nb, student_env, first, monkeypatch)
+    outputs = {c.id: c.get("outputs", []) for c in nb.cells if c.cell_type == "code"}
+    errors = [o for outs in outputs.values() for o in outs if o.output_type == "error"]
+    assert not errors, errors
+    table = "".join(o.get("text", "") for o in outputs["at-a-glance"])
+    points = data.test_points()
+    for assignment in ASSIGNMENTS:
+        row = re.search(rf"^{assignment}\s+(\d+)\s+(.+)$", table, re.M)
+        assert row, f"{assignment} missing from the table:\n{table}"
+        assert float(row[1]) == sum(points[assignment].values()), row[0]
+        where = {
+            ASSIGNMENTS[0]: f"{ASSIGNMENTS[0]}.ipynb",
+            ASSIGNMENTS[1]: f"../{ASSIGNMENTS[1]}/{ASSIGNMENTS[1]}.ipynb",
+        }.get(assignment, "not yet")
+        assert row[2].startswith(where), row[0]
+    total = re.search(r"^total\s+(\d+)$", table, re.M)
+    assert total and float(total[1]) == sum(sum(p.values()) for p in points.values()) > 0
+    assert version.VERSION in table
+    tags = "".join(o.get("text", "") for o in outputs["tags"])
+    assert [f"[M{k}]" for k in range(1, 14)] == re.findall(r"^\[M\d+\]", tags, re.M)

@@ -134,14 +134,17 @@ def test_selfcheck_finds_the_workspace_notebook_and_says_one_quiet_line(repo: Pa
     # Only the venv on PATH: bubblewrap is not found, as on a learner's laptop without it.
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))
     proc = subprocess.run(
-        [sys.executable, "-m", "grader", "selfcheck", "01"],
+        [shutil.which("make") or "make", "--no-print-directory", "selfcheck", "NB=01"],
         cwd=repo,
         capture_output=True,
         text=True,
         timeout=300,
         env=env,
     )
-    assert proc.returncode == 0, proc.stderr
+    # three of the four functions are stubs: below full marks, so `make selfcheck` fails
+    # (grader selfcheck exits 1; make says which target), for scripts and CI
+    assert proc.returncode != 0, proc.stdout
+    assert "Error 1" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "01_partial_derivatives.ipynb" in proc.stdout
     assert "test_df_dx" in proc.stdout and "1/1" in proc.stdout
     assert "SANDBOX OFF" not in proc.stdout + proc.stderr and "!!!" not in proc.stderr

@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc = command(
         "selfcheck",
         "learner:selfcheck",
-        "grade your own notebook with the hidden tests (read only)",
+        "grade your own notebook with the hidden tests (read only); exits 0 at full marks, "
+        "1 below them, 2 when the notebook cannot be checked",
     )
     sc.add_argument(
         "notebook",

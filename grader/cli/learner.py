@@ -25,7 +25,9 @@ def workspace(args: argparse.Namespace) -> int:
 
 
 def selfcheck(args: argparse.Namespace) -> int:
-    """`selfcheck NOTEBOOK`: exit 2 (and one line) when the notebook cannot be checked."""
+    """`selfcheck NOTEBOOK`: exit 0 at full marks, 1 below them (the table says which test
+    cells lost points), 2 (and one line) when the notebook cannot be checked; so a script or
+    CI job can use it: `make selfcheck NB=04 && echo all points`."""
     from grader.learner.selfcheck import SelfCheckError, render, selfcheck
     from grader.learner.workspace import resolve_notebook
 
@@ -41,4 +43,9 @@ def selfcheck(args: argparse.Namespace) -> int:
         print(f"selfcheck: {exc}", file=sys.stderr)
         return 2
     render(result, console())
-    return 0
+    return 0 if full_marks(result) else 1
+
+
+def full_marks(result) -> bool:
+    """Whether a self-checked notebook got every point of every test cell (and has some)."""
+    return result.max_score > 0 and result.score >= result.max_score - 1e-9

@@ -25,7 +25,7 @@ from backprop_checks.compare import inputs_of
 from grader import course
 from grader.judge import cases as _cases
 from grader.judge import diagnose, expect, functions, netmath, reference
-from grader.nbcells import grade_id, is_graded, points
+from grader.nbcells import grade_id, is_graded, nbgrader_meta, points
 
 #: Where the data file lives in the repository (committed; a test fails when it is stale).
 STUDENT_DIR = course.REPO_ROOT / "student"
@@ -150,9 +150,33 @@ def provided_functions(
     return out
 
 
+_HEADING = re.compile(r"^#\s+(?:\d+\s*·\s*)?(.+)$", re.M)
+
+
+def course_notebooks(
+    source: Path = course.REPO_ROOT / "source", *, notebooks: dict | None = None
+) -> dict[str, dict[str, Any]]:
+    """{assignment: {"title": its first heading (number and $ signs dropped), "write": the
+    functions the student writes (its solution cells' grade_ids, in order)}}: what the class
+    start-here's course table lists (`backprop_checks.course`)."""
+    out = {}
+    for assignment, nb in (notebooks or _source_notebooks(source)).items():
+        heading = _HEADING.search(nb.cells[0].source) if nb.cells else None
+        out[assignment] = {
+            "title": heading[1].replace("$", "").strip() if heading else assignment,
+            "write": [
+                grade_id(c)
+                for c in nb.cells
+                if c.cell_type == "code" and nbgrader_meta(c).get("solution")
+            ],
+        }
+    return out
+
+
 def build_visible_data() -> dict[str, Any]:
     """The whole data file as a JSON-ready dict: {"format", "functions", "provided",
-    "points"}; "functions" holds each record's public half and its visible examples."""
+    "points", "notebooks"}; "functions" holds each record's public half and its visible
+    examples, "notebooks" each assignment's title and functions to write."""
     by_name = {
         record.name: {
             **record.public(),
@@ -166,6 +190,7 @@ def build_visible_data() -> dict[str, Any]:
         "functions": by_name,
         "provided": provided_functions(notebooks=notebooks),
         "points": test_points(notebooks=notebooks),
+        "notebooks": course_notebooks(notebooks=notebooks),
     }
 
 

@@ -8,7 +8,8 @@ from the functions' records (`grader/judge/functions/`); this module only reads 
                           "cases": [its visible examples: inputs, right answers, the
                                     known wrong answers on them]}},
      "provided": {ASSIGNMENT: [the functions its locked cells provide]},
-     "points": {ASSIGNMENT: {grade_id: points}}}
+     "points": {ASSIGNMENT: {grade_id: points}},
+     "notebooks": {ASSIGNMENT: {"title": ..., "write": [the functions the student writes]}}}
 
 Arrays come back as exact float64 `numpy.ndarray`s (a 0-d array for a stored shape of []).
 """
@@ -105,3 +106,13 @@ def assignment_of(grade_id: str) -> str | None:
         if grade_id in cells:
             return assignment
     return None
+
+
+def notebooks() -> dict[str, dict[str, Any]]:
+    """{assignment: {"title", "write": [functions], "points": the sum of its test cells'}},
+    in course order: the course table of the class start-here (`backprop_checks.course`)."""
+    raw = _raw()
+    return {
+        a: {**info, "points": sum(raw["points"].get(a, {}).values())}
+        for a, info in raw.get("notebooks", {}).items()
+    }
