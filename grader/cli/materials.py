@@ -11,7 +11,8 @@ from grader.cli.common import chosen_course
 
 
 def release(args: argparse.Namespace) -> int:
-    """`release [--dest DIR | --course DIR]`: regenerate release/ with nbgrader."""
+    """`release [--dest DIR | --course DIR]`: regenerate release/ with nbgrader (the student
+    package's visible.json first, whose digest the notebooks name)."""
     root = None if args.dest else chosen_course(args)
     if root is not None and root != course.REPO_ROOT:
         return release_course(root, db=args.db)
@@ -21,7 +22,12 @@ def release(args: argparse.Namespace) -> int:
             "release/ has none)"
         )
     dest = Path(args.dest or course.REPO_ROOT / "release").resolve()
+    from grader.handout.data import write_visible_data
     from grader.learner import workspace
+
+    # The checks' version is a digest of the student package, visible.json included, and
+    # every release notebook names it: the data file first, so one command brings both up.
+    write_visible_data()
 
     written = workspace.build_release(dest)
     for assignment in written:
