@@ -10,16 +10,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def provided_source(notebook: str) -> str:
-    """The source of the locked setup and provided cells ("provided", "provided-...") of a
-    source notebook."""
+def provided_cells(notebook: str) -> dict[str, str]:
+    """cell id -> source of the locked setup and provided cells ("provided", "provided-...")
+    of a source notebook, in the notebook's order."""
     nb = json.loads((ROOT / "source" / notebook / f"{notebook}.ipynb").read_text("utf-8"))
-    return "\n\n".join(
-        "".join(c["source"])
+    return {
+        c["id"]: "".join(c["source"])
         for c in nb["cells"]
         if c["cell_type"] == "code"
         and (c.get("id") == "setup" or str(c.get("id", "")).startswith("provided"))
-    )
+    }
+
+
+def provided_source(notebook: str) -> str:
+    """The source of the locked setup and provided cells of a source notebook, joined."""
+    return "\n\n".join(provided_cells(notebook).values())
 
 
 def student_05(**cells: str) -> dict[str, Any]:
@@ -48,7 +53,9 @@ def student_05(**cells: str) -> dict[str, Any]:
     }
     right.update(cells)
     ns: dict[str, Any] = {"__name__": "__main__"}
-    exec(compile(provided_source("05_backprop_W1"), "<provided>", "exec"), ns)  # noqa: S102
+    # each cell compiled on its own, as a kernel does: line numbers are the cell's own
+    for cell_id, src in provided_cells("05_backprop_W1").items():
+        exec(compile(src, f"<cell {cell_id}>", "exec"), ns)  # noqa: S102
     for name, src in right.items():
         exec(compile(src, f"<cell {name}>", "exec"), ns)  # noqa: S102
     return ns

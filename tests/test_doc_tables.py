@@ -44,9 +44,11 @@ def test_a_stale_table_or_count_is_named():
 
 
 def test_the_handout_readme_counts_nothing_stale():
-    text = student_readme(ASSIGNMENTS[0], "backprop_course_checks-0.1.0-py3-none-any.whl", [])
-    assert count_problems(text) == []
-    assert [p for t in doc_tables.tables(text) for p in table_problems(t)] == []
+    wheel = "backprop_course_checks-0.2.0-py3-none-any.whl"
+    for assignment in (ASSIGNMENTS[0], ASSIGNMENTS[-1]):  # the first zip has the start-here
+        text = student_readme(assignment, wheel, [], first=ASSIGNMENTS[0])
+        assert count_problems(text) == []
+        assert [p for t in doc_tables.tables(text) for p in table_problems(t)] == []
 
 
 def test_the_contract_page_is_held_to_the_records_and_the_misconceptions(monkeypatch):

@@ -505,7 +505,7 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
             "backprop",
             "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
             "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError: operands could not be "
-            "broadcast together with shapes (5,4) (4,2) (line 24, in forward). forward is given "
+            "broadcast together with shapes (5,4) (4,2) (line 17, in forward). forward is given "
             "by the notebook, so the call in your backprop gives it arguments it cannot use: "
             "check their order and shapes against forward's docstring.",
         ),
@@ -526,7 +526,7 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
             "train",
             "train: your train calls your backprop(X (6, 3), Y (3, 3), W1 (3,), b1 (3, 2), "
             "W2 (2,), b2 (6, 2)), which raised ValueError: operands could not be broadcast "
-            "together with shapes (6,) (3,2) (line 24, in forward). backprop passes its own "
+            "together with shapes (6,) (3,2) (line 17, in forward). backprop passes its own "
             "check, so the call in your train gives it arguments it cannot use: check their "
             "order and shapes against backprop's docstring.",
         ),
