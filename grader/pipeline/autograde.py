@@ -11,7 +11,10 @@ the submitted one; re-running skips done submissions (unless `force`), so an int
 run resumes where it stopped. A submission nbgrader cannot grade (invalid JSON, a kernel
 that dies, ...) gets a reason, 0 for every cell without a score and needs-manual-grade;
 it never stops the others. A worker process that dies is replaced; the submissions it was
-grading are retried alone, and one that kills its worker twice is failed.
+grading are retried alone, and one that kills its worker twice is failed. A submission
+that could not be graded for a reason that is not the student's (the worker's environment,
+the gradebook, the sandbox: `failures.not_the_students`) gets no grade, is named in
+`AutogradeRun.grader_errors` (the CLI exits 1) and is graded again by the next run.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class RemoteGrade:
     files: dict[str, bytes] = field(default_factory=dict)  #: course-relative path -> bytes
     record: dict[str, Any] | None = None  #: the submission's gradebook record
     worker: str = ""  #: host:pid that graded it
+    seconds: float = 0.0  #: the whole task on the worker (grading, private course, files)
 
 
 @functools.lru_cache(maxsize=1)
@@ -285,6 +287,7 @@ def grade_task(
             "version of the course on every worker"
         )
     with _LOCK:
+        start = time.perf_counter()
         os.environ.pop(DB_URL_ENV, None)
         course = _private_course(bundle)
         db_url = _db_url(course)
@@ -331,6 +334,7 @@ def grade_task(
                 gb.remove_submission(assignment, student)
         shutil.rmtree(submitted, ignore_errors=True)
         shutil.rmtree(graded, ignore_errors=True)
+        out.seconds = time.perf_counter() - start
         return out
 
 
@@ -345,5 +349,12 @@ def worker_plugin(log_dir: str | None) -> Any:
 
         def setup(self, worker: Any) -> None:
             prepare_worker(self.log_dir)
+            # Dask's statistical profiler samples the grading thread's stack every 10 ms on
+            # the worker's event loop (distributed.worker.profile.enabled): CPU and the GIL
+            # taken from grading, for a dashboard profile nobody reads here.
+            for name in ("profile", "profile-cycle"):
+                callback = worker.periodic_callbacks.pop(name, None)
+                if callback is not None:
+                    callback.stop()
 
     return GraderWorker(log_dir)
