@@ -181,19 +181,32 @@ def _private_course(bundle: AssignmentBundle) -> Path:
         + f"c.CourseDirectory.db_url = {_db_url(root)!r}\n",
         encoding="utf-8",
     )
-    with open_gradebook(_db_url(root)) as gb:
-        try:  # an older version of the assignment (a changed source): replaced as a whole
-            gb.remove_assignment(bundle.assignment)
-            gb.db.commit()
-        except MissingEntry:
-            gb.db.rollback()
-        write_assignment_definition(gb, bundle.definition)
+    gb = _private_gradebook(_db_url(root))
+    try:  # an older version of the assignment (a changed source): replaced as a whole
+        gb.remove_assignment(bundle.assignment)
+        gb.db.commit()
+    except MissingEntry:
+        gb.db.rollback()
+    write_assignment_definition(gb, bundle.definition)
     _INSTALLED[bundle.assignment] = bundle.digest
     return root
 
 
 def _db_url(course: Path) -> str:
     return f"sqlite:///{course / 'gradebook.db'}"
+
+
+#: bundle digest -> the course's config with the grading route (as _init_worker's, once)
+_CONFIGS: dict[str, Any] = {}
+_GRADEBOOKS: dict[str, Any] = {}
+
+
+def _private_gradebook(db_url: str) -> Any:
+    """This worker's private gradebook, opened once: each nbgrader Gradebook is a new
+    SQLAlchemy engine (its statement cache empty) that checks every table on opening."""
+    if db_url not in _GRADEBOOKS:
+        _GRADEBOOKS[db_url] = open_gradebook(db_url)
+    return _GRADEBOOKS[db_url]
 
 
 def prepare_worker(log_dir: str | None = None) -> None:
@@ -302,21 +315,24 @@ def grade_task(
             target = submitted / safe_rel(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        with open_gradebook(db_url) as gb:
-            try:
-                gb.remove_submission(assignment, student)
-            except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: nothing to remove
-                gb.db.rollback()
-            if prior is not None:
-                write_submission_record(gb, assignment, student, prior, with_student=True)
+        gb = _private_gradebook(db_url)
+        try:
+            gb.remove_submission(assignment, student)
+        except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: nothing to remove
+            gb.db.rollback()
+        if prior is not None:
+            write_submission_record(gb, assignment, student, prior, with_student=True)
+        gb.db.commit()  # no transaction left open while nbgrader writes
 
-        config = course_config(course)
-        config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+        if bundle.digest not in _CONFIGS:  # read once per bundle, as a local worker does
+            config = course_config(course)
+            config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+            _CONFIGS[bundle.digest] = config
         logger = logging.getLogger("grader.autograde.worker")
         logger.propagate = False
         logger.setLevel(logging.INFO)
         # the state _init_worker sets up for a local worker
-        _WORKER.update(course=course, config=config, log=logger)
+        _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=logger)
         result = grade_submission(student, assignment)
 
         out = RemoteGrade(result, worker=f"{socket.gethostname()}:{os.getpid()}")
@@ -328,10 +344,12 @@ def grade_task(
         if record_file.exists():
             out.files[record_file.relative_to(course).as_posix()] = record_file.read_bytes()
             record_file.unlink()
-        with open_gradebook(db_url) as gb:
+        try:
             out.record = submission_record(gb, assignment, student)
             if out.record is not None:  # the private gradebook stays small
                 gb.remove_submission(assignment, student)
+        finally:
+            gb.db.commit()
         shutil.rmtree(submitted, ignore_errors=True)
         shutil.rmtree(graded, ignore_errors=True)
         out.seconds = time.perf_counter() - start
