@@ -1,28 +1,36 @@
-"""Benchmark: grading on a Dask cluster (LocalCluster here) into PostgreSQL: the figures of
-docs/scale.md's capacity estimate.
+"""Benchmark: grading on a Dask cluster (LocalCluster here) against local workers, into
+PostgreSQL: the figures of docs/scale.md's capacity estimate.
 
-    .venv/bin/python benchmarks/cluster.py [--students 4] [--tasks 300]
+    .venv/bin/python benchmarks/cluster.py [--students 4] [--tasks 300] [--keep DIR]
 
-Measures, on this machine:
+Measures, on this machine, in one run:
 
 1. the scheduler's per-task overhead: `--tasks` empty tasks through a LocalCluster of 2
    worker processes (submitted at once: scheduler throughput; and one after the other:
    the round trip of a single task);
 2. the demo's class (`--students` x every notebook in source/, grader.pipeline.demo.build_class)
-   graded by `autograde(scheduler=ADDRESS)` on a LocalCluster of 1, then of 2 worker
-   processes (started before the clock starts; their start-up is printed separately), into
-   a throwaway PostgreSQL server (tests/pgserver.py) when PostgreSQL is installed, else
-   SQLite: wall clock, notebooks per second, the mean per-notebook grading time on a
-   worker, and the instructor's time per recorded submission (gradebook upsert and files).
+   graded four times, in this order: local `autograde --workers 1`, the cluster with 1
+   worker, local `--workers 2`, the cluster with 2 workers (a LocalCluster started before the
+   clock starts; its start-up is printed separately). Each: wall clock per notebook, the
+   mean grading time of a notebook in its worker, and on the cluster the instructor's time
+   per recorded submission (gradebook upsert and files). Then the ratios the issue asks
+   for: cluster / local per notebook with 1 and 2 workers, and 2 workers / 1 on each route;
+3. the gradebook writer alone: the cluster run's submission records upserted again under
+   new student ids into a fresh database, one Gradebook (one connection) as the
+   instructor's process does: records per second.
 
-The course's own hooks run (sandboxed kernels, out-of-process verification): the per-notebook
-figure is what a real run costs. Prints the load average before and after: the machine may
-be shared.
+The gradebook is a throwaway PostgreSQL server (tests/pgserver.py) when PostgreSQL is
+installed, else SQLite (`--sqlite` forces it), the same for every run. The course's own
+hooks run (sandboxed kernels from warm zygotes, out-of-process verification): the
+per-notebook figure is what a real run costs. `--keep DIR` keeps the four graded courses
+(compare them with benchmarks/same_grades.py). Prints the load average before and after:
+the machine may be shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -59,14 +67,15 @@ def scheduler_overhead(n: int) -> tuple[float, float]:
     return batch, single
 
 
-def grade_with(course: Path, workers: int) -> dict[str, float]:
+def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
+    """Grade `course` with `workers` local processes, or on a LocalCluster of `workers`."""
     from distributed import LocalCluster
 
-    from grader.pipeline import cluster
+    from grader.pipeline import cluster as cluster_mod
     from grader.pipeline.autograde import autograde
 
     writes: list[float] = []
-    original = cluster.write_submission_record
+    original = cluster_mod.write_submission_record
 
     def timed(*args, **kwargs):
         t = time.perf_counter()
@@ -75,33 +84,84 @@ def grade_with(course: Path, workers: int) -> dict[str, float]:
         finally:
             writes.append(time.perf_counter() - t)
 
-    cluster.write_submission_record = timed
-    t0 = time.perf_counter()
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=":0", silence_logs=40,
-    ) as lc:  # fmt: skip
-        started = time.perf_counter() - t0
+    tasks: list[float] = []
+    collect = cluster_mod._collect
+
+    def collected(*args, **kwargs):
+        out = collect(*args, **kwargs)
+        tasks.append(getattr(out, "seconds", 0.0))  # a RemoteGrade: its whole task
+        return out
+
+    started = 0.0
+    if cluster:
+        cluster_mod.write_submission_record = timed
+        cluster_mod._collect = collected
         t0 = time.perf_counter()
-        run = autograde(course, scheduler=lc.scheduler_address)
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=":0", silence_logs=40,
+        ) as lc:  # fmt: skip
+            started = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            run = autograde(course, scheduler=lc.scheduler_address)
+            wall = time.perf_counter() - t0
+        cluster_mod.write_submission_record = original
+        cluster_mod._collect = collect
+    else:
+        t0 = time.perf_counter()
+        run = autograde(course, workers=workers)
         wall = time.perf_counter() - t0
-    cluster.write_submission_record = original
     n = run.graded
     return {
         "start": started,
         "wall": wall,
         "n": n,
+        "per_nb": wall / max(n, 1),
         "per_nb_worker": sum(r.seconds for r in run.results) / max(n, 1),
         "write": sum(writes) / max(len(writes), 1),
+        "task": sum(tasks) / max(len(tasks), 1),
         "failed": len(run.failed),
+        "errors": len(run.grader_errors),
     }
+
+
+def writer_throughput(course: Path, url: str, copies: int) -> tuple[int, float]:
+    """(records written, seconds): `course`'s submission records upserted `copies` times
+    under new student ids into the gradebook at `url` (a fresh database)."""
+    from grader.config import db_url
+    from grader.pipeline.gradebook_records import (
+        assignment_definition,
+        open_gradebook,
+        submission_record,
+        write_assignment_definition,
+        write_submission_record,
+    )
+
+    records = []
+    with open_gradebook(db_url(course)) as gb:
+        definitions = [assignment_definition(gb, a.name) for a in gb.assignments]
+        for a in gb.assignments:
+            for sub in a.submissions:
+                record = submission_record(gb, a.name, sub.student_id)
+                records.append((a.name, sub.student_id, record))
+    with open_gradebook(url) as gb:
+        for d in definitions:
+            write_assignment_definition(gb, d)
+        t0 = time.perf_counter()
+        for i in range(copies):
+            for assignment, student, record in records:
+                write_submission_record(gb, assignment, f"{student}-{i}", record)
+        seconds = time.perf_counter() - t0
+    return copies * len(records), seconds
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--copies", type=int, default=5, help="the writer's: copies of the class")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL exists")
+    parser.add_argument("--keep", metavar="DIR", help="keep the graded courses in DIR")
     args = parser.parse_args()
 
     from grader import course as course_mod
@@ -123,34 +183,74 @@ def main() -> int:
 
         if missing_reason() is None:
             pg = PgServer()
-    root = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+
+    def new_database(name: str) -> str | None:
+        if pg is None:
+            return None
+        import psycopg
+
+        with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return pg.url.rsplit("/", 1)[0] + f"/{name}"
+
+    root = Path(args.keep or tempfile.mkdtemp(prefix="bench-cluster-")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    figures: dict[tuple[str, int], dict[str, float]] = {}
     try:
         base = course_mod.new_course(root / "base")
         course_mod.run_nbgrader(["generate_assignment", "*", "--force"], base)
         build_class(base, root / "class.zip", args.students)
         for workers in (1, 2):
-            course = root / f"w{workers}"
-            shutil.copytree(base, course, ignore=shutil.ignore_patterns("gradebook.db"))
-            if pg is not None:
-                import psycopg
+            for route in ("local", "cluster"):
+                name = f"{route}{workers}"
+                course = root / name
+                shutil.copytree(base, course, ignore=shutil.ignore_patterns("gradebook.db"))
+                url = new_database(name)
+                if url is not None:
+                    cfg = course / "nbgrader_config.py"
+                    cfg.write_text(cfg.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
+                collect(root / "class.zip", course=course)
+                f = figures[(route, workers)] = grade_with(course, workers, route == "cluster")
+                extra = (
+                    f"; the whole task {f['task']:.2f} s/notebook; instructor's record "
+                    f"{f['write'] * 1000:.0f} ms/notebook; cluster start "
+                    f"{f['start']:.1f} s"
+                    if route == "cluster"
+                    else ""
+                )
+                print(
+                    f"{route:7} {workers} worker(s): {f['n']} notebooks in {f['wall']:.1f} s = "
+                    f"{f['per_nb']:.2f} s/notebook ({f['n'] / f['wall']:.3f} notebooks/s); "
+                    f"grading in a worker {f['per_nb_worker']:.2f} s/notebook{extra}; failed "
+                    f"{f['failed']} (not the students': {f['errors']}) "
+                    f"({'PostgreSQL' if pg else 'SQLite'}); load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+        if args.keep:  # the gradebooks as same_grades.py dumps them (the server goes away)
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from same_grades import dump
 
-                with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
-                    conn.execute(f"CREATE DATABASE w{workers}")
-                url = pg.url.rsplit("/", 1)[0] + f"/w{workers}"
-                cfg = course / "nbgrader_config.py"
-                cfg.write_text(cfg.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
-            collect(root / "class.zip", course=course)
-            f = grade_with(course, workers)
+            for route, workers in figures:
+                name = f"{route}{workers}"
+                data = dump(root / name, None)
+                (root / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+            print(f"kept: {root} (compare: benchmarks/same_grades.py compare A.json B.json)")
+        for workers in (1, 2):
+            ratio = figures[("cluster", workers)]["per_nb"] / figures[("local", workers)]["per_nb"]
+            print(f"cluster / local per notebook, {workers} worker(s): {ratio:.2f}x (goal <= 1.2x)")
+        for route in ("local", "cluster"):
+            speedup = figures[(route, 1)]["per_nb"] / figures[(route, 2)]["per_nb"]
+            print(f"{route}: 2 workers / 1 worker throughput: {speedup:.2f}x (goal >= 1.7x)")
+        if pg is not None:
+            url = new_database("writer")
+            n, seconds = writer_throughput(root / "cluster2", url, args.copies)
             print(
-                f"{workers} worker(s): {f['n']} notebooks in {f['wall']:.1f} s "
-                f"= {f['n'] / f['wall']:.3f} notebooks/s ({f['wall'] / f['n']:.2f} s/notebook); "
-                f"grading on a worker {f['per_nb_worker']:.2f} s/notebook; instructor's "
-                f"record {f['write'] * 1000:.0f} ms/notebook; cluster start {f['start']:.1f} s; "
-                f"failed {f['failed']} ({'PostgreSQL' if pg else 'SQLite'})",
-                flush=True,
+                f"gradebook writer (PostgreSQL, one connection): {n} submission records in "
+                f"{seconds:.1f} s = {n / seconds:.1f} records/s ({seconds / n * 1000:.0f} ms each)"
             )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
         if pg is not None:
             pg.stop()
     print(f"load average after: {os.getloadavg()}")

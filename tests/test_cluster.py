@@ -304,3 +304,134 @@ def test_bad_scheduler_or_database_is_one_clear_line(klass, tmp_path, capsys, mo
     assert main(["export", "--course", str(course), "--db", "not a url"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a database URL" in err[0]
+
+
+# ------------------------------------------------- real `dask scheduler` / `dask worker`
+
+#: PATH of a worker started as docs/scale.md says: the venv's bin/ is not on it.
+BARE_PATH = "/usr/bin:/bin"
+
+
+def _bare_env(path: str = BARE_PATH) -> dict[str, str]:
+    drop = ("PATH", "VIRTUAL_ENV", "BACKPROP_GRADER_DB", "PYTHONPATH")
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, "PATH": path}
+
+
+def _dask(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`.venv/bin/dask ARGS` (the venv's own script, by its path), output into `log`."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "dask"), *args],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def _end(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_workers(address: str, n: int, procs: list[subprocess.Popen], log: Path) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        end = time.monotonic() + 120
+        while len(client.scheduler_info()["workers"]) < n:
+            dead = [p for p in procs if p.poll() is not None]
+            assert not dead and time.monotonic() < end, log.read_text()[-3000:]
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def dask_cli(tmp_path_factory):
+    """`dask scheduler` and one `dask worker tcp://...` started as subprocesses with
+    PATH=/usr/bin:/bin: no alembic, jupyter or nbgrader program on it."""
+    from pgserver import _free_port
+
+    env = _bare_env()
+    assert shutil.which("alembic", path=BARE_PATH) is None, "alembic on the bare PATH"
+    tmp = tmp_path_factory.mktemp("dask-cli")
+    log = tmp / "dask.log"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard",
+                   env=env, log=log)]  # fmt: skip
+    try:
+        procs.append(
+            _dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                  "--local-directory", str(tmp / "worker"), env=env, log=log)
+        )  # fmt: skip
+        _wait_workers(address, 1, procs, log)
+        yield address, tmp, log
+    finally:
+        for proc in reversed(procs):
+            _end(proc)
+
+
+def test_dask_worker_without_the_venv_on_path_grades(pg, klass, dask_cli):
+    _, download, reference = klass
+    address, tmp, _ = dask_cli
+    course, url = pg_course(klass[0], download, pg, "cli")
+    run = autograde(course, scheduler=address)
+    assert run.graded == 4 and not run.grader_errors, [r.reason for r in run.results]
+    assert cells(url) == cells(db_url(reference))
+    assert results(course) == results(reference)
+
+
+def test_a_worker_that_cannot_grade_stops_the_run_before_grading(klass, dask_cli, capsys):
+    """A second worker on a host without bubblewrap, for a course that requires the
+    sandbox: one message names it before anything is graded; exit 1."""
+    _, _, reference = klass
+    address, tmp, log = dask_cli
+    course = tmp / "require"
+    shutil.copytree(reference, course, ignore=shutil.ignore_patterns("autograded", ".grader"))
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write('\nc.SandboxedExecute.mode = "require"\n')
+    assert shutil.which("bwrap", path=str(tmp)) is None
+    no_bwrap = _bare_env(str(tmp))
+    bad = _dask("worker", address, "--nthreads", "1", "--no-dashboard",
+                "--local-directory", str(tmp / "bad"), env=no_bwrap, log=log)  # fmt: skip
+    try:
+        _wait_workers(address, 2, [bad], log)
+        args = ["autograde", "--course", str(course), "--scheduler", address]
+        assert main(args) == 1
+        out = " ".join(capsys.readouterr().out.split())
+        assert "1 of 2 Dask workers cannot grade, so nothing was graded" in out, out
+        assert out.count("bubblewrap cannot run here") == 1
+        assert not (course / "autograded").exists() and load_results(course) == {}
+    finally:
+        _end(bad)
+
+
+def test_not_the_students_failure_exits_1_and_the_next_run_grades_it(klass, tmp_path, capsys):
+    """The sandbox is required and its program is missing: every readable submission is
+    named as not graded (eve's notebook, not JSON, stays the student's failure), exit 1;
+    fixed, the same command without --force grades them."""
+    _, _, reference = klass
+    course = tmp_path / "course"
+    shutil.copytree(reference, course, ignore=shutil.ignore_patterns("autograded", ".grader"))
+    config = course / "nbgrader_config.py"
+    good = config.read_text()
+    config.write_text(good + '\nc.SandboxedExecute.mode = "require"\n'
+                      'c.SandboxedExecute.bwrap = "/nonexistent/bwrap"\n')  # fmt: skip
+    args = ["autograde", "--course", str(course), "--workers", "1", "--force"]
+    assert main(args) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "3 submissions were not graded" in out, out
+    for student in ("alice", "bob", "dave"):
+        assert f"{student}/ps1: not graded, a problem of the grading machine" in out
+    assert "SandboxError" in out and "eve/ps1: not graded" not in out
+    kept = load_results(course)
+    assert [k for k, r in kept.items() if r.grader_error] == ["alice/ps1", "bob/ps1", "dave/ps1"]
+    assert not kept["eve/ps1"].grader_error and kept["eve/ps1"].status == "failed"
+    config.write_text(good)
+    assert main(args[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "3 submissions the grading machine could not grade last time" in out
+    assert cells(db_url(course)) == cells(db_url(reference))
+    assert results(course) == results(reference)

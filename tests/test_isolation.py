@@ -192,10 +192,33 @@ def _remove_outside_courses():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _notebooks(honest: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    victim = _with_cell(honest, PROBE, VICTIM_GRAD_W2)
+    return {
+        "a_attacker": _with_cell(honest, ATTACK),
+        "b_victim": victim,
+        "c_killer": _with_cell(honest, KILL_ZYGOTE),
+        "d_victim": victim,
+    }
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory):
+def alone(tmp_path_factory: pytest.TempPathFactory):
+    """`b_victim` graded alone, in a course of its own: what it scores without an attacker."""
     if not sandbox.bwrap_status().usable:
         pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
+    from grader.pipeline.autograde import autograde
+
+    root, honest = _course(tmp_path_factory.mktemp("isolation-alone"))
+    save(root / "submitted" / "b_victim" / ASSIGNMENT, _notebooks(honest)["b_victim"])
+    run = autograde(root, ASSIGNMENT, workers=1)
+    return root, {r.student: r for r in run.results}
+
+
+@pytest.fixture(scope="module", params=["local", "cluster"])
+def graded(request: pytest.FixtureRequest, alone):
+    """The four submissions graded in order by one worker: a local worker process, or one
+    Dask worker (`autograde --scheduler`, its private course outside /tmp as well)."""
     from grader.pipeline.autograde import autograde
 
     # This process's sandbox run folder exists before the two autograde runs below fork
@@ -207,26 +230,20 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     outside = Path(tempfile.mkdtemp(prefix="backprop-isolation-", dir=_outside_tmp()))
     request_cleanup.append(outside)
     batch, honest = _course(outside / "batch")
-    victim = _with_cell(honest, PROBE, VICTIM_GRAD_W2)
-    notebooks = {
-        "a_attacker": _with_cell(honest, ATTACK),
-        "b_victim": victim,
-        "c_killer": _with_cell(honest, KILL_ZYGOTE),
-        "d_victim": victim,
-    }
-    for student, nb in notebooks.items():
+    for student, nb in _notebooks(honest).items():
         save(batch / "submitted" / student / ASSIGNMENT, nb)
-    run = autograde(batch, ASSIGNMENT, workers=1)  # one worker: the same zygotes, in order
+    if request.param == "local":
+        run = autograde(batch, ASSIGNMENT, workers=1)  # one worker: the same zygotes, in order
+    else:
+        from distributed import LocalCluster
 
-    alone, _ = _course(tmp_path_factory.mktemp("isolation-alone"))
-    save(alone / "submitted" / "b_victim" / ASSIGNMENT, victim)
-    alone_run = autograde(alone, ASSIGNMENT, workers=1)
-    return (
-        batch,
-        {r.student: r for r in run.results},
-        alone,
-        {r.student: r for r in alone_run.results},
-    )
+        with LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=":0", silence_logs=40, local_directory=str(outside / "dask"),
+        ) as cluster:  # fmt: skip
+            run = autograde(batch, ASSIGNMENT, scheduler=cluster.scheduler_address)
+    assert not run.grader_errors, [r.reason for r in run.grader_errors]
+    return batch, {r.student: r for r in run.results}, *alone
 
 
 def test_the_attack_ran(graded):

@@ -121,7 +121,26 @@ def autograde(args: argparse.Namespace) -> int:
         progress.stop()
     for table in summary_tables(run):
         out.print(table)
-    return 0
+    return _grader_errors(out, run)
+
+
+def _grader_errors(out, run) -> int:
+    """Name the submissions the grading machine could not grade (not the students' doing):
+    exit 1 when there are any; the next run grades them again without --force."""
+    from rich.markup import escape
+
+    errors = run.grader_errors
+    if not errors:
+        return 0
+    out.print(
+        f"[red]{len(errors)} submissions were not graded[/] because of a problem of the grading "
+        "machine, not the students' work (no grade was recorded for them):",
+        soft_wrap=True,
+    )
+    for r in errors:
+        out.print(f"  {escape(r.key)}: {escape(r.reason)}", soft_wrap=True)
+    out.print("Fix the problem, then run the same command again: it grades them (no --force).")
+    return 1
 
 
 def resume_command(args: argparse.Namespace, root: Path) -> str:

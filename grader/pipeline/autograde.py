@@ -11,7 +11,10 @@ the submitted one; re-running skips done submissions (unless `force`), so an int
 run resumes where it stopped. A submission nbgrader cannot grade (invalid JSON, a kernel
 that dies, ...) gets a reason, 0 for every cell without a score and needs-manual-grade;
 it never stops the others. A worker process that dies is replaced; the submissions it was
-grading are retried alone, and one that kills its worker twice is failed.
+grading are retried alone, and one that kills its worker twice is failed. A submission
+that could not be graded for a reason that is not the student's (the worker's environment,
+the gradebook, the sandbox: `failures.not_the_students`) gets no grade, is named in
+`AutogradeRun.grader_errors` (the CLI exits 1) and is graded again by the next run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from grader.pipeline.results import (
     GradeResult,
     autograded_path,
     load_results,
+    not_graded,
     read_result,
     save_results,
     submissions,
@@ -62,6 +66,11 @@ class AutogradeRun:
     @property
     def failed(self) -> list[GradeResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def grader_errors(self) -> list[GradeResult]:
+        """Not graded for a reason that is not the student's: the next run grades them."""
+        return [r for r in self.results if r.grader_error]
 
 
 # ---------------------------------------------------------------- what to grade
@@ -152,6 +161,8 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
             reason = _run_nbgrader_autograde(course, config, student, assignment)
         if _WORKER.get("stopping"):  # stopped half way: record nothing, the next run regrades
             raise SystemExit(143)
+        if failures.not_the_students(reason):  # no zeros: the next run grades it again
+            raise _GraderError(reason)
         if reason:
             _record_zero(config, student, assignment)
         result = read_result(course, config, student, assignment)
@@ -161,10 +172,16 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
             result = hooks.after_autograde(course, student, assignment, result)
         if any(f.startswith("verdict changed") for f in result.flags):
             _refresh_scores(config, result)  # verification set manual scores
-    except Exception as exc:  # a bug or an unexpected nbgrader error: report, never crash
-        result = GradeResult(student, assignment, "failed", reason=failures.one_line(exc))
+    except _GraderError as exc:
+        result = not_graded(student, assignment, str(exc))
+    except Exception as exc:  # a bug, the gradebook, the worker's environment: never crash
+        result = not_graded(student, assignment, failures.one_line(exc))
     result.seconds = time.perf_counter() - start
     return result
+
+
+class _GraderError(Exception):
+    """nbgrader failed for a reason that is not the student's (failures.not_the_students)."""
 
 
 def _run_nbgrader_autograde(course: Path, config: Config, student: str, assignment: str) -> str:
@@ -297,10 +314,14 @@ def autograde(
         for key in (f"{s}/{a}" for s, a in wanted)
         if key in stored and stored[key].status == "graded" and key not in graded
     ]
+    # What the grading machine could not grade last time (not the student's doing) is
+    # graded again, never skipped as "already graded".
+    retry = {k for k in (f"{s}/{a}" for s, a in wanted) if k in stored and stored[k].grader_error}
     todo = [
         (s, a)
         for s, a in wanted
         if force or not is_done(course, s, a, stored) or f"{s}/{a}" not in graded
+        or f"{s}/{a}" in retry
     ]
     if agree.refresh(stored, graded):  # manual grades given in formgrader since
         save_results(course, stored)
@@ -310,6 +331,11 @@ def autograde(
         on_note(
             f"{len(lost)} submissions recorded as graded have no grade in the gradebook "
             "(a new or replaced gradebook.db): grading them again"
+        )
+    if retry and on_note and not force:
+        on_note(
+            f"{len(retry)} submissions the grading machine could not grade last time (not "
+            "the students' doing): grading them again"
         )
     for s, a in wanted:
         if (s, a) not in todo_set:

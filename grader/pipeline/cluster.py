@@ -49,12 +49,13 @@ from grader.pipeline.cluster_worker import (
     grade_task,
     grader_digest,
     make_bundle,
+    preflight,
     safe_rel,
     worker_plugin,
 )
 from grader.pipeline.failures import one_line
 from grader.pipeline.gradebook_records import submission_record, write_submission_record
-from grader.pipeline.results import GradeResult
+from grader.pipeline.results import GradeResult, not_graded
 
 #: `--scheduler local`: a distributed.LocalCluster on this machine.
 LOCAL = "local"
@@ -118,21 +119,32 @@ def connect(scheduler: str, *, workers: int | None, log_dir: Path | None) -> tup
     return client, cluster
 
 
-def _check_workers(client: Any) -> None:
-    mine = grader_digest()
+def _preflight(client: Any, course: Path) -> None:
+    """Check every worker before grading starts (`cluster_worker.preflight` through
+    `client.run`): one message naming each worker that cannot grade and why.
+
+    Raises:
+        ClusterError: a worker cannot grade (nothing was graded).
+    """
+    from grader.sandbox.execute import SandboxedExecute
+
+    sandbox = SandboxedExecute(config=course_config(course))
     try:
-        theirs = client.run(grader_digest)
+        answers = client.run(preflight, grader_digest(), sandbox.mode, sandbox.bwrap)
     except Exception as exc:  # noqa: BLE001 - e.g. a worker without the grader package
         raise ClusterError(
-            f"a Dask worker cannot run the grader ({type(exc).__name__}: {exc}): install the "
-            "course (make venv) on every worker and start `dask worker` from its .venv"
+            f"a Dask worker cannot run the grader ({type(exc).__name__}: {exc}); nothing was "
+            "graded: install the course (make venv) on every worker and start `dask worker` "
+            "from its .venv (docs/scale.md)"
         ) from exc
-    wrong = sorted(addr for addr, digest in theirs.items() if digest != mine)
-    if wrong:
+    bad = {addr: why for addr, why in sorted(answers.items()) if why}
+    if bad:
+        lines = "; ".join(f"{addr}: {why}" for addr, why in list(bad.items())[:3])
+        more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
         raise ClusterError(
-            f"{len(wrong)} Dask worker(s) ({', '.join(wrong[:3])}) run another version of the "
-            "grader package or nbgrader than this machine: install the same version of the "
-            "course on every worker"
+            f"{len(bad)} of {len(answers)} Dask workers cannot grade, so nothing was graded: "
+            f"{lines}{more}. Fix or stop those workers (docs/scale.md), then run the same "
+            "command again"
         )
 
 
@@ -221,7 +233,7 @@ def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, o
         )
 
     try:
-        _check_workers(client)
+        _preflight(client, course)
         threads = sum(client.nthreads().values())
         if on_workers:
             on_workers(threads)
@@ -263,6 +275,8 @@ def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, o
                 for future in ac:
                     student, assignment = pending.pop(future)
                     result = _collect(future, student, assignment)
+                    if isinstance(result, RemoteGrade) and result.result.grader_error:
+                        result = result.result  # nothing recorded: the next run regrades it
                     if isinstance(result, RemoteGrade):
                         try:
                             if result.record is not None:
@@ -308,7 +322,7 @@ def _collect(future: Any, student: str, assignment: str) -> RemoteGrade | GradeR
             reason = "it killed the grading worker process on every try (memory or a crash)"
         elif isinstance(exc, ClusterError):
             raise exc
-        else:
-            reason = f"grading on the cluster failed: {one_line(exc)}"
+        else:  # the worker's environment or the grader, not the student's notebook
+            return not_graded(student, assignment, f"on the cluster: {one_line(exc)}")
         return GradeResult(student, assignment, "failed", reason=reason)
     return future.result()

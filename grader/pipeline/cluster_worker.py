@@ -21,6 +21,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from grader.pipeline.autograde import (  # what local workers run, and the state
 )
 from grader.pipeline.gradebook_records import (
     assignment_definition,
+    open_gradebook,
     submission_record,
     write_assignment_definition,
     write_submission_record,
@@ -75,6 +77,7 @@ class RemoteGrade:
     files: dict[str, bytes] = field(default_factory=dict)  #: course-relative path -> bytes
     record: dict[str, Any] | None = None  #: the submission's gradebook record
     worker: str = ""  #: host:pid that graded it
+    seconds: float = 0.0  #: the whole task on the worker (grading, private course, files)
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,6 +126,8 @@ def make_bundle(course: Path, assignment: str, gb: Any, timeout: int | None) -> 
 
 _LOCK = threading.Lock()  # one grading at a time per worker process (nbgrader is not thread-safe)
 _ROOT: list[Path] = []
+#: assignment -> the digest of the bundle installed in this worker's private course
+_INSTALLED: dict[str, str] = {}
 
 
 def _worker_root() -> Path:
@@ -147,41 +152,72 @@ def safe_rel(rel: str) -> Path:
 
 
 def _private_course(bundle: AssignmentBundle) -> Path:
-    """This worker's course directory for `bundle` (made once): config, folders, gradebook."""
-    from nbgrader.api import Gradebook
+    """This worker's one private course directory, with `bundle`'s assignment installed
+    (config, source/ and release/ folders, gradebook definition; once per bundle).
 
-    root = _worker_root() / bundle.digest[:20]
-    if (root / ".ready").exists():
+    One folder for every assignment: the sandbox hides the course directory and its warm
+    zygotes' sandbox plan names it, so one course per worker keeps the same two zygotes
+    (and their precomputed hidden answers) for every assignment, as a local worker does.
+    """
+    from nbgrader.api import MissingEntry
+
+    root = _worker_root() / "course"
+    if _INSTALLED.get(bundle.assignment) == bundle.digest:
         return root
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    _INSTALLED.pop(bundle.assignment, None)
+    (root / ".grader" / "logs").mkdir(parents=True, exist_ok=True)
+    for folder in ("source", "release"):
+        shutil.rmtree(root / folder / bundle.assignment, ignore_errors=True)
     for rel, data in bundle.files.items():
         target = root / safe_rel(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    db = root / "gradebook.db"
     # The course's own settings (sandbox limits, timeouts), then a private gradebook: this
     # worker never connects to the course's database.
     (root / "nbgrader_config.py").write_text(
         bundle.config_py
         + "\n\n# backprop-grader cluster worker: a private course and gradebook\n"
         + f"c.CourseDirectory.root = {str(root)!r}\n"
-        + f"c.CourseDirectory.db_url = {'sqlite:///' + str(db)!r}\n",
+        + f"c.CourseDirectory.db_url = {_db_url(root)!r}\n",
         encoding="utf-8",
     )
-    with Gradebook(f"sqlite:///{db}") as gb:
-        write_assignment_definition(gb, bundle.definition)
-    (root / ".ready").write_text(bundle.digest)
+    gb = _private_gradebook(_db_url(root))
+    try:  # an older version of the assignment (a changed source): replaced as a whole
+        gb.remove_assignment(bundle.assignment)
+        gb.db.commit()
+    except MissingEntry:
+        gb.db.rollback()
+    write_assignment_definition(gb, bundle.definition)
+    _INSTALLED[bundle.assignment] = bundle.digest
     return root
+
+
+def _db_url(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+#: bundle digest -> the course's config with the grading route (as _init_worker's, once)
+_CONFIGS: dict[str, Any] = {}
+_GRADEBOOKS: dict[str, Any] = {}
+
+
+def _private_gradebook(db_url: str) -> Any:
+    """This worker's private gradebook, opened once: each nbgrader Gradebook is a new
+    SQLAlchemy engine (its statement cache empty) that checks every table on opening."""
+    if db_url not in _GRADEBOOKS:
+        _GRADEBOOKS[db_url] = open_gradebook(db_url)
+    return _GRADEBOOKS[db_url]
 
 
 def prepare_worker(log_dir: str | None = None) -> None:
     """Once per worker process (a Dask WorkerPlugin calls it): what `_init_worker` does for a
-    local worker, minus the signal handlers (Dask runs tasks in a thread)."""
+    local worker, minus the signal handlers (Dask runs tasks in a thread): the same
+    environment, so kernels and verification processes are forked from this process's warm
+    zygotes (grader.sandbox.warm) exactly as on a local worker."""
     import warnings
 
     os.environ.pop(DB_URL_ENV, None)  # the course's database is the instructor's business
-    os.environ.update(hooks.execution_env())
+    os.environ.update({**hooks.execution_env(), **hooks.fast_grading_env()})
     if log_dir:  # a LocalCluster: kernels' stderr goes to the course's logs, not the terminal
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         fd = os.open(
@@ -192,6 +228,47 @@ def prepare_worker(log_dir: str | None = None) -> None:
         os.close(fd)
     warnings.simplefilter("ignore")
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
+
+
+def preflight(digest: str, mode: str, bwrap: str) -> str:
+    """Whether this worker can grade, checked on every worker before grading starts
+    (`client.run`): "" when it can, else what is wrong, in one line.
+
+    Args:
+        digest: the instructor's grader_digest().
+        mode, bwrap: the course's `SandboxedExecute.mode` and `.bwrap`.
+    """
+    problems = []
+    if grader_digest() != digest:
+        problems.append(
+            f"another version of the grader package or nbgrader ({grader_digest()}, the "
+            f"instructor has {digest}): install the same version of the course"
+        )
+    try:
+        import ipykernel.kernelapp  # noqa: F401
+        from nbgrader.converters import Autograde  # noqa: F401
+
+        from grader.verify.closure import runner_closure
+
+        runner_closure()
+        folder = Path(tempfile.mkdtemp(prefix="backprop-preflight-"))
+        try:  # the private gradebook, as grading creates it
+            with open_gradebook(_db_url(folder)) as gb:
+                gb.update_or_create_student("preflight")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    except Exception as exc:  # noqa: BLE001 - whatever stops it is the message
+        problems.append(f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+    if mode == "require":
+        from grader.sandbox.plan import bwrap_status
+
+        status = bwrap_status(bwrap)
+        if not status.usable:
+            problems.append(
+                "the course requires the sandbox (SandboxedExecute.mode = 'require') and "
+                f"bubblewrap cannot run here: {status.reason}"
+            )
+    return "; ".join(problems)
 
 
 def bundle_value(bundle: AssignmentBundle) -> AssignmentBundle:
@@ -216,8 +293,6 @@ def grade_task(
     """
     import socket
 
-    from nbgrader.api import Gradebook
-
     if bundle.grader_digest != grader_digest():
         raise ClusterError(
             f"worker {socket.gethostname()} has another grader package or nbgrader version "
@@ -225,9 +300,10 @@ def grade_task(
             "version of the course on every worker"
         )
     with _LOCK:
+        start = time.perf_counter()
         os.environ.pop(DB_URL_ENV, None)
         course = _private_course(bundle)
-        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        db_url = _db_url(course)
         submitted = course / "submitted" / student / assignment
         graded = course / "autograded" / student / assignment
         log = course / ".grader" / "logs" / f"{student}__{assignment}.log"
@@ -239,21 +315,24 @@ def grade_task(
             target = submitted / safe_rel(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        with Gradebook(db_url) as gb:
-            try:
-                gb.remove_submission(assignment, student)
-            except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: nothing to remove
-                gb.db.rollback()
-            if prior is not None:
-                write_submission_record(gb, assignment, student, prior, with_student=True)
+        gb = _private_gradebook(db_url)
+        try:
+            gb.remove_submission(assignment, student)
+        except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: nothing to remove
+            gb.db.rollback()
+        if prior is not None:
+            write_submission_record(gb, assignment, student, prior, with_student=True)
+        gb.db.commit()  # no transaction left open while nbgrader writes
 
-        config = course_config(course)
-        config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+        if bundle.digest not in _CONFIGS:  # read once per bundle, as a local worker does
+            config = course_config(course)
+            config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+            _CONFIGS[bundle.digest] = config
         logger = logging.getLogger("grader.autograde.worker")
         logger.propagate = False
         logger.setLevel(logging.INFO)
         # the state _init_worker sets up for a local worker
-        _WORKER.update(course=course, config=config, log=logger)
+        _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=logger)
         result = grade_submission(student, assignment)
 
         out = RemoteGrade(result, worker=f"{socket.gethostname()}:{os.getpid()}")
@@ -265,12 +344,15 @@ def grade_task(
         if record_file.exists():
             out.files[record_file.relative_to(course).as_posix()] = record_file.read_bytes()
             record_file.unlink()
-        with Gradebook(db_url) as gb:
+        try:
             out.record = submission_record(gb, assignment, student)
             if out.record is not None:  # the private gradebook stays small
                 gb.remove_submission(assignment, student)
+        finally:
+            gb.db.commit()
         shutil.rmtree(submitted, ignore_errors=True)
         shutil.rmtree(graded, ignore_errors=True)
+        out.seconds = time.perf_counter() - start
         return out
 
 
@@ -285,5 +367,12 @@ def worker_plugin(log_dir: str | None) -> Any:
 
         def setup(self, worker: Any) -> None:
             prepare_worker(self.log_dir)
+            # Dask's statistical profiler samples the grading thread's stack every 10 ms on
+            # the worker's event loop (distributed.worker.profile.enabled): CPU and the GIL
+            # taken from grading, for a dashboard profile nobody reads here.
+            for name in ("profile", "profile-cycle"):
+                callback = worker.periodic_callbacks.pop(name, None)
+                if callback is not None:
+                    callback.stop()
 
     return GraderWorker(log_dir)

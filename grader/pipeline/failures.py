@@ -136,6 +136,26 @@ _KNOWN_REASONS = (
 )
 
 
+#: Exceptions that say the grading machine failed, not the submission: its environment (a
+#: program, module or file missing or not writable), the gradebook (a database error), the
+#: sandbox or the cluster. A student's code runs in the kernel, whose errors are cell outputs,
+#: never one of these in nbgrader's log.
+GRADER_ERRORS = frozenset(
+    {
+        "FileNotFoundError", "PermissionError", "OSError", "ModuleNotFoundError", "ImportError",
+        "OperationalError", "DatabaseError", "InterfaceError", "ProgrammingError",
+        "SandboxError", "ZygoteError", "ClosureError", "ClusterError", "NbgraderError",
+    }
+)  # fmt: skip
+
+
+def not_the_students(reason: str) -> bool:
+    """Whether a failure reason (reason_from_log's) names a failure of the grading machine
+    (GRADER_ERRORS), not of the student's notebook."""
+    m = re.match(r"nbgrader could not grade it: ([\w.]+)", reason)
+    return bool(m) and m.group(1).rsplit(".", 1)[-1] in GRADER_ERRORS
+
+
 def reason_from_log(text: str) -> str:
     """Why nbgrader could not grade a notebook, read from its log."""
     text = ANSI_RE.sub("", text)
@@ -146,6 +166,8 @@ def reason_from_log(text: str) -> str:
         line.strip()
         for line in text.splitlines()
         if re.match(r"^\s*[\w.]+(Error|Exception)\b.*", line) and "Traceback" not in line
+        # nbgrader's closing "NbGraderException: Please see the above traceback" names none
+        and not re.match(r"^\s*[\w.]*NbGraderException\b", line)
     ]
     if errors:
         return "nbgrader could not grade it: " + errors[-1][:200]

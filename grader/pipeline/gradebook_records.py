@@ -16,6 +16,10 @@ travel, as plain picklable dicts:
 
 Records are keyed by names (assignment, notebook, cell, student), never by database ids, and
 writing one is an upsert: writing the same record twice leaves one submission, not two.
+
+`open_gradebook` opens (creating when new) a gradebook from Python alone: nbgrader's own
+`Gradebook` stamps a new database by running the `alembic` program found on PATH, which a
+Dask worker started as `.venv/bin/dask worker ...` does not have.
 """
 
 from __future__ import annotations
@@ -31,6 +35,31 @@ _SUBMISSION_FIELDS = ("timestamp", "extension")
 _SUBMITTED_NOTEBOOK_FIELDS = ("flagged", "late_submission_penalty")
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
 _COMMENT_FIELDS = ("auto_comment", "manual_comment")
+
+
+def open_gradebook(db_url: str) -> Any:
+    """nbgrader's `Gradebook` for `db_url`; a new database gets nbgrader's tables and its
+    alembic revision first, from Python (alembic's API), so no program is looked up on PATH.
+
+    A database that has tables already is opened as nbgrader opens it.
+    """
+    from alembic.script import ScriptDirectory
+    from nbgrader import dbutil
+    from nbgrader.api import Base, Gradebook
+    from sqlalchemy import create_engine, inspect, text
+
+    table = "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"
+    engine = create_engine(db_url, future=True)
+    try:
+        if not inspect(engine).get_table_names():
+            head = ScriptDirectory(dbutil.ALEMBIC_DIR).get_current_head()
+            with engine.begin() as conn:
+                Base.metadata.create_all(bind=conn)
+                conn.execute(text(table))
+                conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": head})
+    finally:
+        engine.dispose()
+    return Gradebook(db_url)
 
 
 def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -72,6 +72,10 @@ class GradeResult:
     #: Why this grading ran without bubblewrap ("" = sandboxed). About the run, not the
     #: student: shown once per run (summary, report, export), never as a flag.
     sandbox: str = ""
+    #: Not graded for a reason that is not the student's (the grading machine's environment,
+    #: the gradebook, the sandbox, a grader bug; see failures.not_the_students): `autograde`
+    #: exits 1 naming it, and the next run grades it again without --force.
+    grader_error: bool = False
 
     @property
     def key(self) -> str:
@@ -84,6 +88,14 @@ class GradeResult:
     def from_dict(cls, data: dict) -> GradeResult:
         cells = [CellResult(**c) for c in data.get("cells", [])]
         return cls(**{**data, "cells": cells})
+
+
+def not_graded(student: str, assignment: str, why: str) -> GradeResult:
+    """The result of a submission the grading machine could not grade (its environment, the
+    gradebook, the sandbox: not the student's doing); `autograde` records no grade for it
+    and grades it again on its next run."""
+    reason = f"not graded, a problem of the grading machine (not the student's): {why}"
+    return GradeResult(student, assignment, "failed", reason=reason, grader_error=True)
 
 
 # ---------------------------------------------------------------- where things are
