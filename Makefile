@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
 
-.PHONY: venv lab test lint release handout demo clean
+.PHONY: venv lab test lint release handout demo clean flaky
 
 venv: $(STAMP)
 
@@ -45,6 +45,12 @@ test: $(STAMP)  ## lint and the whole test suite
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Flaky tests? The suite N times from fresh clones of HEAD under a CPU load (benchmarks/flaky.py):
+#   make flaky N=3 FLAKY_ARGS="--no-bwrap -- tests/test_lab.py"
+N ?= 3
+flaky: $(STAMP)  ## the test suite N times from fresh clones under load; names every test that failed
+	$(BIN)/python benchmarks/flaky.py --runs $(N) $(FLAKY_ARGS)
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m grader release

@@ -7,6 +7,13 @@ private Jupyter config/runtime folder so nothing of the machine's own ~/.jupyter
 
 Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright for Python: no browser build
 is downloaded. `browser_skip_reason()` says why the browser tests cannot run here, or None.
+
+Every helper waits for what a person would wait for on screen, never for a fixed time: the
+notebook's cells all drawn, the status bar's "Python 3 (ipykernel) | Idle" (the kernel
+connected and idle), the cell active with its editor focused, the prompt's new number.
+JupyterLab drops a Shift+Enter silently while the notebook has no kernel connection yet (the
+prompt stays `[ ]:`), and the toolbar's execution indicator says "idle" from the moment the
+notebook opens, before any kernel exists: only the status bar tells the two apart.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from grader import course
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -41,8 +50,13 @@ CHROMIUM_ARGS = [
 ]
 #: Where screenshots go (git-ignored): one per scenario, on failure and on success.
 ARTIFACTS = course.REPO_ROOT / "test-artifacts"
-#: Generous: the machine running the suite is shared and loaded.
-SERVER_START_TIMEOUT = 120.0
+#: Generous: the machine running the suite is shared and loaded (a deadline on a state, so a
+#: long one costs nothing when the server is quick).
+SERVER_START_TIMEOUT = 300.0
+#: How long (milliseconds) a browser test waits for a state on screen before it fails: every
+#: wait returns as soon as the state shows, so this is a margin for a loaded machine (a
+#: server-side nbgrader validate of a notebook takes a minute or more there), not a delay.
+WAIT_MS = 240_000
 #: The learner's Jupyter configuration that `make lab` puts first on JUPYTER_CONFIG_PATH
 #: (nbgrader's instructor plugins and server extensions off, no news question).
 LEARNER_CONFIG = course.REPO_ROOT / "lab"
@@ -111,7 +125,7 @@ class LabServer:
 def answers(url: str) -> bool:
     """Whether url answers 200 now."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
@@ -239,18 +253,40 @@ def screenshots(page, name: str) -> Iterator[Callable[[str], None]]:
 
 def open_notebook(page, lab: LabServer, path: str):
     """Open the notebook at path (relative to the server root) in JupyterLab; returns the
-    notebook's locator once its cells are on screen and its kernel is idle."""
+    notebook's locator once every one of its cells is drawn and its kernel is connected and
+    idle (wait_for_kernel)."""
     from playwright.sync_api import expect
 
+    cells = len(nbformat.read(lab.root / path, as_version=4).cells)
     # ?reset: a fresh layout, not the tabs an earlier window left open on this server.
     page.goto(lab.url(f"lab/tree/{path}?reset"))
-    panel = current_panel(page)
-    notebook = panel.locator(".jp-Notebook")
-    expect(notebook.locator(".jp-Cell").first).to_be_visible()
-    expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
-        "data-status", "idle"
+    notebook = current_panel(page).locator(".jp-Notebook")
+    # The panel shows one placeholder cell until the file has loaded: wait for all of them.
+    expect(notebook.locator(".jp-Cell"), f"{path}: not all {cells} cells drawn").to_have_count(
+        cells
     )
+    wait_for_kernel(page)
     return notebook
+
+
+#: The status bar's kernel item once the kernel is connected and idle: "Python 3 (ipykernel)
+#: | Idle" (before that "No Kernel | Initializing", then "... | Connecting", "... | Busy").
+KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
+
+
+def kernel_status(page):
+    """The status bar's kernel item ("<kernel> | <status>") of the notebook in front."""
+    return page.locator("#jp-main-statusbar .jp-StatusBar-TextItem[title^='Change kernel for']")
+
+
+def wait_for_kernel(page) -> None:
+    """Wait until the status bar says the front notebook's kernel is connected and idle.
+
+    Not the toolbar's execution indicator: its data-status is "idle" as soon as the notebook
+    opens, seconds before a kernel exists (and a Shift+Enter then is dropped)."""
+    from playwright.sync_api import expect
+
+    expect(kernel_status(page), "the notebook's kernel is not idle").to_have_text(KERNEL_IDLE)
 
 
 def current_panel(page):
@@ -264,28 +300,54 @@ def code_cell(notebook, text: str | re.Pattern[str]):
         ".jp-InputArea-editor", has_text=text))
 
 
-def run_cell(cell) -> None:
-    """Run one code cell as a person does (click into it, Shift+Enter) and wait until its
-    prompt shows a new execution count."""
+ACTIVE = re.compile(r"\bjp-mod-active\b")
+FOCUSED = re.compile(r"\bcm-focused\b")
+
+
+def focus_editor(cell) -> None:
+    """Click into the cell's editor and wait until the cell is the active one and its editor
+    (CodeMirror) has the keyboard focus: keys pressed before that go elsewhere."""
     from playwright.sync_api import expect
 
-    prompt = cell.locator(".jp-InputPrompt")
-    before = prompt.inner_text()
     cell.locator(".jp-InputArea-editor").click()
-    cell.page.keyboard.press("Shift+Enter")
-    expect(prompt).not_to_have_text(before)
+    expect(cell, "the clicked cell did not become the active cell").to_have_class(ACTIVE)
+    expect(
+        cell.locator(".cm-editor"), "the clicked cell's editor did not get the keyboard focus"
+    ).to_have_class(FOCUSED)
+
+
+def run_cell(cell) -> None:
+    """Run one code cell as a person does: once the kernel is idle, click into the cell, and
+    with its editor focused press Shift+Enter; wait until the notebook has moved on to the
+    next cell (the key was taken) and the prompt shows a new execution count."""
+    from playwright.sync_api import expect
+
+    page = cell.page
+    prompt = cell.locator(".jp-InputPrompt")
+    wait_for_kernel(page)
+    focus_editor(cell)
+    before = prompt.inner_text()
+    page.keyboard.press("Shift+Enter")
+    expect(cell, "Shift+Enter was not taken: the cell is still the active one").not_to_have_class(
+        ACTIVE
+    )
+    expect(prompt, f"the cell did not start: its prompt stays {before!r}").not_to_have_text(
+        before
+    )
     expect(prompt).to_have_text(DONE_PROMPT)
 
 
 def replace_source(cell, source: str) -> None:
     """Click into the cell's editor (CodeMirror 6), select everything and type source in its
-    place (inserted as text, so the editor adds no brackets or indentation of its own)."""
+    place (inserted as text, so the editor adds no brackets or indentation of its own); wait
+    until the editor shows the new first and last lines."""
     from playwright.sync_api import expect
 
     editor = cell.locator(".jp-InputArea-editor")
-    editor.click()
+    focus_editor(cell)
     page = cell.page
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(source)
-    first_line = source.strip().splitlines()[0]
-    expect(editor).to_contain_text(first_line)
+    lines = source.strip().splitlines()
+    for line in (lines[0], lines[-1]):
+        expect(editor, "the editor does not show the new source").to_contain_text(line.strip())

@@ -15,7 +15,6 @@ import pickle
 import re
 import sqlite3
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,16 +347,28 @@ def test_limits_parse_and_describe():
 
 
 def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
+    """What the limits did, not how long it took: the budget (5 s, of which 3 s for the
+    kernel) cuts the cell running when it runs out and stops the rest with one
+    NotebookTimeLimit; which cell that is depends on how fast the kernel started (a loaded
+    machine spends the budget sooner: when the start took it all, no cell is cut and the
+    first cell already reports the limit)."""
     cells = ["import time; time.sleep(3)", *["time.sleep(30)"] * 3, "print('never')"]
     nb = new_notebook(cells=[new_code_cell(s) for s in cells])
-    start = time.monotonic()
     nb = _run(nb, tmp_path, timeout=60, notebook_timeout=5)
-    assert time.monotonic() - start < 20  # not 3 x 30 s: the budget cut each cell short
-    assert nb.cells[1].outputs[-1].ename in ("CellTimeoutError", output.ENAME_KERNEL_DIED)
-    names = [c.outputs[-1].get("ename") for c in nb.cells[2:] if c.outputs]
-    assert output.ENAME_NOTEBOOK_TIME in names
-    assert nb.cells[-1].outputs[-1].ename in (output.ENAME_NOTEBOOK_TIME, output.ENAME_NOT_RUN)
+    names = [c.outputs[-1].get("ename") if c.outputs else None for c in nb.cells]
+    # No 30 s sleep ran to its end (three would take 90 s), and 'never' was never printed:
+    # every one of those cells ends in an error.
+    assert all(names[1:]), names
+    assert not [o for o in nb.cells[-1].outputs if o.output_type == "stream"], nb.cells[-1]
+    # In order: cells that finished or were cut short when the budget ran out, then the one
+    # limit reported once, then cells not run.
+    stopped = names.index(output.ENAME_NOTEBOOK_TIME)
+    assert set(names[:stopped]) <= {None, "CellTimeoutError", output.ENAME_KERNEL_DIED}, names
+    assert names[stopped + 1:] == [output.ENAME_NOT_RUN] * (len(names) - stopped - 1), names
+    assert "limit of 5 s" in nb.cells[stopped].outputs[-1].evalue
+    # The CPU cap ends an endless loop (the per-cell timeout is only a backstop, far off: on
+    # a loaded machine 4 CPU seconds take many more wall-clock seconds).
     nb = new_notebook(cells=[new_code_cell(s) for s in ("while True:\n    pass", "1")])
-    nb = _run(nb, tmp_path, timeout=60, cpu_time_limit=4)
+    nb = _run(nb, tmp_path, timeout=600, cpu_time_limit=4)
     assert "CPU time" in nb.cells[0].outputs[-1].evalue
     assert nb.cells[1].outputs[-1].ename == output.ENAME_NOT_RUN

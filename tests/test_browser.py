@@ -29,6 +29,7 @@ from grader import course
 from tests.browser_tools import (
     CHROMIUM_ARGS,
     DONE_PROMPT,
+    WAIT_MS,
     LabServer,
     answers,
     browser_skip_reason,
@@ -45,9 +46,6 @@ from tests.browser_tools import (
 
 SKIP = browser_skip_reason()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=str(SKIP))]
-
-#: Waits on the screen (milliseconds): generous, the machine is shared and loaded.
-WAIT_MS = 90_000
 
 W2 = "04_backprop_W2"
 FF = "03_feedforward"

@@ -25,6 +25,7 @@ from tests.browser_tools import (
     CHROMIUM_ARGS,
     LEARNER_CONFIG,
     SERVER_START_TIMEOUT,
+    WAIT_MS,
     LabServer,
     answers,
     browser_skip_reason,
@@ -54,11 +55,11 @@ VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
 INSTRUCTOR_ROUTES = ("formgrader", "formgraders", "assignments")
 NOTIFICATION_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:notification"
 NEWS_QUESTION = "Would you like to get notified about official Jupyter news?"
-#: How long after the start notebook is ready the news question is given to appear (the
-#: instructor's lab shows that it does appear within this time).
+#: The least time (milliseconds) the learner's lab is watched for the news question once its
+#: start notebook is ready; the watch is longer when the instructor's lab (the control, same
+#: machine, same moment) took longer to ask: NEWS_MARGIN times its delay.
 NEWS_WAIT_MS = 15_000
-#: Waits on the screen (milliseconds): generous, the machine is shared and loaded.
-WAIT_MS = 90_000
+NEWS_MARGIN = 3
 START = "00_start_here.ipynb"
 
 
@@ -70,7 +71,7 @@ def get(url: str) -> tuple[int, bytes]:
             return None
 
     try:
-        with urllib.request.build_opener(NoRedirect).open(url, timeout=10) as response:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=60) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b""
@@ -206,14 +207,17 @@ def test_the_instructors_own_jupyter_lab_keeps_everything(instructor_lab):
     assert fetch_news_default(instructor_lab)[0] == "none"  # JupyterLab's own: it asks
 
 
-def _news_question_shown(page) -> bool:
+def _news_question_delay(page, timeout_ms: float) -> float | None:
+    """Seconds until JupyterLab's news question is on screen (from now), or None when it is
+    not shown within timeout_ms."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    start = time.monotonic()
     try:
-        page.get_by_text(NEWS_QUESTION).wait_for(state="visible", timeout=NEWS_WAIT_MS)
+        page.get_by_text(NEWS_QUESTION).wait_for(state="visible", timeout=timeout_ms)
     except PlaywrightTimeout:
-        return False
-    return True
+        return None
+    return time.monotonic() - start
 
 
 @pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
@@ -232,7 +236,8 @@ def test_the_learner_sees_the_course_and_the_instructor_sees_nbgrader(make_lab, 
             page = context.new_page()
             with screenshots(page, "lab-instructor") as snap:
                 notebook = open_notebook(page, instructor_lab, START)
-                assert _news_question_shown(page), "a fresh JupyterLab asks about news"
+                delay = _news_question_delay(page, WAIT_MS)
+                assert delay is not None, "a fresh JupyterLab asks about news"
                 right = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab")
                 expect(right.filter(has_text="Create Assignment")).to_have_count(1)
                 page.get_by_role("menuitem", name="Nbgrader").click()
@@ -253,7 +258,10 @@ def test_the_learner_sees_the_course_and_the_instructor_sees_nbgrader(make_lab, 
                 expect(menubar.get_by_role("menuitem", name="Nbgrader")).to_have_count(0)
                 right = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab")
                 expect(right.filter(has_text="Create Assignment")).to_have_count(0)
-                assert not _news_question_shown(page), "the learner's lab asked about news"
+                watch_ms = max(NEWS_WAIT_MS, NEWS_MARGIN * delay * 1000)
+                assert _news_question_delay(page, watch_ms) is None, (
+                    f"the learner's lab asked about news (watched {watch_ms / 1000:.0f} s)"
+                )
                 snap("start")
             context.close()
         finally:
