@@ -54,6 +54,7 @@ c.GenerateFeedback.preprocessors = [
     "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback_summary.FeedbackSummary",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",

@@ -9,6 +9,9 @@ nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
 - `HideGraderPaths`: tracebacks keep the student's own frames, not the grader's or the
   libraries', and no output shows a path of the grading machine;
 - `CapOutputBytes`, then nbgrader's `GetGrades` and `ClearHiddenTests`;
+- `FeedbackSummary` (grader/pipeline/feedback_summary.py): the page opens with one line per
+  function (its points, the named mistake in plain words, a link to its test) and each
+  function's answer gets a heading;
 - `RenderMath`: the prose's `$...$` math becomes MathML, which browsers draw without
   MathJax, so a page opened offline shows formulas, not raw LaTeX;
 - nbconvert's `CSSHTMLHeaderPreprocessor` (the page's inlined CSS), then `ReadablePageCSS`,
@@ -197,6 +200,7 @@ FEEDBACK_PREPROCESSORS = [
     "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback_summary.FeedbackSummary",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",
