@@ -58,6 +58,7 @@ c.GenerateFeedback.preprocessors = [
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",
+    "grader.pipeline.feedback_summary.AccessiblePageCSS",
 ]
 
 # Student code runs in a sandbox (bubblewrap; grader/sandbox/execute.py). Limits per notebook, with

@@ -16,7 +16,9 @@ nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
   MathJax, so a page opened offline shows formulas, not raw LaTeX;
 - nbconvert's `CSSHTMLHeaderPreprocessor` (the page's inlined CSS), then `ReadablePageCSS`,
   which adds to it: outputs wrap instead of running past their box, and markdown tables get
-  cell padding and borders.
+  cell padding and borders; `AccessiblePageCSS`: links and code colours with the contrast
+  WCAG 2.1 AA asks (axe-core checks them, docs/accessibility.md). Each written page gets
+  `<html lang="en">`.
 
 Afterwards every feedback page is searched for every hidden test line; a page that still
 shows one is reported as a leak (and the command fails).
@@ -39,6 +41,7 @@ from traitlets import Bool
 from grader.config import assignments_of, course_config, require_course
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
+from grader.pipeline.feedback_summary import declare_language
 from grader.pipeline.results import load_results
 
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -204,6 +207,7 @@ FEEDBACK_PREPROCESSORS = [
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",
+    "grader.pipeline.feedback_summary.AccessiblePageCSS",
 ]
 
 
@@ -311,6 +315,7 @@ def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
             report.missing.append((student, a, why))
             continue
         report.written.append(page)
+        declare_language(page)
         text = page_text(page)
         report.leaks.extend((page, line) for line in secret if line in text)
     return report
