@@ -51,11 +51,12 @@ def mistake_in_words(message: str) -> str:
     from backprop_checks.diagnose import MISCONCEPTIONS
 
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    first = re.sub(r"^(CheckFailure|AssertionError): ", "", first)
     if len(first) > MESSAGE_CHARS:
         first = first[: MESSAGE_CHARS - 1].rstrip() + "…"
     titles = [MISCONCEPTIONS[t] for t in dict.fromkeys(_TAG.findall(first)) if t in MISCONCEPTIONS]
     title = "; ".join(titles)
-    if title and not first.lower().startswith(title.lower()):
+    if title and title.lower() not in first.lower():
         return f"{title[0].upper()}{title[1:]}. {first}"
     return first or "the test failed without a message"
 
@@ -88,7 +89,7 @@ def summarise(cells: list) -> tuple[str, dict[str, str]]:
         if e["why"]:
             what = _escape(mistake_in_words(e["why"][0]))
         else:
-            what = "every test passes."
+            what = "Every test passes."
         lines.append(f"- [`{fn}`: {points}](#{e['link']}). {what}")
         headings[fn] = f"### Your `{fn}`: {points}"
     if not functions:
