@@ -47,7 +47,8 @@ def _points(x: float) -> str:
 
 def mistake_in_words(message: str) -> str:
     """The named mistake of a failing test's message, in plain words: the misconception's
-    title from the course's table (e.g. "a sign flip"), then the message's first line."""
+    title from the course's table (e.g. "a sign flip") unless the message's first line says
+    it already, that line, and the message's "Where to look" line when it has one."""
     from backprop_checks.diagnose import MISCONCEPTIONS
 
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
@@ -56,9 +57,12 @@ def mistake_in_words(message: str) -> str:
         first = first[: MESSAGE_CHARS - 1].rstrip() + "…"
     titles = [MISCONCEPTIONS[t] for t in dict.fromkeys(_TAG.findall(first)) if t in MISCONCEPTIONS]
     title = "; ".join(titles)
+    lines = [ln.strip() for ln in message.splitlines()]
+    look = next((ln for ln in lines if ln.startswith("Where to look")), "")
+    where = f" {look}" if look and len(look) <= MESSAGE_CHARS else ""
     if title and title.lower() not in first.lower():
-        return f"{title[0].upper()}{title[1:]}. {first}"
-    return first or "the test failed without a message"
+        return f"{title[0].upper()}{title[1:]}. {first}{where}"
+    return f"{first}{where}" if first else "the test failed without a message"
 
 
 def summarise(cells: list) -> tuple[str, dict[str, str]]:
