@@ -123,8 +123,10 @@ class FeedbackSummary(Preprocessor):
 
 #: Added to a feedback page's inlined CSS (after `ReadablePageCSS`), for axe-core's WCAG 2.1
 #: AA rules: links underlined and dark enough (nbgrader's panel links are #BBBBBB on grey,
-#: Bootstrap's blue without underline inside text), and the syntax highlighting's comments
-#: and operator words darker than pygments' default (contrast below 4.5:1 on the code box).
+#: Bootstrap's blue without underline inside text), the syntax highlighting's comments
+#: and operator words darker than pygments' default (contrast below 4.5:1 on the code box),
+#: and a traceback's colours (ANSI classes darker; IPython's inline 256-colour styles, such
+#: as rgb(0,135,0) on the error box's pink, give way to the text colour).
 ACCESSIBLE_CSS = """
 a, a:visited, div.nbgrader_cell .panel-heading a {
   color: #0b4a8b;
@@ -146,6 +148,15 @@ div.nbgrader_cell .panel-heading a:focus, a:focus {
 }
 div.nbgrader_cell.panel-primary > .panel-heading a {
   color: #ffffff;
+}
+.ansi-red-fg { color: #a1161a; }
+.ansi-green-fg { color: #1a6b1a; }
+.ansi-yellow-fg { color: #7a5c00; }
+.ansi-blue-fg { color: #1f4fbf; }
+.ansi-magenta-fg { color: #8a2a8a; }
+.ansi-cyan-fg { color: #00687a; }
+div.output_area pre span[style*="color"] {
+  color: inherit !important;
 }
 """
 
