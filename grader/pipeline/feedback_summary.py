@@ -126,7 +126,8 @@ class FeedbackSummary(Preprocessor):
 #: Bootstrap's blue without underline inside text), the syntax highlighting's comments
 #: and operator words darker than pygments' default (contrast below 4.5:1 on the code box),
 #: and a traceback's colours (ANSI classes darker; IPython's inline 256-colour styles, such
-#: as rgb(0,135,0) on the error box's pink, give way to the text colour).
+#: as rgb(0,135,0) on the error box's pink, give way to the text colour); long code lines
+#: wrap (a box that scrolls sideways cannot be scrolled from the keyboard).
 ACCESSIBLE_CSS = """
 a, a:visited, div.nbgrader_cell .panel-heading a {
   color: #0b4a8b;
@@ -155,6 +156,10 @@ div.nbgrader_cell.panel-primary > .panel-heading a {
 .ansi-blue-fg { color: #1f4fbf; }
 .ansi-magenta-fg { color: #8a2a8a; }
 .ansi-cyan-fg { color: #00687a; }
+div.input_area pre {
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+}
 div.output_area pre span[style*="color"] {
   color: inherit !important;
 }
