@@ -144,7 +144,7 @@ div.nbgrader_cell .panel-heading a:focus, a:focus {
 .highlight .ow, .highlight .nd {
   color: #6f1f99;
 }
-.highlight .se {
+.highlight .se, .highlight .si {
   color: #80401a;
 }
 div.nbgrader_cell.panel-primary > .panel-heading a {
