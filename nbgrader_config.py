@@ -73,9 +73,11 @@ c.GenerateFeedback.preprocessors = [
     "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback_summary.FeedbackSummary",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",
+    "grader.pipeline.feedback_summary.AccessiblePageCSS",
 ]
 
 # Student code runs in a sandbox (bubblewrap; grader/sandbox/execute.py). Limits per notebook, with

@@ -351,3 +351,42 @@ def replace_source(cell, source: str) -> None:
     lines = source.strip().splitlines()
     for line in (lines[0], lines[-1]):
         expect(editor, "the editor does not show the new source").to_contain_text(line.strip())
+
+
+# --------------------------------------------------------------------------- axe-core
+
+#: axe-core's rule tags for WCAG 2.1 levels A and AA (what docs/accessibility.md promises).
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+#: The npm package and where the tests install it (git-ignored, kept between runs).
+AXE_VERSION = "4"
+AXE_CACHE = course.REPO_ROOT / ".cache" / "axe-core"
+
+
+def axe_source() -> str:
+    """axe-core's browser script, installed by npm into AXE_CACHE on first use."""
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is not installed: apt-get install npm (for axe-core)")
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(AXE_CACHE),
+             f"axe-core@{AXE_VERSION}"],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    return script.read_text(encoding="utf-8")
+
+
+def axe_violations(page, context: str = "document") -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page (within the CSS selector `context`),
+    one line each: "rule (impact): help -- the first elements"."""
+    page.add_script_tag(content=axe_source())
+    found = page.evaluate(
+        """([tags, context]) => axe.run(context === 'document' ? document : context,
+              {runOnly: {type: 'tag', values: tags}}).then(r => r.violations.map(v =>
+              `${v.id} (${v.impact}): ${v.help} -- ` +
+              v.nodes.slice(0, 3).map(n => n.target.join(' ')).join('; ')))""",
+        [WCAG_21_AA, context],
+    )
+    return list(found)

@@ -24,12 +24,20 @@ LONG = (
 ) * 3
 
 
-def _page(tmp_path: Path, *, readable: bool = True, outputs: list | None = None) -> Path:
+def _page(
+    tmp_path: Path,
+    *,
+    readable: bool = True,
+    outputs: list | None = None,
+    extra: list | None = None,
+    nb: nbformat.NotebookNode | None = None,
+) -> Path:
     """A feedback page of a notebook with a markdown table and a code cell with `outputs`
     (default: one long line on stdout)."""
     import nbgrader
 
     base = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    given = nb
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
@@ -40,6 +48,7 @@ def _page(tmp_path: Path, *, readable: bool = True, outputs: list | None = None)
             outputs=outputs or [nbformat.v4.new_output("stream", name="stdout", text=LONG + "\n")],
         ),
     ]
+    nb = given or nb
     exporter = HTMLExporter(
         template_name="feedback",
         extra_template_basedirs=[str(base / "templates")],
@@ -48,6 +57,8 @@ def _page(tmp_path: Path, *, readable: bool = True, outputs: list | None = None)
     exporter.register_preprocessor(CSSHTMLHeaderPreprocessor, enabled=True)
     if readable:
         exporter.register_preprocessor(ReadablePageCSS, enabled=True)
+    for preprocessor in extra or []:
+        exporter.register_preprocessor(preprocessor, enabled=True)
     resources = {"nbgrader": {"notebook": "nb", "score": 1, "max_score": 2, "late_penalty": 0}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     path = tmp_path / ("page.html" if readable else "plain.html")
@@ -141,3 +152,78 @@ def test_the_skipped_note_shows_as_a_box_on_the_feedback_page(tmp_path: Path):
     page = _page(tmp_path, outputs=nb_outputs).read_text(encoding="utf-8")
     assert note_html(SKIPPED_NOTE) in page
     assert f"[{SKIPPED_NOTE}]" not in page  # the HTML is shown, not the text fallback
+
+
+def _graded_cell(gid: str, score: float, points: float, outputs: list | None = None):
+    meta = {"grade": True, "solution": False, "grade_id": gid, "points": points, "score": score}
+    return nbformat.v4.new_code_cell(f"check({gid})", outputs=outputs or [],
+                                     metadata={"nbgrader": meta})
+
+
+def _summary_notebook() -> nbformat.NotebookNode:
+    """A graded notebook as GetGrades leaves it: output_delta failed with [M3], grad_W2 passed."""
+    from nbformat.v4 import new_output
+
+    answer = {"grade": False, "solution": True, "grade_id": "output_delta"}
+    failure = new_output(
+        "error", ename="CheckFailure",
+        evalue="output_delta: [M3] a sign flip: your answer equals minus the expected answer.",
+        traceback=["CheckFailure: ..."],
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 04 · Backpropagation"),
+        nbformat.v4.new_code_cell("def output_delta(Y_hat, Y): ...",
+                                  metadata={"nbgrader": answer}),
+        _graded_cell("test_output_delta", 0, 1, [failure]),
+        _graded_cell("hidden_test_output_delta", 0, 2, [failure]),
+        _graded_cell("test_grad_W2", 1, 1),
+        _graded_cell("hidden_test_grad_W2", 2, 2),
+    ]
+    return nb
+
+
+def test_the_summary_names_each_function_its_points_and_its_mistake():
+    from grader.pipeline.feedback_summary import FeedbackSummary
+
+    nb, _ = FeedbackSummary().preprocess(_summary_notebook(), {})
+    summary = nb.cells[0].source
+    assert summary.startswith("## Summary: 3 of 6 points")
+    lines = [line for line in summary.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2
+    assert lines[0].startswith("- [`output_delta`: 0 of 3 points](#test_output_delta)")
+    assert "sign flip" in lines[0] and "\\[M3\\]" in lines[0]
+    assert lines[1] == "- [`grad_W2`: 3 of 3 points](#test_grad_W2). Every test passes."
+    # a heading before the answer cell of each function, and nothing added twice
+    assert nb.cells[2].source == "### Your `output_delta`: 0 of 3 points"
+    again, _ = FeedbackSummary().preprocess(nb, {})
+    assert len(again.cells) == len(_summary_notebook().cells) + 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+def test_a_feedback_page_passes_axe_core_wcag_21_aa(tmp_path: Path):
+    """The page nbgrader's template makes with the course's preprocessors (summary, CSS,
+    `<html lang>`) has no WCAG 2.1 A/AA violation that axe-core finds in Chromium."""
+    import playwright.sync_api as playwright
+
+    from grader.pipeline.feedback_summary import (
+        AccessiblePageCSS,
+        FeedbackSummary,
+        declare_language,
+    )
+    from tests.browser_tools import axe_violations
+
+    nb, _ = FeedbackSummary().preprocess(_summary_notebook(), {})
+    page_path = _page(tmp_path, extra=[AccessiblePageCSS], nb=nb)
+    declare_language(page_path)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(page_path.as_uri())
+            assert page.locator("h2", has_text="Summary: 3 of 6 points").count() == 1
+            violations = axe_violations(page)
+        finally:
+            browser.close()
+    assert violations == [], violations

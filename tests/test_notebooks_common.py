@@ -217,5 +217,5 @@ def test_source_notebook_runs_clean(executed_source, assignment: str):
     assert problems(nb) == [], f"{assignment} in a fresh kernel: {problems(nb)}"
     assert figure_count(nb) >= 3, (
         f"{assignment}: {figure_count(nb)} figures; a notebook draws at least 3 plots "
-        "(plt.show() in cells that run in a fresh kernel)"
+        "(backprop_checks.figures.show in cells that run in a fresh kernel)"
     )

@@ -215,6 +215,37 @@ def test_report_writes_html_and_plots(graded):
     assert counts["M3"][0] == 1 and counts["M4"][0] == 1 and counts["M1"][0] == 0
 
 
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+def test_feedback_page_and_report_pass_axe_core_wcag_21_aa(graded):
+    """bob's feedback page opens with a summary that names his mistake and links to its test,
+    and it and the class report have no axe-core WCAG 2.1 A/AA violation in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_tools import CHROMIUM_ARGS, axe_violations, chromium_path
+
+    root, _, _, _ = graded
+    page_path = root / "feedback" / "bob" / "ps1" / "ps1.html"
+    if not page_path.exists():
+        feedback(root, "ps1")
+    report = build_report(root).html
+    found = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            for path in (page_path, report):
+                page = browser.new_page()
+                page.goto(path.as_uri())
+                if path == page_path:
+                    summary = page.locator("li").filter(has_text="[M3]").first
+                    assert summary.locator("a").get_attribute("href") == "#test_double"
+                    assert page.locator("h2", has_text="Summary: 3 of 6 points").count() == 1
+                found[path.name] = axe_violations(page)
+                page.close()
+        finally:
+            browser.close()
+    assert found == {"ps1.html": [], "index.html": []}, found
+
+
 def test_selfcheck_scores_and_leaves_the_file_alone(graded, tmp_path, capsys):
     root, _, _, _ = graded
     # exit 0 at full marks, 1 below them (scripts and CI can use it)

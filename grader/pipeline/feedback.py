@@ -9,11 +9,16 @@ nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
 - `HideGraderPaths`: tracebacks keep the student's own frames, not the grader's or the
   libraries', and no output shows a path of the grading machine;
 - `CapOutputBytes`, then nbgrader's `GetGrades` and `ClearHiddenTests`;
+- `FeedbackSummary` (grader/pipeline/feedback_summary.py): the page opens with one line per
+  function (its points, the named mistake in plain words, a link to its test) and each
+  function's answer gets a heading;
 - `RenderMath`: the prose's `$...$` math becomes MathML, which browsers draw without
   MathJax, so a page opened offline shows formulas, not raw LaTeX;
 - nbconvert's `CSSHTMLHeaderPreprocessor` (the page's inlined CSS), then `ReadablePageCSS`,
   which adds to it: outputs wrap instead of running past their box, and markdown tables get
-  cell padding and borders.
+  cell padding and borders; `AccessiblePageCSS`: links and code colours with the contrast
+  WCAG 2.1 AA asks (axe-core checks them, docs/accessibility.md). Each written page gets
+  `<html lang="en">`.
 
 Afterwards every feedback page is searched for every hidden test line; a page that still
 shows one is reported as a leak (and the command fails).
@@ -36,6 +41,7 @@ from traitlets import Bool
 from grader.config import assignments_of, course_config, require_course
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
+from grader.pipeline.feedback_summary import declare_language
 from grader.pipeline.results import load_results
 
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -197,9 +203,11 @@ FEEDBACK_PREPROCESSORS = [
     "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback_summary.FeedbackSummary",
     "grader.pipeline.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "grader.pipeline.feedback.ReadablePageCSS",
+    "grader.pipeline.feedback_summary.AccessiblePageCSS",
 ]
 
 
@@ -307,6 +315,7 @@ def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
             report.missing.append((student, a, why))
             continue
         report.written.append(page)
+        declare_language(page)
         text = page_text(page)
         report.leaks.extend((page, line) for line in secret if line in text)
     return report

@@ -138,6 +138,34 @@ def _plot_misconceptions(counts: dict[str, tuple[int, int, str]], path: Path) ->
     plt.close(fig)
 
 
+def _plot_descriptions(
+    stats: list[AssignmentStats],
+    counts: dict[str, tuple[int, int, str]],
+    hardest: list[tuple[str, str, float, int]],
+) -> tuple[str, str, str]:
+    """The text alternatives of the report's three plots, from the numbers they draw."""
+    scores = "Histograms of the submissions' scores, one per assignment: " + "; ".join(
+        f"{st.assignment}: {len(st.results)} submissions, mean "
+        f"{sum(r.score for r in st.results) / max(len(st.results), 1):.1f} of {st.max_score:g}, "
+        f"{st.full_marks} with full marks"
+        for st in stats
+    ) + "."
+    named = sorted(((n[0], t) for t, n in counts.items() if n[0]), reverse=True)
+    mistakes = (
+        "Bar chart of the students whose failing tests name each misconception: "
+        + "; ".join(f"{t} {MISCONCEPTIONS[t]}: {n}" for n, t in named)
+        + "."
+        if named
+        else "Bar chart of misconceptions: no failing test named one."
+    )
+    rates = (
+        "Bar chart of the pass rate of every test cell; the lowest: "
+        + "; ".join(f"{a} {g} {100 * r:.0f}% of {n}" for a, g, r, n in hardest)
+        + "."
+    )
+    return scores, mistakes, rates
+
+
 def _table(header: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
@@ -272,8 +300,9 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     ]  # fmt: skip
     title = report_title(course)
     warnings = grading_warnings(course, results)
+    alt = _plot_descriptions(stats, counts, hardest)
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
@@ -305,11 +334,11 @@ the submissions only.</p>
             summary,
         )
     }
-<img src="scores.png" alt="score histogram per assignment">
+<img src="scores.png" alt="{html.escape(alt[0])}">
 <h2>Where the class goes wrong</h2>
 <p>Misconceptions (docs/course.md, M1-M13) named by the failing tests, counted once per
 student.</p>
-<img src="misconceptions.png" alt="misconception counts">
+<img src="misconceptions.png" alt="{html.escape(alt[1])}">
 {
         _table(
             ["tag", "misconception", "students", "failing test cells", "example message"],
@@ -324,7 +353,7 @@ student.</p>
             [[a, g, f"{100 * r:.0f}%", n] for a, g, r, n in hardest],
         )
     }
-<img src="test_pass_rates.png" alt="pass rate per test cell">
+<img src="test_pass_rates.png" alt="{html.escape(alt[2])}">
 <h2>Late submissions</h2>
 <p>Handed in after the deadline, as the LMS marked them.</p>
 {_table(["student", "assignment"], late_rows) if late_rows else "<p>None.</p>"}
