@@ -15,7 +15,12 @@ import nbformat
 
 from grader.nbcells import is_test as is_test_cell  # noqa: F401 - verify's name for it
 from grader.nbcells import nbgrader_meta
-from grader.sandbox.output import CUT_NOTE_RE, ENAME_KERNEL_DIED, ENAME_NOTEBOOK_TIME
+from grader.sandbox.output import (
+    CUT_NOTE_RE,
+    ENAME_KERNEL_DIED,
+    ENAME_NOT_RUN,
+    ENAME_NOTEBOOK_TIME,
+)
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
 VISIBLE_PREFIX = "test_"
@@ -90,6 +95,44 @@ def run_problems(nb: nbformat.NotebookNode) -> list[str]:
                 if m:
                     problems.append(f"{where}: output cut ({m.group(1)} bytes over the cap)")
     return list(dict.fromkeys(problems))
+
+
+#: Error names a kernel's cell gets when a limit stopped it: the cell's own time limit (the
+#: interrupt, nbgrader's CellTimeoutError), the notebook's limit, a dead kernel (memory, CPU)
+#: and the cells not run after it, and MemoryError.
+LIMIT_ENAMES = frozenset(
+    {
+        "CellTimeoutError",
+        "KeyboardInterrupt",
+        "MemoryError",
+        ENAME_KERNEL_DIED,
+        ENAME_NOTEBOOK_TIME,
+        ENAME_NOT_RUN,
+    }
+)
+#: What a function stopped after a timeout says when a later cell calls it
+#: (grader.sandbox.quarantine).
+_STOPPED_TEXT = "did not finish within the"
+
+
+def limit_stopped(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of the code cells of an executed notebook that a limit stopped in the
+    kernel (time, memory, a dead kernel, or not run after one): each scored 0 there.
+
+    Verification neither runs these cells again (one time limit, not two) nor changes the
+    score of such a test cell (the limit's reason says what happened, every run alike).
+    """
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error" and (
+                o.get("ename") in LIMIT_ENAMES or _STOPPED_TEXT in str(o.get("evalue", ""))
+            ):
+                out.append(i)
+                break
+    return out
 
 
 def renamed_notebooks(folder: Path, expected: str) -> list[str]:
