@@ -37,6 +37,7 @@ from grader.config import assignments_of, course_config, require_course
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.results import load_results
+from grader.sandbox.output import ENAMES_TIMEOUT
 
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -71,7 +72,7 @@ class HideGraderPaths(Preprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.output_type == "error" and output.get("ename") in _STOPPED_ENAMES:
+            if output.output_type == "error" and output.get("ename") in ENAMES_TIMEOUT:
                 output.evalue = (
                     f"this cell ran longer than the {self._limit}time limit and was stopped "
                     "(an endless loop, or far too much work?)"
@@ -94,8 +95,6 @@ class HideGraderPaths(Preprocessor):
         return cell, resources
 
 
-#: Error names of a cell the kernel's time limit stopped (the interrupt; nbgrader's note).
-_STOPPED_ENAMES = ("KeyboardInterrupt", "CellTimeoutError")
 #: A traceback frame in a file (IPython: "File /path/x.py:12, in f"), not a notebook cell.
 _FILE_FRAME = re.compile(r"^\s*File\s")
 #: IPython's note for frames it hid ("[... skipping hidden 2 frame]").

@@ -20,6 +20,7 @@ from grader.sandbox.output import (
     ENAME_KERNEL_DIED,
     ENAME_NOT_RUN,
     ENAME_NOTEBOOK_TIME,
+    ENAMES_TIMEOUT,
 )
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
@@ -102,8 +103,7 @@ def run_problems(nb: nbformat.NotebookNode) -> list[str]:
 #: and the cells not run after it, and MemoryError.
 LIMIT_ENAMES = frozenset(
     {
-        "CellTimeoutError",
-        "KeyboardInterrupt",
+        *ENAMES_TIMEOUT,
         "MemoryError",
         ENAME_KERNEL_DIED,
         ENAME_NOTEBOOK_TIME,
