@@ -12,6 +12,7 @@ Then every feedback page of both routes is searched for paths of the grading mac
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import nbformat
 import pytest
 
 from grader import course
+from grader.pipeline.export import export
 from grader.pipeline.results import class_results
 from tests.attacks import (
     ASSIGNMENT,
@@ -147,11 +149,14 @@ def test_scores_and_comments_given_by_hand_survive_every_regrade(runs: Runs):
     with Gradebook(f"sqlite:///{runs.root / 'gradebook.db'}") as gb:
         comment = gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "loop")
         assert comment.manual_comment == COMMENT
-    # totals count the hand's score: the gradebook's, and the report's (class_results)
+    # totals count the hand's score: the report's (class_results) and grades.csv's
     totals = {r.student: r.score for r in class_results(runs.root)}
     assert totals["honest"] == pytest.approx(9 - 2 + 1.5)
     cells = {k[1]: v[2] for k, v in runs.grades[-1].items() if k[0] == "loop"}
     assert totals["loop"] == pytest.approx(sum(cells.values()))
+    rows = {r["student_id"]: r for r in csv.DictReader(export(runs.root).open())}
+    assert float(rows["honest"][ASSIGNMENT]) == pytest.approx(8.5), rows["honest"]
+    assert float(rows["loop"][ASSIGNMENT]) == pytest.approx(totals["loop"]), rows["loop"]
 
 
 def test_a_disagreement_with_a_hand_score_is_a_note_not_a_flag(runs: Runs):
