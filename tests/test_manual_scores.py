@@ -36,8 +36,9 @@ from tests.attacks import (
 
 pytestmark = pytest.mark.slow
 
-#: 3 s per cell: a hang costs seconds.
-CONFIG = "c.Execute.timeout = 3\nc.SandboxedExecute.notebook_timeout = 60\n"
+#: 3 s per cell: a hang costs seconds. The notebook's limit stays generous (a loaded machine
+#: must not stop an honest notebook: this test is about the per-cell limit).
+CONFIG = "c.Execute.timeout = 3\nc.SandboxedExecute.notebook_timeout = 300\n"
 #: Scores given by hand: (student, grade_id) -> score.
 MANUAL = {
     ("honest", "hidden_test_grad_W2"): 1.5,  # the kernel and verification both say 2
