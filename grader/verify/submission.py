@@ -4,8 +4,9 @@ For one graded submission, in the grader's own process:
 
 1. re-runs the submission's own cells in a fresh sandboxed process and judges its graded
    functions here (`grader.verify.launch`); where that verdict differs from nbgrader's for
-   a test cell, the out-of-process verdict stands in the gradebook, and a deleted test cell
-   scores 0 (`grader.verify.gradebook`);
+   a test cell, the out-of-process verdict stands in the gradebook as its automatic score,
+   and a deleted test cell scores 0 (`grader.verify.gradebook`); a score given by hand and
+   a test cell a limit stopped in the kernel are left as they are;
 2. flags, from an AST scan, solution and extra cells that reach into the interpreter, the
    grader or the file system, and test or locked cells that were edited, deleted or
    stripped of their metadata (`grader.verify.static`);
