@@ -217,7 +217,7 @@ def test_verification_does_not_run_a_function_that_timed_out_again(runs: Runs, t
         course=runs.root,
         mode="auto",
         cell_timeout=60,
-        stopped_cells=limit_stopped(nb),
+        stopped_cells=[i for i, kind in limit_stopped(nb).items() if kind != "not run"],
         hung=["grad_W2"],
     )
     seconds = time.monotonic() - start

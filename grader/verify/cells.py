@@ -98,40 +98,40 @@ def run_problems(nb: nbformat.NotebookNode) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-#: Error names a kernel's cell gets when a limit stopped it: the cell's own time limit (the
-#: interrupt, nbgrader's CellTimeoutError), the notebook's limit, a dead kernel (memory, CPU)
-#: and the cells not run after it, and MemoryError.
-LIMIT_ENAMES = frozenset(
-    {
-        *ENAMES_TIMEOUT,
-        "MemoryError",
-        ENAME_KERNEL_DIED,
-        ENAME_NOTEBOOK_TIME,
-        ENAME_NOT_RUN,
-    }
-)
+#: Errors of a cell whose own code a limit stopped: its time limit (the interrupt,
+#: nbgrader's CellTimeoutError) or memory. A test cell with one keeps the kernel's 0.
+OWN_LIMIT_ENAMES = frozenset({*ENAMES_TIMEOUT, "MemoryError"})
+#: Errors of a cell the kernel could not finish or run for the whole notebook's sake: the
+#: notebook's limit, a dead kernel, not run after either. Such a test cell is scored by
+#: verification (which ran the notebook's cells), with a flag that names the limit.
+NOTEBOOK_LIMIT_ENAMES = frozenset({ENAME_KERNEL_DIED, ENAME_NOTEBOOK_TIME, ENAME_NOT_RUN})
 #: What a function stopped after a timeout says when a later cell calls it
 #: (grader.sandbox.quarantine).
 _STOPPED_TEXT = "did not finish within the"
 
 
-def limit_stopped(nb: nbformat.NotebookNode) -> list[int]:
-    """Indices of the code cells of an executed notebook that a limit stopped in the
-    kernel (time, memory, a dead kernel, or not run after one): each scored 0 there.
+def limit_stopped(nb: nbformat.NotebookNode) -> dict[int, str]:
+    """{index: what stopped it} for the code cells of an executed notebook that a limit
+    stopped in the kernel: "own" (the cell's time limit or memory, or a function stopped
+    after a timeout; a test cell keeps its 0), "notebook" (the cell running when the
+    notebook's limit ran out or the kernel died) or "not run" (a later cell).
 
-    Verification neither runs these cells again (one time limit, not two) nor changes the
-    score of such a test cell (the limit's reason says what happened, every run alike).
+    Verification runs the "own" and "notebook" cells for a few seconds only (one time
+    limit, not two) and the "not run" ones as usual.
     """
-    out = []
+    out: dict[int, str] = {}
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         for o in cell.get("outputs", []):
-            if o.get("output_type") == "error" and (
-                o.get("ename") in LIMIT_ENAMES or _STOPPED_TEXT in str(o.get("evalue", ""))
-            ):
-                out.append(i)
+            if o.get("output_type") != "error":
+                continue
+            ename = o.get("ename")
+            if ename in OWN_LIMIT_ENAMES or _STOPPED_TEXT in str(o.get("evalue", "")):
+                out[i] = "own"
                 break
+            if ename in NOTEBOOK_LIMIT_ENAMES:
+                out[i] = "not run" if ename == ENAME_NOT_RUN else "notebook"
     return out
 
 

@@ -51,6 +51,7 @@ def apply_verdicts(
     verification: Verification,
     deleted: set[str],
     stopped: set[str] | frozenset[str] = frozenset(),
+    not_run: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str]]:
     """Make the out-of-process verdict stand in the gradebook; return (flags, notes).
 
@@ -65,7 +66,9 @@ def apply_verdicts(
     API) keeps its score and comment; a disagreement there is a note for the instructor,
     not a flag. Cells in `stopped` (the kernel stopped them at a limit: time, memory, a dead
     kernel; `grader.verify.cells.limit_stopped`) keep the kernel's verdict: the reason says
-    which limit.
+    which limit. Cells in `not_run` (the kernel died or the notebook's limit ran out before
+    or while they ran) are scored by verification, with a flag that says so, not "verdict
+    changed".
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -109,6 +112,12 @@ def apply_verdicts(
                 continue
             if abs(want - kernel) < 1e-9:
                 continue
+            if gid in not_run and gid not in deleted:
+                why = (
+                    f"the student's kernel stopped before this test finished; {name} "
+                    f"{'passed' if want else 'failed'} when the notebook's cells were run "
+                    "in a separate process"
+                )
             if grade.manual_score is not None:
                 notes.append(
                     f"{gid}: scored {float(grade.manual_score):g} of {max_score:g} by hand "
@@ -116,12 +125,15 @@ def apply_verdicts(
                 )
                 continue
             grade.auto_score = want
-            changed = True
+            changed = changed or gid not in not_run or gid in deleted
             text = (
                 f"[verified] {gid}: {kernel:g} -> {want:g} of {max_score:g}: {why} "
                 f"(hidden seed {verification.seed})."
             )
-            flags.append(f"verdict changed: {gid} {kernel:g} -> {want:g} ({why[:200]})")
+            if gid in not_run and gid not in deleted:
+                flags.append(f"scored in a separate process: {gid} {kernel:g} -> {want:g} ({why})")
+            else:
+                flags.append(f"verdict changed: {gid} {kernel:g} -> {want:g} ({why[:200]})")
             if name:
                 try:
                     comment = gb.find_comment(name, assignment, assignment, student)

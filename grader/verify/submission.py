@@ -155,12 +155,12 @@ def after_autograde(
     graded, _ = read_notebook(graded_path)
     notes: list[str] = []
     if graded is not None:
-        stopped_cells = limit_stopped(graded)
-        stopped = {
-            str(nbgrader_meta(graded.cells[i]).get("grade_id", ""))
-            for i in stopped_cells
-            if is_test_cell(graded.cells[i])
-        }
+        limited = limit_stopped(graded)
+        stopped_cells = [i for i, kind in limited.items() if kind != "not run"]
+        tests = {i: str(nbgrader_meta(graded.cells[i]).get("grade_id", "")) for i in limited}
+        tests = {i: gid for i, gid in tests.items() if is_test_cell(graded.cells[i])}
+        stopped = {gid for i, gid in tests.items() if limited[i] == "own"}
+        not_run = {gid for i, gid in tests.items() if limited[i] != "own"}
         problems = run_problems(graded)
         reasons += problems
         flags += [f"broken: {p}" for p in problems]  # listed with the flagged ones
@@ -187,7 +187,7 @@ def after_autograde(
             if verification.error:
                 flags.append(f"verification process: {verification.error}")
             changed, notes = apply_verdicts(
-                db_url, student, assignment, verification, deleted, stopped
+                db_url, student, assignment, verification, deleted, stopped, not_run
             )
             flags += changed
     elif deleted:
