@@ -71,6 +71,9 @@ class HideGraderPaths(Preprocessor):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":  # the interrupt and nbgrader's note: said once
+            timed_out = [o for o in cell.outputs if o.get("ename") in ENAMES_TIMEOUT]
+            cell.outputs = [o for o in cell.outputs if o not in timed_out[1:]]
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.output_type == "error" and output.get("ename") in ENAMES_TIMEOUT:
                 output.evalue = (
