@@ -7,10 +7,11 @@
 
 `dump` reads the course's gradebook with nbgrader's `Gradebook` API (the URL the course's
 nbgrader_config.py names, or `--db URL`) and writes, as sorted JSON, every graded cell of
-every submitted notebook: student, assignment, notebook, cell (grade_id), auto score,
-manual score (what verification or a person set), max score. For each notebook that has a
-verification record (`COURSE/.grader/verified/STUDENT/ASSIGNMENT.json`) it adds what that
-record decided, without what changes from run to run (times, hashes, the hidden seed):
+every submitted notebook: student, assignment, notebook, cell (grade_id), auto score (the
+kernel's, or verification's where it differs), manual score (a person's), max score. For
+each notebook that has a verification record
+(`COURSE/.grader/verified/STUDENT/ASSIGNMENT.json`) it adds what that record decided,
+without what changes from run to run (times, hashes, the hidden seed):
 
 - the notebook's verdict: its flags (a "verdict changed: CELL a -> b" flag without the
   seed-dependent explanation after it), reason, error, whether a foreign kernel ran it,

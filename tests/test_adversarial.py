@@ -117,17 +117,19 @@ def test_honest_students_keep_their_scores_and_are_not_flagged(batch: Batch, stu
 
 
 def test_changed_verdicts_are_recorded_in_the_gradebook(batch: Batch):
-    """The out-of-process verdict stands as nbgrader's manual score, with a comment."""
+    """The out-of-process verdict stands as nbgrader's automatic score, with an automatic
+    comment; the score and comment fields an instructor fills by hand stay empty."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{batch.root / 'gradebook.db'}") as gb:
         nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ast_transformer")
         grade = gb.find_grade("hidden_test_grad_W2", ASSIGNMENT, ASSIGNMENT, "ast_transformer")
         comment = gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "ast_transformer")
-        assert grade.auto_score == 2  # what the gutted test cell gave in the kernel
-        assert grade.manual_score == 0  # what stands
+        assert grade.auto_score == 0  # what stands (the gutted test cell gave 2 in the kernel)
+        assert grade.manual_score is None and grade.score == 0
         assert nb.flagged
-        assert "[verified]" in (comment.manual_comment or "")
+        assert "[verified] hidden_test_grad_W2: 2 -> 0 of 2" in (comment.auto_comment or "")
+        assert comment.manual_comment is None
         honest = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest_full")
         assert not honest.flagged
         assert all(g.manual_score is None for g in honest.grades)

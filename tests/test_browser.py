@@ -9,7 +9,7 @@ saves screenshots to test-artifacts/browser/ (git-ignored), and one more when it
 2. a learner's Validate button: a failing function reported, a finished notebook accepted;
 3. a student in a class: the Assignments tab lists the released assignment, fetch, submit;
 4. an instructor: formgrader lists an autograded class with its scores, and a submission
-   whose verdict verification overrode shows its manual score and comment;
+   whose verdict verification overrode shows it as the automatic score and comment;
 5. a learner's figures carry their descriptions as alt text, and what the course puts in the
    notebook (markdown, outputs) has no axe-core WCAG 2.1 A/AA violation.
 """
@@ -407,8 +407,9 @@ def test_instructor_sees_scores_and_the_overridden_verdict_in_formgrader(
             expect(row.locator(".flagged .glyphicon-flag")).to_be_visible()
             grader.get_by_role("link", name=W2).first.click()
 
-            # The grading page: the overridden cells hold the manual score that stands, the
-            # kernel's auto score as the placeholder, and the verification's comment.
+            # The grading page: the overridden cells show the verified verdict as nbgrader's
+            # automatic score (the placeholder) and the verification's reason as the automatic
+            # comment; the fields for a score and comment given by hand stay empty (yours).
             overridden = [
                 gid for gid, points in SUBMISSIONS[CLASS[OVERRIDDEN]].cells.items()
                 if gid.endswith("grad_W2")
@@ -416,11 +417,11 @@ def test_instructor_sees_scores_and_the_overridden_verdict_in_formgrader(
             assert overridden, "the overridden submission has no grad_W2 test cells"
             for gid in overridden:
                 score = grader.locator(f"input.score#{gid}")
-                expect(score).to_have_value(re.compile(r"^0(\.0*)?$"))
-                expect(score).not_to_have_attribute("placeholder", re.compile(r"^0(\.0*)?$"))
+                expect(score).to_have_value("")
+                expect(score).to_have_attribute("placeholder", re.compile(r"^0(\.0*)?$"))
             comment = grader.locator("textarea#grad_W2-comment")
-            expect(comment).to_have_value(re.compile(r"\S"))
-            expect(comment).to_have_value(re.compile(r"\[verified\]"))
+            expect(comment).to_have_value("")
+            expect(comment).to_have_attribute("placeholder", re.compile(r"\[verified\]"))
             comment.scroll_into_view_if_needed()
             snap("override")
 

@@ -92,6 +92,8 @@ def autograde(args: argparse.Namespace) -> int:
             progress.console.print(
                 f"[red]✗[/] {escape(r.key)}: {r.score:g}/{r.max_score:g}{flags} {escape(r.reason)}"
             )
+        for note in r.notes:  # for the instructor, not a flag: a score given by hand stands
+            progress.console.print(f"[cyan]i[/] {escape(r.key)}: note: {escape(note)}")
 
     try:
         run = autograde(

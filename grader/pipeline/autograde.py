@@ -39,6 +39,7 @@ from grader.pipeline import failures, hooks, verified
 from grader.pipeline.results import (
     GradeResult,
     autograded_path,
+    current_scores,
     load_results,
     not_graded,
     read_result,
@@ -171,7 +172,7 @@ def grade_submission(student: str, assignment: str) -> GradeResult:
         if not wrong:  # another assignment's notebook: nothing of this one to verify or flag
             result = hooks.after_autograde(course, student, assignment, result)
         if any(f.startswith("verdict changed") for f in result.flags):
-            _refresh_scores(config, result)  # verification set manual scores
+            current_scores(course, [result])  # verification changed automatic scores
     except _GraderError as exc:
         result = not_graded(student, assignment, str(exc))
     except Exception as exc:  # a bug, the gradebook, the worker's environment: never crash
@@ -239,22 +240,6 @@ def _record_zero(config: Config, student: str, assignment: str) -> None:
                     grade.auto_score = 0
                 grade.needs_manual_grade = True
         gb.db.commit()
-
-
-def _refresh_scores(config: Config, result: GradeResult) -> None:
-    """Re-read the totals (after_autograde may have set manual scores)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(str(config.CourseDirectory.db_url)) as gb:
-        try:
-            submission = gb.find_submission(result.assignment, result.student)
-        except MissingEntry:
-            return
-        result.score = float(submission.score)
-        result.needs_manual_grade = bool(submission.needs_manual_grade)
-        scores = {g.name: float(g.score or 0) for nb in submission.notebooks for g in nb.grades}
-    for cell in result.cells:
-        cell.score = scores.get(cell.grade_id, cell.score)
 
 
 # ---------------------------------------------------------------- the parent side

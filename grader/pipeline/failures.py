@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from grader.nbcells import grade_id, is_solution
+from grader.sandbox.output import ENAMES_TIMEOUT
 
 #: Terminal colour codes, as IPython writes them into tracebacks and error values.
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 _COMPILE_ERRORS = ("SyntaxError", "IndentationError", "TabError")
-_HUNG = ("KeyboardInterrupt", "CellTimeoutError")
 
 
 def one_line(exc: BaseException) -> str:
@@ -90,7 +90,7 @@ def cell_message(
                     f"the cell that defines {fn} did not run: {broken[fn]}; fix it, run it, "
                     "then this test"
                 )
-            elif ename in _HUNG or f"{fn} did not finish within the" in evalue:
+            elif ename in ENAMES_TIMEOUT or f"{fn} did not finish within the" in evalue:
                 limit = f" {timeout:g} s" if timeout else " the time limit"
                 lines.append(f"your {fn} ran longer than{limit} (an endless loop?)")
             else:

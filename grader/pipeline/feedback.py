@@ -43,6 +43,7 @@ from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignme
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.feedback_summary import declare_language
 from grader.pipeline.results import load_results
+from grader.sandbox.output import ENAMES_TIMEOUT
 
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -62,20 +63,33 @@ class ShortenHiddenTracebacks(Preprocessor):
 
 
 class HideGraderPaths(Preprocessor):
-    """Tracebacks without the grader's and the libraries' frames, and no output showing a
-    path of the grading machine (the grader package, the Python installation, the course)."""
+    """Tracebacks with only the student's own frames (the notebook's cells), and no output
+    showing a path of the grading machine (the grader and checks packages, the Python
+    installation, the course). A cell stopped by a limit says so in one line instead of a
+    raw KeyboardInterrupt (what the kernel's interrupt raises)."""
 
     enabled = Bool(True)
 
     def preprocess(self, nb, resources):
         self._paths = _machine_paths(resources)
+        timeout = self.config.Execute.get("timeout") if "Execute" in self.config else None
+        self._limit = f"{timeout:g} s " if isinstance(timeout, (int, float)) else ""
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":  # the interrupt and nbgrader's note: said once
+            timed_out = [o for o in cell.outputs if o.get("ename") in ENAMES_TIMEOUT]
+            cell.outputs = [o for o in cell.outputs if o not in timed_out[1:]]
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.output_type == "error":
+            if output.output_type == "error" and output.get("ename") in ENAMES_TIMEOUT:
+                output.evalue = (
+                    f"this cell ran longer than the {self._limit}time limit and was stopped "
+                    "(an endless loop, or far too much work?)"
+                )
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+            elif output.output_type == "error":
                 frames = [str(f) for f in output.get("traceback", [])]
-                kept = [f for f in frames[1:-1] if not _inside_machine(f, self._paths)]
+                kept = [f for f in frames[1:-1] if _students_frame(f, self._paths)]
                 if len(kept) < len(frames) - 2:
                     gone = len(frames) - 2 - len(kept)
                     kept.append(f"({gone} frame{'s' * (gone > 1)} of the grader left out)")
@@ -90,15 +104,34 @@ class HideGraderPaths(Preprocessor):
         return cell, resources
 
 
+#: A traceback frame in a file (IPython: "File /path/x.py:12, in f"), not a notebook cell.
+_FILE_FRAME = re.compile(r"^\s*File\s")
+#: IPython's note for frames it hid ("[... skipping hidden 2 frame]").
+_SKIPPED_FRAME = re.compile(r"^\s*\[\.\.\. skipping hidden \d+ frames?\]\s*$")
+
+
+def _students_frame(frame: str, paths: list[tuple[str, str]]) -> bool:
+    """A traceback frame of the student's notebook: not in a file of the grader, the
+    packages or the Python installation (every file frame is one of theirs: a notebook's
+    code runs in cells), nor IPython's note of hidden frames."""
+    text = ANSI_RE.sub("", frame)
+    if _FILE_FRAME.match(text) or _SKIPPED_FRAME.match(text):
+        return False
+    return not any(p in text for p, label in paths if label in ("grader", "python"))
+
+
 _SANDBOX_BOX = re.compile(r"/tmp/backprop-sandbox-[^/\s]+/k-[0-9a-f]+/(?:work/)?")
 
 
 def _machine_paths(resources: dict | None = None) -> list[tuple[str, str]]:
     """(path, what to show instead) for the grading machine's folders, longest first."""
+    import backprop_checks
+
     import grader
 
     pairs = {
         str(Path(grader.__file__).resolve().parent): "grader",
+        str(Path(backprop_checks.__file__).resolve().parent): "grader",
         str(Path(sys.prefix).resolve()): "python",
         str(Path(sys.base_prefix).resolve()): "python",
         sys.prefix: "python",
@@ -107,12 +140,6 @@ def _machine_paths(resources: dict | None = None) -> list[tuple[str, str]]:
     root = (resources or {}).get("nbgrader", {}).get("course_root") or os.getcwd()
     pairs.setdefault(str(Path(root).resolve()), "course")
     return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
-
-
-def _inside_machine(frame: str, paths: list[tuple[str, str]]) -> bool:
-    """A traceback frame in a file of the grader or the Python installation."""
-    text = ANSI_RE.sub("", frame)
-    return any(p in text for p, label in paths if label in ("grader", "python"))
 
 
 def scrub_paths(text: str, paths: list[tuple[str, str]] | None = None) -> str:

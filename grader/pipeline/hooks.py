@@ -136,6 +136,8 @@ def post_convert(assignment: str, student: str, notebooks: list[str]) -> None:
             continue
         for flag in [f for f in dict.fromkeys([record.error, *record.flags]) if f]:
             print(f"[backprop-course] {student_id}/{assignment_id}: {flag}", file=sys.stderr)
+        for note in record.notes:
+            print(f"[backprop-course] {student_id}/{assignment_id}: note: {note}", file=sys.stderr)
 
 
 def verify_submission(
@@ -164,7 +166,12 @@ def verify_submission(
             "(grader.sandbox.execute.SandboxedExecute is not in Autograde.autograde_preprocessors)"
         )
     verify_after_autograde(
-        course, student, assignment, result, deadline=run.deadline if run else None
+        course,
+        student,
+        assignment,
+        result,
+        deadline=run.deadline if run else None,
+        hung=run.hung if run else None,
     )
     if record.kernel:
         result.flags.append(f"NOT SANDBOXED: {record.kernel}")
@@ -173,6 +180,7 @@ def verify_submission(
         record.limit = run.limit
         start = run.started
     record.flags = list(result.flags)
+    record.notes = list(result.notes)
     record.reason = result.reason
     record.sandbox = result.sandbox
     record.error = next((f for f in result.flags if f.startswith("NOT VERIFIED")), "")
@@ -190,7 +198,7 @@ def after_autograde(
     it did not (nbgrader failed on the notebook, or the course's config lacks the hook).
 
     Returns:
-        the result with the record's flags, reason and sandbox status.
+        the result with the record's flags, notes, reason and sandbox status.
     """
     from grader.pipeline.verified import current_record
 
@@ -199,6 +207,7 @@ def after_autograde(
         verify_submission(course, student, assignment, result)
         return result
     result.flags = list(dict.fromkeys([*result.flags, *record.flags]))
+    result.notes = list(dict.fromkeys([*result.notes, *record.notes]))
     if record.reason and not result.reason:
         result.reason = record.reason
     result.sandbox = record.sandbox

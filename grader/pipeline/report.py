@@ -290,12 +290,13 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
             f"{r.score:g}/{r.max_score:g}",
             ", ".join(r.flags),
             r.reason,
+            "; ".join(r.notes),
         ]
         for r in results
-        if r.status == "failed" or r.flags or r.needs_manual_grade
+        if r.status == "failed" or r.flags or r.needs_manual_grade or r.notes
     ] + [
         [who(s), a, "not submitted", f"0/{max_of.get(a, 0):g}", "",
-         "nothing handed in: 0 in grades.csv"]
+         "nothing handed in: 0 in grades.csv", ""]
         for a, s in missing
     ]  # fmt: skip
     title = report_title(course)
@@ -358,9 +359,13 @@ student.</p>
 <p>Handed in after the deadline, as the LMS marked them.</p>
 {_table(["student", "assignment"], late_rows) if late_rows else "<p>None.</p>"}
 <h2>Submissions that need attention</h2>
-<p>Grading failed, flagged, needs a manual grade, or not submitted.</p>
+<p>Grading failed, flagged, needs a manual grade, or not submitted. "Notes" are for you,
+not flags: where a score you gave by hand differs from the automatic verdict (yours stands).
+</p>
 {
-        _table(["student", "assignment", "status", "score", "flags", "reason"], attention)
+        _table(
+            ["student", "assignment", "status", "score", "flags", "reason", "notes"], attention
+        )
         if attention
         else "<p>None.</p>"
     }

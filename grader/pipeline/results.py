@@ -68,6 +68,9 @@ class GradeResult:
     seconds: float = 0.0
     reason: str = ""
     flags: list[str] = field(default_factory=list)
+    #: information for the instructor, not flags: where the automatic verdict disagrees
+    #: with a score given by hand (the hand's score stands)
+    notes: list[str] = field(default_factory=list)
     cells: list[CellResult] = field(default_factory=list)
     #: Why this grading ran without bubblewrap ("" = sandboxed). About the run, not the
     #: student: shown once per run (summary, report, export), never as a flag.
@@ -196,12 +199,17 @@ def result_from_gradebook(course: Path, student: str, assignment: str) -> GradeR
     record = verified.current_record(Path(course), student, assignment)
     if record is not None:
         result.flags, result.sandbox = list(record.flags), record.sandbox
+        result.notes = list(record.notes)
         result.reason = result.reason or record.reason
     return result
 
 
 def class_results(course: Path) -> list[GradeResult]:
-    """One result per submitted (student, assignment): stored ones, else from the gradebook."""
+    """One result per submitted (student, assignment): stored ones, else from the gradebook.
+
+    Scores always come from the gradebook as it is now: a score given by hand after grading
+    (formgrader's Save, nbgrader's API) counts in every total (`current_scores`).
+    """
     course = Path(course).resolve()
     stored = load_results(course)
     out = []
@@ -210,7 +218,30 @@ def class_results(course: Path) -> list[GradeResult]:
         if result is None:
             result = result_from_gradebook(course, student, assignment)
         out.append(result)
+    current_scores(course, out)
     return out
+
+
+def current_scores(course: Path, results: list[GradeResult]) -> None:
+    """Set each graded result's score, per-cell scores and needs-manual-grade from the
+    gradebook (nbgrader's `score`: the manual score where one was given, else the automatic
+    one); results without a submission in the gradebook are left as they are."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    graded = [r for r in results if r.status == "graded"]
+    if not graded:
+        return
+    with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
+        for result in graded:
+            try:
+                submission = gb.find_submission(result.assignment, result.student)
+            except MissingEntry:
+                continue
+            result.score = float(submission.score)
+            result.needs_manual_grade = bool(submission.needs_manual_grade)
+            scores = {g.name: float(g.score or 0) for nb in submission.notebooks for g in nb.grades}
+            for cell in result.cells:
+                cell.score = scores.get(cell.grade_id, cell.score)
 
 
 @functools.lru_cache(maxsize=64)

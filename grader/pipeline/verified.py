@@ -36,6 +36,8 @@ class VerifyRecord:
     sandbox: str = ""  #: why the kernel ran without bubblewrap ("" = sandboxed)
     kernel: str = ""  #: "" = the course's SandboxedExecute ran it; else what did
     flags: list[str] = field(default_factory=list)
+    #: for the instructor, not flags: where verification disagrees with a score given by hand
+    notes: list[str] = field(default_factory=list)
     reason: str = ""
     error: str = ""  #: verification itself failed ("" = it ran)
     seconds: float = 0.0  #: grading and verification, wall clock

@@ -88,6 +88,8 @@ from grader.sandbox.plan import (
     warn_unsandboxed,
 )
 from grader.sandbox.quarantine import QUARANTINE_CELL
+from grader.sandbox.streamcap import MIME as STREAMCAP_MIME
+from grader.sandbox.streamcap import STARTUP as STREAMCAP
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +199,13 @@ class SandboxedExecute(Execute):
 
     @default("extra_arguments")
     def _extra_arguments_default(self) -> list[str]:
-        # No history file per kernel; ipykernel's start-up warnings stay out of the log.
-        return ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+        # No history file per kernel; ipykernel's start-up warnings stay out of the log; the
+        # kernel itself caps each cell's printed text (grader.sandbox.streamcap).
+        return [
+            "--HistoryManager.hist_file=:memory:",
+            "--IPKernelApp.log_level=ERROR",
+            "--IPKernelApp.exec_lines=" + STREAMCAP.format(limit=2 * self.max_output_bytes),
+        ]
 
     def kernel_budget(self) -> int:
         """Seconds the kernel may run: notebook_timeout less the verification's reserve."""
@@ -312,6 +319,7 @@ class SandboxedExecute(Execute):
             cell.outputs = []
             self._error(cell, ENAME_NOT_RUN, f"not run: {self._stopped} in an earlier cell")
             return cell
+        limit = self._cell_timeout(cell)  # as the cell starts: the same words every run
         try:
             cell = await super().async_execute_cell(
                 cell, cell_index, execution_count=execution_count, store_history=store_history
@@ -332,7 +340,7 @@ class SandboxedExecute(Execute):
             # The interrupt did not stop the cell (signals ignored, or stuck in C code):
             # stop the kernel so the notebook's other cells are not held up behind it.
             self._stopped = (
-                f"a cell ran longer than {self._cell_timeout(cell)} s and ignored the interrupt"
+                f"a cell ran longer than {limit} s and ignored the interrupt"
             )
             self._error(cell, ENAME_KERNEL_DIED, self._stopped)
             await self._stop_kernel()
@@ -390,6 +398,13 @@ class SandboxedExecute(Execute):
     def output(
         self, outs: list, msg: dict, display_id: str | None, cell_index: int
     ) -> NotebookNode | None:
+        data = msg.get("content", {}).get("data") or {}
+        if msg.get("msg_type") == "display_data" and STREAMCAP_MIME in data:
+            # the kernel's count of the text it did not send (grader.sandbox.streamcap)
+            cut = data[STREAMCAP_MIME].get("cut") if isinstance(data[STREAMCAP_MIME], dict) else 0
+            if isinstance(cut, int) and cut > 0:
+                self._cut[cell_index] = self._cut.get(cell_index, 0) + cut
+            return None
         out = super().output(outs, msg, display_id, cell_index)
         if out is None:
             return out

@@ -21,6 +21,9 @@ from nbformat import NotebookNode
 ENAME_KERNEL_DIED = "KernelDied"
 ENAME_NOTEBOOK_TIME = "NotebookTimeLimit"
 ENAME_NOT_RUN = "NotRun"
+#: Errors of a cell its time limit stopped: the interrupt the kernel raises, and nbgrader's
+#: note when the kernel did not answer in time.
+ENAMES_TIMEOUT = ("KeyboardInterrupt", "CellTimeoutError")
 CUT_NOTE = "[output cut: {n} bytes]"
 CUT_NOTE_RE = re.compile(r"\[output cut: (\d+) bytes\]")
 

@@ -15,7 +15,13 @@ import nbformat
 
 from grader.nbcells import is_test as is_test_cell  # noqa: F401 - verify's name for it
 from grader.nbcells import nbgrader_meta
-from grader.sandbox.output import CUT_NOTE_RE, ENAME_KERNEL_DIED, ENAME_NOTEBOOK_TIME
+from grader.sandbox.output import (
+    CUT_NOTE_RE,
+    ENAME_KERNEL_DIED,
+    ENAME_NOT_RUN,
+    ENAME_NOTEBOOK_TIME,
+    ENAMES_TIMEOUT,
+)
 
 #: grade_id prefixes of the test cells of a function NAME (docs/grading.md).
 VISIBLE_PREFIX = "test_"
@@ -90,6 +96,43 @@ def run_problems(nb: nbformat.NotebookNode) -> list[str]:
                 if m:
                     problems.append(f"{where}: output cut ({m.group(1)} bytes over the cap)")
     return list(dict.fromkeys(problems))
+
+
+#: Errors of a cell whose own code a limit stopped: its time limit (the interrupt,
+#: nbgrader's CellTimeoutError) or memory. A test cell with one keeps the kernel's 0.
+OWN_LIMIT_ENAMES = frozenset({*ENAMES_TIMEOUT, "MemoryError"})
+#: Errors of a cell the kernel could not finish or run for the whole notebook's sake: the
+#: notebook's limit, a dead kernel, not run after either. Such a test cell is scored by
+#: verification (which ran the notebook's cells), with a flag that names the limit.
+NOTEBOOK_LIMIT_ENAMES = frozenset({ENAME_KERNEL_DIED, ENAME_NOTEBOOK_TIME, ENAME_NOT_RUN})
+#: What a function stopped after a timeout says when a later cell calls it
+#: (grader.sandbox.quarantine).
+_STOPPED_TEXT = "did not finish within the"
+
+
+def limit_stopped(nb: nbformat.NotebookNode) -> dict[int, str]:
+    """{index: what stopped it} for the code cells of an executed notebook that a limit
+    stopped in the kernel: "own" (the cell's time limit or memory, or a function stopped
+    after a timeout; a test cell keeps its 0), "notebook" (the cell running when the
+    notebook's limit ran out or the kernel died) or "not run" (a later cell).
+
+    Verification runs the "own" and "notebook" cells for a few seconds only (one time
+    limit, not two) and the "not run" ones as usual.
+    """
+    out: dict[int, str] = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") != "error":
+                continue
+            ename = o.get("ename")
+            if ename in OWN_LIMIT_ENAMES or _STOPPED_TEXT in str(o.get("evalue", "")):
+                out[i] = "own"
+                break
+            if ename in NOTEBOOK_LIMIT_ENAMES:
+                out[i] = "not run" if ename == ENAME_NOT_RUN else "notebook"
+    return out
 
 
 def renamed_notebooks(folder: Path, expected: str) -> list[str]:

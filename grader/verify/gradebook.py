@@ -2,9 +2,11 @@
 gradebook, and SQLite's integrity check of the gradebook.
 
 `apply_verdicts` makes the out-of-process verdict stand where it differs from nbgrader's
-for a test cell: it becomes the cell's manual score, with a comment on the function's
-solution cell, and the submission is flagged (nbgrader's `flagged`); a deleted test cell
-scores 0, never full. `check_gradebook` runs `PRAGMA integrity_check` on a SQLite gradebook
+for a test cell: it becomes the cell's automatic score (`auto_score`), with an automatic
+comment on the function's solution cell, and the submission is flagged (nbgrader's
+`flagged`); a deleted test cell scores 0, never full. A score or comment given by hand
+(`manual_score`, `manual_comment`) is never changed. `check_gradebook` runs
+`PRAGMA integrity_check` on a SQLite gradebook
 (after each submission and after each run).
 """
 
@@ -48,21 +50,35 @@ def apply_verdicts(
     assignment: str,
     verification: Verification,
     deleted: set[str],
-) -> list[str]:
-    """Make the out-of-process verdict stand in the gradebook; return flags for the changes.
+    stopped: set[str] | frozenset[str] = frozenset(),
+    not_run: set[str] | frozenset[str] = frozenset(),
+) -> tuple[list[str], list[str]]:
+    """Make the out-of-process verdict stand in the gradebook; return (flags, notes).
 
-    For each test cell whose nbgrader score differs from the out-of-process verdict (full
-    marks when it passed, 0 when not), and for each deleted test cell (0), set the manual
-    score, comment on the function's solution cell, and flag the submission.
+    For each test cell whose score in the student's kernel (nbgrader's `auto_score`, just
+    saved) differs from the out-of-process verdict (full marks when it passed, 0 when not),
+    and for each deleted test cell (0): the verdict becomes the cell's `auto_score`, the
+    reason is added to the function's `auto_comment`, the submission is flagged (nbgrader's
+    `flagged`) and a "verdict changed" flag is returned. nbgrader rewrites both `auto_*`
+    fields on every autograde, so a regrade starts again from the kernel's verdict.
+
+    Never touched: a cell scored by hand (`manual_score` set, by formgrader's Save or the
+    API) keeps its score and comment; a disagreement there is a note for the instructor,
+    not a flag. Cells in `stopped` (the kernel stopped them at a limit: time, memory, a dead
+    kernel; `grader.verify.cells.limit_stopped`) keep the kernel's verdict: the reason says
+    which limit. Cells in `not_run` (the kernel died or the notebook's limit ran out before
+    or while they ran) are scored by verification, with a flag that says so, not "verdict
+    changed".
     """
     from nbgrader.api import Gradebook, MissingEntry
 
     flags: list[str] = []
+    notes: list[str] = []
     with Gradebook(db_url) as gb:
         try:
             submission = gb.find_submission_notebook(assignment, assignment, student)
         except MissingEntry:
-            return flags
+            return flags, notes
         changed = False
         for grade in submission.grades:
             gid = grade.name
@@ -72,41 +88,61 @@ def apply_verdicts(
             elif gid.startswith(VISIBLE_PREFIX):
                 name, flavour = gid[len(VISIBLE_PREFIX) :], "visible"
             max_score = float(grade.max_score)
-            current = float(grade.score or 0)
-            why = ""
+            kernel = float(grade.auto_score or 0)
             if gid in deleted:
                 want = 0.0
                 why = "the test cell was deleted from the submission"
+            elif gid in stopped:
+                continue
             elif name in verification.verdicts:
                 v = verification.verdicts[name]
                 passed = v.hidden if flavour == "hidden" else v.visible
                 want = max_score if passed else 0.0
+                kernel_said = "passed" if kernel >= max_score else "failed"
                 why = (
-                    "passed when re-run in a separate process"
-                    if passed
-                    else f"failed when re-run in a separate process: {v.message}"
+                    f"the test {kernel_said} in the student's kernel; {name} "
+                    + (
+                        "passed"
+                        if passed
+                        else f"failed ({v.message})" if v.message else "failed"
+                    )
+                    + " when the notebook's cells were run again in a separate process"
                 )
             else:
                 continue
-            if abs(want - current) < 1e-9:
+            if abs(want - kernel) < 1e-9:
                 continue
-            grade.manual_score = want
-            grade.needs_manual_grade = False
-            changed = True
+            if gid in not_run and gid not in deleted:
+                why = (
+                    f"the student's kernel stopped before this test finished; {name} "
+                    f"{'passed' if want else 'failed'} when the notebook's cells were run "
+                    "in a separate process"
+                )
+            if grade.manual_score is not None:
+                notes.append(
+                    f"{gid}: scored {float(grade.manual_score):g} of {max_score:g} by hand "
+                    f"(kept); the automatic verdict would be {want:g}: {why}"
+                )
+                continue
+            grade.auto_score = want
+            changed = changed or gid not in not_run or gid in deleted
             text = (
-                f"[verified] {gid}: {current:g} -> {want:g} of {max_score:g}: {why} "
+                f"[verified] {gid}: {kernel:g} -> {want:g} of {max_score:g}: {why} "
                 f"(hidden seed {verification.seed})."
             )
-            flags.append(f"verdict changed: {gid} {current:g} -> {want:g} ({why[:120]})")
+            if gid in not_run and gid not in deleted:
+                flags.append(f"scored in a separate process: {gid} {kernel:g} -> {want:g} ({why})")
+            else:
+                flags.append(f"verdict changed: {gid} {kernel:g} -> {want:g} ({why[:200]})")
             if name:
                 try:
                     comment = gb.find_comment(name, assignment, assignment, student)
                 except MissingEntry:
                     comment = None
                 if comment is not None:
-                    old = comment.manual_comment or ""
-                    comment.manual_comment = (old + "\n" + text).strip()
+                    old = comment.auto_comment or ""
+                    comment.auto_comment = (old + "\n" + text).strip()
         if changed:
             submission.flagged = True
         gb.db.commit()
-    return flags
+    return flags, notes

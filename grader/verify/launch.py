@@ -46,6 +46,9 @@ from grader.verify import warm as warm_verify
 from grader.verify.cells import is_test_cell, nbgrader_meta
 from grader.verify.closure import RUNNER, Closure, runner_closure
 
+#: Seconds a cell that a limit stopped in the student's kernel gets in verification.
+SHORT_CELL = 2
+
 #: Largest verification result read back (bytes).
 MAX_RESULT_BYTES = 64 * 1024**2
 
@@ -173,6 +176,8 @@ def verify_notebook(
     seed: int | None = None,
     wall_clock: float | None = None,
     warm: bool = False,
+    stopped_cells: list[int] | None = None,
+    hung: list[str] | None = None,
 ) -> Verification:
     """Run the notebook's own cells in a fresh sandboxed process and judge its functions here.
 
@@ -188,6 +193,11 @@ def verify_notebook(
             every function fails verification (a notebook cannot escape it by using up time).
         warm: fork the process from this grading process's verification zygote
             (grader.sandbox.warm; bubblewrap only) instead of starting a fresh Python.
+        stopped_cells: indices (in nb.cells) of cells a limit stopped in the student's
+            kernel (`grader.verify.cells.limit_stopped`): each runs with `SHORT_CELL`
+            seconds, so what it defines before the statement that ran out is defined again,
+            and the time limit is not paid twice.
+        hung: functions the kernel stopped after a timeout: they raise at once here too.
     """
     from backprop_checks import checks
 
@@ -196,11 +206,13 @@ def verify_notebook(
     closure = runner_closure()  # raises ClosureError when it reaches the checks or the judge
     seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else seed
     run = Verification(seed=seed)
-    cells = [
-        (nbgrader_meta(c).get("grade_id", ""), c.source)
-        for c in nb.cells
-        if c.cell_type == "code" and not is_test_cell(c) and c.source.strip()
-    ]
+    stopped = set(stopped_cells or [])
+    cells, short = [], []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and not is_test_cell(c) and c.source.strip():
+            if i in stopped:
+                short.append(len(cells))
+            cells.append((nbgrader_meta(c).get("grade_id", ""), c.source))
     plain: dict[str, dict[str, list[dict]]] = {}
     full: dict[str, dict[str, list[dict]]] = {}
     for name in functions:
@@ -227,6 +239,9 @@ def verify_notebook(
             "cases": plain,
             "cell_timeout": per_call,
             "call_timeout": per_call,
+            "short": short,
+            "short_timeout": min(per_call, SHORT_CELL),
+            "hung": list(hung or []),
         }
         warm_plan = warm_verify.plan(limits, course, mode, bwrap, closure) if warm else None
         if warm_plan is not None:

@@ -12,7 +12,11 @@ JOB (a pickle written by the host, removed once read) holds:
   order (never its test cells);
 - "cases": {function: {"visible": [case, ...], "hidden": [case, ...]}}, the inputs only
   (each case {"id", "args"});
-- "cell_timeout", "call_timeout": seconds per cell and per observed call.
+- "cell_timeout", "call_timeout": seconds per cell and per observed call;
+- "short", "short_timeout": positions in "cells" of the cells a limit stopped in the
+  student's kernel, and the seconds each gets here (a few: one time limit, not two);
+- "hung": functions the kernel stopped after a timeout; once defined, each raises at once
+  (as `grader.sandbox.quarantine` makes them do in the kernel).
 
 Each cell runs with `exec` in one namespace (no kernel, no IPython shell: magics and
 !commands become `get_ipython()` calls that do nothing). Right after a function's own
@@ -57,6 +61,17 @@ class _Anything:
         return iter(())
 
 
+def _stop(ns: dict[str, Any], hung: str) -> None:
+    """Make the notebook function `hung` raise at once from now on."""
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise TimeoutError(hung + " did not finish within the time limit")
+
+    stopped.__name__ = stopped.__qualname__ = hung
+    stopped.stopped_after_timeout = True  # type: ignore[attr-defined]
+    ns[hung] = stopped
+
+
 def _quarantine(ns: dict[str, Any], tb: Any) -> None:
     """Make the notebook function that was running when the alarm rang (the innermost frame
     that is a function of `ns`) raise at once from now on."""
@@ -68,11 +83,7 @@ def _quarantine(ns: dict[str, Any], tb: Any) -> None:
             hung = code.co_name
         tb = tb.tb_next
     if hung:
-
-        def stopped(*args: Any, **kwargs: Any) -> None:
-            raise TimeoutError(hung + " did not finish within the time limit")
-
-        ns[hung] = stopped
+        _stop(ns, hung)
 
 
 def _run_cell(ns: dict[str, Any], src: str) -> None:
@@ -153,8 +164,10 @@ def main(argv: list[str]) -> None:
     observer = _Observer(job, ns, out)
     alarm = observer.alarm
     signal.signal(signal.SIGALRM, _on_alarm)
-    for gid, src in job["cells"]:
-        alarm(job["cell_timeout"])
+    short = set(job.get("short", ()))
+    hung = [str(h) for h in job.get("hung", ())]
+    for pos, (gid, src) in enumerate(job["cells"]):
+        alarm(job["short_timeout"] if pos in short else job["cell_timeout"])
         try:
             _run_cell(ns, src)
         except BaseException as exc:
@@ -163,6 +176,9 @@ def main(argv: list[str]) -> None:
                 _quarantine(ns, exc.__traceback__)
         finally:
             alarm(0)
+        for name in hung:
+            if callable(ns.get(name)) and not getattr(ns[name], "stopped_after_timeout", False):
+                _stop(ns, name)
         if gid in job["cases"] and gid not in observer.done:
             observer.report(gid)
         if len(observer.done) == len(job["cases"]):

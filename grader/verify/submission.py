@@ -4,8 +4,9 @@ For one graded submission, in the grader's own process:
 
 1. re-runs the submission's own cells in a fresh sandboxed process and judges its graded
    functions here (`grader.verify.launch`); where that verdict differs from nbgrader's for
-   a test cell, the out-of-process verdict stands in the gradebook, and a deleted test cell
-   scores 0 (`grader.verify.gradebook`);
+   a test cell, the out-of-process verdict stands in the gradebook as its automatic score,
+   and a deleted test cell scores 0 (`grader.verify.gradebook`); a score given by hand and
+   a test cell a limit stopped in the kernel are left as they are;
 2. flags, from an AST scan, solution and extra cells that reach into the interpreter, the
    grader or the file system, and test or locked cells that were edited, deleted or
    stripped of their metadata (`grader.verify.static`);
@@ -23,10 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader.nbcells import is_test as is_test_cell
+from grader.nbcells import nbgrader_meta
 from grader.sandbox.execute import SandboxedExecute
 from grader.sandbox.plan import DEFAULT_NOTEBOOK_TIMEOUT, bwrap_status
 from grader.verify.cells import (
     graded_functions,
+    limit_stopped,
     normal_source,
     read_notebook,
     renamed_notebooks,
@@ -77,7 +81,13 @@ def sandbox_off_reason(settings: dict[str, Any]) -> str:
 
 
 def after_autograde(
-    course: Path, student: str, assignment: str, result: Any, *, deadline: float | None = None
+    course: Path,
+    student: str,
+    assignment: str,
+    result: Any,
+    *,
+    deadline: float | None = None,
+    hung: list[str] | None = None,
 ) -> Any:
     """The per-submission step run after nbgrader saved its grades.
 
@@ -90,6 +100,8 @@ def after_autograde(
         deadline: time.time() by which the notebook's one limit runs out (grading started
             at deadline - notebook_timeout); verification gets what is left. None: a whole
             notebook_timeout.
+        hung: functions the kernel stopped after they ran past the cell time limit
+            (`grader.sandbox.execute.RunInfo.hung`): verification does not run them again.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -141,7 +153,14 @@ def after_autograde(
 
     graded_path = course / "autograded" / student / assignment / name
     graded, _ = read_notebook(graded_path)
+    notes: list[str] = []
     if graded is not None:
+        limited = limit_stopped(graded)
+        stopped_cells = [i for i, kind in limited.items() if kind != "not run"]
+        tests = {i: str(nbgrader_meta(graded.cells[i]).get("grade_id", "")) for i in limited}
+        tests = {i: gid for i, gid in tests.items() if is_test_cell(graded.cells[i])}
+        stopped = {gid for i, gid in tests.items() if limited[i] == "own"}
+        not_run = {gid for i, gid in tests.items() if limited[i] != "own"}
         problems = run_problems(graded)
         reasons += problems
         flags += [f"broken: {p}" for p in problems]  # listed with the flagged ones
@@ -159,15 +178,20 @@ def after_autograde(
                     cell_timeout=settings["cell_timeout"],
                     wall_clock=None if deadline is None else deadline - time.time(),
                     warm=settings["warm"],
+                    stopped_cells=stopped_cells,
+                    hung=list(hung or []),
                 )
             except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
                 flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")
                 verification = Verification()
             if verification.error:
                 flags.append(f"verification process: {verification.error}")
-            flags += apply_verdicts(db_url, student, assignment, verification, deleted)
+            changed, notes = apply_verdicts(
+                db_url, student, assignment, verification, deleted, stopped, not_run
+            )
+            flags += changed
     elif deleted:
-        flags += apply_verdicts(db_url, student, assignment, Verification(), deleted)
+        flags += apply_verdicts(db_url, student, assignment, Verification(), deleted)[0]
 
     db_path = gradebook_path(db_url)
     if db_path is not None:
@@ -175,6 +199,7 @@ def after_autograde(
         if status != "ok":
             flags.append(f"GRADEBOOK DAMAGED (SQLite integrity check): {status[:200]}")
     result.flags = list(dict.fromkeys([*getattr(result, "flags", []), *flags]))
+    result.notes = list(dict.fromkeys([*getattr(result, "notes", []), *notes]))
     if others and submitted is None:
         result.reason = reasons[0]  # more precise than "no notebook"
     elif reasons and not getattr(result, "reason", ""):
