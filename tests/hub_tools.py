@@ -63,12 +63,18 @@ class Hub:
     root: Path
     log: Path
     password: str
+    #: BACKPROP_HUB_RUN of this run: in the environment of every process it started
+    marker: str
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"
 
     def home(self, user: str) -> Path:
         return self.root / "home" / user
+
+    def processes(self) -> list[int]:
+        """Ids of the processes this hub run started that are running now (hub included)."""
+        return _marked_pids(self.marker)
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -144,7 +150,7 @@ def running_hub(
         server = subprocess.Popen(
             cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    hub = Hub(f"http://127.0.0.1:{port}", root, log, password)
+    hub = Hub(f"http://127.0.0.1:{port}", root, log, password, marker)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while not answers(hub.url("hub/health")):

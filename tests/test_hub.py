@@ -264,3 +264,23 @@ def test_a_class_on_the_hub_in_the_browser(hub_class, browser):
         student = re.search(r"/user/(\w+)/", page.url).group(1)
         with screenshots(page, f"hub-{student}-feedback") as snap:
             _student_reads_feedback(page, hub, student, hidden, snap)
+
+
+def test_the_hub_and_all_it_started_stop_when_a_test_fails(tmp_path: Path):
+    """running_hub's promise: a failing test leaves no hub, proxy or user server behind."""
+    import os
+
+    from tests.browser_tools import answers
+
+    root = course.new_course(tmp_path / "course")
+    with pytest.raises(RuntimeError, match="a failing scenario"):
+        with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
+            assert answers(hub.url("hub/health"))
+            started = hub.processes()
+            assert len(started) >= 2, f"the hub and its proxy: {started}"
+            raise RuntimeError("a failing scenario")
+    assert not answers(hub.url("hub/health"))
+    assert not hub.processes()
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
