@@ -14,7 +14,8 @@ shares nbgrader's exchange. What it reads from the environment:
     BACKPROP_HUB_INSTRUCTOR  the instructor's login name; default "instructor"
     BACKPROP_HUB_STUDENTS    the students' login names, comma-separated
     BACKPROP_HUB_PASSWORD    the shared password (at least 8 characters)
-    BACKPROP_HUB_PROXY       the configurable-http-proxy command; default from PATH
+    BACKPROP_HUB_PROXY       the configurable-http-proxy command; default from PATH, or
+                             where `make hub-proxy` installed it
     BACKPROP_EXCHANGE        nbgrader's exchange folder (handed to every user's server)
 
 THIS IS A CLASSROOM REHEARSAL, NOT A PRODUCTION HUB: a shared password, every user's server
@@ -24,6 +25,7 @@ containers, exchange permissions, resource limits). tests/test_hub.py runs a cla
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,8 +61,15 @@ c.JupyterHub.cookie_secret_file = str(hub_dir / "state" / "jupyterhub_cookie_sec
 c.JupyterHub.pid_file = str(hub_dir / "state" / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's server
 c.ConfigurableHTTPProxy.should_start = True
+# configurable-http-proxy: BACKPROP_HUB_PROXY, else on PATH, else where `make hub-proxy` put it
+_cached_proxy = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    / "backprop-course" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+)
 if os.environ.get("BACKPROP_HUB_PROXY"):
     c.ConfigurableHTTPProxy.command = [os.environ["BACKPROP_HUB_PROXY"]]
+elif not shutil.which("configurable-http-proxy") and _cached_proxy.exists():
+    c.ConfigurableHTTPProxy.command = [str(_cached_proxy)]
 
 # --------------------------------------------------------------------------- who logs in
 
