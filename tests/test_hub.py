@@ -4,7 +4,7 @@ A real JupyterHub with npm's configurable-http-proxy on 127.0.0.1 (tests/hub_too
 instructor and two students logging in with the shared password, nbgrader's exchange between
 them; Debian's Chromium driven by Playwright, every step clicked and every check on screen:
 
-    instructor  formgrader: Release 04_backprop_W2
+    instructor  formgrader: Generate, then Release 04_backprop_W2
     students    log in; Assignments tab: Fetch; type the answers into the notebook (alice
                 right, bob with the sign flip [M3], both from tests/corpus); Validate; Submit
     instructor  formgrader: Collect; Autograde each submission (the course's
@@ -72,12 +72,12 @@ MARKS = {"alice": "9.0 / 9.0", "bob": "6.0 / 9.0"}
 
 @pytest.fixture
 def hub_class(tmp_path: Path) -> Iterator[tuple]:
-    """The instructor's course (04 generated, pointed at the hub's exchange) and the hub."""
+    """The instructor's course (source/ of the repository, pointed at the hub's exchange)
+    and the hub."""
     root = course.new_course(tmp_path / "course")
     exchange = tmp_path / "hub" / "exchange"
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
         f.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
-    course.generate_release(root, [W2])
     with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
         assert hub.root / "exchange" == exchange
         yield hub, root
@@ -216,6 +216,9 @@ def test_a_class_on_the_hub_in_the_browser(hub_class, browser):
     with screenshots(teacher, "hub-instructor") as snap:
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
         row = teacher.locator("tr").filter(has_text=W2)
+        # Generate (nbgrader generate_assignment: release/ and the gradebook), then Release
+        _formgrader_action(teacher, row, "assign",
+                           f"Successfully created the student version of '{W2}'")  # fmt: skip
         expect(row.locator(".release a")).to_be_visible()
         _formgrader_action(teacher, row, "release", f"Successfully released '{W2}'")
         expect(row.locator(".status")).to_contain_text("released")
