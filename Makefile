@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_FLAGS ?=
 
-.PHONY: venv lab test lint release handout demo clean flaky
+.PHONY: venv lab test lint release handout demo clean flaky hub-proxy
 
 venv: $(STAMP)
 
@@ -60,6 +60,17 @@ handout: $(STAMP)  ## instructors: dist/handout/ (student wheel, one zip per ass
 
 demo: $(STAMP)  ## instructors: the whole grading pipeline on a sample class
 	$(BIN)/python -m grader demo
+
+# The JupyterHub proxy (npm's configurable-http-proxy) for jupyterhub_config.py and
+# tests/test_hub.py, into a cache folder when it is not on PATH (needs node and npm).
+HUB_PROXY_VERSION := 5.3.0
+HUB_PROXY_PREFIX  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/backprop-course/hub-proxy
+
+hub-proxy:  ## the JupyterHub proxy (npm's configurable-http-proxy), when missing
+	@command -v configurable-http-proxy >/dev/null \
+	  || test -x $(HUB_PROXY_PREFIX)/node_modules/.bin/configurable-http-proxy \
+	  || npm install --no-audit --no-fund --prefix $(HUB_PROXY_PREFIX) \
+	       configurable-http-proxy@$(HUB_PROXY_VERSION)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
