@@ -50,13 +50,15 @@ c.Execute.interrupt_on_timeout = True
 # The course's grading route, for every way of grading: plain `nbgrader autograde`, the
 # formgrader's Autograde button and `backprop-grader autograde` (docs/sandbox.md).
 # nbgrader's own steps, with its Execute replaced by the sandboxed kernel and a byte cap on
-# outputs after it:
+# outputs after it, and, before SaveAutoGrades, a note of the scores given by hand (a regrade
+# of an unchanged notebook leaves them confirmed; grader/verify/hand_scores.py):
 c.Autograde.autograde_preprocessors = [
     "grader.sandbox.execute.SandboxedExecute",
     "grader.sandbox.execute.CapOutputBytes",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "grader.verify.hand_scores.RememberHandScores",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

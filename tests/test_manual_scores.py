@@ -8,6 +8,9 @@ nbgrader and its real SQLite gradebook: our route, plain `nbgrader autograde --f
 the course's nbgrader_config.py (the formgrader's button), our route with `--force` again.
 Scores and a comment are given by hand between runs with nbgrader's API (what formgrader's
 Save writes). Then every feedback page of both routes is searched for paths of the grading machine.
+After each regrade the Canvas file is exported: a regrade of an unchanged notebook leaves a
+score given by hand confirmed, a resubmission marks it for review again; formgrader's Save
+on it (then one more regrade) makes it final.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import nbformat
 import pytest
 
 from grader import course
-from grader.pipeline.export import export
+from grader.pipeline.export import IncompleteGrades, export, export_canvas
+from grader.pipeline.lms import StudentRecord, save_students
 from grader.pipeline.results import class_results
 from tests.attacks import (
     ASSIGNMENT,
@@ -51,7 +55,7 @@ SAME = ("honest", "loop", "big_print", "memory", "toploop")
 
 
 def _grades(root: Path) -> dict[tuple[str, str], tuple]:
-    """(student, grade_id) -> (auto_score, manual_score, score) from the gradebook."""
+    """(student, grade_id) -> (auto_score, manual_score, score, needs_manual_grade)."""
     from nbgrader.api import Gradebook
 
     out = {}
@@ -59,7 +63,9 @@ def _grades(root: Path) -> dict[tuple[str, str], tuple]:
         for sub in gb.find_assignment(ASSIGNMENT).submissions:
             for nb in sub.notebooks:
                 for g in nb.grades:
-                    out[(sub.student_id, g.name)] = (g.auto_score, g.manual_score, g.score)
+                    out[(sub.student_id, g.name)] = (
+                        g.auto_score, g.manual_score, g.score, g.needs_manual_grade
+                    )
     return out
 
 
@@ -85,6 +91,22 @@ class Runs:
     grades: list[dict] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     plain_output: str = ""
+    #: after each run: ("written", {student: grade}) or ("refused", [pending lines])
+    canvas: list[tuple[str, object]] = field(default_factory=list)
+
+
+#: The Canvas students (the others are left out of grades-canvas.csv).
+CANVAS = {"honest": "1001", "loop": "1002", "resubmit": "1003"}
+
+
+def _canvas(root: Path) -> tuple[str, object]:
+    """Export grades-canvas.csv (never with --allow-incomplete): what it wrote or refused."""
+    try:
+        made = export_canvas(root)
+    except IncompleteGrades as exc:
+        return "refused", [p.line() for p in exc.pending]
+    with made.paths[0].open(encoding="utf-8") as f:
+        return "written", {r["Student"]: r[ASSIGNMENT] for r in csv.DictReader(f)}
 
 
 def _submit(root: Path, student: str, nb: nbformat.NotebookNode) -> None:
@@ -119,11 +141,13 @@ def runs(tmp_path_factory) -> Runs:
         ("resubmit", ast_transformer(honest)),
     ]:
         _submit(root, student, nb)
+    save_students(root, {s: StudentRecord(s, "canvas", uid, s) for s, uid in CANVAS.items()})
     out = Runs(root)
 
     def snapshot() -> None:
         out.grades.append(_grades(root))
         out.records.append(_records(root))
+        out.canvas.append(_canvas(root))
 
     autograde(root, ASSIGNMENT, workers=2)
     snapshot()
@@ -139,6 +163,18 @@ def runs(tmp_path_factory) -> Runs:
     _submit(root, "resubmit", honest)  # the honest resubmission, after overrides
     autograde(root, ASSIGNMENT, workers=2, force=True)
     snapshot()
+    # formgrader's Save of the resubmitted cell (its GradeHandler.put: the score, mark cleared),
+    # then plain nbgrader regrades that student's unchanged notebook
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("hidden_test_grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    proc = course.run_nbgrader(
+        ["autograde", ASSIGNMENT, "--student", "resubmit", "--force"], root, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out.grades.append(_grades(root))
+    out.canvas.append(_canvas(root))
     return out
 
 
@@ -160,6 +196,40 @@ def test_scores_and_comments_given_by_hand_survive_every_regrade(runs: Runs):
     rows = {r["student_id"]: r for r in csv.DictReader(export(runs.root).open())}
     assert float(rows["honest"][ASSIGNMENT]) == pytest.approx(8.5), rows["honest"]
     assert float(rows["loop"][ASSIGNMENT]) == pytest.approx(totals["loop"]), rows["loop"]
+
+
+def test_a_regrade_keeps_a_hand_score_confirmed_until_the_notebook_changes(runs: Runs):
+    """nbgrader marks every cell with a manual score for review on each autograde; the
+    course clears the mark when the notebook is the one the score was given for."""
+    unchanged = runs.grades[1]  # plain nbgrader --force, nothing resubmitted
+    for key in MANUAL:
+        assert unchanged[key][3] is False, (key, unchanged[key])
+    state, rows = runs.canvas[1]
+    assert state == "written" and rows.keys() >= CANVAS.keys(), runs.canvas[1]
+    assert rows["honest"] == "8.5"  # 9 - 2 + the hand's 1.5
+    for student in ("loop", "resubmit"):
+        total = sum(v[2] for k, v in unchanged.items() if k[0] == student)
+        assert float(rows[student]) == pytest.approx(total), (student, rows)
+    # ours --force after an honest resubmission: only that student's hand score is in doubt
+    after = runs.grades[2]
+    assert after[("honest", "hidden_test_grad_W2")][3] is False
+    assert after[("loop", "test_grad_W2")][3] is False
+    assert after[("resubmit", "hidden_test_grad_W2")][3] is True
+    assert after[("resubmit", "hidden_test_grad_W2")][1:3] == (1.0, 1.0)  # score untouched
+    assert runs.canvas[2] == ("refused", [
+        "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a score given by "
+        "hand (hidden_test_grad_W2)"
+    ]), runs.canvas[2]
+    assert runs.records[2]["resubmit"]["notes"] == [
+        "hidden_test_grad_W2: needs manual grading: resubmitted after a score given by hand"
+    ], runs.records[2]["resubmit"]
+    # formgrader's Save on it, then a regrade of the unchanged notebook: it stays final
+    final = runs.grades[3]
+    assert final[("resubmit", "hidden_test_grad_W2")][1:] == (1.0, 1.0, False)
+    state, rows = runs.canvas[3]
+    assert state == "written", rows
+    resub = sum(v[2] for k, v in final.items() if k[0] == "resubmit")
+    assert float(rows["resubmit"]) == pytest.approx(resub) and rows["honest"] == "8.5"
 
 
 def test_a_disagreement_with_a_hand_score_is_a_note_not_a_flag(runs: Runs):
@@ -191,7 +261,7 @@ def test_same_submission_same_grades_and_flags_every_run(runs: Runs):
     assert all(v[0] == top[("honest", k[1])][0] for k, v in top.items() if k[0] == "toploop")
     # the honest resubmission after overrides: no flag left from the first submission
     final = runs.records[2]["resubmit"]
-    assert final["flags"] == [] and final["notes"] == [], final
+    assert final["flags"] == [], final  # its note: the hand score needs review (test above)
     first = runs.records[0]["resubmit"]["flags"]
     assert any(f.startswith("verdict changed: hidden_test_grad_W2 2 -> 0") for f in first)
 

@@ -43,6 +43,7 @@ from grader.pipeline.failures import unreadable
 from grader.pipeline.lms import StudentRecord, is_test_student, load_students
 from grader.pipeline.results import autograded_path, load_results, submitted_path
 from grader.pipeline.verified import current_record, unverified_reason
+from grader.verify.hand_scores import read_record as read_hand_record
 
 FORMATS = ("generic", "canvas", "moodle")
 #: What a student reads of a grade that is not final (Moodle's Feedback comments).
@@ -169,7 +170,8 @@ def gather(course: Path) -> Grades:
 def _pending(course: Path, student: str, assignment: str, sub, result) -> str:
     """Why a graded submission's grade is not final ("" when it is).
 
-    Not final: nbgrader says a cell needs a manual grade; grading failed (the results file)
+    Not final: nbgrader says a cell needs a manual grade (a cell scored by hand in a
+    submission that changed since says so); grading failed (the results file)
     and nobody has graded it by hand since; or nbgrader left no autograded notebook and no
     result (plain `nbgrader autograde` that failed). A failure names what failed, and an
     unreadable notebook says so.
@@ -181,13 +183,25 @@ def _pending(course: Path, student: str, assignment: str, sub, result) -> str:
         bad = unreadable(submitted_path(course, student, assignment))
         return f"unreadable: {bad}" if bad else f"grading failed: {result.reason}"
     if sub.needs_manual_grade:
-        return "needs manual grading"
+        return "needs manual grading" + _hand_review(course, student, assignment, sub)
     if result is None and not autograded_path(course, student, assignment).is_file():
         bad = unreadable(submitted_path(course, student, assignment))
         if bad:
             return f"unreadable: {bad}"
         return "not graded yet: the gradebook has it but nbgrader wrote no autograded notebook"
     return ""
+
+
+def _hand_review(course: Path, student: str, assignment: str, sub) -> str:
+    """Why cells scored by hand are marked for review again (": ..." or ""): the submission
+    changed since the score was given (`grader.verify.hand_scores`)."""
+    review = read_hand_record(course, student, assignment)["review"]
+    marked = [g.name for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade]
+    whys: dict[str, list[str]] = {}
+    for gid in marked:
+        if gid in review:
+            whys.setdefault(review[gid], []).append(gid)
+    return "".join(f": {why} ({', '.join(gids)})" for why, gids in whys.items())
 
 
 def export(course: Path, dest: Path | None = None) -> Path:

@@ -6,7 +6,9 @@ are registered through nbgrader's own configuration (nbgrader_config.py), not in
 - `Autograde.autograde_preprocessors` = `AUTOGRADE_PREPROCESSORS`: nbgrader's own list with
   its `Execute` replaced by the sandboxed one (`grader.sandbox.execute.SandboxedExecute`:
   bubblewrap, resource limits, the notebook's time limit) and the byte cap on outputs right
-  after it;
+  after it, and `grader.verify.hand_scores.RememberHandScores` before `SaveAutoGrades` (the
+  scores given by hand as they were, so a regrade of an unchanged notebook keeps them
+  confirmed);
 - `Autograde.post_convert_hook` = `POST_CONVERT_HOOK` (`post_convert` below): verification
   outside the student's process, static flags, reasons, the gradebook's integrity check
   (`grader.verify.submission.after_autograde`), and a verification record
@@ -44,6 +46,7 @@ AUTOGRADE_PREPROCESSORS = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "grader.verify.hand_scores.RememberHandScores",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

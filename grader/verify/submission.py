@@ -12,7 +12,9 @@ For one graded submission, in the grader's own process:
    stripped of their metadata (`grader.verify.static`);
 3. gives a broken notebook a one-line reason (a cell out of time or memory, a kernel that
    died, output that was cut, a renamed file: `grader.verify.cells`);
-4. runs SQLite's integrity check of the gradebook.
+4. clears nbgrader's review mark on a cell scored by hand when the submission is the one
+   the score was given for (`grader.verify.hand_scores`);
+5. runs SQLite's integrity check of the gradebook.
 
 `grader.pipeline.hooks` calls it from nbgrader's post_convert_hook (every route that grades).
 """
@@ -37,6 +39,7 @@ from grader.verify.cells import (
     run_problems,
 )
 from grader.verify.gradebook import apply_verdicts, check_gradebook, gradebook_path
+from grader.verify.hand_scores import review_hand_scores
 from grader.verify.launch import Verification, verify_notebook
 from grader.verify.static import compare_cells, scan_notebook
 
@@ -192,6 +195,12 @@ def after_autograde(
             flags += changed
     elif deleted:
         flags += apply_verdicts(db_url, student, assignment, Verification(), deleted)[0]
+
+    try:  # nbgrader's review mark on a cell scored by hand: kept only if the notebook changed
+        review = review_hand_scores(course, db_url, student, assignment)
+        notes += [f"{gid}: needs manual grading: {why}" for gid, why in review.items()]
+    except Exception as exc:  # noqa: BLE001 - the marks stay: nothing is lost
+        flags.append(f"scores given by hand not reviewed ({type(exc).__name__}: {exc})")
 
     db_path = gradebook_path(db_url)
     if db_path is not None:
