@@ -200,9 +200,27 @@ def explain_shape(
     return explanation(("M2",), base + ".", name)
 
 
-def explain_type(name: str, component: str, kind: str, type_name: str, want: str) -> Explanation:
-    """A value of the wrong type: want is "array", "float", "tuple", "dict" or "list"."""
+def explain_type(
+    name: str,
+    component: str,
+    kind: str,
+    type_name: str,
+    want: str,
+    shape: tuple[int, ...] | None = None,
+) -> Explanation:
+    """A value of the wrong type: want is "array", "float", "scalar" (a number, from an
+    elementwise function called with numbers), "tuple", "dict" or "list"; shape: the right
+    answer's, when known (a list is told which shape of array to return)."""
     label = "" if component == "result" else f"{component}: "
+    spec = _functions.find(name)
+    if want == "scalar":
+        returns = f": {name} returns {spec.returns}" if spec else ""
+        return Explanation((), (
+            f"{label}expected a number (a float) for numbers, got a {type_name}{returns}."
+        ), (
+            "return the formula's value as it is, with no list or loop around it: numpy's "
+            "operators give a number for numbers and an array for arrays."
+        ))  # fmt: skip
     advice = {
         "array": "return a numpy array (np.ndarray), e.g. built with numpy operations or "
         "np.array(...)",
@@ -221,16 +239,36 @@ def explain_type(name: str, component: str, kind: str, type_name: str, want: str
             f"sum {delta} over axis 0 (the samples) only, {delta}.sum(axis=0), and return that "
             "array (no float(), .item() or np.squeeze, even when it has one entry)."
         )
+    elif want == "array" and kind in ("list", "tuple"):  # its hint says how, per function
+        of = f" of shape {shape}" if shape is not None else ""
+        text = f"{label}expected an array, got a {type_name}: return a numpy array{of}."
     else:
         article = "an" if want == "array" else "a"
         text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
     if want == "array" and kind in ("list", "tuple"):  # the numbers may be right: the type is not
-        return Explanation((), text, (
-            f"return a numpy array, not a {kind}: numpy's operators work entry by entry on "
-            "whole arrays, so the formula needs no loop over the entries; or wrap your "
-            f"{kind} in np.array(...)."
-        ))
+        return Explanation((), text, _list_hint(name, component, kind, shape))
     return Explanation((), text, _functions.hint(name))
+
+
+def _list_hint(name: str, component: str, kind: str, shape: tuple[int, ...] | None) -> str:
+    """Where to look when a list (or tuple) comes back where an array of `shape` is due: a
+    function that fills its answer in a loop (its record's `nudges`: numerical_gradient) is
+    told to fill an array of that shape; a formula is told it needs no loop."""
+    spec = _functions.find(name)
+    of = f" of shape {shape}" if shape is not None else ""
+    if spec is not None and spec.nudges and component == "result":
+        shape_text = f", {shape}" if shape is not None else ""
+        w = spec.nudges
+        return (
+            f"return an array of {w}'s shape{shape_text}: start from grad = np.zeros_like({w}, "
+            "dtype=float) and fill it in the loop (grad[ix] = ...); a list of the slopes is "
+            f"flat, and np.array(...) of it does not have {w}'s shape."
+        )
+    return (
+        f"return a numpy array{of}, not a {kind}: numpy's operators work entry by entry on "
+        "whole arrays, so the formula needs no loop over the entries (np.array(...) of a "
+        f"{kind} has that shape only if the {kind} is nested the same way)."
+    )
 
 
 def explain_error(name: str, type_name: str, message: str, where: str = "") -> Explanation:

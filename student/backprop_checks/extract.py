@@ -34,10 +34,10 @@ def _want(name: str, case: _cases.Case) -> str:
 
 
 def read_one(
-    name: str, component: str, r: Returned | None, want: str
+    name: str, component: str, r: Returned | None, want: str, shape: tuple[int, ...] | None = None
 ) -> tuple[np.ndarray | None, Explanation | None]:
     """One returned value as a float64 array of the kind `want` ("array", "float",
-    "scalar"), or why it is not one."""
+    "scalar"), or why it is not one; shape: the right answer's, when known (for the message)."""
     if r is None:
         return None, diagnose.explain_type(name, component, "none", "None", "array")
     ok_kinds = {"array": ("ndarray",), "float": ("float",), "scalar": ("ndarray", "float")}[want]
@@ -49,17 +49,24 @@ def read_one(
         )
         return None, Explanation((), text, _functions.hint(name))
     if r.kind not in ok_kinds or arr is None:
-        shown_want = "float" if want == "float" else "array"
+        shown_want = want if want != "scalar" or r.kind in ("list", "tuple") else "array"
         extra = f" ({r.note})" if r.note else ""
-        expl = diagnose.explain_type(name, component, r.kind, r.type_name + extra, shown_want)
+        expl = diagnose.explain_type(
+            name, component, r.kind, r.type_name + extra, shown_want, shape
+        )
         return None, expl
     return arr, None
 
 
 def extract(
-    name: str, case: _cases.Case, r: Returned | None
+    name: str,
+    case: _cases.Case,
+    r: Returned | None,
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[Explanation]]:
-    """The returned value's components as float64 arrays, or explanations of why it has none."""
+    """The returned value's components as float64 arrays, or explanations of why it has none;
+    shapes: the right answer's shape per component, when known (for the messages)."""
+    shapes = shapes or {}
     spec = _functions.get(name)
     want = _want(name, case)
     if spec.result == "pair":
@@ -71,7 +78,7 @@ def extract(
             return {}, [diagnose.explain_type(name, "result", kind, tname, "tuple")]
         out, errs = {}, []
         for comp, item in zip(spec.components, r.items, strict=True):
-            arr, err = read_one(name, comp, item, "array")
+            arr, err = read_one(name, comp, item, "array", shapes.get(comp))
             if err:
                 errs.append(err)
             else:
@@ -88,24 +95,35 @@ def extract(
             return {}, [Explanation((), text, _functions.hint(name))]
         out, errs = {}, []
         for comp in spec.components:
-            arr, err = read_one(name, comp, items[comp], "array")
+            arr, err = read_one(name, comp, items[comp], "array", shapes.get(comp))
             if err:
                 errs.append(err)
             else:
                 out[comp] = arr
         return out, errs
-    arr, err = read_one(name, "result", r, want)
+    arr, err = read_one(name, "result", r, want, shapes.get("result"))
     if err is not None and want == "float":
         err = _partial_sum(name, case, r) or err
     return ({"result": arr}, []) if err is None else ({}, [err])
 
 
 def _partial_sum(name: str, case: _cases.Case, r: Returned | None) -> Explanation | None:
-    """A loss returned as an array of numbers where one number is due: the sum ran over one
-    axis only (sse_loss: shape (o,) summed over the samples, (n,) over the outputs)."""
+    """An array of numbers where one number is due. For a loss (its record's `from_loss`)
+    the sum ran over one axis only (sse_loss: shape (o,) summed over the samples, (n,) over
+    the outputs); for another function (numerical_derivative) the number was wrapped in an
+    array (np.array([...]))."""
     if r is None or r.kind != "ndarray" or r.array is None or r.array.ndim == 0:
         return None
     shape = r.array.shape
+    spec = _functions.get(name)
+    if not spec.from_loss:
+        what = "the slope is one number" if spec.numerical else "the answer is one number"
+        quotient = " of the difference quotient" if spec.numerical else ""
+        text = (
+            f"expected a float, got a numpy.ndarray of shape {shape}: {what}; return "
+            f"float(...){quotient}, not an array holding it (no np.array([...]) around it)."
+        )
+        return Explanation((), text, _functions.hint(name))
     Y = case["args"].get("Y")
     axes = ""
     if type(Y) is _ndarray and Y.ndim == 2 and len(shape) == 1:
