@@ -161,6 +161,22 @@ def test_setup_cell_without_the_checks_says_what_to_do_in_one_line(assignment: s
     assert "ModuleNotFoundError" not in proc.stderr
 
 
+def test_student_readme_says_same_version_is_fine_and_hand_in_after_run_all():
+    """A student upgrading with the zip that brings the checks they have reads pip's "already
+    installed with the same version": the README says that is fine; it says the notebook is
+    handed in saved after Restart Kernel and Run All Cells, outputs included."""
+    for first in (True, False):
+        text = build.student_readme(
+            ASSIGNMENTS[1], "backprop_course_checks-0.2.0-py3-none-any.whl", [],
+            first=ASSIGNMENTS[1] if first else ASSIGNMENTS[0],
+        )  # fmt: skip
+        flat = " ".join(text.split())
+        assert "*already installed* with the same version, that is fine" in flat
+        hand_in = " ".join(text.split("## 3. Hand in")[1].split())
+        assert "saved (*File -> Save*) after that *Restart Kernel and Run All Cells*" in hand_in
+        assert "the outputs saved in it are fine" in hand_in
+
+
 # --------------------------------------------------------------------------- handout
 
 
