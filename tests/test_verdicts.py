@@ -9,6 +9,10 @@ function does not have, and messages that misname a factor, a shape or an axis.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+import nbformat
 import numpy as np
 import pytest
 from backprop_checks import checks
@@ -1197,3 +1201,28 @@ def test_a_negated_derivative_of_01_02_is_a_sign_flip_m3_as_in_04_05(name, hidde
     assert (passed, tags) == (False, ["M3"]), message
     assert message.startswith(f"{name}: [M3] a sign flip: your answer equals minus the expected")
     assert "the loss" not in message and "Y_hat" not in message  # its own M3 hint
+
+
+def _xor_cell_output(**cells: str) -> str:
+    """What 05's XOR training cell prints, run after the student's cells (`cells`)."""
+    from notebook05_ns import ROOT, student_05
+
+    nb = nbformat.read(ROOT / "source" / "05_backprop_W1" / "05_backprop_W1.ipynb", as_version=4)
+    source = next(c.source for c in nb.cells if c.get("id") == "xor-train")
+    ns = student_05(**cells)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<cell xor-train>", "exec"), ns)  # noqa: S102
+    return out.getvalue()
+
+
+def test_the_xor_cell_does_not_hide_a_bias_gradient_broadcast_to_n_by_h():
+    """n = h = 4 in the XOR run: an unsummed grad_b1 gives b1 of shape (4, 4), which
+    broadcasts, trains and once printed "all four classified right: True"."""
+    wrong_out = _xor_cell_output(grad_b1="def grad_b1(delta1):\n    return delta1\n")
+    assert wrong_out.startswith("WRONG SHAPES after training: {'b1': (4, 4)}, where {'W1': "
+                                "(2, 4), 'b1': (4,), 'W2': (4, 1), 'b2': (1,)} are due")
+    assert wrong_out.splitlines()[-1] == "all four classified right: False"
+    right_out = _xor_cell_output()
+    assert "WRONG" not in right_out
+    assert right_out.splitlines()[-1] == "all four classified right: True"
