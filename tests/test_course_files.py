@@ -4,9 +4,11 @@ fewer green ones."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+import nbformat
 import notebook_tools
 import pytest
 
@@ -51,3 +53,43 @@ def test_a_deleted_notebook_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
         (tmp_path / rel).unlink()
     monkeypatch.setattr(notebook_tools, "ROOT", tmp_path)
     assert notebook_tools.missing_notebooks() == gone
+
+
+#: "Three traps ...:" followed by a bullet list: the number a sentence announces.
+_COUNTED_LIST = re.compile(
+    r"\b(Two|Three|Four|Five|Six)\b[^.:\n]*:\n\n((?:[*-] .*\n(?:  .*\n)*)+)", re.IGNORECASE
+)
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def test_a_list_announced_with_a_number_has_that_many_items():
+    """01 once said "Two traps this notebook's tests look for:" above three bullets."""
+    paths = [notebook_tools.source_path(a) for a in course.ASSIGNMENTS]
+    paths += sorted((notebook_tools.ROOT / "notebooks").rglob("*.ipynb"))
+    counted = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for m in _COUNTED_LIST.finditer(cell.source + "\n"):
+                items = len(re.findall(r"^[*-] ", m.group(2), re.MULTILINE))
+                counted.append((path.name, cell.id, m.group(1), items))
+                assert items == _NUMBERS[m.group(1).lower()], (
+                    f"{path.name}, cell {cell.id}: {m.group(0).splitlines()[0]!r} is followed "
+                    f"by {items} items"
+                )
+    assert ("01_partial_derivatives.ipynb", "numerical-gradient-idea", "Three", 3) in counted
+
+
+def test_release_notebooks_speak_to_a_class_student_too():
+    """A class student reads the release notebooks from a zip: no "self-study" jargon; where a
+    self-study place is named (the workspace), the zip's place is named first."""
+    for assignment in course.ASSIGNMENTS:
+        path = notebook_tools.ROOT / "release" / assignment / f"{assignment}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            text = " ".join(cell.source.split())
+            assert "self-study" not in text, f"{assignment}, cell {cell.id}: {text[:200]}"
+            if "workspace" in text and cell.id == "summary":
+                assert "in the same folder as this notebook" in text, text

@@ -129,6 +129,54 @@ def test_release_notebooks_name_the_current_checks(tmp_path: Path):
     assert build.stale_release(copy, version.VERSION, ASSIGNMENTS) == [ASSIGNMENTS[1]]
 
 
+#: What the class start-here and every assignment's setup cell say when the checks cannot be
+#: imported: one wording on the class path.
+CHECKS_MISSING = (
+    "The checks are not installed in the environment this notebook runs in (or they are "
+    "older than this notebook)"
+)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_setup_cell_without_the_checks_says_what_to_do_in_one_line(assignment: str):
+    """A student whose kernel is not the course environment runs the release notebook's setup
+    cell: one ImportError line, worded as the class start-here, naming the environment and
+    the README; not numpy's or backprop_checks' raw ModuleNotFoundError."""
+    start = nbformat.read(ROOT / "notebooks" / "class" / "00_start_here.ipynb", as_version=4)
+    joined = [re.sub(r'"\s*\n\s*f?"', "", c.source) for c in start.cells]  # "..." "..." -> one
+    assert any(CHECKS_MISSING in text for text in joined)
+    nb = nbformat.read(ROOT / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.get("id") == "setup")
+    assert len(setup.source.splitlines()) <= 20, "keep the setup cell short"
+    code = "\n".join(ln for ln in setup.source.splitlines() if not ln.startswith("%"))
+    block = "import sys\nsys.modules['backprop_checks'] = None  # not installed here\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", block + code], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: import of backprop_checks halted; None in sys.modules. "
+                           + CHECKS_MISSING), proc.stderr  # fmt: skip
+    assert "backprop-env" in last and "README.md" in last and "Restart Kernel" in last
+    assert "ModuleNotFoundError" not in proc.stderr
+
+
+def test_student_readme_says_same_version_is_fine_and_hand_in_after_run_all():
+    """A student upgrading with the zip that brings the checks they have reads pip's "already
+    installed with the same version": the README says that is fine; it says the notebook is
+    handed in saved after Restart Kernel and Run All Cells, outputs included."""
+    for first in (True, False):
+        text = build.student_readme(
+            ASSIGNMENTS[1], "backprop_course_checks-0.2.0-py3-none-any.whl", [],
+            first=ASSIGNMENTS[1] if first else ASSIGNMENTS[0],
+        )  # fmt: skip
+        flat = " ".join(text.split())
+        assert "*already installed* with the same version, that is fine" in flat
+        hand_in = " ".join(text.split("## 3. Hand in")[1].split())
+        assert "saved (*File -> Save*) after that *Restart Kernel and Run All Cells*" in hand_in
+        assert "the outputs saved in it are fine" in hand_in
+
+
 # --------------------------------------------------------------------------- handout
 
 

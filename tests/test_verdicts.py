@@ -9,6 +9,10 @@ function does not have, and messages that misname a factor, a shape or an axis.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+import nbformat
 import numpy as np
 import pytest
 from backprop_checks import checks
@@ -927,10 +931,11 @@ def test_a_list_from_df_dz_is_told_to_return_an_array():
     passed, tags, message = _verdict("df_dz", wrong.df_dz_list)
     assert (passed, tags) == (False, []), message
     assert message.splitlines()[0] == (
-        "df_dz: expected an array, got a list: return a numpy array (np.ndarray), e.g. built "
-        "with numpy operations or np.array(...)."
+        "df_dz: expected an array, got a list: return a numpy array of shape (4,)."
     )
-    assert message.splitlines()[-1].startswith("Where to look: return a numpy array, not a list")
+    assert message.splitlines()[-1].startswith(
+        "Where to look: return a numpy array of shape (4,), not a list"
+    )
     assert "differentiate" not in message
 
 
@@ -1124,3 +1129,100 @@ def test_a_mistake_is_named_from_the_float_cases_though_an_integer_w_fails_too(h
     )
     assert (passed, tags) == (False, ["M13"]), message
     assert "your answer equals the forward differences (fn(W + eps) - fn(W)) / eps." in message
+
+
+# ------------------------------- a fresh student's class path (issue 21, second try)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_numerical_derivative_in_an_array_is_told_to_return_a_number_not_about_a_sum(hidden):
+    passed, tags, message = _verdict(
+        "numerical_derivative", wrong.numerical_derivative_in_an_array, hidden
+    )
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "numerical_derivative: expected a float, got a numpy.ndarray of shape (1,): the slope "
+        "is one number; return float(...) of the difference quotient, not an array holding it "
+        "(no np.array([...]) around it)."
+    )
+    assert "sum" not in message and "loss" not in message and "axis" not in message
+
+
+def test_a_loss_in_an_array_is_still_told_about_its_sum():
+    def sse_loss(Y_hat, Y):
+        return np.array([0.5 * np.sum((Y_hat - Y) ** 2)])
+
+    passed, tags, message = _verdict("sse_loss", sse_loss)
+    assert not passed and "the loss is one number" in message, message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_a_list_from_numerical_gradient_is_told_to_fill_an_array_of_ws_shape(hidden):
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_list, hidden)
+    assert (passed, tags) == (False, []), message
+    first, hint = message.splitlines()[0], message.splitlines()[-1]
+    assert first == (
+        "numerical_gradient: expected an array, got a list: return a numpy array of shape (2, 3)."
+    ) or hidden, message
+    assert hint.startswith("Where to look: return an array of W's shape, ("), hint
+    assert "np.zeros_like(W, dtype=float)" in hint and "fill it in the loop" in hint
+    assert "no loop" not in message and "wrap your" not in message
+
+
+def test_a_list_from_grad_w2_keeps_the_no_loop_hint_and_names_the_shape():
+    passed, tags, message = _verdict("grad_W2", wrong.grad_W2_list)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "grad_W2: expected an array, got a list: return a numpy array of shape (4, 2)."
+    )
+    assert message.splitlines()[-1].startswith(
+        "Where to look: return a numpy array of shape (4, 2), not a list: numpy's operators "
+        "work entry by entry on whole arrays, so the formula needs no loop"
+    )
+
+
+def test_a_list_from_df_dz_for_numbers_is_told_a_number_is_due():
+    passed, tags, message = _verdict("df_dz", wrong.df_dz_list_for_numbers)
+    assert (passed, tags) == (False, []), message
+    assert message.splitlines()[0] == (
+        "df_dz: expected a number (a float) for numbers, got a list: df_dz returns a number "
+        "for numbers, an array shaped like x for arrays."
+    )
+    assert "x = 2.0, z = 3.0" in message and "return a numpy array" not in message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", ["df_dx", "df_dz", "sigmoid_prime", "sigmoid_prime_from_output"])
+def test_a_negated_derivative_of_01_02_is_a_sign_flip_m3_as_in_04_05(name, hidden):
+    def negated(*args):
+        return -getattr(reference, name)(*args)
+
+    passed, tags, message = _verdict(name, negated, hidden)
+    assert (passed, tags) == (False, ["M3"]), message
+    assert message.startswith(f"{name}: [M3] a sign flip: your answer equals minus the expected")
+    assert "the loss" not in message and "Y_hat" not in message  # its own M3 hint
+
+
+def _xor_cell_output(**cells: str) -> str:
+    """What 05's XOR training cell prints, run after the student's cells (`cells`)."""
+    from notebook05_ns import ROOT, student_05
+
+    nb = nbformat.read(ROOT / "source" / "05_backprop_W1" / "05_backprop_W1.ipynb", as_version=4)
+    source = next(c.source for c in nb.cells if c.get("id") == "xor-train")
+    ns = student_05(**cells)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<cell xor-train>", "exec"), ns)  # noqa: S102
+    return out.getvalue()
+
+
+def test_the_xor_cell_does_not_hide_a_bias_gradient_broadcast_to_n_by_h():
+    """n = h = 4 in the XOR run: an unsummed grad_b1 gives b1 of shape (4, 4), which
+    broadcasts, trains and once printed "all four classified right: True"."""
+    wrong_out = _xor_cell_output(grad_b1="def grad_b1(delta1):\n    return delta1\n")
+    assert wrong_out.startswith("WRONG SHAPES after training: {'b1': (4, 4)}, where {'W1': "
+                                "(2, 4), 'b1': (4,), 'W2': (4, 1), 'b2': (1,)} are due")
+    assert wrong_out.splitlines()[-1] == "all four classified right: False"
+    right_out = _xor_cell_output()
+    assert "WRONG" not in right_out
+    assert right_out.splitlines()[-1] == "all four classified right: True"

@@ -165,7 +165,9 @@ jupyter lab
 Without `--upgrade`, pip keeps the checks you installed before. Each zip brings the
 course's newest checks, which check every earlier notebook too; a notebook whose installed
 checks are not the ones it came with says so in one line under its first code cell, with
-this command. Then restart the notebook's kernel (*Kernel -> Restart Kernel*).
+this command. Then restart the notebook's kernel (*Kernel -> Restart Kernel*). If pip says
+the checks are *already installed* with the same version, that is fine: this zip brings the
+checks you have.
 
 ## 2. Work and check yourself
 
@@ -181,11 +183,12 @@ visible test cell ran without an error.
 
 ## 3. Hand in
 
-Hand in the notebook file itself, `{assignment}.ipynb`, under this name (do not rename it
-to `{assignment} (1).ipynb` or similar). If your course asks you to put your student id into
-the name, use `YOURID_{assignment}.ipynb` (letters, digits, `_`, `.`, `-`, `@` in the id).
-Do not hand in other files. On a JupyterHub: *Validate*, then *Submit* in the
-*Assignments* tab.
+Hand in the notebook file itself, `{assignment}.ipynb`, saved (*File -> Save*) after that
+*Restart Kernel and Run All Cells*; the outputs saved in it are fine (the grader runs it
+again). Keep this name (do not rename it to `{assignment} (1).ipynb` or similar). If your
+course asks you to put your student id into the name, use `YOURID_{assignment}.ipynb`
+(letters, digits, `_`, `.`, `-`, `@` in the id). Do not hand in other files. On a
+JupyterHub: *Validate*, then *Submit* in the *Assignments* tab.
 """
 
 

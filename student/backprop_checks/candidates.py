@@ -65,10 +65,11 @@ def _scales(
 ) -> list[tuple[float, tuple[str, ...], str, str]]:
     """(factor, tags, prefix, key): the factors a wrong answer can be off by, simplest first;
     key is the factor in symbols ("1/n"), the same on every case. Tagged for a finite
-    difference (minus: M3) and for an answer from the loss (M3, M4, M5: its record's
-    `from_loss`); untagged otherwise."""
+    difference or a derivative in closed form (minus: M3; its record's `numerical`,
+    `derivative`) and for an answer from the loss (M3, M4, M5: its record's `from_loss`);
+    untagged otherwise."""
     spec = _functions.find(name)
-    if spec is not None and spec.numerical:
+    if spec is not None and (spec.numerical or spec.derivative):
         return [
             (1.0, (), "", "1"),
             (-1.0, ("M3",), "minus ", "-1"),

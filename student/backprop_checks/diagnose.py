@@ -200,39 +200,6 @@ def explain_shape(
     return explanation(("M2",), base + ".", name)
 
 
-def explain_type(name: str, component: str, kind: str, type_name: str, want: str) -> Explanation:
-    """A value of the wrong type: want is "array", "float", "tuple", "dict" or "list"."""
-    label = "" if component == "result" else f"{component}: "
-    advice = {
-        "array": "return a numpy array (np.ndarray), e.g. built with numpy operations or "
-        "np.array(...)",
-        "float": "return a Python float, e.g. float(total)",
-        "tuple": "return a tuple, e.g. return H, Y_hat",
-        "dict": 'return a dict with the keys "W1", "b1", "W2", "b2"',
-        "list": "return a list with one float per epoch",
-    }[want]
-    bias = bias_size(name, component)
-    if kind == "none":
-        text = f"{label}your function returned None: is a `return` statement missing?"
-    elif bias and want == "array" and kind in ("float", "int"):
-        delta = "delta1" if bias == "h" else "delta2"
-        text = (
-            f"{label}a single number ({type_name}) where an array of shape ({bias},) is due: "
-            f"sum {delta} over axis 0 (the samples) only, {delta}.sum(axis=0), and return that "
-            "array (no float(), .item() or np.squeeze, even when it has one entry)."
-        )
-    else:
-        article = "an" if want == "array" else "a"
-        text = f"{label}expected {article} {want}, got a {type_name}: {advice}."
-    if want == "array" and kind in ("list", "tuple"):  # the numbers may be right: the type is not
-        return Explanation((), text, (
-            f"return a numpy array, not a {kind}: numpy's operators work entry by entry on "
-            "whole arrays, so the formula needs no loop over the entries; or wrap your "
-            f"{kind} in np.array(...)."
-        ))
-    return Explanation((), text, _functions.hint(name))
-
-
 def explain_error(name: str, type_name: str, message: str, where: str = "") -> Explanation:
     """A friendly account of an exception the student's function raised."""
     at = f" ({where})" if where else ""

@@ -45,6 +45,8 @@ class Function:
         answer is named M3, M4, M5.
     numerical: a finite difference: compared within the central difference's own error,
         and an O(eps) error is named M13.
+    derivative: a derivative in closed form (df_dx, sigmoid_prime): minus the right answer
+        is named M3, a sign flip (as for a finite difference and an answer from the loss).
     nudges: the argument a numerical gradient nudges ("W"): left changed by about eps, M13.
     bias: the bias whose gradient it is ("b1" or "b2"): one row per sample is M9.
     nan_tag: the tag of an answer holding nan or inf ("M12" for a function built on exp).
@@ -63,6 +65,7 @@ class Function:
     components: tuple[str, ...] = ("result",)
     from_loss: bool = False
     numerical: bool = False
+    derivative: bool = False
     nudges: str = ""
     bias: str = ""
     nan_tag: str = ""

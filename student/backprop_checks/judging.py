@@ -94,7 +94,8 @@ def _judge_returned(
         return Verdict(False, [error_explanation(name, obs, sound)])
     verdict = Verdict(True)
     low = _low_precision(obs.returned)
-    got, errs = extract(name, case, obs.returned)
+    shapes = {comp: exp.shape for comp, exp in expected.items()}
+    got, errs = extract(name, case, obs.returned, shapes)
     verdict.got = got
     if errs:
         verdict.ok = False

@@ -17,7 +17,7 @@ from backprop_checks import functions as _functions
 from backprop_checks.blame import error_explanation, warned
 from backprop_checks.compare import close, largest_difference
 from backprop_checks.diagnose import Explanation
-from backprop_checks.extract import array_of, read_one
+from backprop_checks.extract import array_of, explain_type, read_one
 from backprop_checks.observe import Observation, Returned
 from backprop_checks.truth import PARAM_NAMES, Params, Truth, params_close
 from backprop_checks.verdict import CheckResult, Verdict, result_of
@@ -30,7 +30,7 @@ def _train_returned(
     hint = _functions.hint(name)
     if r is None or r.kind not in ("tuple", "list") or len(r.items or []) != 2:
         kind, tname = (r.kind, r.type_name) if r else ("none", "None")
-        return None, None, diagnose.explain_type(name, "result", kind, tname, "tuple")
+        return None, None, explain_type(name, "result", kind, tname, "tuple")
     pr, lr_ = r.items
     if pr.kind != "dict" or any(k not in (pr.keys or []) for k in PARAM_NAMES):
         text = f"params: expected a dict with keys W1, b1, W2, b2, got a {pr.type_name}" + (
@@ -58,7 +58,7 @@ def _train_returned(
     elif lr_.kind in ("list", "tuple") and all(it.kind == "float" for it in lr_.items or []):
         losses = array_of(lr_)
     else:
-        return None, None, diagnose.explain_type(name, "losses", lr_.kind, lr_.type_name, "list")
+        return None, None, explain_type(name, "losses", lr_.kind, lr_.type_name, "list")
     if losses is None or losses.shape != (epochs,):
         got = "?" if losses is None else len(losses)
         text = f"losses: expected one float per epoch ({epochs}), got {got}."

@@ -393,6 +393,40 @@ numerical_derivative_bad_steps = [_central_derivative_with_step(h) for h in BAD_
 numerical_gradient_bad_steps = [_central_gradient_with_step(h) for h in BAD_STEPS]
 
 
+# Answers a fresh student wrote on the class path (issue 21's second try): a right number in
+# the wrong container, and a sign flip in notebook 01.
+
+
+def numerical_derivative_in_an_array(g, x, eps=1e-5):
+    return np.array([(g(x + eps) - g(x - eps)) / (2 * eps)])
+
+
+def numerical_gradient_list(fn, W, eps=1e-5):
+    W = np.array(W, dtype=float)
+    grad = []
+    for ix in np.ndindex(W.shape):
+        old = W[ix]
+        W[ix] = old + eps
+        plus = fn(W)
+        W[ix] = old - eps
+        minus = fn(W)
+        W[ix] = old
+        grad.append((plus - minus) / (2 * eps))
+    return grad
+
+
+def grad_W2_list(H, delta2):
+    return (H.T @ delta2).tolist()
+
+
+def df_dz_list_for_numbers(x, z):
+    return [3 * a**2 + 4 * a * b for a, b in zip(np.atleast_1d(x), np.atleast_1d(z), strict=True)]
+
+
+def df_dz_negated(x, z):
+    return -(3 * x**2 + 4 * x * z)
+
+
 # The notebook's example network of 03, as globals a forward can read by mistake.
 X = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 2.0]])
 W1 = np.array([[0.2, -0.1], [0.1, 0.3], [-0.2, 0.1], [0.05, -0.2]])
@@ -417,6 +451,7 @@ WRONG = [
     ("grad_b2", grad_b2_keepdims, "M2", False),
     ("output_delta", output_delta_sign, "M3", False),
     ("grad_W2", grad_W2_sign, "M3", False),
+    ("df_dz", df_dz_negated, "M3", False),
     ("train", train_uphill, "M3", False),
     ("train", train_step_over_n, "M5", False),
     ("sse_loss", sse_loss_no_half, "M4", False),

@@ -35,6 +35,12 @@ def _xz_hidden(rng: np.random.Generator) -> list[Example]:
     return out
 
 
+#: Where to look for M3 in df_dx and df_dz.
+_XZ_M3 = (
+    "both terms of f(x, z) = 3 x^2 z + 2 x z^2 have a plus sign, and differentiating a term "
+    "keeps its sign: check the signs in your formula (a leading minus?)."
+)
+
 _XZ_ARGUMENTS = (
     "check the arguments' types in the docstring; the checks call your function with plain "
     "numbers and with numpy arrays (x and z of one shape), so use operations that work on both."
@@ -79,9 +85,10 @@ df_dx = Function(
     returns="a number for numbers, an array shaped like x for arrays",
     about="the partial derivative of f(x, z) = 3 x^2 z + 2 x z^2 with respect to x",
     result="elementwise",
+    derivative=True,
     hint="differentiate f(x, z) = 3 x^2 z + 2 x z^2 treating z as a constant.",
     argument_hint=_XZ_ARGUMENTS,
-    tag_hints={"M1": ENTRYWISE_M1},
+    tag_hints={"M1": ENTRYWISE_M1, "M3": _XZ_M3},
     visible=_xz_visible,
     hidden=_xz_hidden,
     expected=_df_dx_expected,
@@ -95,9 +102,10 @@ df_dz = Function(
     returns="a number for numbers, an array shaped like x for arrays",
     about="the partial derivative of f(x, z) = 3 x^2 z + 2 x z^2 with respect to z",
     result="elementwise",
+    derivative=True,
     hint="differentiate f(x, z) = 3 x^2 z + 2 x z^2 treating x as a constant.",
     argument_hint=_XZ_ARGUMENTS,
-    tag_hints={"M1": ENTRYWISE_M1},
+    tag_hints={"M1": ENTRYWISE_M1, "M3": _XZ_M3},
     visible=_xz_visible,
     hidden=_xz_hidden,
     expected=_df_dz_expected,

@@ -105,11 +105,14 @@ sigmoid_prime = Function(
     returns="an array shaped like z (a number for a number)",
     about="the sigmoid's slope sigma(z) (1 - sigma(z)) at a pre-activation z",
     result="elementwise",
+    derivative=True,
     nan_tag="M12",
     hint="the derivative is sigma(z) * (1 - sigma(z)), with z the pre-activation.",
     argument_hint=_ARGUMENTS,
     tag_hints={
         "M1": ENTRYWISE_M1,
+        "M3": "the sigmoid rises everywhere, so its slope is positive: sigma(z) * (1 - "
+        "sigma(z)), check the order of 1 - sigma(z).",
         "M6": "sigma(z) is already an activation: take the sigmoid of z once, call it s, then "
         "s * (1 - s); do not apply sigmoid to s again.",
         "M7": "sigmoid_prime is the derivative: multiply sigma(z) by (1 - sigma(z)).",
@@ -162,10 +165,13 @@ sigmoid_prime_from_output = Function(
     returns="an array shaped like a (a number for a number)",
     about="the sigmoid's slope a (1 - a) given its output a = sigma(z) (no sigmoid computed)",
     result="elementwise",
+    derivative=True,
     hint="given a = sigma(z), the derivative is a * (1 - a).",
     argument_hint=_ARGUMENTS,
     tag_hints={
         "M1": ENTRYWISE_M1,
+        "M3": "the sigmoid rises everywhere, so its slope is positive: a * (1 - a), check the "
+        "order of 1 - a.",
         "M6": "a is already sigma(z): the derivative is a * (1 - a); applying sigmoid to a "
         "again is the lecture notes' mistake.",
     },
