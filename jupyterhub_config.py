@@ -9,7 +9,7 @@ shares nbgrader's exchange. What it reads from the environment:
 
     BACKPROP_HUB_DIR         the hub's folder: its database and cookie secret (state/), the
                              students' homes (home/USER/), the exchange (exchange/) unless
-                             BACKPROP_EXCHANGE names another; default ./hub-data
+                             BACKPROP_EXCHANGE names another; default hub-data/ beside this file
     BACKPROP_HUB_COURSE      the instructor's course directory; default this repository
     BACKPROP_HUB_INSTRUCTOR  the instructor's login name; default "instructor"
     BACKPROP_HUB_STUDENTS    the students' login names, comma-separated
@@ -45,6 +45,11 @@ if len(password) < 8:
     sys.exit("jupyterhub_config.py: set BACKPROP_HUB_PASSWORD (at least 8 characters)")
 if not students:
     sys.exit("jupyterhub_config.py: set BACKPROP_HUB_STUDENTS (login names, comma-separated)")
+if not (course_dir / "nbgrader_config.py").is_file():
+    sys.exit(
+        f"jupyterhub_config.py: {course_dir} is not a course directory (no nbgrader_config.py): "
+        "make it first with `backprop-grader release --course DIR`, then set BACKPROP_HUB_COURSE"
+    )
 
 (hub_dir / "state").mkdir(parents=True, exist_ok=True)
 # nbgrader's exchange: every account releases, fetches and submits through it (nbgrader's docs
@@ -59,6 +64,7 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'state' / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(hub_dir / "state" / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(hub_dir / "state" / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "state" / "jupyterhub-proxy.pid")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's server
 c.ConfigurableHTTPProxy.should_start = True
 # configurable-http-proxy: BACKPROP_HUB_PROXY, else on PATH, else where `make hub-proxy` put it
@@ -104,6 +110,14 @@ c.JupyterHub.spawner_class = CourseSpawner
 # jupyterhub-singleuser from the environment the hub runs in (the course's .venv)
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
+if os.geteuid() == 0:
+    # Only for a throwaway rehearsal (CI runs as root): every user's server, terminal and
+    # kernels then run as root. Start a rehearsal with people in it as an ordinary account.
+    print(
+        "jupyterhub_config.py: running as root: every user's server runs as root; "
+        "a rehearsal only (start the hub as an ordinary account for anything else)",
+        file=sys.stderr,
+    )
 c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "BACKPROP_HUB_RUN"]
 c.Spawner.start_timeout = 180  # a loaded machine starts JupyterLab slowly

@@ -19,9 +19,10 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
 # c.CourseDirectory.db_url = "postgresql+psycopg://grader:PASSWORD@dbhost/backprop"
 # at the end of this file, which every command, nbgrader and formgrader then read.
 
-# The exchange (nbgrader's release/fetch between accounts) is unused here; give it a writable
-# home so nbgrader does not warn about /srv/nbgrader/exchange.
-c.Exchange.root = os.path.join(here, ".exchange")
+# The exchange (nbgrader's release/fetch between accounts): on the course's hub
+# (jupyterhub_config.py) the one every user's server is handed in BACKPROP_EXCHANGE; elsewhere
+# unused, with a writable home so nbgrader does not warn about /srv/nbgrader/exchange.
+c.Exchange.root = os.environ.get("BACKPROP_EXCHANGE") or os.path.join(here, ".exchange")
 
 # Releasing: nbgrader's own steps, after one that writes into each setup cell's
 # `released_with("...")` the version of the student checks (backprop_checks) the notebook is
