@@ -380,3 +380,18 @@ def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
     nb = _run(nb, tmp_path, timeout=600, cpu_time_limit=4)
     assert "CPU time" in nb.cells[0].outputs[-1].evalue
     assert nb.cells[1].outputs[-1].ename == output.ENAME_NOT_RUN
+
+
+def test_a_kernel_start_that_outlasts_the_budget_reports_the_limit(tmp_path: Path):
+    """A kernel that has not answered when the notebook's limit (4 s) runs out is killed by
+    the wrapper; on a loaded machine that is a slow start. The notebook says it ran past its
+    limit (the first cell) and runs nothing else, instead of the grading raising 'Kernel died
+    before replying to kernel_info'. The start is made slow on purpose (a 60 s exec_line)."""
+    cells = ["print('first')", "print('second')"]
+    nb = new_notebook(cells=[new_code_cell(s) for s in cells])
+    slow = ["--IPKernelApp.exec_lines=import time; time.sleep(60)"]
+    nb = _run(nb, tmp_path, notebook_timeout=4, extra_arguments=slow)
+    first, second = (c.outputs for c in nb.cells)
+    assert [o.get("ename") for o in first] == [output.ENAME_NOTEBOOK_TIME], first
+    assert "limit of 4 s" in first[-1].evalue
+    assert [o.get("ename") for o in second] == [output.ENAME_NOT_RUN], second
