@@ -255,8 +255,6 @@ def test_grades_written_without_verification_are_flagged(tmp_path: Path):
 
 # --------------------------------------------------------------------------- one time limit
 
-#: Small limits so a hang costs seconds: 3 s per cell, 45 s per notebook of which at
-#: least 15 s are kept for verification.
 #: The per-cell limit is what the test is about (a hanging function costs it once): short,
 #: with room for a cold kernel's setup cell (numpy, matplotlib) on a loaded machine without
 #: bubblewrap. The notebook's limit is not under test: it has the machine's margin (a kernel
