@@ -298,6 +298,35 @@ def test_output_cap_keeps_what_grading_reads():
     assert f"[output cut: {cut} bytes]" in cell.outputs[-1].text
 
 
+def test_a_large_figure_is_an_image_not_text_to_the_output_cap():
+    """A dense plot's PNG of more than the 100 kB text budget (notebook 01's vector field, drawn
+    by a cold kernel: no bubblewrap, no warm zygote) is kept whole: its `text/html` twin (the
+    `<img>` with alt text of `backprop_checks.figures.show`) counts as an image, not text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from backprop_checks.figures import figure_bundle
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.random.default_rng(0).random((100, 100)))  # noise: a PNG that hardly shrinks
+    data, metadata = figure_bundle(fig, "Random noise, 100 by 100 squares.")
+    plt.close(fig)
+    assert len(data["text/html"]) > 150_000
+    out = nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": metadata})
+    assert output.is_image("text/html", data["text/html"])
+    assert output.output_bytes(out) == len(data["text/plain"])
+    cell = nbformat.from_dict({"cell_type": "code", "outputs": [out]})
+    assert output.cap_cell_outputs(cell, 100_000) == 0
+    assert cell.outputs[0].data == data  # nothing cut, no note
+    # A student's own HTML stays text: more than the budget is cut.
+    html = {"text/html": "<p>" + "x" * 300_000}
+    big = nbformat.from_dict({"output_type": "display_data", "data": html, "metadata": {}})
+    cell = nbformat.from_dict({"cell_type": "code", "outputs": [big]})
+    assert output.cap_cell_outputs(cell, 100_000) > 0
+
+
 def test_forged_verification_results_are_not_unpickled(tmp_path: Path):
     class Evil:
         def __reduce__(self):
