@@ -32,8 +32,14 @@ from tests.attacks import ASSIGNMENT, SUBMISSIONS, student_copy
 pytestmark = pytest.mark.slow
 
 HONEST = ("honest_full", "honest_partial")
-#: Short limits so the endless loop costs seconds (instructors keep the defaults).
-TEST_LIMITS = "\nc.Execute.timeout = 5\nc.SandboxedExecute.notebook_timeout = 60\n"
+#: A short per-cell limit so the endless loop costs seconds (instructors keep the defaults),
+#: with room for a cold kernel's setup cell under load (no bubblewrap: no warm kernels); the
+#: notebook's limit is not under test here: the machine's margin (a kernel start on a loaded
+#: machine took more than the 30 s a 60 s limit gives the kernel).
+TEST_LIMITS = (
+    "\nc.Execute.timeout = 10\nc.SandboxedExecute.notebook_timeout = 300\n"
+    "c.SandboxedExecute.verify_reserve = 60\n"
+)
 
 @dataclass
 class Batch:
@@ -292,6 +298,35 @@ def test_output_cap_keeps_what_grading_reads():
     assert f"[output cut: {cut} bytes]" in cell.outputs[-1].text
 
 
+def test_a_large_figure_is_an_image_not_text_to_the_output_cap():
+    """A dense plot's PNG of more than the 100 kB text budget (notebook 01's vector field, drawn
+    by a cold kernel: no bubblewrap, no warm zygote) is kept whole: its `text/html` twin (the
+    `<img>` with alt text of `backprop_checks.figures.show`) counts as an image, not text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from backprop_checks.figures import figure_bundle
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.random.default_rng(0).random((100, 100)))  # noise: a PNG that hardly shrinks
+    data, metadata = figure_bundle(fig, "Random noise, 100 by 100 squares.")
+    plt.close(fig)
+    assert len(data["text/html"]) > 150_000
+    out = nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": metadata})
+    assert output.is_image("text/html", data["text/html"])
+    assert output.output_bytes(out) == len(data["text/plain"])
+    cell = nbformat.from_dict({"cell_type": "code", "outputs": [out]})
+    assert output.cap_cell_outputs(cell, 100_000) == 0
+    assert cell.outputs[0].data == data  # nothing cut, no note
+    # A student's own HTML stays text: more than the budget is cut.
+    html = {"text/html": "<p>" + "x" * 300_000}
+    big = nbformat.from_dict({"output_type": "display_data", "data": html, "metadata": {}})
+    cell = nbformat.from_dict({"cell_type": "code", "outputs": [big]})
+    assert output.cap_cell_outputs(cell, 100_000) > 0
+
+
 def test_forged_verification_results_are_not_unpickled(tmp_path: Path):
     class Evil:
         def __reduce__(self):
@@ -374,3 +409,18 @@ def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
     nb = _run(nb, tmp_path, timeout=600, cpu_time_limit=4)
     assert "CPU time" in nb.cells[0].outputs[-1].evalue
     assert nb.cells[1].outputs[-1].ename == output.ENAME_NOT_RUN
+
+
+def test_a_kernel_start_that_outlasts_the_budget_reports_the_limit(tmp_path: Path):
+    """A kernel that has not answered when the notebook's limit (4 s) runs out is killed by
+    the wrapper; on a loaded machine that is a slow start. The notebook says it ran past its
+    limit (the first cell) and runs nothing else, instead of the grading raising 'Kernel died
+    before replying to kernel_info'. The start is made slow on purpose (a 60 s exec_line)."""
+    cells = ["print('first')", "print('second')"]
+    nb = new_notebook(cells=[new_code_cell(s) for s in cells])
+    slow = ["--IPKernelApp.exec_lines=import time; time.sleep(60)"]
+    nb = _run(nb, tmp_path, notebook_timeout=4, extra_arguments=slow)
+    first, second = (c.outputs for c in nb.cells)
+    assert [o.get("ename") for o in first] == [output.ENAME_NOTEBOOK_TIME], first
+    assert "limit of 4 s" in first[-1].evalue
+    assert [o.get("ename") for o in second] == [output.ENAME_NOT_RUN], second

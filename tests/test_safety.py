@@ -255,11 +255,14 @@ def test_grades_written_without_verification_are_flagged(tmp_path: Path):
 
 # --------------------------------------------------------------------------- one time limit
 
-#: Small limits so a hang costs seconds: 3 s per cell, 45 s per notebook of which at
-#: least 15 s are kept for verification.
+#: The per-cell limit is what the test is about (a hanging function costs it once): short,
+#: with room for a cold kernel's setup cell (numpy, matplotlib) on a loaded machine without
+#: bubblewrap. The notebook's limit is not under test: it has the machine's margin (a kernel
+#: start under load took more than 30 s), and the test checks the run stayed within it.
+CELL_LIMIT, NOTEBOOK_LIMIT = 10, 300
 LIMITS = (
-    "c.Execute.timeout = 3\nc.SandboxedExecute.notebook_timeout = 45\n"
-    "c.SandboxedExecute.verify_reserve = 15"
+    f"c.Execute.timeout = {CELL_LIMIT}\nc.SandboxedExecute.notebook_timeout = {NOTEBOOK_LIMIT}\n"
+    "c.SandboxedExecute.verify_reserve = 60"
 )
 
 
@@ -294,9 +297,10 @@ def test_a_hanging_function_costs_one_timeout_within_one_limit(
     ]
     assert len(timeouts) == 1, timeouts  # one timeout, not one per cell that calls it
     text = _outputs_text(root / "autograded" / "looper" / assignment / f"{assignment}.ipynb")
-    assert f"{function} did not finish within the 3 s time limit" in text
+    assert f"{function} did not finish within the {CELL_LIMIT} s time limit" in text
+    assert "ran longer than its limit" not in text  # the notebook's limit never ran out
     record = current_record(root, "looper", assignment)
-    assert record is not None and record.limit == 45
+    assert record is not None and record.limit == NOTEBOOK_LIMIT
     # the notebook's whole time, verification included, within its one limit (+ a few
     # seconds for nbgrader to write its files after the deadline)
     assert record.seconds <= record.limit + 10, record

@@ -168,3 +168,81 @@ def test_the_verification_process_keeps_to_the_closure(tmp_path: Path, mode: str
     for name in ("sigmoid", "sigmoid_prime"):
         verdict = run.verdicts[name]
         assert (verdict.visible, verdict.hidden) == (True, True), verdict.message
+
+
+REPO = Path(__file__).parent.parent
+
+
+def _setup_imports(source: str) -> set[str]:
+    """The modules a setup cell's import statements name (magics translated by IPython)."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    names = set()
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_runner_warms_up_what_every_setup_cell_imports():
+    """A cold verification process (no bubblewrap) imports these before any cell's time limit
+    starts; a setup cell that imports more would spend its seconds there (issue: under load
+    the alarm stopped it before `import numpy as np`, and every function failed on a
+    NameError)."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\nfrom grader.verify.runner import warm_up\nwarm_up()\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = set(json.loads(subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
+    ).stdout))  # fmt: skip
+    closure = runner_closure()
+    notebooks = sorted(REPO.glob("release/*/*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        setup = [c for c in nb.cells if c.cell_type == "code"][0]
+        missing = {
+            name
+            for name in _setup_imports(setup.source)
+            if name not in loaded and name not in sys.stdlib_module_names
+            and name not in closure.modules
+        }  # fmt: skip
+        assert not missing, f"{path.name}'s setup cell imports {missing}: add them to warm_up"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, warm", [("off", False), ("require", False), ("require", True)])
+def test_a_released_notebook_verifies_with_a_short_cell_limit(
+    tmp_path: Path, mode: str, warm: bool
+):
+    """An honest notebook 02 (its real setup cell: `%matplotlib inline`, matplotlib, numpy)
+    verifies with a 2 s cell limit, cold (through boot without bubblewrap, or `-m` in it)
+    and forked from the warm zygote: the runner's imports are not charged to the setup cell."""
+    from tests.attacks import student_copy
+
+    if mode == "require" and not bwrap_status().usable:
+        pytest.skip("bubblewrap cannot run here")
+    name = "02_sigmoid_derivative"
+    nb = student_copy(
+        nbformat.read(REPO / "source" / name / f"{name}.ipynb", as_version=4),
+        nbformat.read(REPO / "release" / name / f"{name}.ipynb", as_version=4),
+    )
+    nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    functions = ["sigmoid", "sigmoid_prime", "sigmoid_prime_from_output"]
+    run = launch.verify_notebook(
+        nb, tmp_path, functions, limits=Limits(), course=tmp_path, mode=mode, cell_timeout=2,
+        warm=warm,
+    )  # fmt: skip
+    assert run.error == ""
+    for function in functions:
+        verdict = run.verdicts[function]
+        assert (verdict.visible, verdict.hidden) == (True, True), (function, verdict.message)

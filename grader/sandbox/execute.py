@@ -275,10 +275,33 @@ class SandboxedExecute(Execute):
         RUNS[key] = info
         if os.environ.get("NBGRADER_EXECUTION") == "autograde":
             self._check_hook()
+        self._began = False
         try:
             return super().preprocess(nb, resources, km=km)
+        except (RuntimeError, DeadKernelError):
+            # The kernel never answered: on a loaded machine its start can use up the whole
+            # limit, and the wrapper's last-resort kill ends it before its first reply. That
+            # is the notebook's limit, said in its cells as when a cell runs past it.
+            if self._began or time.monotonic() < self._deadline:
+                raise
+            self._limit_before_start(nb)
+            return nb, resources
         finally:
             info.sandboxed, info.warning, info.hung = self.sandboxed, self._warning, self._hung
+
+    def _limit_before_start(self, nb: NotebookNode) -> None:
+        """The notebook's limit ran out while its kernel was starting: the first cell says
+        so, every later one is not run."""
+        self._stopped = f"the notebook ran longer than its limit of {self.notebook_timeout} s"
+        first = True
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = []
+                if first:
+                    self._error(cell, ENAME_NOTEBOOK_TIME, self._stopped)
+                    first = False
+                else:
+                    self._error(cell, ENAME_NOT_RUN, f"not run: {self._stopped} in an earlier cell")
 
     def _cell_timeout(self, cell: NotebookNode) -> int:
         remaining = int(self._deadline - time.monotonic())
@@ -306,6 +329,7 @@ class SandboxedExecute(Execute):
         execution_count: int | None = None,
         store_history: bool = True,
     ) -> NotebookNode:
+        self._began = True  # the kernel answered: failures from here are the cells' own
         runs = cell.cell_type == "code" and cell.source.strip()
         if runs and self.skip_after_graded and cell_index > self._last_graded:
             cell.outputs = [skipped_output()]

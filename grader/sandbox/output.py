@@ -31,6 +31,18 @@ CUT_NOTE_RE = re.compile(r"\[output cut: (\d+) bytes\]")
 IMAGE_FACTOR = 10
 
 
+#: A `text/html` value that is only an inline image, as `backprop_checks.figures.show` gives
+#: every figure beside its PNG (alt text for nbconvert's HTML): counted as an image.
+IMG_HTML_RE = re.compile(r'\s*<img src="data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*"[^<>]*/?>\s*')
+
+
+def is_image(key: str, value: Any) -> bool:
+    """Whether an output's data entry is an image (its bytes have `IMAGE_FACTOR` budget)."""
+    return key.startswith("image/") or (
+        key == "text/html" and isinstance(value, str) and IMG_HTML_RE.fullmatch(value) is not None
+    )
+
+
 def _size(value: Any) -> int:
     return len(value if isinstance(value, str) else json.dumps(value))
 
@@ -44,13 +56,13 @@ def output_bytes(out: NotebookNode) -> int:
         tb = out.get("traceback", [])
         return sum(len(str(line)) for line in tb) + len(str(out.get("evalue", "")))
     data = out.get("data", {}) or {}
-    return sum(_size(v) for k, v in data.items() if not k.startswith("image/"))
+    return sum(_size(v) for k, v in data.items() if not is_image(k, v))
 
 
 def image_bytes(out: NotebookNode) -> int:
     """Bytes of image data (e.g. base64 PNG) an output holds."""
     data = out.get("data", {}) or {}
-    return sum(_size(v) for k, v in data.items() if k.startswith("image/"))
+    return sum(_size(v) for k, v in data.items() if is_image(k, v))
 
 
 def _clip(text: str, keep: int) -> str:
@@ -83,7 +95,7 @@ def shrink_output(out: NotebookNode, keep: int) -> int:
     else:
         data = out.get("data", {}) or {}
         text = data.get("text/plain")
-        images = {k: v for k, v in data.items() if k.startswith("image/")}
+        images = {k: v for k, v in data.items() if is_image(k, v)}
         out["data"] = {**images, "text/plain": _clip(text if isinstance(text, str) else "", keep)}
     return max(0, before - output_bytes(out))
 
@@ -121,7 +133,7 @@ def cap_cell_outputs(cell: NotebookNode, max_bytes: int) -> int:
             image_budget -= images
         elif images:
             data = out["data"]
-            for key in [k for k in data if k.startswith("image/")]:
+            for key in [k for k, v in data.items() if is_image(k, v)]:
                 del data[key]
             data.setdefault("text/plain", "[image cut]")
             cut += images

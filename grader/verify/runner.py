@@ -25,6 +25,13 @@ on its cases with `backprop_checks.observe.observe`, and `(name, {"visible": [Ob
 "hidden": [Observation]})` is appended to OUT as one pickle, so what was observed before a
 crash is kept. A call or cell past its time limit is stopped with SIGALRM, and the function
 that was running then raises at once on every later call (one timeout, not one per call).
+
+Before the first cell, `warm_up` imports what a notebook's setup cell imports (numpy,
+matplotlib with Agg, IPython's input transformer for `%magic` lines), as the warm zygote
+(grader.sandbox.zygote) has done for a forked runner: a cold runner (no bubblewrap: started
+through grader.verify.boot) would otherwise pay seconds of imports inside the setup cell's
+time limit, and under load the alarm would stop it before `import numpy as np`, so every
+function would fail with a NameError.
 """
 
 from __future__ import annotations
@@ -84,6 +91,20 @@ def _quarantine(ns: dict[str, Any], tb: Any) -> None:
         tb = tb.tb_next
     if hung:
         _stop(ns, hung)
+
+
+def warm_up() -> None:
+    """Import what the notebooks' setup cells and `_run_cell` import, outside any time limit.
+
+    The verification zygote calls it before its first fork (grader.sandbox.zygote); `main`
+    calls it too, which costs nothing when the modules are already imported.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython.core.inputtransformer2  # noqa: F401  (`%matplotlib inline` and other magics)
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
 
 
 def _run_cell(ns: dict[str, Any], src: str) -> None:
@@ -155,6 +176,7 @@ def main(argv: list[str]) -> None:
     with open(job_path, "rb") as f:
         job = pickle.load(f)
     os.remove(job_path)
+    warm_up()  # before any alarm: a cell's time limit is not spent on the imports
     ns: dict[str, Any] = {
         "__name__": "__main__",
         "display": lambda *a, **k: None,
