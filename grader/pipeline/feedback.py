@@ -243,6 +243,9 @@ class FeedbackReport:
     written: list[Path] = field(default_factory=list)
     missing: list[tuple[str, str, str]] = field(default_factory=list)  #: student, assignment, why
     leaks: list[tuple[Path, str]] = field(default_factory=list)  #: page, hidden line shown
+    #: (student, assignment) written while the gradebook says it needs manual grading: the
+    #: page shows a score a person has still to give (grade in formgrader, run feedback again)
+    to_review: list[tuple[str, str]] = field(default_factory=list)
 
 
 def feedback_path(course: Path, student: str, assignment: str) -> Path:
@@ -317,7 +320,25 @@ def feedback(
         report.written += part.written
         report.missing += part.missing
         report.leaks += part.leaks
+    report.to_review = _to_review(course, report.written)
     return report
+
+
+def _to_review(course: Path, pages: list[Path]) -> list[tuple[str, str]]:
+    """(student, assignment) of the pages whose submission needs manual grading."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = []
+    with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
+        for page in sorted(pages):
+            student, assignment = page.parent.parent.name, page.parent.name
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            if sub.needs_manual_grade:
+                out.append((student, assignment))
+    return out
 
 
 def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
