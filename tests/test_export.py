@@ -200,6 +200,10 @@ def test_moodle_comments_hold_only_what_the_student_may_read(klass, tmp_path, ca
     assert f"flagged: double: refers to a path outside its folder ('{PATH_IN_CODE}'" in (
         rows(out, "student_id")[FRANK]["notes"]
     )
+    # Canvas's test account is no news in a Moodle export
+    assert main(["export", "--course", str(klass), "--format", "moodle", "--allow-incomplete",
+                 "--output", str(out)]) == 0  # fmt: skip
+    assert "test student" not in capsys.readouterr().out
     written = export_moodle(klass, tmp_path, allow_incomplete=True)
     assert [p.student for p in written.blank] == [GINA]
     sheet = rows(written.paths[0], "Identifier")

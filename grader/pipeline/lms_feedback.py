@@ -103,11 +103,27 @@ class StalePage:
 #: nbgrader's feedback page lists every graded cell at its top (templates/feedback/
 #: index.html.j2): `<a href="#GRADE_ID">Test cell</a> (Score: 1.5 / 2.0)`.
 _TOC_SCORE = re.compile(r'<a href="#([^"]+)">[^<]*</a>\s*\(Score:\s*([-\d.]+)\s*/')
-_WORDS = re.compile(r"\w+")
+_WORDS = re.compile(r"[^\W_]+")
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _words(text: str) -> str:
+    """A text's words, lower case, one space apart (markup and punctuation dropped)."""
     return " ".join(_WORDS.findall(text.lower()))
+
+
+def _shown_words(comment: str) -> tuple[str, str]:
+    """A comment's words as the page shows them (rendered as markdown, as nbgrader's
+    template does), and as written."""
+    import html
+
+    from nbconvert.filters.markdown import markdown2html
+
+    try:
+        rendered = html.unescape(_TAG.sub(" ", markdown2html(comment)))
+    except Exception:  # noqa: BLE001 - a comment the renderer cannot read: its words
+        rendered = comment
+    return _words(rendered), _words(comment)
 
 
 def stale_pages(course: Path, lms: str | None = None) -> list[StalePage]:
@@ -154,10 +170,10 @@ def stale_pages(course: Path, lms: str | None = None) -> list[StalePage]:
                                     f"the gradebook {now:g}")  # fmt: skip
                     elif g.name not in shown:
                         whys.append(f"{g.name}: not on the page")
-                body = _words(html.unescape(re.sub(r"<[^>]+>", " ", text)))
+                body = _words(html.unescape(_TAG.sub(" ", text)))
                 for c in sorted(nb.comments, key=lambda c: c.name):
-                    said = _words(c.comment or "")
-                    if said and said not in body:
+                    said = _shown_words(c.comment or "")
+                    if said[1] and said[0] not in body and said[1] not in body:
                         whys.append(f"{c.name}: the page does not show its comment now")
                 if whys:
                     out.append(StalePage(student, assignment, "; ".join(whys)))
