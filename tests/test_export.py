@@ -237,8 +237,16 @@ def test_an_export_refuses_feedback_pages_older_than_their_grades(klass, tmp_pat
     again makes it pass. Runs last: it gives bob's score back at the end."""
     out = tmp_path / "grades.csv"
     export_args = ["export", "--course", str(klass), "--format", "canvas", "--output", str(out)]
-    assert main(["feedback", "--course", str(klass)]) == 0
+    lee = klass / "autograded" / LEE / "ps1"  # a folder without its graded notebook
+    lee.mkdir(parents=True)
+    try:
+        assert main(["feedback", "--course", str(klass)]) == 0
+    finally:
+        lee.rmdir()
     printed = capsys.readouterr().out
+    assert f"no feedback {LEE}/ps1: no autograded ps1.ipynb for it (autograde it again)" in (
+        " ".join(printed.split())
+    )
     for who in (DAN, GINA):  # waiting for a grade by hand: said once each
         assert f"{who}/ps1: its page shows a score still to be reviewed: grade it in " in printed
     assert ALICE not in printed.split("feedback pages in")[1]
@@ -253,7 +261,7 @@ def test_an_export_refuses_feedback_pages_older_than_their_grades(klass, tmp_pat
     try:
         assert main([*export_args, "--allow-incomplete"]) == 1
         err = capsys.readouterr().err
-        assert "canvas files not written: 2 feedback pages are older than their grades" in err
+        assert "Canvas files not written: 2 feedback pages are older than the gradebook" in err
         assert f"  {BOB}/ps1: explain: the page shows 0.5, the gradebook 1" in err
         assert f"  {ALICE}/ps1: explain: the page does not show its comment now" in err
         assert "Run `backprop-grader feedback` again" in err

@@ -214,18 +214,20 @@ def export(args: argparse.Namespace) -> int:
         print(f"backprop-grader export: {message}", file=sys.stderr)
         moved = set_aside(dest.parent, args.format)
         if moved:
-            print(f"  the {args.format} files of an earlier export were set aside (renamed, so "
-                  "nobody uploads them): " + ", ".join(p.name for p in moved),
-                  file=sys.stderr)  # fmt: skip
+            names = ", ".join(p.name for p in moved)
+            print(f"  the {args.format.capitalize()} files of an earlier export were set "
+                  f"aside (renamed, so nobody uploads them): {names}", file=sys.stderr)  # fmt: skip
         return 1
 
     stale = stale_pages(root, args.format)
     if stale:
         listed = "\n".join(f"  {p.line()}" for p in stale[:50])
         more = f"\n  ... and {len(stale) - 50} more" if len(stale) > 50 else ""
+        lms = {"canvas": "Canvas", "moodle": "Moodle"}[args.format]
+        pages = "1 feedback page is" if len(stale) == 1 else f"{len(stale)} feedback pages are"
         return refuse(
-            f"{args.format} files not written: {len(stale)} feedback pages are older than "
-            f"their grades (a score or comment changed since `feedback` wrote them):\n"
+            f"{lms} files not written: {pages} older than the gradebook (a score or comment "
+            "changed since `feedback` wrote them):\n"
             f"{listed}{more}\n{RUN_FEEDBACK[0].upper()}{RUN_FEEDBACK[1:]}"
         )
     try:

@@ -356,13 +356,19 @@ def _why_no_page(out: dict, course: Path, student: str, a: str) -> str:
 
 
 def _to_review(course: Path, pages: list[Path]) -> list[tuple[str, str]]:
-    """(student, assignment) of the pages whose submission needs manual grading."""
+    """(student, assignment) of the pages whose submission needs manual grading (not the
+    LMS's test account's)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from grader.pipeline.lms import is_test_student, load_students
+
+    records = load_students(course)
     out = []
     with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
         for page in sorted(pages):
             student, assignment = page.parent.parent.name, page.parent.name
+            if is_test_student(records.get(student)):  # the LMS's test account: no one waits
+                continue
             try:
                 sub = gb.find_submission(assignment, student)
             except MissingEntry:
