@@ -200,6 +200,10 @@ def test_moodle_comments_hold_only_what_the_student_may_read(klass, tmp_path, ca
     assert f"flagged: double: refers to a path outside its folder ('{PATH_IN_CODE}'" in (
         rows(out, "student_id")[FRANK]["notes"]
     )
+    # Canvas's test account is no news in a Moodle export
+    assert main(["export", "--course", str(klass), "--format", "moodle", "--allow-incomplete",
+                 "--output", str(out)]) == 0  # fmt: skip
+    assert "test student" not in capsys.readouterr().out
     written = export_moodle(klass, tmp_path, allow_incomplete=True)
     assert [p.student for p in written.blank] == [GINA]
     sheet = rows(written.paths[0], "Identifier")
@@ -225,3 +229,54 @@ def test_the_test_student_is_out_of_the_report(klass, tmp_path):
     assert "<td>ps1</td><td>7 of 9</td><td>3.28</td>" in scores, scores
     attention = page.split("<h2>Submissions that need attention</h2>")[1]
     assert TEST not in attention and TEST not in scores
+
+
+def test_an_export_refuses_feedback_pages_older_than_their_grades(klass, tmp_path, capsys):
+    """A teaching assistant changes a score and writes a comment after `feedback`: the
+    Canvas export names both pages and sets the earlier export's files aside; `feedback`
+    again makes it pass. Runs last: it gives bob's score back at the end."""
+    out = tmp_path / "grades.csv"
+    export_args = ["export", "--course", str(klass), "--format", "canvas", "--output", str(out)]
+    lee = klass / "autograded" / LEE / "ps1"  # a folder without its graded notebook
+    lee.mkdir(parents=True)
+    try:
+        assert main(["feedback", "--course", str(klass)]) == 0
+    finally:
+        lee.rmdir()
+    printed = capsys.readouterr().out
+    assert f"no feedback {LEE}/ps1: no autograded ps1.ipynb for it (autograde it again)" in (
+        " ".join(printed.split())
+    )
+    for who in (DAN, GINA):  # waiting for a grade by hand: said once each
+        assert f"{who}/ps1: its page shows a score still to be reviewed: grade it in " in printed
+    assert ALICE not in printed.split("feedback pages in")[1]
+    assert main([*export_args, "--allow-incomplete"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "grades-canvas.csv").exists()
+    assert (tmp_path / "feedback-canvas-ps1.zip").exists()
+    give_manual(klass, BOB, 1)  # formgrader's Save after the pages were written
+    with Gradebook(db_url(klass)) as gb:
+        gb.find_comment("explain", "ps1", "ps1", ALICE).manual_comment = "Clear, **and** right."
+        gb.db.commit()
+    try:
+        assert main([*export_args, "--allow-incomplete"]) == 1
+        err = capsys.readouterr().err
+        assert "Canvas files not written: 2 feedback pages are older than the gradebook" in err
+        assert f"  {BOB}/ps1: explain: the page shows 0.5, the gradebook 1" in err
+        assert f"  {ALICE}/ps1: explain: the page does not show its comment now" in err
+        assert "Run `backprop-grader feedback` again" in err
+        assert not (tmp_path / "grades-canvas.csv").exists()
+        assert (tmp_path / "grades-canvas.csv.stale").exists()
+        assert (tmp_path / "feedback-canvas-ps1.zip.stale").exists()
+        assert "set aside" in err and "grades-canvas.csv.stale" in err
+        assert main(["feedback", "--course", str(klass), "ps1"]) == 0
+        assert main([*export_args, "--allow-incomplete"]) == 0
+        with zipfile.ZipFile(tmp_path / "feedback-canvas-ps1.zip") as zf:
+            page = [n for n in zf.namelist() if "_23456_" in n]
+            assert "(Score: 1.0 / 1.0)" in zf.read(page[0]).decode("utf-8")
+        # a refusal for grades that are not final sets them aside too, never over the first
+        assert main(export_args) == 1
+        assert (tmp_path / "grades-canvas.csv.stale-2").exists()
+        assert (tmp_path / "grades-canvas.csv.stale").exists()
+    finally:
+        give_manual(klass, BOB, 0.5)

@@ -50,6 +50,8 @@ MANUAL = {
     ("resubmit", "hidden_test_grad_W2"): 1.0,  # verification says 0, the kernel said 2
 }
 COMMENT = "TA: half marks for the idea"
+#: A comment given by hand on the first submission of the student who resubmits.
+RESUBMIT_COMMENT = "TA: you rebuilt the checks instead of the gradient"
 #: The students whose notebook is the same in every run.
 SAME = ("honest", "loop", "big_print", "memory", "toploop")
 
@@ -93,6 +95,8 @@ class Runs:
     plain_output: str = ""
     #: after each run: ("written", {student: grade}) or ("refused", [pending lines])
     canvas: list[tuple[str, object]] = field(default_factory=list)
+    #: the export after formgrader's Save of the score, before the comment is edited
+    comment_only: tuple[str, object] = ("", None)
 
 
 #: The Canvas students (the others are left out of grades-canvas.csv).
@@ -155,6 +159,9 @@ def runs(tmp_path_factory) -> Runs:
         _set_manual(root, student, gid, score)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "loop").manual_comment = COMMENT
+        gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit").manual_comment = (
+            RESUBMIT_COMMENT
+        )
         gb.db.commit()
     proc = course.run_nbgrader(["autograde", ASSIGNMENT, "--force"], root, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -168,6 +175,10 @@ def runs(tmp_path_factory) -> Runs:
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         grade = gb.find_grade("hidden_test_grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit")
         grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    out.comment_only = _canvas(root)  # the comment for the first notebook is still there
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:  # formgrader: comment edited
+        gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit").manual_comment = "TA: ok"
         gb.db.commit()
     proc = course.run_nbgrader(
         ["autograde", ASSIGNMENT, "--student", "resubmit", "--force"], root, check=False
@@ -218,11 +229,17 @@ def test_a_regrade_keeps_a_hand_score_confirmed_until_the_notebook_changes(runs:
     assert after[("resubmit", "hidden_test_grad_W2")][1:3] == (1.0, 1.0)  # score untouched
     assert runs.canvas[2] == ("refused", [
         "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a score given by "
-        "hand (hidden_test_grad_W2)"
+        "hand (hidden_test_grad_W2): resubmitted after a comment given by hand (grad_W2)"
     ]), runs.canvas[2]
     assert runs.records[2]["resubmit"]["notes"] == [
-        "hidden_test_grad_W2: needs manual grading: resubmitted after a score given by hand"
+        "hidden_test_grad_W2: needs manual grading: resubmitted after a score given by hand",
+        "grad_W2 (comment): needs manual grading: resubmitted after a comment given by hand",
     ], runs.records[2]["resubmit"]
+    # the score saved again, the comment for the old notebook not yet edited: still named
+    assert runs.comment_only == ("refused", [
+        "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a comment given by "
+        "hand (grad_W2)"
+    ]), runs.comment_only
     # formgrader's Save on it, then a regrade of the unchanged notebook: it stays final
     final = runs.grades[3]
     assert final[("resubmit", "hidden_test_grad_W2")][1:] == (1.0, 1.0, False)

@@ -407,3 +407,25 @@ def test_feedback_zips_named_for_each_lms_upload(graded, tmp_path, capsys):
         names = sorted(zf.namelist())
     # the attachment ids of the download collect read (Canvas checks they are the user's)
     assert names == ["jonesbob_23456_67891_ps1.html", "smithalice_12345_67890_ps1.html"]
+
+
+def test_summary_names_submissions_waiting_for_a_manual_grade(capsys):
+    """A submission left for a person is in "needs attention", saying what to do."""
+    from grader.cli.common import console as _console
+    from grader.pipeline.autograde import AutogradeRun
+    from grader.pipeline.results import GradeResult
+    from grader.pipeline.summary import MANUAL_REASON, summary_tables
+
+    results = [
+        GradeResult("ada", "04_backprop_W2", "graded", score=9, max_score=9),
+        GradeResult("ben", "04_backprop_W2", "graded", score=7, max_score=9,
+                    needs_manual_grade=True),  # fmt: skip
+    ]
+    run = AutogradeRun(results=results, graded=2, workers=1, seconds=3.0)
+    console = _console()
+    for table in summary_tables(run):
+        console.print(table)
+    out = capsys.readouterr().out.split("needs attention")[1]
+    assert "ben" in out and "ada" not in out
+    assert " ".join(out.split()).count("grade it in formgrader") == 1, out
+    assert MANUAL_REASON.startswith("needs manual grading: grade it in formgrader")

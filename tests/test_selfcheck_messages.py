@@ -121,3 +121,13 @@ def test_autograde_reads_an_autograded_notebook_as_selfcheck_reads_its_cells(tmp
     assert messages["test_df_dz"] == "wrote to stderr: careful\nAssertionError: off by 2x [M4]"
     assert messages["test_sigmoid"] == "your sigmoid ran longer than 30 s (an endless loop?)"
     assert "test_passes" not in messages
+
+
+def test_an_empty_notebook_is_named_empty_and_a_cut_off_one_damaged(tmp_path):
+    from grader.pipeline.failures import unreadable
+
+    empty, cut = tmp_path / "empty.ipynb", tmp_path / "cut.ipynb"
+    empty.write_bytes(b"")
+    cut.write_text('{"cells": [', encoding="utf-8")
+    assert unreadable(empty) == "the notebook is empty (0 bytes): ask for it again"
+    assert unreadable(cut).startswith("the notebook is not valid JSON (cut off or damaged)")

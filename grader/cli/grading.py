@@ -171,6 +171,12 @@ def feedback(args: argparse.Namespace) -> int:
     out.print(f"{len(report.written)} feedback pages in {root / 'feedback'}")
     for student, assignment, why in report.missing:
         out.print(f"  [yellow]no feedback[/] {student}/{assignment}: {escape(why)}")
+    for student, assignment in report.to_review:
+        out.print(
+            f"  [yellow]to review[/] {student}/{assignment}: its page shows a score still to "
+            "be reviewed: grade it in formgrader, then run feedback again",
+            soft_wrap=True,
+        )
     for page, line in report.leaks:
         out.print(f"  [red]hidden test shown[/] in {page}: {escape(line)}")
     return 1 if report.leaks else 0
@@ -192,6 +198,7 @@ def export(args: argparse.Namespace) -> int:
         export_moodle,
     )
     from grader.pipeline.lms import load_students
+    from grader.pipeline.lms_feedback import RUN_FEEDBACK, set_aside, stale_pages
 
     root = course_dir(args)
     wrong = wrong_gradebook(root)
@@ -202,6 +209,27 @@ def export(args: argparse.Namespace) -> int:
     print(f"grades written to {dest}")
     if args.format not in ("canvas", "moodle"):
         return 0
+
+    def refuse(message: str) -> int:
+        print(f"backprop-grader export: {message}", file=sys.stderr)
+        moved = set_aside(dest.parent, args.format)
+        if moved:
+            names = ", ".join(p.name for p in moved)
+            print(f"  the {args.format.capitalize()} files of an earlier export were set "
+                  f"aside (renamed, so nobody uploads them): {names}", file=sys.stderr)  # fmt: skip
+        return 1
+
+    stale = stale_pages(root, args.format)
+    if stale:
+        listed = "\n".join(f"  {p.line()}" for p in stale[:50])
+        more = f"\n  ... and {len(stale) - 50} more" if len(stale) > 50 else ""
+        lms = {"canvas": "Canvas", "moodle": "Moodle"}[args.format]
+        pages = "1 feedback page is" if len(stale) == 1 else f"{len(stale)} feedback pages are"
+        return refuse(
+            f"{lms} files not written: {pages} older than the gradebook (a score or comment "
+            "changed since `feedback` wrote them):\n"
+            f"{listed}{more}\n{RUN_FEEDBACK[0].upper()}{RUN_FEEDBACK[1:]}"
+        )
     try:
         if args.format == "canvas":
             out = export_canvas(root, dest.parent / "grades-canvas.csv",
@@ -217,8 +245,7 @@ def export(args: argparse.Namespace) -> int:
                       "participant id (collect a Moodle download, with --roster for the "
                       "students who handed in nothing)")  # fmt: skip
     except IncompleteGrades as exc:
-        print(f"backprop-grader export: {exc}", file=sys.stderr)
-        return 1
+        return refuse(str(exc))
     for line in out.notes:
         print(f"  {line}")
     if out.blank:
@@ -226,9 +253,10 @@ def export(args: argparse.Namespace) -> int:
         are = "grade is" if len(blank) == 1 else "grades are"
         print(f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
               f"LMS keeps what it has for them): {_first_ten(blank)}")  # fmt: skip
-    if out.test_students:
-        names = load_students(root)
-        who = [f"{s} ({names[s].name})" if s in names else s for s in out.test_students]
+    names = load_students(root)
+    tests = [s for s in out.test_students if s in names and names[s].lms == args.format]
+    if tests:  # a Canvas test account is no news in a Moodle export
+        who = [f"{s} ({names[s].name})" for s in tests]
         print(f"  {', '.join(who)}: {TEST_STUDENT_NOTE}")
     from grader.pipeline.lms_feedback import feedback_zips
 

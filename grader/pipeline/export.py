@@ -183,7 +183,14 @@ def _pending(course: Path, student: str, assignment: str, sub, result) -> str:
         bad = unreadable(submitted_path(course, student, assignment))
         return f"unreadable: {bad}" if bad else f"grading failed: {result.reason}"
     if sub.needs_manual_grade:
-        return "needs manual grading" + _hand_review(course, student, assignment, sub)
+        return (
+            "needs manual grading"
+            + _hand_review(course, student, assignment, sub)
+            + _comment_review(course, student, assignment, sub)
+        )
+    comments = _comment_review(course, student, assignment, sub)
+    if comments:
+        return "needs manual grading" + comments
     if result is None and not autograded_path(course, student, assignment).is_file():
         bad = unreadable(submitted_path(course, student, assignment))
         if bad:
@@ -202,6 +209,19 @@ def _hand_review(course: Path, student: str, assignment: str, sub) -> str:
         if gid in review:
             whys.setdefault(review[gid], []).append(gid)
     return "".join(f": {why} ({', '.join(gids)})" for why, gids in whys.items())
+
+
+def _comment_review(course: Path, student: str, assignment: str, sub) -> str:
+    """Comments given by hand for a notebook the student has since replaced, unchanged since
+    (`grader.verify.hand_scores`): ": resubmitted after a comment given by hand (ids)" or ""."""
+    record = read_hand_record(course, student, assignment)
+    now = {c.name: c.manual_comment for nb in sub.notebooks for c in nb.comments}
+    whys: dict[str, list[str]] = {}
+    for cid, why in record["comment_review"].items():
+        entry = record["comments"].get(cid)
+        if entry and now.get(cid) == entry["comment"]:  # nobody edited it since
+            whys.setdefault(why, []).append(cid)
+    return "".join(f": {why} ({', '.join(ids)})" for why, ids in whys.items())
 
 
 def export(course: Path, dest: Path | None = None) -> Path:

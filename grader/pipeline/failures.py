@@ -114,6 +114,8 @@ def unreadable(path: Path) -> str:
 
     if not path.exists():
         return f"no {path.name} in the submission (a renamed or missing notebook)"
+    if path.is_file() and path.stat().st_size == 0:
+        return "the notebook is empty (0 bytes): ask for it again"
     try:
         nb = nbformat.read(path, as_version=4)
     except nbformat.reader.NotJSONError:

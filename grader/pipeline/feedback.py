@@ -243,6 +243,9 @@ class FeedbackReport:
     written: list[Path] = field(default_factory=list)
     missing: list[tuple[str, str, str]] = field(default_factory=list)  #: student, assignment, why
     leaks: list[tuple[Path, str]] = field(default_factory=list)  #: page, hidden line shown
+    #: (student, assignment) written while the gradebook says it needs manual grading: the
+    #: page shows a score a person has still to give (grade in formgrader, run feedback again)
+    to_review: list[tuple[str, str]] = field(default_factory=list)
 
 
 def feedback_path(course: Path, student: str, assignment: str) -> Path:
@@ -317,7 +320,62 @@ def feedback(
         report.written += part.written
         report.missing += part.missing
         report.leaks += part.leaks
+    report.to_review = _to_review(course, report.written)
     return report
+
+
+def _why_no_page(out: dict, course: Path, student: str, a: str) -> str:
+    """Why nbgrader's GenerateFeedback wrote no page for one submission (`out`: nbgrader's
+    `capture_log` result): its log about that notebook, else what is missing."""
+    from grader.pipeline.failures import reason_from_log as read_log
+
+    def reason_from_log(text: str) -> str:  # autograde's words, less "could not grade it"
+        why = read_log(text)
+        return "" if "(see its log" in why else why.replace("nbgrader could not grade it: ", "")
+
+    log = ANSI_RE.sub("", (out.get("log") or "") + "\n" + (out.get("error") or ""))
+    lines = log.splitlines()
+    mine = [i for i, line in enumerate(lines) if f"{student}/{a}" in line]
+    if mine:  # from its first mention to the next notebook nbgrader turned to
+        rest = lines[mine[0] :]
+        end = next((i for i, line in enumerate(rest[1:], 1)
+                    if "Converting notebook" in line and f"{student}/{a}" not in line),
+                   len(rest))  # fmt: skip
+        why = reason_from_log("\n".join(rest[:end]))
+        if why:
+            return f"nbgrader generate_feedback failed: {why}"
+    if not out.get("success"):
+        return "nbgrader generate_feedback failed: " + (reason_from_log(log) or "see its log")
+    graded = Path(course) / "autograded" / student / a / f"{a}.ipynb"
+    if not graded.exists():
+        return f"no autograded {a}.ipynb for it (autograde it again)"
+    return (
+        f"nbgrader wrote no page and logged no reason: run `nbgrader generate_feedback {a} "
+        f"--student {student} --force` in the course folder to see its log"
+    )
+
+
+def _to_review(course: Path, pages: list[Path]) -> list[tuple[str, str]]:
+    """(student, assignment) of the pages whose submission needs manual grading (not the
+    LMS's test account's)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grader.pipeline.lms import is_test_student, load_students
+
+    records = load_students(course)
+    out = []
+    with Gradebook(str(course_config(course).CourseDirectory.db_url)) as gb:
+        for page in sorted(pages):
+            student, assignment = page.parent.parent.name, page.parent.name
+            if is_test_student(records.get(student)):  # the LMS's test account: no one waits
+                continue
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            if sub.needs_manual_grade:
+                out.append((student, assignment))
+    return out
 
 
 def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
@@ -338,8 +396,7 @@ def _feedback_one(course: Path, a: str, graded: list[str]) -> FeedbackReport:
     for student in graded:
         page = feedback_path(course, student, a)
         if not page.exists():
-            why = "nbgrader generate_feedback failed" if not out["success"] else "not written"
-            report.missing.append((student, a, why))
+            report.missing.append((student, a, _why_no_page(out, course, student, a)))
             continue
         report.written.append(page)
         declare_language(page)

@@ -1,5 +1,6 @@
 """The autograde summary, rendered with rich: one row per assignment, then the submissions
-that need attention (grading failed, flagged, or needing a manual grade).
+that need attention (grading failed, flagged, or waiting for a manual grade: named with
+what to do).
 
 `assignment_stats` is the one definition of the per-assignment numbers; the class report
 (grader.pipeline.report) shows the same ones.
@@ -86,6 +87,17 @@ def sandbox_banner(results: list) -> str:
     return f"{loud_warning('; '.join(reasons))} [{len(off)} of {len(results)} submissions]"
 
 
+#: The attention table's reason for a submission that waits for a person's grade.
+MANUAL_REASON = "needs manual grading: grade it in formgrader, then run feedback again"
+
+
+def _why(r: GradeResult) -> str:
+    """The attention table's reason: the result's, else why a person has to look at it."""
+    if r.reason:
+        return r.reason
+    return MANUAL_REASON if r.needs_manual_grade and r.status != "failed" else ""
+
+
 def summary_tables(run: AutogradeRun) -> list:
     """rich Tables for the terminal: per assignment, then the submissions to look at."""
     from rich.markup import escape
@@ -116,14 +128,14 @@ def summary_tables(run: AutogradeRun) -> list:
         from rich.text import Text
 
         tables.insert(0, Text(banner, style="bold red"))
-    attention = [r for r in run.results if r.status == "failed" or r.flags]
+    attention = [r for r in run.results if r.status == "failed" or r.flags or r.needs_manual_grade]
     if attention:
         t = Table(title="needs attention")
         for name in ("student", "assignment", "score", "flags", "reason"):
             t.add_column(name, overflow="fold")
         for r in attention[:MAX_ATTENTION_ROWS]:
             t.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
-                      escape(short_flags(r.flags)), escape(r.reason))  # fmt: skip
+                      escape(short_flags(r.flags)), escape(_why(r)))  # fmt: skip
         if len(attention) > MAX_ATTENTION_ROWS:
             t.caption = f"... and {len(attention) - MAX_ATTENTION_ROWS} more (see the report)"
         tables.append(t)
