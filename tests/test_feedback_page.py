@@ -188,11 +188,12 @@ def test_the_summary_names_each_function_its_points_and_its_mistake():
 
     nb, _ = FeedbackSummary().preprocess(_summary_notebook(), {})
     summary = nb.cells[0].source
-    assert summary.startswith("## Summary: 3 of 6 points")
+    assert summary.startswith("# Summary: 3 of 6 points")
     lines = [line for line in summary.splitlines() if line.startswith("- ")]
     assert len(lines) == 2
     assert lines[0].startswith("- [`output_delta`: 0 of 3 points](#test_output_delta)")
     assert "sign flip" in lines[0] and "\\[M3\\]" in lines[0]
+    assert "output\\\\_delta" not in lines[0]  # the message's "output_delta: " is dropped
     assert lines[1] == "- [`grad_W2`: 3 of 3 points](#test_grad_W2). Every test passes."
     # a heading before the answer cell of each function, and nothing added twice
     assert nb.cells[2].source == "### Your `output_delta`: 0 of 3 points"
@@ -222,8 +223,33 @@ def test_a_feedback_page_passes_axe_core_wcag_21_aa(tmp_path: Path):
         try:
             page = browser.new_page()
             page.goto(page_path.as_uri())
-            assert page.locator("h2", has_text="Summary: 3 of 6 points").count() == 1
+            assert page.locator("h1", has_text="Summary: 3 of 6 points").count() == 1
+            # the summary's h1 is the first heading a screen reader meets, then the title;
+            # nbgrader's score panel (h4, unnamed "Test cell" links) is hidden, not read
+            levels = page.evaluate(
+                """() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]
+                    .filter(h => h.checkVisibility())
+                    .map(h => h.tagName + ' ' + h.textContent.trim())"""
+            )
+            assert levels[0].startswith("H1 Summary") and levels[1].startswith("H1 04"), levels
+            assert page.get_by_role("link", name="Test cell").count() == 0
+            assert page.get_by_role("heading", level=4).count() == 0
             violations = axe_violations(page)
         finally:
             browser.close()
     assert violations == [], violations
+
+
+def test_a_long_message_is_cut_at_a_sentence_end_in_the_summary():
+    from grader.pipeline.feedback_summary import MESSAGE_CHARS, mistake_in_words
+
+    first = "output_delta: [M6] your answer is multiplied by the derivative of the sigmoid. "
+    rest = "It divides by n twice, which is already an average of the loss over rows " * 4
+    message = f"CheckFailure: {first}{rest}\nWhere to look: the line that returns."
+    words = mistake_in_words(message, "output_delta")
+    assert not words.lower().startswith("output_delta")
+    assert "sigmoid. Where to look: the line that returns." in words
+    assert "already an" not in words and len(words) < MESSAGE_CHARS + 60
+    # a first sentence too long to show is cut at a word and says so
+    long = mistake_in_words("x " * 300, "")
+    assert long.endswith("….") and len(long) <= MESSAGE_CHARS

@@ -238,7 +238,7 @@ def test_feedback_page_and_report_pass_axe_core_wcag_21_aa(graded):
                 if path == page_path:
                     summary = page.locator("li").filter(has_text="[M3]").first
                     assert summary.locator("a").get_attribute("href") == "#test_double"
-                    assert page.locator("h2", has_text="Summary: 3 of 6 points").count() == 1
+                    assert page.locator("h1", has_text="Summary: 3 of 6 points").count() == 1
                 found[path.name] = axe_violations(page)
                 page.close()
         finally:

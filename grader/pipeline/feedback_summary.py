@@ -4,7 +4,7 @@ nbgrader's feedback template opens with a list of "Test cell (Score: 0.0 / 1.0)"
 name no function. `FeedbackSummary` (one of `FEEDBACK_PREPROCESSORS`, after nbgrader's
 `GetGrades`) puts a markdown cell first in the notebook:
 
-    ## Summary: 4 of 9 points
+    # Summary: 4 of 9 points
     - output_delta: 1 of 3 points. [M3] a sign flip: output_delta has ... (link: its test)
     - grad_W2: 3 of 3 points, every test passes. (link: its test)
 
@@ -15,6 +15,10 @@ cell (nbgrader's anchor, the cell's grade id). Before each function's answer cel
 heading "Your FUNCTION: P of Q points", so a screen reader's heading list (and anyone's
 scrolling) goes function by function. Messages are the ones the page shows further down, so
 nothing hidden is added.
+
+nbgrader's own score panel (an h4 with the notebook's score, then one "Test cell" link per
+test) is hidden by `ACCESSIBLE_CSS` (`display: none`, so it leaves the accessibility tree
+too): the summary replaces it, so the page's first heading is the summary's h1.
 """
 
 from __future__ import annotations
@@ -45,16 +49,31 @@ def _points(x: float) -> str:
     return f"{x:g}"
 
 
-def mistake_in_words(message: str) -> str:
+def _shorten(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """`text` cut to at most `limit` characters at the end of a sentence; a first sentence
+    longer than that is cut at a word, ending in "…" and a full stop."""
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text) if m.end() <= limit]
+    if ends:
+        return text[: ends[-1]]
+    cut = text[: limit - 2].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…."
+
+
+def mistake_in_words(message: str, function: str = "") -> str:
     """The named mistake of a failing test's message, in plain words: the misconception's
     title from the course's table (e.g. "a sign flip") unless the message's first line says
-    it already, that line, and the message's "Where to look" line when it has one."""
+    it already, that line (without a leading "FUNCTION: ", which the summary line names
+    already, and cut at a sentence's end), and the message's "Where to look" line when it
+    has one."""
     from backprop_checks.diagnose import MISCONCEPTIONS
 
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     first = re.sub(r"^(CheckFailure|AssertionError): ", "", first)
-    if len(first) > MESSAGE_CHARS:
-        first = first[: MESSAGE_CHARS - 1].rstrip() + "…"
+    if function and first.startswith(f"{function}:"):
+        first = first[len(function) + 1 :].lstrip()
+    first = _shorten(first)
     titles = [MISCONCEPTIONS[t] for t in dict.fromkeys(_TAG.findall(first)) if t in MISCONCEPTIONS]
     title = "; ".join(titles)
     lines = [ln.strip() for ln in message.splitlines()]
@@ -86,12 +105,12 @@ def summarise(cells: list) -> tuple[str, dict[str, str]]:
             entry["why"].append(message or "the test did not pass")
     total = sum(e["score"] for e in functions.values())
     out_of = sum(e["points"] for e in functions.values())
-    lines = [f"## Summary: {_points(total)} of {_points(out_of)} points", ""]
+    lines = [f"# Summary: {_points(total)} of {_points(out_of)} points", ""]
     headings = {}
     for fn, e in functions.items():
         points = f"{_points(e['score'])} of {_points(e['points'])} points"
         if e["why"]:
-            what = _escape(mistake_in_words(e["why"][0]))
+            what = _escape(mistake_in_words(e["why"][0], fn))
         else:
             what = "Every test passes."
         lines.append(f"- [`{fn}`: {points}](#{e['link']}). {what}")
@@ -127,8 +146,12 @@ class FeedbackSummary(Preprocessor):
 #: and operator words darker than pygments' default (contrast below 4.5:1 on the code box),
 #: and a traceback's colours (ANSI classes darker; IPython's inline 256-colour styles, such
 #: as rgb(0,135,0) on the error box's pink, give way to the text colour); long code lines
-#: wrap (a box that scrolls sideways cannot be scrolled from the keyboard).
+#: wrap (a box that scrolls sideways cannot be scrolled from the keyboard). nbgrader's top
+#: score panel (an h4 and unnamed "Test cell" links) is hidden: the summary replaces it.
 ACCESSIBLE_CSS = """
+body > .container > .panel > .panel-heading {
+  display: none;
+}
 a, a:visited, div.nbgrader_cell .panel-heading a {
   color: #0b4a8b;
   text-decoration: underline;
