@@ -37,6 +37,26 @@ def test_the_course_has_its_figure_cells():
     assert len(cells) >= 18, [p.name for p in NOTEBOOKS]
 
 
+#: A colour named in the prose as the only way to find a line ("in orange").
+COLOUR_WORD = re.compile(
+    r"\b(red|orange|blue|green|purple|yellow|pink|brown|grey|gray)\b", re.IGNORECASE
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_prose_never_points_at_a_line_by_its_colour_alone(path: Path):
+    """Colour never carries meaning alone: the markdown names a line by its style (dashed,
+    dotted, circles), which the figure's description names too."""
+    nb = nbformat.read(path, as_version=4)
+    found = [
+        f"{path.name} cell {c.id}: ...{c.source[max(0, m.start() - 40):m.end() + 20]}..."
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for m in COLOUR_WORD.finditer(c.source)
+    ]
+    assert not found, "name the line by its style, not its colour:\n" + "\n".join(found)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_cell_shows_its_figure_with_a_description(path: Path):
     for cell in _figure_cells(path):
