@@ -274,3 +274,142 @@ def test_a_submission_that_kills_its_zygote_only_breaks_itself(graded):
     out = _outputs(batch, "c_killer")
     assert "KernelDied" in out or "kernel" in results["c_killer"].reason.lower(), out[-2000:]
     assert _cells(batch, "d_victim") == _cells(alone, "b_victim")
+
+
+# --------------------------------------------------------------------------- fresh namespaces
+
+#: A job (run as a module in a zygote's child): `leave` leaves a trace in every place a job
+#: could share with the next one; `look` lists the traces it finds. JSON to argv[2].
+NS_JOB = r'''
+import ctypes, json, os, sys
+
+mode, out, course = sys.argv[1], sys.argv[2], sys.argv[3]
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, IPC_CREAT = 0x5EED, 0o1000
+shared = os.path.dirname(os.path.dirname(os.getcwd()))  # the zygote's shared job folder
+places = ["/tmp/ns_trace", "/dev/shm/ns_trace", os.path.expanduser("~/ns_trace"),
+          os.path.join(course, "ns_trace"), os.path.join(shared, "ns_trace")]
+found = []
+if mode == "leave":
+    for p in places:
+        with open(p, "w") as f:
+            f.write("A")
+    import _posixshmem  # POSIX shared memory: shm_open, a file in /dev/shm
+
+    _posixshmem.shm_open("/ns_posix", os.O_CREAT | os.O_RDWR, 0o600)
+    assert libc.shmget(KEY, 4096, IPC_CREAT | 0o600) >= 0
+    assert libc.semget(KEY, 1, IPC_CREAT | 0o600) >= 0
+    assert libc.msgget(KEY, IPC_CREAT | 0o600) >= 0
+    # a key in the session keyring (add_key; -3 = KEY_SPEC_SESSION_KEYRING)
+    assert libc.syscall(248, b"user", b"ns_key", b"A", 1, ctypes.c_int(-3)) > 0
+    try:
+        open("/dev/ns_trace", "w").close()
+        found.append("wrote /dev/ns_trace")
+    except OSError:
+        pass
+else:
+    found += [f"file {p}" for p in places if os.path.exists(p)]
+    if os.path.exists("/dev/shm/ns_posix"):
+        found.append("POSIX shared memory /ns_posix")
+    for kind, get in (("shm", libc.shmget), ("sem", libc.semget), ("msg", libc.msgget)):
+        if (get(KEY, 4096, 0) if kind == "shm" else get(KEY, 1, 0) if kind == "sem"
+                else get(KEY, 0)) >= 0:
+            found.append(f"System V {kind} {KEY:#x}")
+    if libc.syscall(249, b"user", b"ns_key", None, ctypes.c_int(0)) > 0:  # request_key
+        found.append("session keyring key")
+caps = [l.split() for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm"))]
+json.dump({"found": found, "places": places, "caps": {k: int(v, 16) for k, v in caps}},
+          open(out, "w"))
+'''
+
+#: The zygote, with its clean-up after each job cut down to killing the processes (and, for
+#: the control, no fresh namespaces either): what stops a trace here is the namespaces alone.
+NS_SERVER = (
+    "import sys\n"
+    "import grader.sandbox.zygote as z\n"
+    "def finish(self, keep=''):\n"
+    "    z.kill_all()\n"
+    "    if self.child and self.code is None:\n"
+    "        self.code = 137\n"
+    "    code, self.child = self.code, 0\n"
+    "    return code\n"
+    "z.Server.finish = finish\n"
+    "if {off}:\n"
+    "    z.probe_namespaces = lambda tmpfs_bytes: 'turned off by the test'\n"
+    "sys.path.append({jobs!r})\n"
+    "sys.exit(z.main())\n"
+)
+
+
+def _two_jobs(tmp_path: Path, *, namespaces: bool) -> tuple[str, list[dict]]:
+    """`leave` then `look` in one warm zygote whose clean-up only kills processes."""
+    import json
+
+    from grader.sandbox import zygote_host
+    from grader.sandbox.plan import Limits, make_plan, run_dir
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "ns_job.py").write_text(NS_JOB, encoding="utf-8")
+    outside = Path(tempfile.mkdtemp(prefix="backprop-ns-course-", dir=_outside_tmp()))
+    request_cleanup.append(outside)
+    plan, _ = make_plan(
+        Limits(), course=outside, mode="require", overlay={str(jobs): str(jobs)}
+    )
+    kind = f"ns-{'on' if namespaces else 'off'}"
+    server = ["-c", NS_SERVER.format(off=not namespaces, jobs=str(jobs))]
+    zygote = zygote_host.zygote_for(plan, kind, run_dir(), server=server)
+    results = []
+    try:
+        for mode in ("leave", "look"):
+
+            def prepare(box: Path, mode: str = mode) -> dict:
+                return {"module": "ns_job", "argv": [mode, str(box / "out.json"), str(outside)]}
+
+            code, box = zygote_host.run_job(
+                plan, kind, run_dir(), workdir=jobs, prepare=prepare, wall_clock=120,
+                server=server,
+            )  # fmt: skip
+            log = (box / "job.log").read_text() if (box / "job.log").exists() else ""
+            assert code == 0, f"{mode} exited {code}: {log[-2000:]}"
+            results.append(json.loads((box / "out.json").read_text()))
+    finally:
+        zygote_host._ZYGOTES.pop(kind, None)
+        zygote.close()
+    return zygote.not_fresh, results
+
+
+def test_each_job_gets_fresh_namespaces(tmp_path: Path):
+    """Files in /tmp, /dev/shm, HOME, the hidden course folder and the zygote's shared job
+    folder, POSIX shared memory, System V shared memory, semaphores and message queues, and a
+    session key, left by one job, are not there for the next one in the same warm zygote,
+    even with the zygote's clean-up cut down to killing processes: each job has IPC and mount
+    namespaces (and a session keyring) of its own. No job holds a capability, and none can
+    add an entry to /dev."""
+    if not sandbox.bwrap_status().usable:
+        pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
+    not_fresh, (leave, look) = _two_jobs(tmp_path, namespaces=True)
+    assert not_fresh == "", f"no fresh namespaces here: {not_fresh}"
+    assert leave["found"] == [], leave  # /dev is read-only in the job
+    assert look["found"] == [], look
+    assert leave["caps"] == look["caps"] == {"CapPrm:": 0, "CapEff:": 0}
+
+
+def test_without_fresh_namespaces_the_traces_would_stay(tmp_path: Path):
+    """The control: the same two jobs in a zygote with neither fresh namespaces nor its
+    clean-up find every trace (so the test above can fail); its jobs hold no capability
+    either (the zygote's are dropped in every child)."""
+    if not sandbox.bwrap_status().usable:
+        pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
+    not_fresh, (leave, look) = _two_jobs(tmp_path, namespaces=False)
+    assert not_fresh == "turned off by the test"
+    assert sorted(look["found"]) == sorted(
+        [
+            *(f"file {place}" for place in look["places"]),
+            "POSIX shared memory /ns_posix",
+            "System V shm 0x5eed",
+            "System V sem 0x5eed",
+            "System V msg 0x5eed",
+        ]
+    ), look
+    assert leave["caps"] == look["caps"] == {"CapPrm:": 0, "CapEff:": 0}

@@ -296,3 +296,16 @@ def test_the_layout_page_lists_every_module():
     }
     extra = sorted(listed - every)
     assert not extra, f"{page}'s tree lists modules that do not exist: {extra}"
+
+
+def test_no_module_name_appears_twice_in_grader():
+    """Modules are named by purpose, so one name means one module: `grader.x.warm` and
+    `grader.y.warm` would each need their package to be told apart (the records of
+    judge/functions/ are one kind of module, named by notebook)."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "grader").rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        seen.setdefault(path.stem, []).append(path.relative_to(REPO_ROOT).as_posix())
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not twice, f"module names used twice in grader/ (rename them by purpose): {twice}"

@@ -213,7 +213,7 @@ def prepare_worker(log_dir: str | None = None) -> None:
     """Once per worker process (a Dask WorkerPlugin calls it): what `_init_worker` does for a
     local worker, minus the signal handlers (Dask runs tasks in a thread): the same
     environment, so kernels and verification processes are forked from this process's warm
-    zygotes (grader.sandbox.warm) exactly as on a local worker."""
+    zygotes (grader.sandbox.zygote_host) exactly as on a local worker."""
     import warnings
 
     os.environ.pop(DB_URL_ENV, None)  # the course's database is the instructor's business

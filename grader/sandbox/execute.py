@@ -244,7 +244,7 @@ class SandboxedExecute(Execute):
         )
         self.km = None
         if self.warm:
-            from grader.sandbox.warm import warm_kernel_manager
+            from grader.sandbox.zygote_host import warm_kernel_manager
 
             self.km = warm_kernel_manager(self.config, plan, self.log)
             if self.km is not None:  # the zygote kills whatever is left: no grace needed

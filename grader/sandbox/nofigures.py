@@ -21,7 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from grader.sandbox.notes import note_html
 
-BACKEND = "module://grader.sandbox.nofigures"
+#: This module as a matplotlib backend (MPLBACKEND, matplotlib.use).
+BACKEND = f"module://{__name__}"
 #: The note shown in place of each figure (a cell output; feedback pages show it).
 NOTE = "[figure not drawn during grading: it appears when you run the notebook yourself]"
 NOTE_HTML = note_html(

@@ -1,22 +1,26 @@
 """The fork server (zygote) inside the sandbox: warm interpreters, one fresh child per notebook.
 
-`python -m grader.sandbox.zygote SPEC_JSON` runs *inside* bubblewrap (grader.sandbox.warm
-starts it: the whole file system read-only, the course hidden, its own PID, IPC, network,
-UTS and user namespaces, killed with its parent). It imports once what every grading
-kernel imports (IPython, ipykernel, numpy, matplotlib with the non-drawing backend of
-grader.sandbox.nofigures, the student package and `grader.judge.hidden`), then serves
-requests from the grader on its stdin/stdout, one job at a time:
+`python -m grader.sandbox.zygote SPEC_JSON` runs *inside* bubblewrap
+(grader.sandbox.zygote_host starts it: the whole file system read-only, the course hidden,
+its own PID, IPC, network, UTS and user namespaces, killed with its parent). A kernel
+zygote imports once what every grading kernel imports (grader.sandbox.kernel_preload), a
+verification zygote its runner; then it serves requests from the grader on its
+stdin/stdout, one job at a time:
 
 - `spawn`: fork a child that becomes the job (an ipykernel with the given connection file,
-  or a Python script such as the verification runner) with the notebook's limits set by
-  setrlimit, its own session, a clean environment and fresh random seeds;
+  or a Python script such as the verification runner) in fresh namespaces of its own (IPC,
+  and mount with its own empty /tmp, /dev/shm and hidden folders, /dev read-only: nothing
+  one job writes there exists for the next, by construction; `fresh_namespaces`), with no
+  capability left, the notebook's limits set by setrlimit, its own session and session
+  keyring, a clean environment and fresh random seeds;
 - `poll`, `signal`: the child's exit code; a signal for it (interrupts, kills);
 - `finish`: after the job, kill *every* other process in the sandbox's PID namespace
-  (`kill(-1, SIGKILL)` until none is left: background processes and daemons die), remove
-  System V IPC objects, empty the shared kernel keyrings, and wipe every writable place
-  (/tmp with HOME in it, /dev/shm, new entries of /dev, the shared job folder, every other
-  writable tmpfs mount such as the one hiding the course directory), so nothing of one
-  submission reaches the next.
+  (`kill(-1, SIGKILL)` until none is left: background processes and daemons die), and, a
+  second layer behind the fresh namespaces (and the only one where they cannot be made),
+  remove System V IPC objects, empty the shared kernel keyrings, and wipe every writable
+  place (/tmp with HOME in it, /dev/shm, new entries of /dev, the shared job folder, every
+  other writable tmpfs mount such as the one hiding the course directory), so nothing of
+  one submission reaches the next.
 
 The zygote never runs student code: each child starts from the zygote's own untouched
 memory, so a module a submission patched dies with that submission's child. The zygote is
@@ -28,134 +32,38 @@ starts a fresh zygote for the next submission (docs/sandbox.md).
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from . import jobstate
+from .jobstate import (
+    NotUnshared,
+    clear_keyrings,
+    drop_capabilities,
+    fresh_home,
+    fresh_namespaces,
+    kill_all,
+    libc,
+    probe_namespaces,
+    remove_sysv_ipc,
+    wipe,
+    writable_tmpfs,
+)
+
+#: The fork server's files (stdlib only): grader.verify.launch_warm runs a copy of them as a
+#: package of their own in the verification sandbox, which has no grader.sandbox.
+SERVER_FILES = (os.path.abspath(__file__), os.path.abspath(jobstate.__file__))
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-IPC_RMID = 0
-#: keyctl(2): the syscall number (x86-64, aarch64 differ), KEYCTL_CLEAR, and the special
-#: keyrings a child shares with the zygote (session -3, user -4, user session -5).
-SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
-KEYCTL_CLEAR = 7
-SHARED_KEYRINGS = (-3, -4, -5)
-HOME = "/tmp/home"
 #: The exit code reported for a child killed at its wall-clock limit (as boxrun's).
 EXIT_NOTEBOOK_TIMEOUT = 124
-
-
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def preload(kind: str) -> None:
-    """Import what every job of this kind imports (the expensive part of a kernel start)."""
-    import numpy  # noqa: F401
-
-    if kind == "kernel":
-        import matplotlib
-
-        matplotlib.use("module://grader.sandbox.nofigures")
-        import backprop_checks.checks  # noqa: F401
-        import backprop_checks.diagnose  # noqa: F401
-        import ipykernel.debugger  # noqa: F401  (0.4 s of every cold kernel's start)
-        import ipykernel.ipkernel  # noqa: F401
-        import ipykernel.kernelapp  # noqa: F401
-        import IPython.core.interactiveshell  # noqa: F401
-        import matplotlib.pyplot  # noqa: F401
-        import numpy.linalg  # noqa: F401
-
-        import grader.sandbox.nofigures  # noqa: F401
-
-        try:
-            precompute_hidden()
-        except ImportError:  # no instructor package here: hidden checks say so themselves
-            pass
-    # A verification zygote imports its runner module (spec["preload"]) and runs the
-    # runner's own `warm_up` (main, below): one list, used by cold runners too.
-
-
-def _digest(value: Any, h: Any) -> None:
-    """Feed a case's content (dicts, lists, arrays, numbers, strings) into hash `h`."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        h.update(b"{")
-        for key in sorted(value, key=str):
-            h.update(str(key).encode() + b":")
-            _digest(value[key], h)
-        h.update(b"}")
-    elif isinstance(value, (list, tuple)):
-        h.update(b"[")
-        for item in value:
-            _digest(item, h)
-        h.update(b"]")
-    elif isinstance(value, np.ndarray):
-        h.update(f"{value.dtype}{value.shape}".encode())
-        h.update(np.ascontiguousarray(value).tobytes())
-    else:
-        h.update(f"{type(value).__name__}={value!r}".encode())
-
-
-def _memoized(method: Any, name: str) -> Any:
-    """`method` of ReferenceTruth, answered from a table keyed by its arguments' content."""
-    import hashlib
-
-    table: dict[bytes, Any] = {}
-
-    def memo(self: Any, *args: Any) -> Any:
-        h = hashlib.blake2b(name.encode(), digest_size=20)
-        _digest(list(args), h)
-        key = h.digest()
-        if key not in table:
-            table[key] = method(self, *args)
-        return table[key]
-
-    memo.__name__ = memo.__qualname__ = name
-    return memo
-
-
-def precompute_hidden() -> None:
-    """The hidden checks' right answers and misconception variants, computed once.
-
-    The hidden cases in a grading kernel use a fixed seed (backprop_checks.cases
-    DEFAULT_SEED), so their reference answers, variants and training runs are the same
-    for every student. `grader.judge.hidden.ReferenceTruth` answers from tables keyed by
-    the *content* of its arguments (a case a student's code changed in place is computed
-    afresh), filled here by running every hidden check on the reference solution. The
-    tables are the zygote's: a child's changes to them die with the child.
-    """
-    import contextlib
-    import io
-
-    from backprop_checks import checks
-
-    from grader.judge import hidden, reference
-
-    for method in ("expected", "variants", "init_params", "descent", "gradients"):
-        setattr(
-            hidden.ReferenceTruth,
-            method,
-            _memoized(getattr(hidden.ReferenceTruth, method), method),
-        )
-    with contextlib.redirect_stdout(io.StringIO()):
-        for attr in dir(checks):
-            fn = getattr(reference, attr[len("check_") :], None)
-            if attr.startswith("check_") and callable(fn):
-                try:
-                    getattr(checks, attr)(fn, hidden=True)
-                except Exception:  # noqa: BLE001 - a check that cannot warm up stays cold
-                    continue
 
 
 # --------------------------------------------------------------------------- the child
@@ -180,8 +88,10 @@ def _set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else hard))
 
 
-def _child(job: dict, control: tuple[int, int]) -> None:
-    """Become the job (never returns)."""
+def _child(job: dict, control: tuple[int, int], fresh: bool, spec: dict) -> None:
+    """Become the job (never returns): in fresh namespaces when `fresh` (the zygote's probe
+    found they work here; of the shared folder only the job's own folder is seen), with no
+    capability in any case."""
     code = 1
     try:
         os.setsid()
@@ -189,12 +99,22 @@ def _child(job: dict, control: tuple[int, int]) -> None:
             os.close(fd)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
+        note = ""
+        if fresh:
+            try:
+                box = os.path.dirname(job["log"])  # the job's folder, in the shared one
+                fresh_namespaces(spec["tmpfs_bytes"], narrow={spec["shared"]: box})
+            except NotUnshared as exc:  # nothing changed yet: the clean-up still protects
+                note = f"no fresh namespaces for this job ({exc}): the zygote's clean-up only\n"
+        drop_capabilities()  # raises, and the job never runs, if any capability is left
         null = os.open("/dev/null", os.O_RDONLY)
         log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.closerange(3, 65536)
+        if note:
+            os.write(2, note.encode())
         _set_limits(job["limits"])
         os.environ.clear()
         os.environ.update(job["env"])
@@ -238,110 +158,6 @@ def _run_kernel(argv: list[str]) -> None:
     app.start()
 
 
-# --------------------------------------------------------------------------- clean-up
-
-
-def _kill_all() -> None:
-    """SIGKILL every process of this PID namespace but the zygote and bwrap's init."""
-    for _ in range(1000):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            break
-        _reap()
-        time.sleep(0.002)
-    _reap()
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _remove_sysv_ipc() -> None:
-    libc = _libc()
-    for kind, call in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
-        try:
-            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if len(parts) > 1:
-                ipc_id = int(parts[1])
-                if kind == "sem":
-                    libc.semctl(ipc_id, 0, IPC_RMID)
-                else:
-                    getattr(libc, call)(ipc_id, IPC_RMID, None)
-
-
-def _wipe(path: str, keep: set[str] | None = None) -> None:
-    """Remove everything inside `path` (but the paths in `keep`, and the folders leading to
-    them, whose other entries go), whatever its modes."""
-    keep = keep or set()
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        full = os.path.join(path, name)
-        if full in keep:
-            continue
-        if any(k.startswith(full + "/") for k in keep) and not os.path.islink(full):
-            _wipe(full, keep)
-            continue
-        if os.path.isdir(full) and not os.path.islink(full):
-            for root, dirs, _files in os.walk(full):
-                for d in dirs:
-                    try:
-                        os.chmod(os.path.join(root, d), 0o700)
-                    except OSError:
-                        pass
-            try:
-                os.chmod(full, 0o700)
-            except OSError:
-                pass
-            shutil.rmtree(full, ignore_errors=True)
-        else:
-            try:
-                os.unlink(full)
-            except OSError:
-                pass
-
-
-def _clear_keyrings() -> None:
-    """Empty the kernel keyrings every process of this sandbox shares (its user namespace's
-    user keyrings and the zygote's session keyring): a key one submission added is gone."""
-    if SYS_KEYCTL is None:
-        return
-    libc = _libc()
-    for ring in SHARED_KEYRINGS:
-        libc.syscall(SYS_KEYCTL, KEYCTL_CLEAR, ring)
-
-
-def _writable_tmpfs() -> list[str]:
-    """Mount points of this sandbox's writable tmpfs mounts (from /proc/self/mountinfo)."""
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        fstype = fields[fields.index("-") + 1]
-        if fstype == "tmpfs" and "rw" in fields[5].split(","):
-            mounts.append(fields[4].encode().decode("unicode_escape"))
-    return mounts
-
-
-def _fresh_home() -> None:
-    for sub in (".mpl", ".ipython"):
-        os.makedirs(os.path.join(HOME, sub), exist_ok=True)
-
-
 # --------------------------------------------------------------------------- the server
 
 
@@ -356,12 +172,16 @@ class Server:
         self.deadline = 0.0
         self.buffer = b""
         self.dev = {os.path.join("/dev", n) for n in os.listdir("/dev")}
+        #: "" when each job gets fresh namespaces, else why not (the clean-up only).
+        self.not_fresh = probe_namespaces(spec["tmpfs_bytes"])
+        if self.not_fresh:
+            print(f"zygote: no fresh namespaces per job: {self.not_fresh}", file=sys.stderr)
 
     def send(self, **message: Any) -> None:
         os.write(self.control[1], (json.dumps(message) + "\n").encode())
 
     def serve(self) -> None:
-        self.send(ready=True, pid=os.getpid())
+        self.send(ready=True, pid=os.getpid(), not_fresh=self.not_fresh)
         while True:
             ready, _, _ = select.select([self.control[0]], [], [], 0.1)
             self.check_child()
@@ -369,7 +189,7 @@ class Server:
                 continue
             data = os.read(self.control[0], 65536)
             if not data:
-                _kill_all()
+                kill_all()
                 return
             self.buffer += data
             while b"\n" in self.buffer:
@@ -409,7 +229,7 @@ class Server:
                 return
             pid = os.fork()
             if pid == 0:
-                _child(req["job"], self.control)
+                _child(req["job"], self.control, not self.not_fresh, self.spec)
             self.child = pid
             self.send(pid=pid)
         elif op == "poll":
@@ -434,25 +254,25 @@ class Server:
 
     def finish(self, keep: str = "") -> int | None:
         """Kill every process but the zygote, wipe every writable place (see module doc)."""
-        _kill_all()
+        kill_all()
         if self.child and self.code is None:
             self.code = 128 + signal.SIGKILL
         code, self.child = self.code, 0
-        _remove_sysv_ipc()
-        _clear_keyrings()
+        remove_sysv_ipc()
+        clear_keyrings()
         shared = self.spec["shared"]
-        _wipe("/tmp", keep={shared})  # the shared folder is mounted under /tmp
-        _wipe("/dev/shm")
-        for mount in _writable_tmpfs():  # the hidden folders' empty tmpfs (the course's...)
+        wipe("/tmp", keep={shared})  # the shared folder is mounted under /tmp
+        wipe("/dev/shm")
+        for mount in writable_tmpfs():  # the hidden folders' empty tmpfs (the course's...)
             if mount not in ("/tmp", "/dev/shm", "/dev") and not mount.startswith("/tmp/"):
-                _wipe(mount)
+                wipe(mount)
         for name in os.listdir("/dev"):
             full = os.path.join("/dev", name)
             if full not in self.dev:
-                _wipe("/dev", keep=self.dev)
+                wipe("/dev", keep=self.dev)
                 break
-        _wipe(shared, keep={keep} if keep else None)
-        _fresh_home()
+        wipe(shared, keep={keep} if keep else None)
+        fresh_home()
         return code
 
 
@@ -465,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     # Nothing importable from the folder the zygote started in (the shared job folder).
     here = {"", os.getcwd(), spec["shared"], os.path.dirname(os.path.abspath(__file__))}
     sys.path[:] = [p for p in sys.path if p not in here]
-    libc = _libc()
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    lib = libc()
+    lib.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    lib.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     # The control pipes move off fds 0 and 1, so nothing printed while importing (or by a
@@ -476,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)
-    _fresh_home()
-    preload(spec["kind"])
+    fresh_home()
+    import numpy  # noqa: F401  (every job imports it)
+
+    if spec["kind"] == "kernel":  # a verification zygote has no grader.sandbox to import
+        from grader.sandbox.kernel_preload import preload
+
+        preload()
     for name in spec.get("preload", ()):  # the caller's own module (verification's runner)
         warm_up = getattr(importlib.import_module(name), "warm_up", None)
         if callable(warm_up):

@@ -42,7 +42,7 @@ import nbformat
 from grader.sandbox.boxrun import EXIT_NOTEBOOK_TIMEOUT, Plan, run_sandboxed
 from grader.sandbox.plan import Limits, death_reason, make_plan, new_box
 from grader.verify import boot
-from grader.verify import warm as warm_verify
+from grader.verify import launch_warm as warm_verify
 from grader.verify.cells import is_test_cell, nbgrader_meta
 from grader.verify.closure import RUNNER, Closure, runner_closure
 
@@ -192,7 +192,7 @@ def verify_notebook(
             is left of the notebook's one limit after grading. Under a second: not run, and
             every function fails verification (a notebook cannot escape it by using up time).
         warm: fork the process from this grading process's verification zygote
-            (grader.sandbox.warm; bubblewrap only) instead of starting a fresh Python.
+            (grader.sandbox.zygote_host; bubblewrap only) instead of starting a fresh Python.
         stopped_cells: indices (in nb.cells) of cells a limit stopped in the student's
             kernel (`grader.verify.cells.limit_stopped`): each runs with `SHORT_CELL`
             seconds, so what it defines before the statement that ran out is defined again,

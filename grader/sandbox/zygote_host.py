@@ -31,11 +31,10 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
-from grader.sandbox.boxrun import Plan, _copy_limited, _kernel_env, bwrap_argv
+from grader.sandbox import zygote
+from grader.sandbox.boxrun import TMPFS_BYTES, Plan, _copy_limited, _kernel_env, bwrap_argv
+from grader.sandbox.jobstate import HOME, NAMESPACE_CAPS
 
-#: The note's backend (grader.sandbox.nofigures) in every warm kernel.
-BACKEND = "module://grader.sandbox.nofigures"
-HOME = "/tmp/home"
 #: Seconds a zygote may take to start (imports under load) and to answer a request.
 START_TIMEOUT = 180.0
 REQUEST_TIMEOUT = 60.0
@@ -80,13 +79,27 @@ class Zygote:
         self.env = _kernel_env(Path(HOME))
         # Kernels note figures (grader.sandbox.nofigures); verification cannot import the
         # grader's modules and draws nothing anyway (Agg, as a cold verification).
-        self.env["MPLBACKEND"] = BACKEND if kind == "kernel" else "Agg"
-        spec = {"kind": kind, "shared": str(self.shared), "preload": list(preload)}
+        if kind == "kernel":
+            from grader.sandbox.nofigures import BACKEND
+
+            self.env["MPLBACKEND"] = BACKEND
+        else:
+            self.env["MPLBACKEND"] = "Agg"
+        spec = {
+            "kind": kind,
+            "shared": str(self.shared),
+            "preload": list(preload),
+            "tmpfs_bytes": TMPFS_BYTES,
+        }
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
         # bwrap_argv's BASE_FLAGS drop every capability (bwrap keeps them all in the user
         # namespace when the grader runs as root): with CAP_SYS_PTRACE a child could write
         # the zygote's memory in spite of PR_SET_DUMPABLE 0, and so reach the next submission.
-        server = server or ["-m", "grader.sandbox.zygote"]
+        # The zygote keeps only NAMESPACE_CAPS (to give each job fresh namespaces), which
+        # every child drops before it becomes the job (grader.sandbox.jobstate).
+        for cap in NAMESPACE_CAPS:
+            argv += ["--cap-add", cap]
+        server = server or ["-m", zygote.__name__]
         argv += ["--", sys.executable, *server, json.dumps(spec)]
         self.log_path = run_dir / f"{self.shared.name}.log"
         with open(self.log_path, "wb") as log:
@@ -100,7 +113,10 @@ class Zygote:
             )
         self.buffer = b""
         self.children_cpu = 0.0  #: CPU seconds of every job so far (reported at finish)
-        self.pid = int(self._read(START_TIMEOUT).get("pid", 0))
+        ready = self._read(START_TIMEOUT)
+        self.pid = int(ready.get("pid", 0))
+        #: "" when each job gets fresh namespaces; else why not (the clean-up only).
+        self.not_fresh = str(ready.get("not_fresh", ""))
 
     # -- the pipe
     def _read(self, timeout: float) -> dict:

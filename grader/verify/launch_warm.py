@@ -21,8 +21,16 @@ from typing import Any
 
 from grader.sandbox.boxrun import Plan
 from grader.sandbox.plan import Limits, bwrap_status, make_plan, run_dir
+from grader.sandbox.zygote import SERVER_FILES
 from grader.verify.closure import RUNNER, Closure
 
+#: The package the copy of the fork server is, and how it starts (`python -I -c` with the
+#: zygote's spec after it): its folder off sys.path again before the server runs.
+SERVER_PACKAGE = "zygote_server"
+SERVER_BOOT = (
+    "import sys; sys.path.insert(0, {folder!r}); import {package}.zygote as z; "
+    "sys.path.remove({folder!r}); sys.exit(z.main())"
+)
 #: This process's overlay folder (made once): the closure's files and the zygote's server.
 _FOLDER: list[Path] = []
 
@@ -40,8 +48,13 @@ def plan(
         # folder, and each makes its overlay once.
         folder = Path(tempfile.mkdtemp(prefix="verify-zygote-", dir=run_dir()))
         overlay = _overlay_package(folder, closure)
-        server = folder / "zygote_server.py"  # stdlib only; the grader package is overlaid
-        shutil.copy2(Path(__file__).parent.parent / "sandbox" / "zygote.py", server)
+        # The fork server (stdlib only) as a package of its own: the grader package here is
+        # the runner's closure, without grader.sandbox.
+        server = folder / SERVER_PACKAGE
+        server.mkdir()
+        (server / "__init__.py").write_text("", encoding="utf-8")
+        for path in SERVER_FILES:
+            shutil.copy2(path, server / Path(path).name)
         overlay[str(server)] = str(server)
         (folder / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
         _FOLDER.append(folder)
@@ -54,15 +67,16 @@ def run(
     zygote_plan: Plan, job: dict[str, Any], workdir: Path, wall: float
 ) -> tuple[int, dict[str, dict[str, list[Any]]]]:
     """Run one notebook's verification job in the zygote: (exit code, observations)."""
-    from grader.sandbox import warm
+    from grader.sandbox import zygote_host
     from grader.verify.launch import read_results
 
     def prepare(box: Path) -> dict[str, Any]:
         (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
         return {"module": RUNNER, "argv": [str(box / "job.pkl"), str(box / "result.pkl")]}
 
-    server = ["-I", str(_FOLDER[0] / "zygote_server.py")]
-    code, box = warm.run_job(
+    folder = str(_FOLDER[0])
+    server = ["-I", "-c", SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE)]
+    code, box = zygote_host.run_job(
         zygote_plan, "verify", run_dir(), workdir=workdir, prepare=prepare, wall_clock=wall,
         server=server, preload=(RUNNER,),
     )  # fmt: skip

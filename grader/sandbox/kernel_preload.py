@@ -1,0 +1,110 @@
+"""What a kernel zygote (grader.sandbox.zygote) does once, before its first fork.
+
+It imports what every grading kernel imports (IPython, ipykernel with its debugger, numpy,
+matplotlib with the non-drawing backend of grader.sandbox.nofigures, the student package)
+and fills the hidden checks' tables of right answers (`precompute_hidden`), so each forked
+kernel starts with them in memory. A verification zygote does not import this module (its
+sandbox has only the verification runner's import closure): it imports its runner module
+and runs the runner's own `warm_up`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def preload() -> None:
+    """Import what every grading kernel imports (the expensive part of a kernel start) and
+    compute the hidden checks' answers once (`precompute_hidden`)."""
+    import matplotlib
+    import numpy  # noqa: F401
+
+    from grader.sandbox.nofigures import BACKEND
+
+    matplotlib.use(BACKEND)
+    import backprop_checks.checks  # noqa: F401
+    import backprop_checks.diagnose  # noqa: F401
+    import ipykernel.debugger  # noqa: F401  (0.4 s of every cold kernel's start)
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import IPython.core.interactiveshell  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+    import numpy.linalg  # noqa: F401
+
+    try:
+        precompute_hidden()
+    except ImportError:  # no instructor package here: hidden checks say so themselves
+        pass
+
+
+def _digest(value: Any, h: Any) -> None:
+    """Feed a case's content (dicts, lists, arrays, numbers, strings) into hash `h`."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        h.update(b"{")
+        for key in sorted(value, key=str):
+            h.update(str(key).encode() + b":")
+            _digest(value[key], h)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[")
+        for item in value:
+            _digest(item, h)
+        h.update(b"]")
+    elif isinstance(value, np.ndarray):
+        h.update(f"{value.dtype}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    else:
+        h.update(f"{type(value).__name__}={value!r}".encode())
+
+
+def _memoized(method: Any, name: str) -> Any:
+    """`method` of ReferenceTruth, answered from a table keyed by its arguments' content."""
+    import hashlib
+
+    table: dict[bytes, Any] = {}
+
+    def memo(self: Any, *args: Any) -> Any:
+        h = hashlib.blake2b(name.encode(), digest_size=20)
+        _digest(list(args), h)
+        key = h.digest()
+        if key not in table:
+            table[key] = method(self, *args)
+        return table[key]
+
+    memo.__name__ = memo.__qualname__ = name
+    return memo
+
+
+def precompute_hidden() -> None:
+    """The hidden checks' right answers and misconception variants, computed once.
+
+    The hidden cases in a grading kernel use a fixed seed (backprop_checks.cases
+    DEFAULT_SEED), so their reference answers, variants and training runs are the same
+    for every student. `grader.judge.hidden.ReferenceTruth` answers from tables keyed by
+    the *content* of its arguments (a case a student's code changed in place is computed
+    afresh), filled here by running every hidden check on the reference solution. The
+    tables are the zygote's: a child's changes to them die with the child.
+    """
+    import contextlib
+    import io
+
+    from backprop_checks import checks
+
+    from grader.judge import hidden, reference
+
+    for method in ("expected", "variants", "init_params", "descent", "gradients"):
+        setattr(
+            hidden.ReferenceTruth,
+            method,
+            _memoized(getattr(hidden.ReferenceTruth, method), method),
+        )
+    with contextlib.redirect_stdout(io.StringIO()):
+        for attr in dir(checks):
+            fn = getattr(reference, attr[len("check_") :], None)
+            if attr.startswith("check_") and callable(fn):
+                try:
+                    getattr(checks, attr)(fn, hidden=True)
+                except Exception:  # noqa: BLE001 - a check that cannot warm up stays cold
+                    continue
