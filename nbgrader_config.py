@@ -49,39 +49,30 @@ c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
 # The course's grading route, for every way of grading: plain `nbgrader autograde`, the
-# formgrader's Autograde button and `backprop-grader autograde` (docs/sandbox.md).
-# nbgrader's own steps, with its Execute replaced by the sandboxed kernel and a byte cap on
-# outputs after it, and, before SaveAutoGrades, a note of the scores given by hand (a regrade
-# of an unchanged notebook leaves them confirmed; grader/verify/hand_scores.py):
-c.Autograde.autograde_preprocessors = [
-    "grader.sandbox.execute.SandboxedExecute",
-    "grader.sandbox.execute.CapOutputBytes",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "grader.verify.hand_scores.RememberHandScores",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-# After each graded submission: verification outside the student's process, flags, and a
-# record that export and report check.
-c.Autograde.post_convert_hook = "grader.pipeline.hooks.post_convert"
-
-# Feedback pages: no hidden test code (not even in tracebacks), no paths of the grading
-# machine, math that shows without network access, and outputs that wrap (tables padded).
-c.GenerateFeedback.preprocessors = [
-    "grader.pipeline.feedback.ShortenHiddenTracebacks",
-    "grader.pipeline.feedback.HideGraderPaths",
-    "grader.sandbox.execute.CapOutputBytes",
-    "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "grader.pipeline.feedback_summary.FeedbackSummary",
-    "grader.pipeline.feedback.RenderMath",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "grader.pipeline.feedback.ReadablePageCSS",
-    "grader.pipeline.feedback_summary.AccessiblePageCSS",
-]
+# formgrader's Autograde button and `backprop-grader autograde` (docs/sandbox.md). The lists
+# are defined once, in grader/pipeline/hooks.py (which `backprop-grader` applies too):
+# - autograding: nbgrader's own steps, with its Execute replaced by the sandboxed kernel and a
+#   byte cap on outputs after it, and, before SaveAutoGrades, a note of the scores given by
+#   hand (a regrade of an unchanged notebook leaves them confirmed);
+# - after each graded submission: verification outside the student's process, flags, and a
+#   record that export and report check;
+# - feedback pages: no hidden test code (not even in tracebacks), no paths of the grading
+#   machine, math that shows without network access, and outputs that wrap (tables padded).
+try:
+    from grader.pipeline.hooks import (
+        AUTOGRADE_PREPROCESSORS,
+        FEEDBACK_PREPROCESSORS,
+        POST_CONVERT_HOOK,
+    )
+except ImportError:
+    # nbgrader run from a Python without the `grader` package (use the course's .venv): a
+    # step nbgrader cannot import, so it fails on every submission ("No module named
+    # 'grader'") instead of grading unsandboxed and unverified.
+    AUTOGRADE_PREPROCESSORS = FEEDBACK_PREPROCESSORS = ["grader"]
+    POST_CONVERT_HOOK = "grader"
+c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
+c.Autograde.post_convert_hook = POST_CONVERT_HOOK
+c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
 
 # Student code runs in a sandbox (bubblewrap; grader/sandbox/execute.py). Limits per notebook, with
 # their defaults; see docs/sandbox.md:

@@ -19,6 +19,11 @@ installed).
 
 Modules are mapped to a layer by their subpackage, so a module added later is covered
 without touching this file; a module that fits no layer is an error of its own.
+
+Names in strings are dependencies too (nbgrader's configuration takes its preprocessors and
+hook as dotted names, `python -m` takes a module, matplotlib a `module://` backend): every
+dotted project name in a string of the packages and of nbgrader_config.py must name a module
+(and a name defined in it) that exists, and follow the same layers as an import.
 """
 
 from __future__ import annotations
@@ -166,6 +171,99 @@ def violations(packages=PACKAGES) -> list[str]:
     return out
 
 
+#: A dotted project name inside a string ("grader.x.Y", "module://grader.x", "backprop_checks.x").
+DOTTED = re.compile(r"(?<![\w.])((?:grader|backprop_checks)(?:\.[A-Za-z_]\w*)+)")
+#: Files outside the packages whose strings name project modules (nbgrader reads them).
+CONFIG_FILES = (REPO_ROOT / "nbgrader_config.py",)
+
+
+@dataclass(frozen=True)
+class Named:
+    path: Path  #: the file with the string
+    line: int
+    importer: str  #: dotted module name of that file ("nbgrader_config" for the config)
+    name: str  #: the dotted name in the string
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring nodes of a module, its classes and functions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def string_names(module: str, path: Path) -> list[Named]:
+    """Every dotted project name in a string constant of the file (f-strings' literal parts
+    included; docstrings and logger names, which name no module, left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "getLogger":
+            skip.update(id(arg) for arg in node.args)
+    return [
+        Named(path, node.lineno, module, name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+        for name in DOTTED.findall(node.value)
+    ]
+
+
+def top_level_names(path: Path) -> set[str]:
+    """Names a module defines at its top level (functions, classes, assignments, imports)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def resolve(name: str, files: dict[str, Path]) -> tuple[str | None, str]:
+    """(the module a dotted name is in, or None; why it does not resolve, or "")."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        if module in files:
+            rest = parts[cut:]
+            if rest and rest[0] not in top_level_names(files[module]):
+                sub = f"{module}.{rest[0]}"
+                return module, f"{module} defines no {rest[0]!r} (and {sub} is no module)"
+            return module, ""
+    return None, "no module of the project has this name"
+
+
+def string_violations(packages=PACKAGES, configs=CONFIG_FILES) -> list[str]:
+    """One readable line per dotted name in a string that names nothing, or that names a
+    module the string's own module may not import."""
+    files = module_files(packages)
+    root = packages[0][0].parent
+    named = [n for module, path in files.items() for n in string_names(module, path)]
+    named += [n for path in configs if path.exists() for n in string_names(path.stem, path)]
+    out = []
+    for n in named:
+        where = n.path.relative_to(root) if n.path.is_relative_to(root) else n.path
+        target, why = resolve(n.name, files)
+        if why:
+            out.append(f"{where}:{n.line} names {n.name!r}: {why}")
+            continue
+        if layer_of(n.importer) is None:  # nbgrader_config.py: the top, it may name anything
+            continue
+        reason = why_not(n.importer, target, in_function=True)
+        if reason:
+            out.append(f"{where}:{n.line} names {n.name!r} in a string: {reason}")
+    return out
+
+
 # --------------------------------------------------------------------------- the tests
 
 
@@ -309,3 +407,54 @@ def test_no_module_name_appears_twice_in_grader():
         seen.setdefault(path.stem, []).append(path.relative_to(REPO_ROOT).as_posix())
     twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not twice, f"module names used twice in grader/ (rename them by purpose): {twice}"
+
+
+def test_names_in_strings_exist_and_follow_the_layers():
+    """Every dotted project name in a string (nbgrader's preprocessors and hook, `python -m`
+    modules, matplotlib backends, the verification closure's forbidden modules) names a
+    module, and a name in it, that exist, and the layers hold for it as for an import."""
+    found = string_violations()
+    assert not found, "names in strings against the layout (tests/test_layout.py):\n" + "\n".join(
+        found
+    )
+
+
+def test_strings_are_followed(tmp_path: Path):
+    """The string rules themselves, on a made-up tree: a string that names a module above its
+    own, one that names nothing, and one that names what its module does not define, each
+    give their line; a docstring, a logger name and a right name give none."""
+    packages = _tree(
+        tmp_path,
+        {
+            "grader/__init__.py": "",
+            "grader/pipeline/__init__.py": "",
+            "grader/pipeline/hooks.py": (
+                'def post_convert():\n    pass\nGO = "grader.sandbox.run.Go"\n'
+            ),
+            "grader/sandbox/__init__.py": "",
+            "grader/sandbox/run.py": (
+                '"""Called by grader.pipeline.hooks.post_convert."""\n'
+                "import logging\n"
+                'log = logging.getLogger("grader.not.a.module")\n'
+                'HOOK = "grader.pipeline.hooks.post_convert"\n'
+                'GONE = f"module://grader.sandbox.gone"\n'
+                'TYPO = "grader.sandbox.run.Og"\n'
+                "class Go:\n    pass\n"
+            ),
+            "backprop_checks/__init__.py": "",
+        },
+    )
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text('c.X = ["grader.pipeline.hooks.post_convert", "grader.nope.X", "os.path"]\n')
+    assert sorted(string_violations(packages, (config,))) == sorted(
+        [
+            "grader/sandbox/run.py:4 names 'grader.pipeline.hooks.post_convert' in a string: "
+            "sandbox may not import pipeline",
+            "grader/sandbox/run.py:5 names 'grader.sandbox.gone': grader.sandbox defines no "
+            "'gone' (and grader.sandbox.gone is no module)",
+            "grader/sandbox/run.py:6 names 'grader.sandbox.run.Og': grader.sandbox.run defines "
+            "no 'Og' (and grader.sandbox.run.Og is no module)",
+            "nbgrader_config.py:1 names 'grader.nope.X': grader defines no 'nope' (and "
+            "grader.nope is no module)",
+        ]
+    )

@@ -24,7 +24,7 @@ from grader.pipeline.export import export
 from grader.pipeline.feedback import FEEDBACK_PREPROCESSORS, hidden_lines, math_to_mathml
 from grader.pipeline.report import build_report
 from grader.pipeline.verified import current_record, unverified_reason
-from grader.sandbox import execute as sandbox
+from grader.sandbox import VERIFIES_GRADES
 from grader.sandbox.plan import bwrap_status
 from tests.attacks import ASSIGNMENT, student_copy
 
@@ -116,7 +116,7 @@ def test_nbgrader_config_registers_the_course_route():
     lists `backprop-grader` uses, each importable."""
     import importlib
 
-    assert hooks.POST_CONVERT_HOOK == sandbox.VERIFY_HOOK
+    assert getattr(hooks.post_convert, VERIFIES_GRADES) is True  # SandboxedExecute asks for it
     config = course_config(course.REPO_ROOT)
     assert list(config.Autograde.autograde_preprocessors) == hooks.AUTOGRADE_PREPROCESSORS
     assert config.Autograde.post_convert_hook == hooks.POST_CONVERT_HOOK

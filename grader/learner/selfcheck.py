@@ -99,11 +99,12 @@ def _quiet_sandbox_banner():
     """Keep the instructor's "SANDBOX OFF" banner (stderr and the grader.sandbox.plan log) off a
     learner's terminal while their notebook runs; any other stderr output is passed on."""
     import io
-    import logging
     import sys
     from contextlib import redirect_stderr
 
-    logger = logging.getLogger("grader.sandbox.plan")
+    from grader.sandbox import plan
+
+    logger = plan.log
     was_disabled, logger.disabled = logger.disabled, True
     buffer = io.StringIO()
     try:

@@ -136,10 +136,15 @@ def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings; grading is unaffected
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
 
-    logger = logging.getLogger("grader.autograde.worker")
+    _WORKER.update(course=Path(course), config=config, log=worker_logger())
+
+
+def worker_logger() -> logging.Logger:
+    """The log of a grading worker (local or on a cluster): INFO and up, not propagated."""
+    logger = logging.getLogger(f"{__name__}.worker")
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    _WORKER.update(course=Path(course), config=config, log=logger)
+    return logger
 
 
 def _exit_on_sigterm(signum, frame) -> None:

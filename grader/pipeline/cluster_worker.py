@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import logging
 import os
 import pickle
 import shutil
@@ -31,6 +30,7 @@ from grader.pipeline import hooks
 from grader.pipeline.autograde import (  # what local workers run, and the state it reads
     _WORKER,
     grade_submission,
+    worker_logger,
 )
 from grader.pipeline.gradebook_records import (
     assignment_definition,
@@ -328,11 +328,8 @@ def grade_task(
             config = course_config(course)
             config.merge(hooks.execution_config(course, timeout=bundle.timeout))
             _CONFIGS[bundle.digest] = config
-        logger = logging.getLogger("grader.autograde.worker")
-        logger.propagate = False
-        logger.setLevel(logging.INFO)
         # the state _init_worker sets up for a local worker
-        _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=logger)
+        _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=worker_logger())
         result = grade_submission(student, assignment)
 
         out = RemoteGrade(result, worker=f"{socket.gethostname()}:{os.getpid()}")

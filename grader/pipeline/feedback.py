@@ -1,6 +1,7 @@
 """`feedback`: nbgrader's HTML feedback per student, checked to hold no hidden test code.
 
-nbgrader's GenerateFeedback converter runs with `FEEDBACK_PREPROCESSORS`, the list
+nbgrader's GenerateFeedback converter runs with `FEEDBACK_PREPROCESSORS` (defined with the
+course's other nbgrader registrations in grader.pipeline.hooks), the list
 nbgrader_config.py registers as `c.GenerateFeedback.preprocessors` (so plain
 `nbgrader generate_feedback` and the formgrader make the same pages):
 
@@ -42,6 +43,7 @@ from grader.config import assignments_of, course_config, require_course
 from grader.course import BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, resolve_assignment
 from grader.pipeline.failures import ANSI_RE
 from grader.pipeline.feedback_summary import declare_language
+from grader.pipeline.hooks import FEEDBACK_PREPROCESSORS
 from grader.pipeline.results import load_results
 from grader.sandbox.output import ENAMES_TIMEOUT
 
@@ -220,22 +222,6 @@ class ReadablePageCSS(Preprocessor):
         inlining = resources.setdefault("inlining", {})
         inlining["css"] = [*inlining.get("css", []), READABLE_CSS]
         return nb, resources
-
-
-#: nbgrader's GenerateFeedback preprocessors for this course (nbgrader_config.py lists the
-#: same: `tests/test_safety.py` checks it).
-FEEDBACK_PREPROCESSORS = [
-    "grader.pipeline.feedback.ShortenHiddenTracebacks",
-    "grader.pipeline.feedback.HideGraderPaths",
-    "grader.sandbox.execute.CapOutputBytes",
-    "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "grader.pipeline.feedback_summary.FeedbackSummary",
-    "grader.pipeline.feedback.RenderMath",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "grader.pipeline.feedback.ReadablePageCSS",
-    "grader.pipeline.feedback_summary.AccessiblePageCSS",
-]
 
 
 @dataclass

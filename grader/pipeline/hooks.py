@@ -1,7 +1,8 @@
 """The one grading route: how student code is executed and what happens after grading.
 
 Every route into the gradebook runs nbgrader's `Autograde` converter, so the course's steps
-are registered through nbgrader's own configuration (nbgrader_config.py), not in code:
+are registered through nbgrader's own configuration (nbgrader_config.py, which imports the
+lists below: their one definition), not in code:
 
 - `Autograde.autograde_preprocessors` = `AUTOGRADE_PREPROCESSORS`: nbgrader's own list with
   its `Execute` replaced by the sandboxed one (`grader.sandbox.execute.SandboxedExecute`:
@@ -9,6 +10,7 @@ are registered through nbgrader's own configuration (nbgrader_config.py), not in
   after it, and `grader.verify.hand_scores.RememberHandScores` before `SaveAutoGrades` (the
   scores given by hand as they were, so a regrade of an unchanged notebook keeps them
   confirmed);
+- `GenerateFeedback.preprocessors` = `FEEDBACK_PREPROCESSORS` (grader.pipeline.feedback);
 - `Autograde.post_convert_hook` = `POST_CONVERT_HOOK` (`post_convert` below): verification
   outside the student's process, static flags, reasons, the gradebook's integrity check
   (`grader.verify.submission.after_autograde`), and a verification record
@@ -34,12 +36,17 @@ from typing import TYPE_CHECKING
 
 from traitlets.config import Config
 
+from grader.sandbox import VERIFIES_GRADES
+
 if TYPE_CHECKING:  # pragma: no cover
     from grader.pipeline.results import GradeResult
     from grader.pipeline.verified import VerifyRecord
 
-#: nbgrader's default autograde preprocessors, with the course's execution (dotted names, as
-#: nbgrader_config.py writes them: a missing `grader` package fails loudly, never silently).
+#: What the course registers with nbgrader (nbgrader_config.py imports these, their one
+#: definition, and `backprop-grader` applies them even over an older nbgrader_config.py):
+#: dotted names, as nbgrader's configuration takes them, so a missing `grader` package fails
+#: loudly, never silently. tests/test_layout.py resolves each name and checks its layer.
+#: nbgrader's default autograde preprocessors, with the course's execution:
 AUTOGRADE_PREPROCESSORS = [
     "grader.sandbox.execute.SandboxedExecute",
     "grader.sandbox.execute.CapOutputBytes",
@@ -52,7 +59,21 @@ AUTOGRADE_PREPROCESSORS = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 #: nbgrader's `Autograde.post_convert_hook`: verification after each graded submission.
-POST_CONVERT_HOOK = "grader.pipeline.hooks.post_convert"  # = grader.sandbox.execute.VERIFY_HOOK
+POST_CONVERT_HOOK = f"{__name__}.post_convert"
+#: nbgrader's GenerateFeedback preprocessors (grader.pipeline.feedback): no hidden test code,
+#: no grader paths, the byte cap, math as MathML, readable and accessible pages.
+FEEDBACK_PREPROCESSORS = [
+    "grader.pipeline.feedback.ShortenHiddenTracebacks",
+    "grader.pipeline.feedback.HideGraderPaths",
+    "grader.sandbox.execute.CapOutputBytes",
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.pipeline.feedback_summary.FeedbackSummary",
+    "grader.pipeline.feedback.RenderMath",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "grader.pipeline.feedback.ReadablePageCSS",
+    "grader.pipeline.feedback_summary.AccessiblePageCSS",
+]
 
 
 def execution_env() -> dict[str, str]:
@@ -141,6 +162,9 @@ def post_convert(assignment: str, student: str, notebooks: list[str]) -> None:
             print(f"[backprop-course] {student_id}/{assignment_id}: {flag}", file=sys.stderr)
         for note in record.notes:
             print(f"[backprop-course] {student_id}/{assignment_id}: note: {note}", file=sys.stderr)
+
+
+setattr(post_convert, VERIFIES_GRADES, True)  # SandboxedExecute checks for it
 
 
 def verify_submission(

@@ -15,3 +15,9 @@ grader.sandbox check` (`__main__`) says whether bubblewrap works on this machine
 
 Kept import-free so the launcher starts fast.
 """
+
+#: The attribute by which nbgrader's `Autograde.post_convert_hook` says it verifies grades
+#: (the pipeline's hook, grader.pipeline.hooks.post_convert, is marked with it):
+#: `SandboxedExecute` says loudly when the configured hook has no such mark. The sandbox
+#: names no module above it, so it asks the hook instead of knowing its name.
+VERIFIES_GRADES = "backprop_verifies_grades"

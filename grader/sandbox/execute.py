@@ -61,8 +61,10 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Bool, Int, Unicode, Union, default
+from traitlets.utils.importstring import import_item
 
 from grader.nbcells import is_graded
+from grader.sandbox import VERIFIES_GRADES
 from grader.sandbox.boxrun import HARD_KILL_GRACE
 from grader.sandbox.kernel import SandboxKernelManager
 from grader.sandbox.notes import note_output
@@ -144,8 +146,6 @@ class RunInfo:
         return self.started + self.limit
 
 
-#: nbgrader's Autograde.post_convert_hook of the course (grader.pipeline.hooks).
-VERIFY_HOOK = "grader.pipeline.hooks.post_convert"
 #: (student, assignment, notebook) -> how its last execution in this process went.
 RUNS: dict[tuple[str, str, str], RunInfo] = {}
 
@@ -309,14 +309,20 @@ class SandboxedExecute(Execute):
         return max(1, min(limit, remaining))
 
     def _check_hook(self) -> None:
-        """Say loudly when nbgrader grades without the course's verification hook."""
+        """Say loudly when nbgrader grades without the course's verification hook (a hook
+        marked with VERIFIES_GRADES; the course's nbgrader_config.py registers it)."""
         hook = self.config.get("Autograde", {}).get("post_convert_hook")
-        name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__name__', '')}"
-        if VERIFY_HOOK not in (hook, name) and VERIFY_HOOK not in _WARNED:
-            _WARNED.add(VERIFY_HOOK)
+        if isinstance(hook, str):
+            try:
+                hook = import_item(hook)
+            except Exception:  # noqa: BLE001 - nbgrader reports a hook it cannot import
+                hook = None
+        if not getattr(hook, VERIFIES_GRADES, False) and VERIFIES_GRADES not in _WARNED:
+            _WARNED.add(VERIFIES_GRADES)
             banner = (
                 "!!! NOT VERIFIED: this nbgrader configuration has no "
-                f"c.Autograde.post_convert_hook = {VERIFY_HOOK!r}: its grades are not checked "
+                "c.Autograde.post_convert_hook that verifies grades (the course's "
+                "nbgrader_config.py sets it; docs/sandbox.md): its grades are not checked "
                 "outside the student's process, and export and report will flag them"
             )
             print(f"\n{banner}\n", file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
 
+from grader.sandbox import boxrun
 from grader.sandbox.plan import new_box
 
 
@@ -46,7 +47,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 argv=[
                     sys.executable,
                     "-m",
-                    "grader.sandbox.boxrun",
+                    boxrun.__name__,
                     "kernel",
                     self.plan_json,
                     "-f",

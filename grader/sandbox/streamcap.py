@@ -21,7 +21,7 @@ from typing import Any
 #: The display message that carries a cell's cut count to the grader ({"cut": N}).
 MIME = "application/x-backprop-output-cut+json"
 #: The start-up line, formatted with the per-cell limit (characters).
-STARTUP = "__import__('grader.sandbox.streamcap').sandbox.streamcap.install({limit})"
+STARTUP = f"__import__({__name__!r}, fromlist=['install']).install({{limit}})"
 
 
 class _Cap:

@@ -28,7 +28,7 @@ from grader.verify.closure import RUNNER, Closure
 #: zygote's spec after it): its folder off sys.path again before the server runs.
 SERVER_PACKAGE = "zygote_server"
 SERVER_BOOT = (
-    "import sys; sys.path.insert(0, {folder!r}); import {package}.zygote as z; "
+    "import sys; sys.path.insert(0, {folder!r}); import {package}.{module} as z; "
     "sys.path.remove({folder!r}); sys.exit(z.main())"
 )
 #: This process's overlay folder (made once): the closure's files and the zygote's server.
@@ -75,7 +75,9 @@ def run(
         return {"module": RUNNER, "argv": [str(box / "job.pkl"), str(box / "result.pkl")]}
 
     folder = str(_FOLDER[0])
-    server = ["-I", "-c", SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE)]
+    module = Path(SERVER_FILES[0]).stem  # grader.sandbox.zygote's copy
+    boot = SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE, module=module)
+    server = ["-I", "-c", boot]
     code, box = zygote_host.run_job(
         zygote_plan, "verify", run_dir(), workdir=workdir, prepare=prepare, wall_clock=wall,
         server=server, preload=(RUNNER,),
