@@ -288,12 +288,16 @@ libc = ctypes.CDLL(None, use_errno=True)
 KEY, IPC_CREAT = 0x5EED, 0o1000
 shared = os.path.dirname(os.path.dirname(os.getcwd()))  # the zygote's shared job folder
 places = ["/tmp/ns_trace", "/dev/shm/ns_trace", os.path.expanduser("~/ns_trace"),
-          os.path.join(course, "ns_trace"), os.path.join(shared, "ns_trace")]
-found = []
+          os.path.join(course, "ns_trace"), os.path.join(shared, "ns_trace"),
+          "/proc/1/root/tmp/ns_trace_init"]  # the zygote's /tmp, through bwrap's init
+found, unwritable = [], []
 if mode == "leave":
     for p in places:
-        with open(p, "w") as f:
-            f.write("A")
+        try:
+            with open(p, "w") as f:
+                f.write("A")
+        except OSError:
+            unwritable.append(p)
     import _posixshmem  # POSIX shared memory: shm_open, a file in /dev/shm
 
     _posixshmem.shm_open("/ns_posix", os.O_CREAT | os.O_RDWR, 0o600)
@@ -318,8 +322,8 @@ else:
     if libc.syscall(249, b"user", b"ns_key", None, ctypes.c_int(0)) > 0:  # request_key
         found.append("session keyring key")
 caps = [l.split() for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm"))]
-json.dump({"found": found, "places": places, "caps": {k: int(v, 16) for k, v in caps}},
-          open(out, "w"))
+json.dump({"found": found, "places": places, "unwritable": unwritable,
+           "caps": {k: int(v, 16) for k, v in caps}}, open(out, "w"))
 '''
 
 #: The zygote, with its clean-up after each job cut down to killing the processes (and, for
@@ -382,7 +386,8 @@ def _two_jobs(tmp_path: Path, *, namespaces: bool) -> tuple[str, list[dict]]:
 def test_each_job_gets_fresh_namespaces(tmp_path: Path):
     """Files in /tmp, /dev/shm, HOME, the hidden course folder and the zygote's shared job
     folder, POSIX shared memory, System V shared memory, semaphores and message queues, and a
-    session key, left by one job, are not there for the next one in the same warm zygote,
+    session key, left by one job, are not there for the next one in the same warm zygote
+    (nor can it reach the zygote's own /tmp through bwrap's init, /proc/1/root),
     even with the zygote's clean-up cut down to killing processes: each job has IPC and mount
     namespaces (and a session keyring) of its own. No job holds a capability, and none can
     add an entry to /dev."""
@@ -391,6 +396,7 @@ def test_each_job_gets_fresh_namespaces(tmp_path: Path):
     not_fresh, (leave, look) = _two_jobs(tmp_path, namespaces=True)
     assert not_fresh == "", f"no fresh namespaces here: {not_fresh}"
     assert leave["found"] == [], leave  # /dev is read-only in the job
+    assert leave["unwritable"] == ["/proc/1/root/tmp/ns_trace_init"], leave  # /proc/1 covered
     assert look["found"] == [], look
     assert leave["caps"] == look["caps"] == {"CapPrm:": 0, "CapEff:": 0}
 
@@ -403,6 +409,7 @@ def test_without_fresh_namespaces_the_traces_would_stay(tmp_path: Path):
         pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
     not_fresh, (leave, look) = _two_jobs(tmp_path, namespaces=False)
     assert not_fresh == "turned off by the test"
+    assert leave["unwritable"] == [], leave
     assert sorted(look["found"]) == sorted(
         [
             *(f"file {place}" for place in look["places"]),

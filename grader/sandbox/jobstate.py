@@ -43,7 +43,7 @@ NAMESPACE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP")
 #: unshare(2), mount(2) and prctl(2) constants (linux/sched.h, linux/mount.h, linux/prctl.h).
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 0x1, 0x2, 0x4, 0x20
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -119,8 +119,9 @@ def fresh_namespaces(tmpfs_bytes: int, narrow: dict[str, str] | None = None) -> 
     course directory) is replaced by a new empty one and the mounts inside it (folders shown
     again read-only, verification's overlay) are bound again at the same places, but a mount
     named in `narrow` ({mount point: folder inside it}: the zygote's shared folder and the
-    job's own folder in it), of which only that folder is bound; /dev/shm gets a new tmpfs
-    and /dev itself becomes read-only. What a job writes there is in its own mounts, which no
+    job's own folder in it), of which only that folder is bound; /dev/shm gets a new tmpfs,
+    /dev itself becomes read-only, and /proc/1 (bwrap's init, whose root is the zygote's
+    mount namespace) is covered. What a job writes there is in its own mounts, which no
     later job sees. Needs CAP_SYS_ADMIN in the sandbox's user namespace (NAMESPACE_CAPS).
 
     Raises:
@@ -180,6 +181,12 @@ def fresh_namespaces(tmpfs_bytes: int, narrow: dict[str, str] | None = None) -> 
             _mountpoint("/dev/shm", True)
             flags = MS_NOSUID | MS_NODEV
             _check(lib.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, options), "mount /dev/shm")
+        if os.getpid() != 1 and os.path.isdir("/proc/1"):
+            # bwrap's init (pid 1) stays in the zygote's namespaces, and /proc/1/root would
+            # lead back to them: an empty read-only tmpfs covers its /proc entry.
+            flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            cover = lib.mount(b"tmpfs", b"/proc/1", b"tmpfs", flags, b"size=4k,mode=555")
+            _check(cover, "cover /proc/1")
         dev = [m for m in table if m[2] == "/dev" and _visible("/dev", m[5])]
         if dev and dev[-1][3] == "tmpfs" and dev[-1][4]:  # bwrap's --dev: no new entries
             flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
