@@ -24,7 +24,6 @@ export or grading worksheet) gives names and adds the students who handed in not
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -45,6 +44,8 @@ from grader.pipeline.lms import (
     parse_generic,
     parse_moodle,
     read_roster,
+    save_canvas_columns,
+    split_name,
     wrapper_folder,
 )
 from grader.pipeline.results import GradeResult, load_results
@@ -327,7 +328,7 @@ def collect(
     for p in report.placed:  # the roster's name where it gave one
         p.name = registry.records[p.student].name or p.name
     if people is not None and people.lms == "canvas":
-        _save_canvas_columns(course, people.columns, assignments)
+        save_canvas_columns(course, people.columns, assignments)
     report.notes.extend(registry.clashes)
     if report.lms == "moodle" and people is None and sorter.unmatched:
         report.notes.append(
@@ -442,7 +443,7 @@ def _update_gradebook(course: Path, registry: Registry, students: set[str]) -> N
     with Gradebook(db_url(course)) as gb:
         for sid in sorted(students):
             rec = registry.records[sid]
-            last, first = _split_name(rec.name)
+            last, first = split_name(rec.name)
             gb.update_or_create_student(
                 sid, first_name=first, last_name=last, email=rec.email or None
             )
@@ -495,35 +496,3 @@ def _keep_replaced(course: Path, dest: Path, by: str, result) -> Unplaced:
         f"{rel} and run backprop-grader autograde {assignment} --force",
         str(aside.relative_to(course)),
     )
-
-
-def _save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:
-    """Remember which Canvas gradebook column each assignment is ("04_backprop_W2 (4321)")
-    in COURSE/lms.json, for `export --format canvas`."""
-    from grader.pipeline.export import lms_settings_path
-
-    mapping = {}
-    for column in columns:
-        title = re.sub(r"\s*\(\d+\)$", "", column)
-        hit = find_assignment(title, assignments)
-        if hit and not (hit[1] + hit[2]).strip(" _-."):
-            mapping[hit[0]] = column
-    if not mapping:
-        return
-    path = lms_settings_path(course)
-    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    settings.setdefault("canvas_columns", {}).update(mapping)
-    path.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _split_name(name: str) -> tuple[str | None, str | None]:
-    """(last, first) of "Smith, Alice" or "Alice Smith" (None when unknown)."""
-    if not name:
-        return None, None
-    if "," in name:
-        last, first = (s.strip() for s in name.split(",", 1))
-        return last or None, first or None
-    parts = name.split()
-    if len(parts) == 1:
-        return parts[0], None
-    return parts[-1], " ".join(parts[:-1])
