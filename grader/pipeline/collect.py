@@ -320,8 +320,8 @@ def collect(
         sorter.key_of = {p.participant: p.key for p in people.people if p.participant}
     chosen = sorter.sort(download.files, report)
     results = load_results(course)
-    for _, candidates in sorted(chosen.items()):
-        _place_one(course, registry, candidates, results, report)
+    for student_assignment in sorted(chosen):
+        _place_one(course, registry, chosen[student_assignment], results, report)
 
     if people is not None:
         _add_roster(registry, people, report, existing)
