@@ -61,32 +61,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Instructor tools for backprop-course, built on nbgrader.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:  # in the order --help lists them
+        add(commands)
+    return parser
 
-    def command(name: str, func: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(func=f"grader.cli.{func}")
-        return sub
 
-    def add_db(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--db",
-            metavar="URL",
-            help="the course's gradebook database from now on, e.g. "
-            "postgresql+psycopg://grader:PASSWORD@host/backprop: written into the course's "
-            "nbgrader_config.py once, then used by every command, nbgrader and formgrader "
-            "(docs/scale.md)",
-        )
+def _command(
+    commands: argparse._SubParsersAction, name: str, func: str, help: str
+) -> argparse.ArgumentParser:
+    """A subcommand `name` that runs grader.cli.`func` ("module:function")."""
+    sub = commands.add_parser(name, help=help, description=help)
+    sub.set_defaults(func=f"grader.cli.{func}")
+    return sub
 
-    def with_course(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--course",
-            help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
-            "folder if it holds nbgrader_config.py; the repository only when named here)",
-        )
-        add_db(sub)
 
-    release = command(
-        "release", "materials:release", "regenerate release/ from source/ with nbgrader"
+def _add_db(sub: argparse.ArgumentParser) -> None:
+    """--db URL: the course's gradebook database."""
+    sub.add_argument(
+        "--db",
+        metavar="URL",
+        help="the course's gradebook database from now on, e.g. "
+        "postgresql+psycopg://grader:PASSWORD@host/backprop: written into the course's "
+        "nbgrader_config.py once, then used by every command, nbgrader and formgrader "
+        "(docs/scale.md)",
+    )
+
+
+def _with_course(sub: argparse.ArgumentParser) -> None:
+    """--course DIR and --db URL: the commands that work in a course."""
+    sub.add_argument(
+        "--course",
+        help=f"the nbgrader course directory (default: ${COURSE_ENV}, else the current "
+        "folder if it holds nbgrader_config.py; the repository only when named here)",
+    )
+    _add_db(sub)
+
+
+def _add_release(commands: argparse._SubParsersAction) -> None:
+    """release: regenerate release/ from source/ (or into --dest, or a term's --course)."""
+    release = _command(
+        commands, "release", "materials:release", "regenerate release/ from source/ with nbgrader"
     )
     release.add_argument(
         "--dest",
@@ -100,9 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: ${COURSE_ENV}, else the current folder when it holds nbgrader_config.py "
         "and is not the repository)",
     )
-    add_db(release)
+    _add_db(release)
 
-    collect = command(
+
+def _add_collect(commands: argparse._SubParsersAction) -> None:
+    """collect: an LMS download into submitted/ (--lms, --roster)."""
+    collect = _command(
+        commands,
         "collect",
         "grading:collect",
         "copy an LMS download (Canvas's or Moodle's 'Download all submissions' zip, or a "
@@ -121,9 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the LMS's class list: Canvas gradebook export, Moodle grading worksheet, "
         "or a CSV with student_id,name (names; students who handed in nothing)",
     )
-    with_course(collect)
+    _with_course(collect)
 
-    ag = command(
+
+def _add_autograde(commands: argparse._SubParsersAction) -> None:
+    """autograde: grade every submission (--workers, --force, --scheduler, --timeout)."""
+    ag = _command(
+        commands,
         "autograde", "grading:autograde", "grade every submission with nbgrader, in parallel"
     )
     ag.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
@@ -145,15 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=AUTOGRADE_TIMEOUT,
         help="seconds per cell (default: nbgrader_config.py)",
     )  # fmt: skip
-    with_course(ag)
+    _with_course(ag)
 
-    fb = command(
+
+def _add_feedback(commands: argparse._SubParsersAction) -> None:
+    """feedback: nbgrader's HTML feedback for every graded submission."""
+    fb = _command(
+        commands,
         "feedback", "grading:feedback", "nbgrader's HTML feedback for every graded submission"
     )
     fb.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
-    with_course(fb)
+    _with_course(fb)
 
-    ex = command("export", "grading:export", "write grades.csv (a row per student) for the LMS")
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    """export: grades.csv and the LMS's import file (--format, --allow-incomplete)."""
+    ex = _command(
+        commands, "export", "grading:export", "write grades.csv (a row per student) for the LMS"
+    )
     ex.add_argument("--output", help="CSV path (default: COURSE/grades.csv)")
     ex.add_argument(
         "--format",
@@ -169,13 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
         "grade, unreadable, grading failed, not graded yet), with those grades empty; "
         "without it export lists them and exits 1",
     )
-    with_course(ex)
+    _with_course(ex)
 
-    rp = command("report", "grading:report", "the class report: HTML page with plots")
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    """report: the class report (--output)."""
+    rp = _command(commands, "report", "grading:report", "the class report: HTML page with plots")
     rp.add_argument("--output", help="folder (default: COURSE/report/)")
-    with_course(rp)
+    _with_course(rp)
 
-    wsp = command(
+
+def _add_workspace(commands: argparse._SubParsersAction) -> None:
+    """workspace: the learner's own copies of the notebooks (--dir)."""
+    wsp = _command(
+        commands,
         "workspace",
         "learner:workspace",
         "copy the course's notebooks into your own folder, workspace/ (never overwrites)",
@@ -184,7 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default=str(course.REPO_ROOT / "workspace"), help="default: workspace/"
     )
 
-    sc = command(
+
+def _add_selfcheck(commands: argparse._SubParsersAction) -> None:
+    """selfcheck: a learner grades their own notebook (--timeout, --source)."""
+    sc = _command(
+        commands,
         "selfcheck",
         "learner:selfcheck",
         "grade your own notebook with the hidden tests (read only); exits 0 at full marks, "
@@ -202,7 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the instructor notebooks (default: the course's source/)",
     )
 
-    ho = command(
+
+def _add_handout(commands: argparse._SubParsersAction) -> None:
+    """handout: dist/handout/ for a class (--dest)."""
+    ho = _command(
+        commands,
         "handout",
         "materials:handout",
         "build dist/handout/: the student wheel and one zip per assignment",
@@ -213,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write (default: dist/handout/)",
     )
 
-    demo = command(
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:
+    """demo: the whole pipeline on a sample class (--students, --workers, --keep)."""
+    demo = _command(
+        commands,
         "demo",
         "grading:demo",
         "grade a sample class in a temporary course: collect, autograde, feedback, export, report",
@@ -232,7 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", metavar="DIR", default=DEMO_KEEP,
         help="build the course in DIR (kept) instead of a temporary folder",
     )  # fmt: skip
-    return parser
+
+
+#: Each command's parser, in the order --help lists them.
+COMMANDS = (
+    _add_release,
+    _add_collect,
+    _add_autograde,
+    _add_feedback,
+    _add_export,
+    _add_report,
+    _add_workspace,
+    _add_selfcheck,
+    _add_handout,
+    _add_demo,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,13 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.cli.common import console, course_dir
+
+if TYPE_CHECKING:
+    from grader.pipeline.export import LmsExport
+    from grader.pipeline.lms_feedback import StalePage
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -190,15 +195,7 @@ def export(args: argparse.Namespace) -> int:
     """`export [--format F] [--allow-incomplete]`: grades.csv, the LMS's import file and
     feedback zips; exit 1, listing them, when a grade for the LMS is not final."""
     from grader.pipeline.agree import wrong_gradebook
-    from grader.pipeline.export import (
-        TEST_STUDENT_NOTE,
-        IncompleteGrades,
-        export,
-        export_canvas,
-        export_moodle,
-    )
-    from grader.pipeline.lms import load_students
-    from grader.pipeline.lms_feedback import RUN_FEEDBACK, set_aside, stale_pages
+    from grader.pipeline.export import export
 
     root = course_dir(args)
     wrong = wrong_gradebook(root)
@@ -209,35 +206,27 @@ def export(args: argparse.Namespace) -> int:
     print(f"grades written to {dest}")
     if args.format not in ("canvas", "moodle"):
         return 0
+    return _export_lms(root, dest, args.format, args.allow_incomplete)
 
-    def refuse(message: str) -> int:
-        print(f"backprop-grader export: {message}", file=sys.stderr)
-        moved = set_aside(dest.parent, args.format)
-        if moved:
-            names = ", ".join(p.name for p in moved)
-            print(f"  the {args.format.capitalize()} files of an earlier export were set "
-                  f"aside (renamed, so nobody uploads them): {names}", file=sys.stderr)  # fmt: skip
-        return 1
 
-    stale = stale_pages(root, args.format)
+def _export_lms(root: Path, dest: Path, lms: str, allow_incomplete: bool) -> int:
+    """The import file of `lms` ("canvas" or "moodle") and its feedback zips, beside
+    grades.csv (`dest`); 1, with the reason, when they are refused (stale feedback pages, or
+    grades not final without `allow_incomplete`)."""
+    from grader.pipeline.export import IncompleteGrades, export_canvas, export_moodle
+    from grader.pipeline.lms_feedback import stale_pages
+
+    stale = stale_pages(root, lms)
     if stale:
-        listed = "\n".join(f"  {p.line()}" for p in stale[:50])
-        more = f"\n  ... and {len(stale) - 50} more" if len(stale) > 50 else ""
-        lms = {"canvas": "Canvas", "moodle": "Moodle"}[args.format]
-        pages = "1 feedback page is" if len(stale) == 1 else f"{len(stale)} feedback pages are"
-        return refuse(
-            f"{lms} files not written: {pages} older than the gradebook (a score or comment "
-            "changed since `feedback` wrote them):\n"
-            f"{listed}{more}\n{RUN_FEEDBACK[0].upper()}{RUN_FEEDBACK[1:]}"
-        )
+        return _refuse_lms(dest, lms, _stale_message(stale, lms))
     try:
-        if args.format == "canvas":
+        if lms == "canvas":
             out = export_canvas(root, dest.parent / "grades-canvas.csv",
-                                allow_incomplete=args.allow_incomplete)  # fmt: skip
+                                allow_incomplete=allow_incomplete)  # fmt: skip
             for path in out.paths:
                 print(f"Canvas gradebook import: {path}")
         else:
-            out = export_moodle(root, dest.parent, allow_incomplete=args.allow_incomplete)
+            out = export_moodle(root, dest.parent, allow_incomplete=allow_incomplete)
             for path in out.paths:
                 print(f"Moodle grading worksheet: {path}")
             if not out.paths:
@@ -245,7 +234,47 @@ def export(args: argparse.Namespace) -> int:
                       "participant id (collect a Moodle download, with --roster for the "
                       "students who handed in nothing)")  # fmt: skip
     except IncompleteGrades as exc:
-        return refuse(str(exc))
+        return _refuse_lms(dest, lms, str(exc))
+    _print_export_notes(root, out, lms)
+    _write_feedback_zips(root, dest, lms, out.left_out)
+    return 0
+
+
+def _refuse_lms(dest: Path, lms: str, message: str) -> int:
+    """Say why the LMS's files were not written and set aside an earlier export's; 1."""
+    from grader.pipeline.lms_feedback import set_aside
+
+    print(f"backprop-grader export: {message}", file=sys.stderr)
+    moved = set_aside(dest.parent, lms)
+    if moved:
+        names = ", ".join(p.name for p in moved)
+        print(f"  the {lms.capitalize()} files of an earlier export were set "
+              f"aside (renamed, so nobody uploads them): {names}", file=sys.stderr)  # fmt: skip
+    return 1
+
+
+def _stale_message(stale: list[StalePage], lms: str) -> str:
+    """Why the LMS's files are not written: these feedback pages are older than the
+    gradebook (the first 50 listed), and what to run."""
+    from grader.pipeline.lms_feedback import RUN_FEEDBACK
+
+    listed = "\n".join(f"  {p.line()}" for p in stale[:50])
+    more = f"\n  ... and {len(stale) - 50} more" if len(stale) > 50 else ""
+    title = {"canvas": "Canvas", "moodle": "Moodle"}[lms]
+    pages = "1 feedback page is" if len(stale) == 1 else f"{len(stale)} feedback pages are"
+    return (
+        f"{title} files not written: {pages} older than the gradebook (a score or comment "
+        "changed since `feedback` wrote them):\n"
+        f"{listed}{more}\n{RUN_FEEDBACK[0].upper()}{RUN_FEEDBACK[1:]}"
+    )
+
+
+def _print_export_notes(root: Path, out: LmsExport, lms: str) -> None:
+    """What to know about an LMS export `out`: its notes, the grades left empty, test
+    accounts."""
+    from grader.pipeline.export import TEST_STUDENT_NOTE
+    from grader.pipeline.lms import load_students
+
     for line in out.notes:
         print(f"  {line}")
     if out.blank:
@@ -254,28 +283,32 @@ def export(args: argparse.Namespace) -> int:
         print(f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
               f"LMS keeps what it has for them): {_first_ten(blank)}")  # fmt: skip
     names = load_students(root)
-    tests = [s for s in out.test_students if s in names and names[s].lms == args.format]
+    tests = [s for s in out.test_students if s in names and names[s].lms == lms]
     if tests:  # a Canvas test account is no news in a Moodle export
         who = [f"{s} ({names[s].name})" for s in tests]
         print(f"  {', '.join(who)}: {TEST_STUDENT_NOTE}")
+
+
+def _write_feedback_zips(root: Path, dest: Path, lms: str, left_out: list[str]) -> None:
+    """The feedback pages zipped for the LMS's bulk upload, beside grades.csv (`dest`); the
+    students without an LMS id (`left_out` of the grades file) listed."""
     from grader.pipeline.lms_feedback import feedback_zips
 
     upload = {
         "canvas": "the assignment's Re-Upload Submissions",
         "moodle": "View all submissions > Upload multiple feedback files in a zip",
     }
-    zips = feedback_zips(root, args.format, dest.parent)
+    zips = feedback_zips(root, lms, dest.parent)
     for path in zips.zips:
-        print(f"feedback pages for {upload[args.format]}: {path}")
+        print(f"feedback pages for {upload[lms]}: {path}")
     if zips.left_out:
-        print(f"  {len(zips.left_out)} feedback pages have no {args.format} id and are in "
+        print(f"  {len(zips.left_out)} feedback pages have no {lms} id and are in "
               "no zip: " + _first_ten(zips.left_out))  # fmt: skip
-    if out.left_out:
+    if left_out:
         print(
-            f"  {len(out.left_out)} students have no {args.format} id and are only in "
-            f"{dest.name}: " + _first_ten(out.left_out)
+            f"  {len(left_out)} students have no {lms} id and are only in "
+            f"{dest.name}: " + _first_ten(left_out)
         )
-    return 0
 
 
 def report(args: argparse.Namespace) -> int:

@@ -134,7 +134,13 @@ What is in this folder:
 On a course JupyterHub (assignments fetched from its *Assignments* tab) everything is
 installed already: skip step 1.
 
-## 1. One course folder, one environment for every assignment
+""" + _readme_setup(assignment, wheel) + _readme_work_and_hand_in(assignment)
+
+
+def _readme_setup(assignment: str, wheel: str) -> str:
+    """The handout README's step 1: one course folder and one environment, made the first
+    time, reused and upgraded after."""
+    return f"""## 1. One course folder, one environment for every assignment
 
 Keep **one folder for the whole course** (say `backprop-course`) and unzip every
 assignment's zip into it: each zip holds one folder, so this one becomes
@@ -169,7 +175,12 @@ this command. Then restart the notebook's kernel (*Kernel -> Restart Kernel*). I
 the checks are *already installed* with the same version, that is fine: this zip brings the
 checks you have.
 
-## 2. Work and check yourself
+"""
+
+
+def _readme_work_and_hand_in(assignment: str) -> str:
+    """The handout README's steps 2 and 3: work and check yourself, hand in."""
+    return f"""## 2. Work and check yourself
 
 In JupyterLab, open `{assignment}/{assignment}.ipynb`. Write each function where it says
 `# YOUR CODE HERE` (replace `raise NotImplementedError()`) and run the test cell right after

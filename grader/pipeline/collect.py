@@ -24,7 +24,6 @@ export or grading worksheet) gives names and adds the students who handed in not
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,6 +36,7 @@ from grader.pipeline.lms import (
     STUDENT_RE,
     Found,
     Registry,
+    Roster,
     clean_name,
     detect,
     find_assignment,
@@ -44,11 +44,13 @@ from grader.pipeline.lms import (
     parse_generic,
     parse_moodle,
     read_roster,
+    save_canvas_columns,
+    split_name,
     wrapper_folder,
 )
-from grader.pipeline.results import load_results
+from grader.pipeline.results import GradeResult, load_results
 
-__all__ = ["STUDENT_RE", "CollectReport", "Placed", "Unplaced", "collect", "place"]
+__all__ = ["STUDENT_RE", "Candidate", "CollectReport", "Placed", "Unplaced", "collect", "place"]
 
 @dataclass
 class Placed:
@@ -127,6 +129,142 @@ def place(relpath: str, assignments: list[str]) -> tuple[str, str, int] | str:
     return found.key, hit[0], cleaned.version
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A notebook one student handed in for one assignment, before one of several is chosen."""
+
+    student: str  #: the student's nbgrader id
+    assignment: str
+    relpath: str  #: its path in the download
+    data: bytes
+    version: int  #: the resubmission counter of its file name (0 when none)
+    copy_markers: int  #: how many LMS or browser copy markers its name carries
+    note: str  #: what to know about it ("; "-joined)
+    found: Found  #: who handed it in, as the LMS's naming says
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """A higher resubmission counter wins, then fewer copy markers (then name order)."""
+        return (self.version, -self.copy_markers)
+
+
+@dataclass
+class _Sorter:
+    """Reads each file of a download into a Candidate, or an Unplaced that says why not.
+
+    The registry gets a record for each student met, in the order the files are read."""
+
+    course: Path
+    assignments: list[str]
+    lms: str  #: the naming read ("canvas", "moodle", "generic")
+    registry: Registry
+    not_zips: dict[str, str]  #: relpath -> why a .zip of the download is not a zip
+    wrapper: str | None  #: generic: the one folder the whole download sits in
+    #: Moodle: participant id -> the roster's key (e-mail) of that person
+    key_of: dict[str, str] = field(default_factory=dict)
+    #: Moodle: (assignment, participant id) -> the key students.csv already gives that person
+    #: (an e-mail from an earlier worksheet wins over a bare participant id)
+    recorded: dict[tuple[str, str], str] = field(default_factory=dict)
+    unmatched: bool = False  #: a Moodle notebook was keyed by its bare participant id
+    _by_content: dict[str, set[str]] | None = None
+
+    def __post_init__(self) -> None:
+        for rec in sorted(self.registry.records.values(), key=lambda r: "@" in r.lms_id):
+            if rec.lms == "moodle":
+                for a, pid in rec.participant_ids.items():
+                    self.recorded[(a, pid)] = rec.lms_id
+
+    def by_content(self) -> dict[str, set[str]]:
+        """grade_ids of each assignment's source notebook, read when first needed."""
+        self._by_content = self._by_content or assignment_cells(self.course, self.assignments)
+        return self._by_content
+
+    def parse(self, relpath: str) -> Found | str:
+        """Who handed the file in and its own name, as the LMS's naming says, or why not."""
+        inner = relpath
+        if self.wrapper and relpath.startswith(self.wrapper + "/"):
+            inner = relpath[len(self.wrapper) + 1 :]
+        if self.lms == "canvas":
+            return parse_canvas(inner)
+        if self.lms == "moodle":
+            return parse_moodle(inner)
+        return parse_generic(inner, self.assignments)
+
+    def sort(
+        self, files: list[tuple[str, bytes]], report: CollectReport
+    ) -> dict[tuple[str, str], list[Candidate]]:
+        """The candidates of each (student, assignment), in download order; each file that
+        cannot be placed is added to `report.problems`."""
+        chosen: dict[tuple[str, str], list[Candidate]] = {}
+        for relpath, data in files:
+            got = self.read(relpath, data)
+            if isinstance(got, Unplaced):
+                report.problems.append(got)
+            else:
+                chosen.setdefault((got.student, got.assignment), []).append(got)
+        return chosen
+
+    def read(self, relpath: str, data: bytes) -> Candidate | Unplaced:
+        """The candidate one file of the download is, or why it cannot be placed."""
+        found = self.parse(relpath)
+        if isinstance(found, str):
+            if relpath in self.not_zips:
+                found = f"a .zip that is not a zip: {self.not_zips[relpath]}"
+            elif not relpath.lower().endswith(".ipynb") and "notebook" not in found:
+                found = "not a notebook (.ipynb)"
+            return Unplaced(relpath, found)
+        cleaned = clean_name(found.filename)
+        if cleaned is None:
+            return Unplaced(relpath, "not a notebook (.ipynb)")
+        if self.lms in ("canvas", "moodle") and not found.key:
+            return Unplaced(relpath, "no student id in the LMS's name")
+        notes = list(cleaned.markers)
+        if found.late:
+            notes.append("late")
+        assignment = self.assignment(relpath, data, cleaned.stem, notes)
+        if isinstance(assignment, Unplaced):
+            return assignment
+        key = found.key
+        if self.lms == "moodle":
+            key = self.key_of.get(key) or self.recorded.get((assignment, key)) or key
+            self.unmatched = self.unmatched or key == found.key
+        rec = self.registry.student(self.lms, key, found.name)
+        if self.lms == "moodle":
+            rec.participant_ids.setdefault(assignment, found.key)
+        return Candidate(
+            student=rec.student_id,
+            assignment=assignment,
+            relpath=relpath,
+            data=data,
+            version=cleaned.version,
+            copy_markers=len(cleaned.markers),
+            note="; ".join(notes),
+            found=found,
+        )
+
+    def assignment(self, relpath: str, data: bytes, stem: str, notes: list[str]) -> str | Unplaced:
+        """The assignment a notebook is for: by its name, else by its cells (either noted in
+        `notes` when they disagree or only the cells say), or why neither says."""
+        hit = find_assignment(stem, self.assignments)
+        by_cells = content_assignment(data, self.by_content())
+        if hit:
+            assignment = hit[0]
+            if by_cells and by_cells != assignment:
+                notes.append(
+                    f"this is the notebook of another assignment ({by_cells}), handed in as "
+                    f"{assignment}: ask the student for their {assignment} notebook"
+                )
+            return assignment
+        if by_cells:
+            notes.append(f"renamed file placed by content as {by_cells}")
+            return by_cells
+        return Unplaced(
+            relpath,
+            f"the name names no assignment of this course ({', '.join(self.assignments)}) "
+            "and its cells match none; rename it STUDENT_ASSIGNMENT.ipynb",
+        )
+
+
 def collect(
     src: Path,
     *,
@@ -152,8 +290,6 @@ def collect(
         ValueError: an unknown `lms`, an unreadable roster, or a download whose naming
             is a mix (say which LMS with `lms`).
     """
-    from nbgrader.api import Gradebook
-
     course = require_course(course)
     if lms not in ("auto", *LMS_NAMES):
         raise ValueError(f"unknown LMS {lms!r}; use one of auto, {', '.join(LMS_NAMES)}")
@@ -165,9 +301,57 @@ def collect(
     report = CollectReport()
     download = read_download(Path(src))
     report.notes.extend(download.notes)
-    members = download.files
-    paths = [p for p, _ in members]
-    asked = lms
+    paths = [p for p, _ in download.files]
+    report.lms = _naming(src, lms, paths, people, roster)
+
+    existing = set()
+    if (course / "submitted").is_dir():
+        existing = {p.name for p in (course / "submitted").iterdir() if p.is_dir()}
+    registry = Registry(course, set())
+    sorter = _Sorter(
+        course,
+        assignments,
+        report.lms,
+        registry,
+        download.not_zips,
+        wrapper_folder(paths, assignments) if report.lms == "generic" else None,
+    )
+    if people is not None and report.lms == "moodle":
+        sorter.key_of = {p.participant: p.key for p in people.people if p.participant}
+    chosen = sorter.sort(download.files, report)
+    results = load_results(course)
+    for student_assignment in sorted(chosen):
+        _place_one(course, registry, chosen[student_assignment], results, report)
+
+    if people is not None:
+        _add_roster(registry, people, report, existing)
+    for p in report.placed:  # the roster's name where it gave one
+        p.name = registry.records[p.student].name or p.name
+    if people is not None and people.lms == "canvas":
+        save_canvas_columns(course, people.columns, assignments)
+    report.notes.extend(registry.clashes)
+    if report.lms == "moodle" and people is None and sorter.unmatched:
+        report.notes.append(
+            "Moodle's participant ids differ between assignments: pass each assignment's "
+            "grading worksheet with --roster so one person's notebooks share one student id"
+        )
+    if not report.placed:
+        report.nothing_placed = _why_nothing(paths, lms, report.lms)
+    touched = {p.student for p in report.placed} | set(report.roster_only)
+    if touched:
+        registry.save()
+        _update_gradebook(course, registry, touched)
+    return report
+
+
+def _naming(
+    src: Path, lms: str, paths: list[str], people: Roster | None, roster: Path | None
+) -> str:
+    """The LMS whose naming to read: `lms`, or when "auto" the one every notebook follows.
+
+    Raises:
+        ValueError: the naming is a mix, or the roster is another LMS's file.
+    """
     if lms == "auto":
         found_lms = detect(paths)
         if found_lms is None:
@@ -181,167 +365,88 @@ def collect(
             f"the roster {roster} is a {people.lms} file but the download is read as {lms}; "
             f"pass the {lms} roster or --lms {people.lms}"
         )
-    report.lms = lms
-    wrapper = wrapper_folder(paths, assignments) if lms == "generic" else None
+    return lms
 
-    existing = set()
-    if (course / "submitted").is_dir():
-        existing = {p.name for p in (course / "submitted").iterdir() if p.is_dir()}
-    registry = Registry(course, set())
-    key_of = {}  # (lms, key) of the roster, for Moodle: participant id -> e-mail
-    if people is not None:
-        for person in people.people:
-            if lms == "moodle" and person.participant:
-                key_of[person.participant] = person.key
-    # Moodle: (assignment, participant id) -> the key students.csv already gives that person
-    # (an e-mail from an earlier worksheet wins over a bare participant id)
-    recorded: dict[tuple[str, str], str] = {}
-    for rec in sorted(registry.records.values(), key=lambda r: "@" in r.lms_id):
-        if rec.lms == "moodle":
-            for a, pid in rec.participant_ids.items():
-                recorded[(a, pid)] = rec.lms_id
-    unmatched = False  # a Moodle notebook keyed by its bare participant id
-    by_content = None
-    # (student, assignment) -> candidates [(rank, relpath, data, note, name, found)]
-    chosen: dict[tuple[str, str], list[tuple[tuple, str, bytes, str, str, Found]]] = {}
-    for relpath, data in members:
-        inner = relpath
-        if wrapper and relpath.startswith(wrapper + "/"):
-            inner = relpath[len(wrapper) + 1 :]
-        if lms == "canvas":
-            found = parse_canvas(inner)
-        elif lms == "moodle":
-            found = parse_moodle(inner)
+
+def _place_one(
+    course: Path,
+    registry: Registry,
+    candidates: list[Candidate],
+    results: dict[str, GradeResult],
+    report: CollectReport,
+) -> None:
+    """Write the best of one student's notebooks for one assignment into submitted/, the
+    others set aside in .grader/aside/ (each listed in `report` with what to do)."""
+    candidates = sorted(candidates, key=lambda c: c.rank, reverse=True)
+    best = candidates[0]
+    student, assignment = best.student, best.assignment
+    for other in candidates[1:]:
+        aside = course / ".grader" / "aside" / student / assignment
+        aside = aside / PurePosixPath(other.relpath).name
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_bytes(other.data)
+        dest = f"submitted/{student}/{assignment}/{assignment}.ipynb"
+        if other.version < best.version:
+            why = f"superseded by {best.relpath} (a later resubmission of the same student)"
         else:
-            found = parse_generic(inner, assignments)
-        if isinstance(found, str):
-            if relpath in download.not_zips:
-                found = f"a .zip that is not a zip: {download.not_zips[relpath]}"
-            elif not relpath.lower().endswith(".ipynb") and "notebook" not in found:
-                found = "not a notebook (.ipynb)"
-            report.problems.append(Unplaced(relpath, found))
-            continue
-        cleaned = clean_name(found.filename)
-        if cleaned is None:
-            report.problems.append(Unplaced(relpath, "not a notebook (.ipynb)"))
-            continue
-        if lms in ("canvas", "moodle") and not found.key:
-            report.problems.append(Unplaced(relpath, "no student id in the LMS's name"))
-            continue
-        hit = find_assignment(cleaned.stem, assignments)
-        notes = list(cleaned.markers)
-        if found.late:
-            notes.append("late")
-        by_content = by_content or assignment_cells(course, assignments)
-        by_cells = content_assignment(data, by_content)
-        if hit:
-            assignment = hit[0]
-            if by_cells and by_cells != assignment:
-                notes.append(
-                    f"this is the notebook of another assignment ({by_cells}), handed in as "
-                    f"{assignment}: ask the student for their {assignment} notebook"
-                )
-        elif by_cells:
-            assignment = by_cells
-            notes.append(f"renamed file placed by content as {by_cells}")
-        else:
-            report.problems.append(
-                Unplaced(
-                    relpath,
-                    f"the name names no assignment of this course ({', '.join(assignments)}) "
-                    "and its cells match none; rename it STUDENT_ASSIGNMENT.ipynb",
-                )
+            why = (
+                f"{student} handed in two notebooks for {assignment}; {best.relpath} is graded. "
+                f"If this one is the right one, copy it over {dest} and run "
+                f"backprop-grader autograde {assignment} --force"
             )
-            continue
-        key = found.key
-        if lms == "moodle":
-            key = key_of.get(found.key) or recorded.get((assignment, found.key)) or found.key
-            unmatched = unmatched or key == found.key
-        rec = registry.student(lms, key, found.name)
-        if lms == "moodle":
-            rec.participant_ids.setdefault(assignment, found.key)
-        # rank: a higher resubmission counter wins, then fewer copy markers, then name order
-        rank = (cleaned.version, -len(cleaned.markers))
-        chosen.setdefault((rec.student_id, assignment), []).append(
-            (rank, relpath, data, "; ".join(notes), found.name, found)
-        )
+        report.problems.append(Unplaced(other.relpath, why, str(aside.relative_to(course))))
+    note = best.note
+    dest = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Rewriting an identical file would make it look newer and force a regrade.
+    if not dest.exists() or dest.read_bytes() != best.data:
+        if dest.exists():  # an earlier download's notebook: kept, and said so
+            earlier = results.get(f"{student}/{assignment}")
+            replaced = _keep_replaced(course, dest, best.relpath, earlier)
+            report.problems.append(replaced)
+            note = "; ".join(n for n in (note, replaced.reason.split(": ", 1)[0]) if n)
+        dest.write_bytes(best.data)
+    rec = registry.records[student]
+    if best.found.late:
+        rec.late.add(assignment)
+    else:
+        rec.late.discard(assignment)
+    if best.found.attachment:
+        rec.attachment_ids[assignment] = best.found.attachment
+    report.placed.append(Placed(best.relpath, student, assignment, note, best.found.name))
 
-    aside_root = course / ".grader" / "aside"
-    results = load_results(course)
-    for (student, assignment), candidates in sorted(chosen.items()):
-        candidates.sort(key=lambda c: c[0], reverse=True)
-        best = candidates[0]
-        for other in candidates[1:]:
-            aside = aside_root / student / assignment / PurePosixPath(other[1]).name
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            aside.write_bytes(other[2])
-            dest = f"submitted/{student}/{assignment}/{assignment}.ipynb"
-            if other[0][0] < best[0][0]:
-                why = f"superseded by {best[1]} (a later resubmission of the same student)"
-            else:
-                why = (
-                    f"{student} handed in two notebooks for {assignment}; {best[1]} is graded. "
-                    f"If this one is the right one, copy it over {dest} and run "
-                    f"backprop-grader autograde {assignment} --force"
-                )
-            report.problems.append(Unplaced(other[1], why, str(aside.relative_to(course))))
-        _, relpath, data, note, name, found = best
-        dest = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # Rewriting an identical file would make it look newer and force a regrade.
-        if not dest.exists() or dest.read_bytes() != data:
-            if dest.exists():  # an earlier download's notebook: kept, and said so
-                earlier = results.get(f"{student}/{assignment}")
-                replaced = _keep_replaced(course, dest, relpath, earlier)
-                report.problems.append(replaced)
-                note = "; ".join(n for n in (note, replaced.reason.split(": ", 1)[0]) if n)
-            dest.write_bytes(data)
-        rec = registry.records[student]
-        if found.late:
-            rec.late.add(assignment)
-        else:
-            rec.late.discard(assignment)
-        if found.attachment:
-            rec.attachment_ids[assignment] = found.attachment
-        report.placed.append(Placed(relpath, student, assignment, note, name))
 
-    if people is not None:
-        handed_in = {p.student for p in report.placed}
-        for person in people.people:
-            rec = registry.student(lms if people.lms != "generic" else "generic", person.key,
-                                   person.name)  # fmt: skip
-            rec.name = person.name or rec.name
-            for attr in ("email", "sis_user_id", "sis_login_id", "section"):
-                setattr(rec, attr, getattr(person, attr) or getattr(rec, attr))
-            placed_in = {p.assignment for p in report.placed}
-            if lms == "moodle" and person.participant and len(placed_in) == 1:
-                # a Moodle download and its worksheet belong to one assignment
-                rec.participant_ids.setdefault(placed_in.pop(), person.participant)
-            if rec.student_id not in handed_in and rec.student_id not in existing:
-                report.roster_only.append(rec.student_id)
-    for p in report.placed:  # the roster's name where it gave one
-        p.name = registry.records[p.student].name or p.name
-    if people is not None and people.lms == "canvas":
-        _save_canvas_columns(course, people.columns, assignments)
-    report.notes.extend(registry.clashes)
-    if lms == "moodle" and people is None and unmatched:
-        report.notes.append(
-            "Moodle's participant ids differ between assignments: pass each assignment's "
-            "grading worksheet with --roster so one person's notebooks share one student id"
-        )
-    if not report.placed:
-        report.nothing_placed = _why_nothing(paths, asked, lms)
-    touched = {p.student for p in report.placed} | set(report.roster_only)
-    if touched:
-        registry.save()
-        with Gradebook(db_url(course)) as gb:
-            for sid in sorted(touched):
-                rec = registry.records[sid]
-                last, first = _split_name(rec.name)
-                gb.update_or_create_student(
-                    sid, first_name=first, last_name=last, email=rec.email or None
-                )
-    return report
+def _add_roster(
+    registry: Registry, people: Roster, report: CollectReport, existing: set[str]
+) -> None:
+    """Register everyone on the roster with its names and LMS columns; list in
+    `report.roster_only` those who handed in nothing, now or before (`existing`)."""
+    handed_in = {p.student for p in report.placed}
+    placed_in = {p.assignment for p in report.placed}
+    for person in people.people:
+        rec = registry.student(report.lms if people.lms != "generic" else "generic", person.key,
+                               person.name)  # fmt: skip
+        rec.name = person.name or rec.name
+        for attr in ("email", "sis_user_id", "sis_login_id", "section"):
+            setattr(rec, attr, getattr(person, attr) or getattr(rec, attr))
+        if report.lms == "moodle" and person.participant and len(placed_in) == 1:
+            # a Moodle download and its worksheet belong to one assignment
+            rec.participant_ids.setdefault(next(iter(placed_in)), person.participant)
+        if rec.student_id not in handed_in and rec.student_id not in existing:
+            report.roster_only.append(rec.student_id)
+
+
+def _update_gradebook(course: Path, registry: Registry, students: set[str]) -> None:
+    """Create or update each student in nbgrader's gradebook, with names and e-mail."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(course)) as gb:
+        for sid in sorted(students):
+            rec = registry.records[sid]
+            last, first = split_name(rec.name)
+            gb.update_or_create_student(
+                sid, first_name=first, last_name=last, email=rec.email or None
+            )
 
 
 def _why_nothing(paths: list[str], asked: str, lms: str) -> str:
@@ -391,35 +496,3 @@ def _keep_replaced(course: Path, dest: Path, by: str, result) -> Unplaced:
         f"{rel} and run backprop-grader autograde {assignment} --force",
         str(aside.relative_to(course)),
     )
-
-
-def _save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:
-    """Remember which Canvas gradebook column each assignment is ("04_backprop_W2 (4321)")
-    in COURSE/lms.json, for `export --format canvas`."""
-    from grader.pipeline.export import lms_settings_path
-
-    mapping = {}
-    for column in columns:
-        title = re.sub(r"\s*\(\d+\)$", "", column)
-        hit = find_assignment(title, assignments)
-        if hit and not (hit[1] + hit[2]).strip(" _-."):
-            mapping[hit[0]] = column
-    if not mapping:
-        return
-    path = lms_settings_path(course)
-    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    settings.setdefault("canvas_columns", {}).update(mapping)
-    path.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _split_name(name: str) -> tuple[str | None, str | None]:
-    """(last, first) of "Smith, Alice" or "Alice Smith" (None when unknown)."""
-    if not name:
-        return None, None
-    if "," in name:
-        last, first = (s.strip() for s in name.split(",", 1))
-        return last or None, first or None
-    parts = name.split()
-    if len(parts) == 1:
-        return parts[0], None
-    return parts[-1], " ".join(parts[:-1])

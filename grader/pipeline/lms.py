@@ -28,6 +28,7 @@ from that key (letters, digits, `_ . - @`) and recorded with the display name in
 from __future__ import annotations
 
 import csv
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -313,6 +314,38 @@ STUDENT_COLUMNS = [
     "participant_ids", "late", "attachment_ids",
 ]  # fmt: skip
 _LIST_COLUMNS = ("participant_ids", "late", "attachment_ids")
+
+
+def save_canvas_columns(course: Path, columns: list[str], assignments: list[str]) -> None:
+    """Remember which Canvas gradebook column each assignment is ("04_backprop_W2 (4321)")
+    in COURSE/lms.json, for `export --format canvas`."""
+    from grader.pipeline.export import lms_settings_path
+
+    mapping = {}
+    for column in columns:
+        title = re.sub(r"\s*\(\d+\)$", "", column)
+        hit = find_assignment(title, assignments)
+        if hit and not (hit[1] + hit[2]).strip(" _-."):
+            mapping[hit[0]] = column
+    if not mapping:
+        return
+    path = lms_settings_path(course)
+    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    settings.setdefault("canvas_columns", {}).update(mapping)
+    path.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def split_name(name: str) -> tuple[str | None, str | None]:
+    """(last, first) of "Smith, Alice" or "Alice Smith" (None when unknown)."""
+    if not name:
+        return None, None
+    if "," in name:
+        last, first = (s.strip() for s in name.split(",", 1))
+        return last or None, first or None
+    parts = name.split()
+    if len(parts) == 1:
+        return parts[0], None
+    return parts[-1], " ".join(parts[:-1])
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import textwrap
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,13 +250,48 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
 
     records = load_students(course)  # students.csv: the LMS's name and late marks
     people = {s: row for s, row in grades.rows.items() if s not in grades.test_students}
-    roster = len(people)
-    max_of = dict(grades.assignments)
     missing = sorted(  # (assignment, student): nothing handed in, 0 in grades.csv
         (a, s) for s, row in people.items() for a, c in row.items() if c.state == "not submitted"
     )
     late = {(r.student, r.assignment) for r in results
             if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
+    hardest = sorted(rates, key=lambda x: x[2])[:8]
+    names = {sid: rec.name for sid, rec in records.items()}
+
+    def who(student: str) -> str:
+        name = names.get(student, student)
+        return f"{student} ({name})" if name and name != student else student
+
+    page = _page(
+        title=report_title(course),
+        warnings=grading_warnings(course, results),
+        counts_line=f"{len(people)} students on the roster, {len(results)} submissions graded "
+        f"by nbgrader,\n{len(missing)} missing (nothing handed in).{_left_out(grades, who)}",
+        summary=_summary_rows(stats, missing, late, len(people)),
+        counts=counts,
+        hardest=hardest,
+        late_rows=[[who(s), a] for s, a in sorted(late)],
+        attention=_attention_rows(results, missing, dict(grades.assignments), who),
+        alt=_plot_descriptions(stats, counts, hardest),
+    )
+    index = dest / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return ClassReport(index, plots)
+
+
+def _summary_rows(
+    stats: list[AssignmentStats],
+    missing: list[tuple[str, str]],
+    late: set[tuple[str, str]],
+    roster: int,
+) -> list[list[object]]:
+    """The scores table: a row per assignment, a missing submission counted as 0.
+
+    Args:
+        missing: (assignment, student) of each submission not handed in.
+        late: (student, assignment) of each submission the LMS marked late.
+        roster: how many students grades.csv has.
+    """
     summary = []
     for st in stats:
         absent = sum(a == st.assignment for a, _ in missing)
@@ -274,15 +310,18 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
                 sum((r.student, st.assignment) in late for r in st.results),
             ]
         )
-    hardest = sorted(rates, key=lambda x: x[2])[:8]
-    names = {sid: rec.name for sid, rec in records.items()}
+    return summary
 
-    def who(student: str) -> str:
-        name = names.get(student, student)
-        return f"{student} ({name})" if name and name != student else student
 
-    late_rows = [[who(s), a] for s, a in sorted(late)]
-    attention = [
+def _attention_rows(
+    results: list[GradeResult],
+    missing: list[tuple[str, str]],
+    max_of: dict[str, float],
+    who: Callable[[str], str],
+) -> list[list[object]]:
+    """The submissions that need attention: grading failed, flagged, a manual grade needed,
+    notes, then each (assignment, student) of `missing`; `who` names a student."""
+    return [
         [
             who(r.student),
             r.assignment,
@@ -299,21 +338,36 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
          "nothing handed in: 0 in grades.csv", ""]
         for a, s in missing
     ]  # fmt: skip
-    title = report_title(course)
-    warnings = grading_warnings(course, results)
-    alt = _plot_descriptions(stats, counts, hardest)
-    page = f"""<!doctype html>
+
+
+#: The report page's stylesheet.
+_STYLE = """<style>
+body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+th { background: #f0f0f0; } img { max-width: 100%; }
+</style>"""
+
+
+def _page(
+    *,
+    title: str,
+    warnings: str,
+    counts_line: str,
+    summary: list[list[object]],
+    counts: dict[str, tuple[int, int, str]],
+    hardest: list[tuple[str, str, float, int]],
+    late_rows: list[list[object]],
+    attention: list[list[object]],
+    alt: tuple[str, str, str],
+) -> str:
+    """The report's HTML page: the tables and the plots' images with their alt text."""
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
-th {{ background: #f0f0f0; }} img {{ max-width: 100%; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>{html.escape(title)}</h1>
 {warnings}
-<p>{roster} students on the roster, {len(results)} submissions graded by nbgrader,
-{len(missing)} missing (nothing handed in).{_left_out(grades, who)}</p>
+<p>{counts_line}</p>
 <h2>Scores</h2>
 <p>"submitted": students who handed the assignment in, of the roster (grades.csv's students).
 Mean and median count a missing submission as 0, as grades.csv does; the histograms show
@@ -371,6 +425,3 @@ not flags: where a score you gave by hand differs from the automatic verdict (yo
     }
 </body></html>
 """
-    index = dest / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return ClassReport(index, plots)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from grader.verify.cells import HIDDEN_PREFIX, VISIBLE_PREFIX
 
@@ -82,37 +82,17 @@ def apply_verdicts(
         changed = False
         for grade in submission.grades:
             gid = grade.name
-            name = None
-            if gid.startswith(HIDDEN_PREFIX):
-                name, flavour = gid[len(HIDDEN_PREFIX) :], "hidden"
-            elif gid.startswith(VISIBLE_PREFIX):
-                name, flavour = gid[len(VISIBLE_PREFIX) :], "visible"
+            name, flavour = _function_of(gid)
             max_score = float(grade.max_score)
             kernel = float(grade.auto_score or 0)
-            if gid in deleted:
-                want = 0.0
-                why = "the test cell was deleted from the submission"
-            elif gid in stopped:
+            if gid in stopped and gid not in deleted:
                 continue
-            elif name in verification.verdicts:
-                v = verification.verdicts[name]
-                passed = v.hidden if flavour == "hidden" else v.visible
-                want = max_score if passed else 0.0
-                kernel_said = "passed" if kernel >= max_score else "failed"
-                why = (
-                    f"the test {kernel_said} in the student's kernel; {name} "
-                    + (
-                        "passed"
-                        if passed
-                        else f"failed ({v.message})" if v.message else "failed"
-                    )
-                    + " when the notebook's cells were run again in a separate process"
-                )
-            else:
+            wanted = _wanted(gid, name, flavour, kernel, max_score, verification, deleted)
+            if wanted is None or abs(wanted.score - kernel) < 1e-9:
                 continue
-            if abs(want - kernel) < 1e-9:
-                continue
-            if gid in not_run and gid not in deleted:
+            want, why = wanted.score, wanted.why
+            scored_apart = gid in not_run and gid not in deleted
+            if scored_apart:
                 why = (
                     f"the student's kernel stopped before this test finished; {name} "
                     f"{'passed' if want else 'failed'} when the notebook's cells were run "
@@ -125,24 +105,74 @@ def apply_verdicts(
                 )
                 continue
             grade.auto_score = want
-            changed = changed or gid not in not_run or gid in deleted
-            text = (
-                f"[verified] {gid}: {kernel:g} -> {want:g} of {max_score:g}: {why} "
-                f"(hidden seed {verification.seed})."
-            )
-            if gid in not_run and gid not in deleted:
+            changed = changed or not scored_apart
+            if scored_apart:
                 flags.append(f"scored in a separate process: {gid} {kernel:g} -> {want:g} ({why})")
             else:
                 flags.append(f"verdict changed: {gid} {kernel:g} -> {want:g} ({why[:200]})")
             if name:
-                try:
-                    comment = gb.find_comment(name, assignment, assignment, student)
-                except MissingEntry:
-                    comment = None
-                if comment is not None:
-                    old = comment.auto_comment or ""
-                    comment.auto_comment = (old + "\n" + text).strip()
+                text = (
+                    f"[verified] {gid}: {kernel:g} -> {want:g} of {max_score:g}: {why} "
+                    f"(hidden seed {verification.seed})."
+                )
+                _add_auto_comment(gb, name, assignment, student, text)
         if changed:
             submission.flagged = True
         gb.db.commit()
     return flags, notes
+
+
+class _Wanted(NamedTuple):
+    """The automatic score a test cell should have, and why."""
+
+    score: float
+    why: str
+
+
+def _function_of(gid: str) -> tuple[str | None, str | None]:
+    """(function name, "visible" or "hidden") a test cell's grade_id names; (None, None)
+    for a cell that is not a function's test."""
+    if gid.startswith(HIDDEN_PREFIX):
+        return gid[len(HIDDEN_PREFIX) :], "hidden"
+    if gid.startswith(VISIBLE_PREFIX):
+        return gid[len(VISIBLE_PREFIX) :], "visible"
+    return None, None
+
+
+def _wanted(
+    gid: str,
+    name: str | None,
+    flavour: str | None,
+    kernel: float,
+    max_score: float,
+    verification: Verification,
+    deleted: set[str],
+) -> _Wanted | None:
+    """The score a test cell should have: 0 when it was deleted, else the out-of-process
+    verdict on its function; None when verification says nothing about it."""
+    if gid in deleted:
+        return _Wanted(0.0, "the test cell was deleted from the submission")
+    if name not in verification.verdicts:
+        return None
+    v = verification.verdicts[name]
+    passed = v.hidden if flavour == "hidden" else v.visible
+    kernel_said = "passed" if kernel >= max_score else "failed"
+    why = (
+        f"the test {kernel_said} in the student's kernel; {name} "
+        + ("passed" if passed else f"failed ({v.message})" if v.message else "failed")
+        + " when the notebook's cells were run again in a separate process"
+    )
+    return _Wanted(max_score if passed else 0.0, why)
+
+
+def _add_auto_comment(gb: Any, name: str, assignment: str, student: str, text: str) -> None:
+    """Append `text` to the auto_comment of the function's comment cell, if it has one."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        comment = gb.find_comment(name, assignment, assignment, student)
+    except MissingEntry:
+        return
+    if comment is not None:
+        old = comment.auto_comment or ""
+        comment.auto_comment = (old + "\n" + text).strip()

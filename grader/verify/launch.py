@@ -140,10 +140,6 @@ def _command(box: Path, plan: Plan, closure: Closure, job: Path, out: Path) -> l
     return [sys.executable, "-I", boot.__file__, str(box / "boot.json")]
 
 
-class _NoTime(Exception):
-    """No time is left for verification (or it ran in the warm zygote)."""
-
-
 @dataclass
 class Verdict:
     """The out-of-process verdict for one function: visible and hidden flavours."""
@@ -199,40 +195,21 @@ def verify_notebook(
             and the time limit is not paid twice.
         hung: functions the kernel stopped after a timeout: they raise at once here too.
     """
-    from backprop_checks import checks
-
-    from grader.judge import cases as _cases
-
     closure = runner_closure()  # raises ClosureError when it reaches the checks or the judge
     seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else seed
     run = Verification(seed=seed)
-    stopped = set(stopped_cells or [])
-    cells, short = [], []
-    for i, c in enumerate(nb.cells):
-        if c.cell_type == "code" and not is_test_cell(c) and c.source.strip():
-            if i in stopped:
-                short.append(len(cells))
-            cells.append((nbgrader_meta(c).get("grade_id", ""), c.source))
-    plain: dict[str, dict[str, list[dict]]] = {}
-    full: dict[str, dict[str, list[dict]]] = {}
-    for name in functions:
-        full[name] = {
-            "visible": _cases.visible_cases(name),
-            "hidden": _cases.hidden_cases(name, seed),
-        }
-        # The process gets the inputs only: never the judge's context.
-        plain[name] = {
-            k: [{"id": c["id"], "args": c["args"]} for c in v] for k, v in full[name].items()
-        }
+    cells, short = _cells_to_run(nb, set(stopped_cells or []))
+    full = _cases_of(functions, seed)
+    # The process gets the inputs only: never the judge's context.
+    plain = {
+        name: {k: [{"id": c["id"], "args": c["args"]} for c in v] for k, v in flavours.items()}
+        for name, flavours in full.items()
+    }
     wall = float(limits.notebook_timeout if wall_clock is None else wall_clock)
     results: dict[str, dict[str, list[Any]]] = {}
     if wall < 1:
         run.error = "no time left of the notebook's limit: not verified, its functions score 0"
-        cell_timeout = 0
-    box = new_box()
-    try:
-        if not cell_timeout:
-            raise _NoTime
+    elif cell_timeout:
         per_call = max(1, min(cell_timeout, int(wall)))
         job = {
             "cells": cells,
@@ -246,11 +223,54 @@ def verify_notebook(
         warm_plan = warm_verify.plan(limits, course, mode, bwrap, closure) if warm else None
         if warm_plan is not None:
             code, results = warm_verify.run(warm_plan, job, workdir, wall)
-            if code == EXIT_NOTEBOOK_TIMEOUT:
-                run.error = f"stopped at the notebook's time limit ({wall:.0f} s were left for it)"
-            elif code != 0 and not results:
-                run.error = death_reason(code, limits)
-            raise _NoTime  # observed: judged below
+        else:
+            code, results = _run_cold(job, workdir, wall, limits, course, mode, bwrap, closure)
+        if code == EXIT_NOTEBOOK_TIMEOUT:
+            run.error = f"stopped at the notebook's time limit ({wall:.0f} s were left for it)"
+        elif code != 0 and not results:
+            run.error = death_reason(code, limits)
+    for name in functions:
+        run.verdicts[name] = _judge(name, full[name], results.get(name, {}))
+    return run
+
+
+def _cells_to_run(nb: nbformat.NotebookNode, stopped: set[int]) -> tuple[list, list[int]]:
+    """(grade_id, source) of the notebook's code cells the process runs (no test cells, no
+    empty ones), and the positions in that list of the cells a limit stopped (`stopped`:
+    indices in nb.cells)."""
+    cells, short = [], []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and not is_test_cell(c) and c.source.strip():
+            if i in stopped:
+                short.append(len(cells))
+            cells.append((nbgrader_meta(c).get("grade_id", ""), c.source))
+    return cells, short
+
+
+def _cases_of(functions: list[str], seed: int) -> dict[str, dict[str, list[dict]]]:
+    """Each function's visible and hidden cases (the hidden ones drawn with `seed`)."""
+    from grader.judge import cases as _cases
+
+    return {
+        name: {"visible": _cases.visible_cases(name), "hidden": _cases.hidden_cases(name, seed)}
+        for name in functions
+    }
+
+
+def _run_cold(
+    job: dict[str, Any],
+    workdir: Path,
+    wall: float,
+    limits: Limits,
+    course: Path | None,
+    mode: str,
+    bwrap: str,
+    closure: Closure,
+) -> tuple[int, dict[str, dict[str, list[Any]]]]:
+    """Run the verification process on `job` in a fresh sandbox (a new Python): its exit
+    code and observations."""
+    box = new_box()
+    try:
         overlay = _overlay_package(box, closure)
         plan, _ = make_plan(limits, course=course, mode=mode, bwrap=bwrap, overlay=overlay)
         (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
@@ -266,35 +286,33 @@ def verify_notebook(
             stderr=subprocess.DEVNULL,
             wall_clock=wall,
         )
-        results = read_results(out_path)
-        if code == EXIT_NOTEBOOK_TIMEOUT:
-            run.error = f"stopped at the notebook's time limit ({wall:.0f} s were left for it)"
-        elif code != 0 and not results:
-            run.error = death_reason(code, limits)
-    except _NoTime:
-        pass
+        return code, read_results(out_path)
     finally:
         shutil.rmtree(box, ignore_errors=True)
-    for name in functions:
-        res = results.get(name, {})
-        flags = {}
-        messages = []
-        for flavour in ("visible", "hidden"):
-            obs = res.get(flavour)
-            case_list = full[name][flavour]
-            if obs is None or len(obs) != len(case_list):
-                flags[flavour] = False
-                messages.append(f"{flavour}: no result from the verification process")
-                continue
-            try:
-                verdict = checks.judge(name, case_list, obs, hidden=flavour == "hidden")
-            except Exception as exc:  # noqa: BLE001 - malformed observations fail
-                flags[flavour] = False
-                messages.append(f"{flavour}: {type(exc).__name__}: {exc}")
-                continue
-            flags[flavour] = verdict.passed
-            if not verdict.passed:
-                messages.append(verdict.message.splitlines()[0] if verdict.message else "")
-        said = "; ".join(dict.fromkeys(m for m in messages if m))  # visible and hidden alike: once
-        run.verdicts[name] = Verdict(name, flags["visible"], flags["hidden"], said)
-    return run
+
+
+def _judge(name: str, cases: dict[str, list[dict]], res: dict[str, list[Any]]) -> Verdict:
+    """The verdict on one function from the process's observations `res` of its `cases`
+    (visible and hidden); a flavour with no or malformed observations fails."""
+    from backprop_checks import checks
+
+    flags = {}
+    messages = []
+    for flavour in ("visible", "hidden"):
+        obs = res.get(flavour)
+        case_list = cases[flavour]
+        if obs is None or len(obs) != len(case_list):
+            flags[flavour] = False
+            messages.append(f"{flavour}: no result from the verification process")
+            continue
+        try:
+            verdict = checks.judge(name, case_list, obs, hidden=flavour == "hidden")
+        except Exception as exc:  # noqa: BLE001 - malformed observations fail
+            flags[flavour] = False
+            messages.append(f"{flavour}: {type(exc).__name__}: {exc}")
+            continue
+        flags[flavour] = verdict.passed
+        if not verdict.passed:
+            messages.append(verdict.message.splitlines()[0] if verdict.message else "")
+    said = "; ".join(dict.fromkeys(m for m in messages if m))  # visible and hidden alike: once
+    return Verdict(name, flags["visible"], flags["hidden"], said)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,26 @@ def sandbox_off_reason(settings: dict[str, Any]) -> str:
     return "" if status.usable else status.reason
 
 
+@dataclass(frozen=True)
+class _Submission:
+    """The submission being checked, and its course's gradebook and sandbox settings."""
+
+    course: Path
+    student: str
+    assignment: str
+    db_url: str
+    settings: dict[str, Any]  #: _sandbox_settings of the course's config
+
+
+@dataclass
+class _Findings:
+    """What the checks found, in the order they are added to the grade result."""
+
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  #: for the instructor, not flags
+    reasons: list[str] = field(default_factory=list)  #: why the notebook is broken
+
+
 def after_autograde(
     course: Path,
     student: str,
@@ -106,18 +127,17 @@ def after_autograde(
         hung: functions the kernel stopped after they ran past the cell time limit
             (`grader.sandbox.execute.RunInfo.hung`): verification does not run them again.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
     from grader.config import course_config
 
     course = Path(course)
     config = course_config(course)
-    db_url = str(config.CourseDirectory.db_url)
-    settings = _sandbox_settings(config)
-    flags: list[str] = []
+    sub = _Submission(
+        course, student, assignment, str(config.CourseDirectory.db_url), _sandbox_settings(config)
+    )
     # Whether bubblewrap was used is about the run, not the student: it goes in
     # result.sandbox (shown once per run by the summary, report and export), never a flag.
-    result.sandbox = sandbox_off_reason(settings)
+    result.sandbox = sandbox_off_reason(sub.settings)
+    found = _Findings()
 
     name = f"{assignment}.ipynb"
     submitted_dir = course / "submitted" / student / assignment
@@ -125,11 +145,37 @@ def after_autograde(
     others = renamed_notebooks(submitted_dir, name)
     if submitted is None and others:
         unreadable = f"found {', '.join(others)} instead of {name} (renamed file: 0)"
-    reasons: list[str] = []
     if unreadable:
-        reasons.append(unreadable)
+        found.reasons.append(unreadable)
 
-    # Test and locked cells as recorded in the gradebook (never the submission's).
+    grade_ids, source_cells = _recorded_cells(sub.db_url, assignment)
+    deleted: set[str] = set()
+    if submitted is not None:
+        deleted = _static_checks(sub, submitted, source_cells, set(grade_ids), found)
+
+    graded_path = course / "autograded" / student / assignment / name
+    graded, _ = read_notebook(graded_path)
+    if graded is not None:
+        _verify_graded(sub, graded, graded_path, grade_ids, deleted, deadline, hung, found)
+    elif deleted:
+        found.flags += apply_verdicts(sub.db_url, student, assignment, Verification(), deleted)[0]
+
+    _review_and_check_gradebook(sub, found)
+    result.flags = list(dict.fromkeys([*getattr(result, "flags", []), *found.flags]))
+    result.notes = list(dict.fromkeys([*getattr(result, "notes", []), *found.notes]))
+    reasons = found.reasons
+    if others and submitted is None:
+        result.reason = reasons[0]  # more precise than "no notebook"
+    elif reasons and not getattr(result, "reason", ""):
+        result.reason = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (+{len(reasons) - 1})"
+    return result
+
+
+def _recorded_cells(db_url: str, assignment: str) -> tuple[list[str], dict[str, str]]:
+    """(grade_ids, source of each locked or graded cell) of the assignment's notebook as
+    recorded in the gradebook (never the submission's); empty when it is not recorded."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     source_cells: dict[str, str] = {}
     grade_ids: list[str] = []
     with Gradebook(db_url) as gb:
@@ -141,76 +187,90 @@ def after_autograde(
                     source_cells[cell.name] = cell.source or ""
         except MissingEntry:
             pass
-    test_ids = set(grade_ids)
-    deleted: set[str] = set()
-    if submitted is not None:
-        flags += scan_notebook(submitted, _released_sources(course, assignment))
-        tamper = compare_cells(submitted, source_cells)
-        flags += tamper
-        deleted = {
-            f.split(":", 1)[0]
-            for f in tamper
-            if ("deleted" in f or "lost its nbgrader metadata" in f)
-            and f.split(":", 1)[0] in test_ids
-        }
+    return grade_ids, source_cells
 
-    graded_path = course / "autograded" / student / assignment / name
-    graded, _ = read_notebook(graded_path)
-    notes: list[str] = []
-    if graded is not None:
-        limited = limit_stopped(graded)
-        stopped_cells = [i for i, kind in limited.items() if kind != "not run"]
-        tests = {i: str(nbgrader_meta(graded.cells[i]).get("grade_id", "")) for i in limited}
-        tests = {i: gid for i, gid in tests.items() if is_test_cell(graded.cells[i])}
-        stopped = {gid for i, gid in tests.items() if limited[i] == "own"}
-        not_run = {gid for i, gid in tests.items() if limited[i] != "own"}
-        problems = run_problems(graded)
-        reasons += problems
-        flags += [f"broken: {p}" for p in problems]  # listed with the flagged ones
-        functions = graded_functions(grade_ids)
-        if functions:
-            try:
-                verification = verify_notebook(
-                    graded,
-                    graded_path.parent,
-                    functions,
-                    limits=settings["limits"],
-                    course=course,
-                    mode=settings["mode"],
-                    bwrap=settings["bwrap"],
-                    cell_timeout=settings["cell_timeout"],
-                    wall_clock=None if deadline is None else deadline - time.time(),
-                    warm=settings["warm"],
-                    stopped_cells=stopped_cells,
-                    hung=list(hung or []),
-                )
-            except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
-                flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")
-                verification = Verification()
-            if verification.error:
-                flags.append(f"verification process: {verification.error}")
-            changed, notes = apply_verdicts(
-                db_url, student, assignment, verification, deleted, stopped, not_run
-            )
-            flags += changed
-    elif deleted:
-        flags += apply_verdicts(db_url, student, assignment, Verification(), deleted)[0]
 
-    try:  # nbgrader's review mark on a cell scored by hand: kept only if the notebook changed
-        review = review_hand_scores(course, db_url, student, assignment)
-        notes += [f"{gid}: needs manual grading: {why}" for gid, why in review.items()]
+def _static_checks(
+    sub: _Submission,
+    submitted: Any,
+    source_cells: dict[str, str],
+    test_ids: set[str],
+    found: _Findings,
+) -> set[str]:
+    """Flag what the submitted notebook's cells reach into and its tampered cells; the ids
+    of the test cells it deleted (or stripped of their metadata)."""
+    found.flags += scan_notebook(submitted, _released_sources(sub.course, sub.assignment))
+    tamper = compare_cells(submitted, source_cells)
+    found.flags += tamper
+    return {
+        f.split(":", 1)[0]
+        for f in tamper
+        if ("deleted" in f or "lost its nbgrader metadata" in f)
+        and f.split(":", 1)[0] in test_ids
+    }
+
+
+def _verify_graded(
+    sub: _Submission,
+    graded: Any,
+    graded_path: Path,
+    grade_ids: list[str],
+    deleted: set[str],
+    deadline: float | None,
+    hung: list[str] | None,
+    found: _Findings,
+) -> None:
+    """The autograded notebook's broken-run reasons, then its graded functions re-run and
+    re-judged out of process, the changed verdicts written to the gradebook (flagged)."""
+    limited = limit_stopped(graded)
+    stopped_cells = [i for i, kind in limited.items() if kind != "not run"]
+    tests = {i: str(nbgrader_meta(graded.cells[i]).get("grade_id", "")) for i in limited}
+    tests = {i: gid for i, gid in tests.items() if is_test_cell(graded.cells[i])}
+    stopped = {gid for i, gid in tests.items() if limited[i] == "own"}
+    not_run = {gid for i, gid in tests.items() if limited[i] != "own"}
+    problems = run_problems(graded)
+    found.reasons += problems
+    found.flags += [f"broken: {p}" for p in problems]  # listed with the flagged ones
+    functions = graded_functions(grade_ids)
+    if not functions:
+        return
+    settings = sub.settings
+    try:
+        verification = verify_notebook(
+            graded,
+            graded_path.parent,
+            functions,
+            limits=settings["limits"],
+            course=sub.course,
+            mode=settings["mode"],
+            bwrap=settings["bwrap"],
+            cell_timeout=settings["cell_timeout"],
+            wall_clock=None if deadline is None else deadline - time.time(),
+            warm=settings["warm"],
+            stopped_cells=stopped_cells,
+            hung=list(hung or []),
+        )
+    except Exception as exc:  # noqa: BLE001 - never lose nbgrader's grades over it
+        found.flags.append(f"NOT VERIFIED (verification failed: {type(exc).__name__}: {exc})")
+        verification = Verification()
+    if verification.error:
+        found.flags.append(f"verification process: {verification.error}")
+    changed, found.notes = apply_verdicts(
+        sub.db_url, sub.student, sub.assignment, verification, deleted, stopped, not_run
+    )
+    found.flags += changed
+
+
+def _review_and_check_gradebook(sub: _Submission, found: _Findings) -> None:
+    """Review the scores given by hand (nbgrader's review mark kept only if the notebook
+    changed), then run SQLite's integrity check of the gradebook."""
+    try:
+        review = review_hand_scores(sub.course, sub.db_url, sub.student, sub.assignment)
+        found.notes += [f"{gid}: needs manual grading: {why}" for gid, why in review.items()]
     except Exception as exc:  # noqa: BLE001 - the marks stay: nothing is lost
-        flags.append(f"scores given by hand not reviewed ({type(exc).__name__}: {exc})")
-
-    db_path = gradebook_path(db_url)
+        found.flags.append(f"scores given by hand not reviewed ({type(exc).__name__}: {exc})")
+    db_path = gradebook_path(sub.db_url)
     if db_path is not None:
         status = check_gradebook(db_path)
         if status != "ok":
-            flags.append(f"GRADEBOOK DAMAGED (SQLite integrity check): {status[:200]}")
-    result.flags = list(dict.fromkeys([*getattr(result, "flags", []), *flags]))
-    result.notes = list(dict.fromkeys([*getattr(result, "notes", []), *notes]))
-    if others and submitted is None:
-        result.reason = reasons[0]  # more precise than "no notebook"
-    elif reasons and not getattr(result, "reason", ""):
-        result.reason = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (+{len(reasons) - 1})"
-    return result
+            found.flags.append(f"GRADEBOOK DAMAGED (SQLite integrity check): {status[:200]}")
