@@ -25,7 +25,7 @@ import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 IPC_RMID = 0
 #: keyctl(2): the syscall number (x86-64, aarch64 differ), KEYCTL_CLEAR, and the special
@@ -69,7 +69,11 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount_table() -> list[tuple[int, int, str, str, bool, tuple[int, int]]]:
+#: /proc/self/mountinfo's rows: (id, parent id, mount point, type, writable, (major, minor)).
+MountTable = list[tuple[int, int, str, str, bool, tuple[int, int]]]
+
+
+def _mount_table() -> MountTable:
     """This mount namespace's mounts, in the order they were made (/proc/self/mountinfo):
     (id, parent id, mount point, file system type, writable, (major, minor))."""
     table = []
@@ -134,6 +138,32 @@ def fresh_namespaces(tmpfs_bytes: int, narrow: dict[str, str] | None = None) -> 
         raise NotUnshared(err, f"unshare: {os.strerror(err)}")
     _check(lib.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     table = _mount_table()
+    plan: list[_Remount] = []
+    try:
+        _open_remounts(table, narrow, plan)
+        _apply_remounts(lib, plan, tmpfs_bytes)
+        _seal_shm_proc_dev(lib, table, plan, tmpfs_bytes)
+    finally:
+        for item in plan:
+            if item.fd is not None:
+                os.close(item.fd)
+    fresh_home()
+
+
+class _Remount(NamedTuple):
+    """One mount of the job's new mount namespace: a new tmpfs (`fd` None, with `mode`) or
+    the folder open as `fd` bound again at `path`."""
+
+    path: str
+    fd: int | None
+    is_dir: bool
+    mode: int
+
+
+def _open_remounts(table: MountTable, narrow: dict[str, str] | None, plan: list[_Remount]) -> None:
+    """Append to `plan` each writable tmpfs to replace and each mount inside one to bind again,
+    opened now, before anything covers it (a mount can be bound only from this namespace, so
+    after unshare). Appends as it opens, so the caller closes what was opened if this raises."""
     fresh = {
         mid
         for mid, _parent, path, fstype, writable, dev in table
@@ -150,52 +180,53 @@ def fresh_namespaces(tmpfs_bytes: int, narrow: dict[str, str] | None = None) -> 
                 return True
         return False
 
-    # Open what is to be bound again before anything covers it (a mount can be bound only
-    # from this namespace, so after unshare).
-    plan: list[tuple[str, int | None, bool, int]] = []  # (path, fd or None: tmpfs, dir, mode)
-    try:
-        for mid, _parent, path, _fstype, _writable, _dev in table:
-            if mid in fresh:
-                plan.append((path, None, True, os.stat(path).st_mode & 0o7777))
-            elif under_fresh(mid):
-                path = (narrow or {}).get(path, path)
-                try:
-                    fd = os.open(path, os.O_PATH)
-                except OSError:  # covered by a later mount: nothing to see there anyway
-                    continue
-                plan.append((path, fd, os.path.isdir(f"/proc/self/fd/{fd}"), 0))
+    for mid, _parent, path, _fstype, _writable, _dev in table:
+        if mid in fresh:
+            plan.append(_Remount(path, None, True, os.stat(path).st_mode & 0o7777))
+        elif under_fresh(mid):
+            path = (narrow or {}).get(path, path)
+            try:
+                fd = os.open(path, os.O_PATH)
+            except OSError:  # covered by a later mount: nothing to see there anyway
+                continue
+            plan.append(_Remount(path, fd, os.path.isdir(f"/proc/self/fd/{fd}"), 0))
+
+
+def _apply_remounts(lib: ctypes.CDLL, plan: list[_Remount], tmpfs_bytes: int) -> None:
+    """Mount each new tmpfs and bind each opened folder again, in the plan's order."""
+    for path, fd, is_dir, mode in plan:
+        _mountpoint(path, is_dir)
+        if fd is None:
+            options = f"size={tmpfs_bytes},mode={mode:o}".encode()
+            _check(
+                lib.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options),
+                f"mount tmpfs {path}",
+            )
+        else:
+            source = f"/proc/self/fd/{fd}".encode()
+            _check(lib.mount(source, path.encode(), None, MS_BIND, None), f"bind {path}")
+
+
+def _seal_shm_proc_dev(
+    lib: ctypes.CDLL, table: MountTable, plan: list[_Remount], tmpfs_bytes: int
+) -> None:
+    """A new /dev/shm (unless the plan made one), /proc/1 covered, /dev read-only."""
+    if "/dev/shm" not in {item.path for item in plan if item.fd is None}:
         shm_mode = os.stat("/dev/shm").st_mode & 0o7777 if os.path.isdir("/dev/shm") else 0o1777
-        for path, fd, is_dir, mode in plan:
-            _mountpoint(path, is_dir)
-            if fd is None:
-                options = f"size={tmpfs_bytes},mode={mode:o}".encode()
-                _check(
-                    lib.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options),
-                    f"mount tmpfs {path}",
-                )
-            else:
-                source = f"/proc/self/fd/{fd}".encode()
-                _check(lib.mount(source, path.encode(), None, MS_BIND, None), f"bind {path}")
-        if "/dev/shm" not in {p for p, fd, _d, _m in plan if fd is None}:
-            options = f"size={tmpfs_bytes},mode={shm_mode:o}".encode()
-            _mountpoint("/dev/shm", True)
-            flags = MS_NOSUID | MS_NODEV
-            _check(lib.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, options), "mount /dev/shm")
-        if os.getpid() != 1 and os.path.isdir("/proc/1"):
-            # bwrap's init (pid 1) stays in the zygote's namespaces, and /proc/1/root would
-            # lead back to them: an empty read-only tmpfs covers its /proc entry.
-            flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
-            cover = lib.mount(b"tmpfs", b"/proc/1", b"tmpfs", flags, b"size=4k,mode=555")
-            _check(cover, "cover /proc/1")
-        dev = [m for m in table if m[2] == "/dev" and _visible("/dev", m[5])]
-        if dev and dev[-1][3] == "tmpfs" and dev[-1][4]:  # bwrap's --dev: no new entries
-            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
-            _check(lib.mount(None, b"/dev", None, flags, None), "remount /dev read-only")
-    finally:
-        for _path, fd, _d, _m in plan:
-            if fd is not None:
-                os.close(fd)
-    fresh_home()
+        options = f"size={tmpfs_bytes},mode={shm_mode:o}".encode()
+        _mountpoint("/dev/shm", True)
+        flags = MS_NOSUID | MS_NODEV
+        _check(lib.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, options), "mount /dev/shm")
+    if os.getpid() != 1 and os.path.isdir("/proc/1"):
+        # bwrap's init (pid 1) stays in the zygote's namespaces, and /proc/1/root would
+        # lead back to them: an empty read-only tmpfs covers its /proc entry.
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        cover = lib.mount(b"tmpfs", b"/proc/1", b"tmpfs", flags, b"size=4k,mode=555")
+        _check(cover, "cover /proc/1")
+    dev = [m for m in table if m[2] == "/dev" and _visible("/dev", m[5])]
+    if dev and dev[-1][3] == "tmpfs" and dev[-1][4]:  # bwrap's --dev: no new entries
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+        _check(lib.mount(None, b"/dev", None, flags, None), "remount /dev read-only")
 
 
 def drop_capabilities() -> None:
