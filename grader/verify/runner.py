@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from backprop_checks.cases import build_args
+from backprop_checks.catalog import build_args
 from backprop_checks.observe import ErrorInfo, Observation, observe
 
 
