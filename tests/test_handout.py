@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from backprop_checks import release as version
+from backprop_checks import version
 from nbclient import NotebookClient
 from notebook_tools import ASSIGNMENTS, ROOT, SEED_NAME, source_path
 
@@ -91,7 +91,7 @@ def test_version_changes_with_any_file_of_the_package(tmp_path: Path):
     (copy / "__pycache__" / "x.pyc").write_bytes(b"not part of the package")
     assert version.version_of(copy) == version.VERSION
     seen = {version.VERSION}
-    for name in ("checks.py", "mistakes.py", "visible.json", "release.py"):
+    for name in ("checks.py", "mistakes.py", "visible.json", "version.py"):
         path = copy / name
         kept = path.read_bytes()
         path.write_bytes(kept + b"\n")
@@ -102,7 +102,7 @@ def test_version_changes_with_any_file_of_the_package(tmp_path: Path):
     assert version.version_of(copy) == version.VERSION
     # the wheel's version (pip's) is the same computation, when pip builds it
     project = (data.STUDENT_DIR / "pyproject.toml").read_text()
-    assert 'version = {attr = "backprop_checks.release.VERSION"}' in project
+    assert 'version = {attr = "backprop_checks.version.VERSION"}' in project
     assert 'dynamic = ["version"]' in project
 
 

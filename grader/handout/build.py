@@ -10,7 +10,7 @@ Each zip holds one folder named after its assignment; students unzip every zip i
 course folder and use one environment for all of them (the README says how). The first
 assignment's zip also holds the class start-here (`notebooks/class/00_start_here.ipynb`:
 no repository commands; its course table comes from the installed checks). VERSION is
-derived from the student package's files (`backprop_checks.release`); the release
+derived from the student package's files (`backprop_checks.version`); the release
 notebooks' setup cells must name it (`make release` writes it), or the build stops.
 
 The wheel is built by pip from a copy of `student/` (after `visible.json` is brought up to

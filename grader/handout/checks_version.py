@@ -1,7 +1,7 @@
 """The version of the checks a notebook is released with, written into its setup cell.
 
 Each source notebook's locked setup cell ends with `released_with("source")`
-(`backprop_checks.release.released_with`). `nbgrader generate_assignment`, configured in
+(`backprop_checks.version.released_with`). `nbgrader generate_assignment`, configured in
 nbgrader_config.py to run `StampChecksVersion` first, writes there the version of the
 student package it runs with (`backprop_checks.__version__`, derived from the package's
 files), before nbgrader computes the cells' checksums and saves them in the gradebook: the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from backprop_checks.release import VERSION
+from backprop_checks.version import VERSION
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors.base import NbGraderPreprocessor

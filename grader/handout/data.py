@@ -158,7 +158,7 @@ def course_notebooks(
 ) -> dict[str, dict[str, Any]]:
     """{assignment: {"title": its first heading (number and $ signs dropped), "write": the
     functions the student writes (its solution cells' grade_ids, in order)}}: what the class
-    start-here's course table lists (`backprop_checks.release`)."""
+    start-here's course table lists (`backprop_checks.catalog.show_course`)."""
     out = {}
     for assignment, nb in (notebooks or _source_notebooks(source)).items():
         heading = _HEADING.search(nb.cells[0].source) if nb.cells else None

@@ -11,6 +11,8 @@ Sections, in order:
 - the misconceptions M1-M13 (`MISCONCEPTIONS`, `TAG_HINTS`): the table of docs/course.md.
 - the cases (`Case`, `visible_cases`, `build_args`, `SIGNATURES`, `DEFAULT_SEED`, ...): the
   inputs every check feeds to a student's function, plain data that pickles.
+- the course at a glance (`show_course`, `tag_list`): what a class student's start-here
+  notebook prints, from the data file.
 
 This module and `backprop_checks.observe` are all the verification process imports of the
 package (`grader.verify.closure`): keep it free of judging and naming.
@@ -22,9 +24,12 @@ import json
 from dataclasses import dataclass, field, fields
 from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
+
+from backprop_checks.version import VERSION
 
 # ------------------------------------------------------------ the data file (visible.json)
 # The package's data file, `visible.json`: what the checks know without any solution.
@@ -129,7 +134,7 @@ def assignment_of(grade_id: str) -> str | None:
 
 def notebooks() -> dict[str, dict[str, Any]]:
     """{assignment: {"title", "write": [functions], "points": the sum of its test cells'}},
-    in course order: the course table of the class start-here (`backprop_checks.release`)."""
+    in course order: the course table of the class start-here (`show_course`)."""
     raw = _raw()
     return {
         a: {**info, "points": sum(raw["points"].get(a, {}).values())}
@@ -486,3 +491,76 @@ def visible_truth(name: str) -> dict[str, dict[str, Any]]:
     {component: array}, "variants" {component: [...]}, and for train "train" (the stored
     runs); see the section "the data file"."""
     return {rec["id"]: rec for rec in visible_records(name)}
+
+
+# ------------------------------------------------------------ the course at a glance
+# The course table of a class student's start-here notebook (`catalog.show_course()`).
+#
+# Everything comes from the installed checks' data file (`notebooks` above,
+# written from the source notebooks when the handout is built): each notebook's title, the
+# functions to write and its points, so the table is right before the later assignments have
+# arrived. Whether each notebook is already in the student's course folder is looked up next
+# to the start-here: `ID.ipynb` in the same folder (the first assignment's folder, where the
+# start-here comes), `../ID/ID.ipynb` (an assignment unzipped or fetched next to that folder)
+# or `ID/ID.ipynb` (the start-here kept in the course folder itself, as on a JupyterHub).
+
+@dataclass(frozen=True)
+class CourseRow:
+    """One notebook of the course: id, title, points, functions to write, where it is."""
+
+    assignment: str
+    title: str
+    points: float
+    write: tuple[str, ...]
+    found: Path | None  #: the notebook's path relative to the folder looked in, or None
+
+
+def _found_in(assignment: str, folder: Path) -> Path | None:
+    """Where the assignment's notebook is, relative to `folder`, or None when not there yet."""
+    here = Path(f"{assignment}.ipynb")
+    for rel in (here, Path("..") / assignment / here, Path(assignment) / here):
+        if (folder / rel).is_file():
+            return rel
+    return None
+
+
+def course_rows(folder: Path | str = ".") -> list[CourseRow]:
+    """The course's notebooks in teaching order, each with where it is in `folder`."""
+    folder = Path(folder)
+    return [
+        CourseRow(
+            a, info["title"], float(info["points"]), tuple(info["write"]), _found_in(a, folder)
+        )
+        for a, info in notebooks().items()
+    ]
+
+
+def course_table(folder: Path | str = ".") -> str:
+    """The course table as text, at most about 80 characters wide: per notebook a line (id,
+    points, where it is), then its title and the functions to write, indented; the total."""
+    found = course_rows(folder)
+    if not found:
+        return "this version of the checks holds no course table: upgrade them (see README.md)"
+    width = max(len(r.assignment) for r in found) + 2
+    lines = [f"{'notebook':<{width}}{'points':>6}   in your course folder"]
+    for r in found:
+        where = r.found.as_posix() if r.found else "not yet (comes with its assignment)"
+        lines.append(f"{r.assignment:<{width}}{r.points:>6g}   {where}")
+        lines.append(f"    {r.title}")
+        lines.append(f"    you write: {', '.join(r.write)}")
+    lines.append(f"{'total':<{width}}{sum(r.points for r in found):>6g}")
+    return "\n".join(lines)
+
+
+def show_course(folder: Path | str = ".") -> None:
+    """Print the course table and the version of the checks installed."""
+    print(course_table(folder))
+    print(f"\nthe checks (backprop_checks {VERSION}) are installed: the test cells will run")
+
+
+def tag_list() -> str:
+    """The tags a failing test cell may carry, `[M1]` ... `[M13]`, each with the mistake it
+    names (`MISCONCEPTIONS`), one per line."""
+    table = MISCONCEPTIONS
+    width = max(len(t) for t in table) + 2
+    return "\n".join(f"{f'[{t}]':<{width + 1}} {text}" for t, text in table.items())

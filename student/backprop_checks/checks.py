@@ -28,7 +28,7 @@ student function.
 The package, by purpose (each module's docstring lists its sections):
 
     catalog    what the checks are: the functions' records, the misconceptions M1-M13, the
-               cases, the data file (visible.json)
+               cases, the data file (visible.json), the start-here's course table
     observe    one call of the student's function, recorded (what the verification
                process imports, with catalog)
     mistakes   naming what went wrong: the explanations, the known wrong answers, blame
@@ -36,7 +36,7 @@ The package, by purpose (each module's docstring lists its sections):
     judging    observations -> CheckResult: the right answers (Truth), reading the returned
                values, judging each case, the training check
     checks     this module: check_NAME, what the test cells call
-    release    the version and the course table, for the notebooks' setup and start-here
+    version    the version from the package's files; released_with, for the setup cells
     figures    a figure with its description, for the notebooks
 """
 
