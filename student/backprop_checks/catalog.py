@@ -14,8 +14,9 @@ Sections, in order:
 - the course at a glance (`show_course`, `tag_list`): what a class student's start-here
   notebook prints, from the data file.
 
-This module and `backprop_checks.observe` are all the verification process imports of the
-package (`grader.verify.closure`): keep it free of judging and naming.
+This module and `backprop_checks.observe` (with `version` and `_trusted`, which they import)
+are all the verification process imports of the package (`grader.verify.closure`): keep it
+free of judging and naming.
 """
 
 from __future__ import annotations

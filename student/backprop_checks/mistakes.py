@@ -105,10 +105,11 @@ def inputs_of(case: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------ the explanations
-# Name the mistake: the misconception table M1-M13 and the explanations a check gives.
+# Name the mistake: the explanations a check gives.
 #
 # Pure functions that return `Explanation`s and never assert (the checks turn them into the
-# failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md; each
+# failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md
+# (`backprop_checks.catalog.MISCONCEPTIONS`); each
 # explanation carries the tags it matched, one sentence of what the answer equals, and one
 # sentence of where to look. What is said of one function (where to look, a title worded for
 # it) comes from its record (`backprop_checks.catalog`); a wrong array is compared with the
