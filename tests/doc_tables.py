@@ -14,7 +14,7 @@ Two kinds of text are kept equal to the records (tests/test_doc_tables.py):
   exactly ASSIGNMENTS, in order, and its columns "you write", "function", "check" and "points"
   must say what the records and the notebooks say; a number word before "notebooks" (outside
   code blocks) must be the number of assignments; docs/course.md's table of mistakes lists
-  the misconceptions of backprop_checks.diagnose.
+  the misconceptions of backprop_checks.catalog.
 """
 
 from __future__ import annotations
@@ -188,14 +188,14 @@ def function_count_problems(assignment: str, text: str) -> list[str]:
 
 def misconception_problems() -> list[str]:
     """docs/course.md's table of mistakes lists exactly the tags the checks name."""
-    from backprop_checks.diagnose import MISCONCEPTIONS
+    from backprop_checks.catalog import MISCONCEPTIONS
 
     text = (ROOT / "docs" / "course.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| (M\d+) \|", text, re.M)
     if listed == list(MISCONCEPTIONS):
         return []
     return [
-        f"docs/course.md: the mistakes table lists {listed}, backprop_checks.diagnose "
+        f"docs/course.md: the mistakes table lists {listed}, backprop_checks.catalog "
         f"MISCONCEPTIONS {list(MISCONCEPTIONS)}"
     ]
 

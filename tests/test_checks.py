@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from backprop_checks import checks
-from backprop_checks.diagnose import MISCONCEPTIONS
+from backprop_checks.catalog import MISCONCEPTIONS
 from backprop_checks.observe import Observation, observe, observe_cases
 from corpus import wrong
 from corpus.right import RIGHT

@@ -52,7 +52,7 @@ def test_the_handout_readme_counts_nothing_stale():
 
 
 def test_the_contract_page_is_held_to_the_records_and_the_misconceptions(monkeypatch):
-    from backprop_checks.diagnose import MISCONCEPTIONS
+    from backprop_checks.catalog import MISCONCEPTIONS
 
     assert doc_tables.signature_problems() == [] and doc_tables.misconception_problems() == []
     monkeypatch.setitem(MISCONCEPTIONS, "M99", "a new mistake")

@@ -91,7 +91,7 @@ def test_version_changes_with_any_file_of_the_package(tmp_path: Path):
     (copy / "__pycache__" / "x.pyc").write_bytes(b"not part of the package")
     assert version.version_of(copy) == version.VERSION
     seen = {version.VERSION}
-    for name in ("checks.py", "diagnose.py", "visible.json", "version.py"):
+    for name in ("checks.py", "mistakes.py", "visible.json", "version.py"):
         path = copy / name
         kept = path.read_bytes()
         path.write_bytes(kept + b"\n")

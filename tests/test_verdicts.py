@@ -16,7 +16,7 @@ import nbformat
 import numpy as np
 import pytest
 from backprop_checks import checks
-from backprop_checks.compare import inputs_of
+from backprop_checks.mistakes import inputs_of
 from corpus import wrong
 from corpus.right import RIGHT
 
@@ -980,7 +980,7 @@ def test_a_forward_that_reads_the_notebooks_globals_is_told_about_its_arguments(
 
 
 def test_the_visible_and_hidden_checks_have_an_integer_w():
-    from backprop_checks.cases import visible_cases
+    from backprop_checks.catalog import visible_cases
 
     student = [c["args"]["W"].dtype.kind for c in visible_cases("numerical_gradient")]
     assert student[-1] == "i" and student[:-1] == ["f"] * (len(student) - 1)

@@ -25,8 +25,8 @@ from grader.verify.closure import (
     runner_closure,
 )
 
-#: A line of backprop_checks/cases.py the tests add an import after.
-ANCHOR = "from backprop_checks import data as _data"
+#: A line of backprop_checks/catalog.py the tests add an import after.
+ANCHOR = "import numpy as np"
 
 
 def _student_copy(tmp_path: Path) -> dict[str, Path]:
@@ -46,7 +46,7 @@ def _add_line(path: Path, after: str, line: str) -> None:
 def test_the_runner_gets_what_it_needs_and_never_the_checks_or_the_judge():
     closure = runner_closure()
     assert RUNNER in closure.modules
-    for needed in ("observe.py", "cases.py", "data.py", "_trusted.py", "visible.json"):
+    for needed in ("observe.py", "catalog.py", "_trusted.py", "visible.json"):
         assert needed in closure.files["backprop_checks"]
     assert {"__init__.py", "verify/__init__.py", "verify/runner.py"} <= set(
         closure.files["grader"]
@@ -54,7 +54,7 @@ def test_the_runner_gets_what_it_needs_and_never_the_checks_or_the_judge():
     for name in closure.modules:
         assert not any(name == f or name.startswith(f + ".") for f in FORBIDDEN), name
     assert not any(f.startswith("judge/") for f in closure.files["grader"])
-    for kept_out in ("checks.py", "diagnose.py"):
+    for kept_out in ("checks.py", "mistakes.py", "judging.py"):
         assert kept_out not in closure.files["backprop_checks"]
 
 
@@ -67,7 +67,7 @@ def test_a_new_import_in_a_kernel_side_module_is_followed(tmp_path: Path):
     (pkg / "more.py").write_text("X = 1\n", encoding="utf-8")
     (pkg / "extra.json").write_text("{}", encoding="utf-8")
     (pkg / "unused.py").write_text("Y = 2\n", encoding="utf-8")
-    _add_line(pkg / "cases.py", ANCHOR, "import backprop_checks.extra")
+    _add_line(pkg / "catalog.py", ANCHOR, "import backprop_checks.extra")
 
     closure = import_closure(RUNNER, roots)
 
@@ -85,7 +85,7 @@ def test_a_new_import_in_a_kernel_side_module_is_followed(tmp_path: Path):
 def test_a_type_checking_import_is_not_followed(tmp_path: Path):
     roots = _student_copy(tmp_path)
     _add_line(
-        roots["backprop_checks"] / "cases.py",
+        roots["backprop_checks"] / "catalog.py",
         ANCHOR,
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n"
@@ -98,7 +98,8 @@ def test_a_type_checking_import_is_not_followed(tmp_path: Path):
     "line, forbidden",
     [
         ("from backprop_checks.checks import judge", "backprop_checks.checks"),
-        ("from backprop_checks import diagnose", "backprop_checks.diagnose"),
+        ("from backprop_checks import mistakes", "backprop_checks.mistakes"),
+        ("from backprop_checks.judging import Truth", "backprop_checks.judging"),
         ("import grader.judge.reference", "grader.judge"),
     ],
 )
@@ -106,13 +107,13 @@ def test_a_forbidden_import_stops_grading_and_names_the_import(
     tmp_path: Path, line: str, forbidden: str
 ):
     roots = _student_copy(tmp_path)
-    _add_line(roots["backprop_checks"] / "cases.py", ANCHOR, line)
+    _add_line(roots["backprop_checks"] / "catalog.py", ANCHOR, line)
     with pytest.raises(ClosureError) as info:
         import_closure(RUNNER, roots)
     message = str(info.value)
     assert forbidden in message
-    assert "backprop_checks.cases imports" in message and "cases.py line" in message
-    assert "Move what backprop_checks.cases needs" in message
+    assert "backprop_checks.catalog imports" in message and "catalog.py line" in message
+    assert "Move what backprop_checks.catalog needs" in message
 
 
 def test_boot_refuses_modules_outside_the_closure():
@@ -136,7 +137,7 @@ def sigmoid(z):
 # Right answers only while the process cannot see the checks nor the reference.
 PROBE = """
 seen = []
-for module in ("backprop_checks.checks", "backprop_checks.diagnose", "grader.judge.reference"):
+for module in ("backprop_checks.checks", "backprop_checks.mistakes", "grader.judge.reference"):
     try:
         __import__(module)
         seen.append(module)

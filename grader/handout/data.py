@@ -7,7 +7,7 @@ variants) on them; the functions each notebook provides; the points of each grad
 The student package judges the visible examples with this data alone, so it needs no code
 that computes a right answer. Arrays are stored as {"ndarray": {"shape": [...], "data":
 [...]}} with floats written by `repr` (exact round trip); a 0-d array has shape []. The
-layout is described in `backprop_checks.data`.
+layout is described in `backprop_checks.catalog`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import nbformat
 import numpy as np
-from backprop_checks import diagnose as naming
-from backprop_checks.compare import inputs_of
+from backprop_checks import mistakes as naming
+from backprop_checks.mistakes import inputs_of
 
 from grader import course
 from grader.judge import cases as _cases
@@ -158,7 +158,7 @@ def course_notebooks(
 ) -> dict[str, dict[str, Any]]:
     """{assignment: {"title": its first heading (number and $ signs dropped), "write": the
     functions the student writes (its solution cells' grade_ids, in order)}}: what the class
-    start-here's course table lists (`backprop_checks.course`)."""
+    start-here's course table lists (`backprop_checks.catalog.show_course`)."""
     out = {}
     for assignment, nb in (notebooks or _source_notebooks(source)).items():
         heading = _HEADING.search(nb.cells[0].source) if nb.cells else None

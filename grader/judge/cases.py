@@ -27,8 +27,8 @@ import zlib
 from typing import Any
 
 import numpy as np
-from backprop_checks import cases as _student
-from backprop_checks.cases import DEFAULT_SEED, Case, is_replay  # one definition each
+from backprop_checks import catalog as _student
+from backprop_checks.catalog import DEFAULT_SEED, Case, is_replay  # one definition each
 
 from grader.judge import functions
 from grader.judge.functions import FUNCTIONS, SIGNATURES

@@ -1,13 +1,13 @@
 """Name the mistake, the instructor's half: each function's known wrong formulas, on any case.
 
-The naming itself (the misconception table M1-M13, `Explanation`, `candidates`, the
-`explain_*` functions) lives in the student package (`backprop_checks.diagnose`,
-`backprop_checks.candidates`, `backprop_checks.compare`) and is re-exported here. What stays
-here computes answers and never ships to students: each function's record
-(grader/judge/functions/) evaluates the formulas with one known mistake in them (the
-sigmoid applied again to an activation, a derivative factor left out, Z fed in for H) on a
-case (`compute_variants`). The handout stores their values on the visible examples as data;
-the hidden checks compute them on every randomised case. This module never imports
+The naming itself (`Explanation`, `candidates`, the `explain_*` functions, and the
+misconception table M1-M13 it reads from `backprop_checks.catalog`) lives in the student
+package (`backprop_checks.mistakes`) and is re-exported here. What stays here computes
+answers and never ships to students: each function's record (grader/judge/functions/)
+evaluates the formulas with one known mistake in them (the sigmoid applied again to an
+activation, a derivative factor left out, Z fed in for H) on a case (`compute_variants`).
+The handout stores their values on the visible examples as data; the hidden checks compute
+them on every randomised case. This module never imports
 `grader.judge.reference`.
 """
 
@@ -16,12 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from backprop_checks import candidates as _naming
-from backprop_checks.candidates import *  # noqa: F403 - the naming API, re-exported
-from backprop_checks.candidates import Candidate, Seen, Variant
-from backprop_checks.compare import *  # noqa: F403
-from backprop_checks.diagnose import *  # noqa: F403
-from backprop_checks.diagnose import Explanation
+from backprop_checks import mistakes as _naming
+from backprop_checks.mistakes import *  # noqa: F403 - the naming API, re-exported
+from backprop_checks.mistakes import Candidate, Explanation, Seen, Variant
 
 from grader.judge import functions
 
@@ -42,7 +39,7 @@ def candidates(
     expected: np.ndarray,
     variants: list[Variant] | None = None,
 ) -> list[Candidate]:
-    """`backprop_checks.candidates.candidates`, with the variants computed here by default."""
+    """`backprop_checks.mistakes.candidates`, with the variants computed here by default."""
     if variants is None:
         variants = compute_variants(name, component, inputs, context, expected)
     return _naming.candidates(name, component, inputs, context, expected, variants)
@@ -58,7 +55,7 @@ def explain_values(
     others: list[Seen] | None = None,
     variants: list[Variant] | None = None,
 ) -> Explanation:
-    """`backprop_checks.candidates.explain_values`, with the variants computed here by default."""
+    """`backprop_checks.mistakes.explain_values`, with the variants computed here by default."""
     if variants is None:
         variants = compute_variants(name, component, inputs, context, expected)
     return _naming.explain_values(

@@ -10,9 +10,8 @@ student's environment) a hidden check prints that it runs at grading time.
 from __future__ import annotations
 
 import numpy as np
-from backprop_checks.candidates import Variant
-from backprop_checks.compare import inputs_of
-from backprop_checks.truth import Truth
+from backprop_checks.judging import Truth
+from backprop_checks.mistakes import Variant, inputs_of
 
 from grader.judge import cases as _cases
 from grader.judge import diagnose, expect, netmath

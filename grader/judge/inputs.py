@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from backprop_checks import cases as _student
+from backprop_checks import catalog as _student
 
 from grader.judge import netmath
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-from backprop_checks.diagnose import MISCONCEPTIONS
+from backprop_checks.catalog import MISCONCEPTIONS
 
 from grader import course as course_mod
 from grader.judge import functions

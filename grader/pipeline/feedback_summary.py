@@ -67,7 +67,7 @@ def mistake_in_words(message: str, function: str = "") -> str:
     it already, that line (without a leading "FUNCTION: ", which the summary line names
     already, and cut at a sentence's end), and the message's "Where to look" line when it
     has one."""
-    from backprop_checks.diagnose import MISCONCEPTIONS
+    from backprop_checks.catalog import MISCONCEPTIONS
 
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     first = re.sub(r"^(CheckFailure|AssertionError): ", "", first)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backprop_checks.diagnose import MISCONCEPTIONS  # the titles students read, M1-M13
+from backprop_checks.catalog import MISCONCEPTIONS  # the titles students read, M1-M13
 
 from grader.config import assignments_of, require_course
 from grader.pipeline import agree

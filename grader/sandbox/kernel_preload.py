@@ -23,7 +23,7 @@ def preload() -> None:
 
     matplotlib.use(BACKEND)
     import backprop_checks.checks  # noqa: F401
-    import backprop_checks.diagnose  # noqa: F401
+    import backprop_checks.mistakes  # noqa: F401
     import ipykernel.debugger  # noqa: F401  (0.4 s of every cold kernel's start)
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401
@@ -80,7 +80,7 @@ def _memoized(method: Any, name: str) -> Any:
 def precompute_hidden() -> None:
     """The hidden checks' right answers and misconception variants, computed once.
 
-    The hidden cases in a grading kernel use a fixed seed (backprop_checks.cases
+    The hidden cases in a grading kernel use a fixed seed (backprop_checks.catalog
     DEFAULT_SEED), so their reference answers, variants and training runs are the same
     for every student. `grader.judge.hidden.ReferenceTruth` answers from tables keyed by
     the *content* of its arguments (a case a student's code changed in place is computed

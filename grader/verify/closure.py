@@ -26,7 +26,12 @@ from grader.config import CourseError
 #: The module the verification process runs.
 RUNNER = "grader.verify.runner"
 #: Modules (and their submodules) the verification process must never import.
-FORBIDDEN = ("grader.judge", "backprop_checks.checks", "backprop_checks.diagnose")
+FORBIDDEN = (
+    "grader.judge",
+    "backprop_checks.checks",
+    "backprop_checks.judging",
+    "backprop_checks.mistakes",
+)
 
 
 class ClosureError(CourseError):

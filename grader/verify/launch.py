@@ -8,7 +8,7 @@ every later test cell into a no-op. After the notebook ran, `verify_notebook` th
 1. re-runs the submission's own cells (solution, provided and the student's extra cells;
    never the test cells) in a *fresh sandboxed process* (`grader.verify.runner`, started
    with `grader.sandbox.boxrun.run_sandboxed`) that can import only the runner's import
-   closure (`grader.verify.closure`: `backprop_checks.observe` and `.cases` and what they
+   closure (`grader.verify.closure`: `backprop_checks.observe` and `.catalog` and what they
    import) - not the checks, not `grader.judge.reference`, not the course directory - and
    records, with `observe`, what each graded function returns on the visible examples and
    on hidden inputs drawn from a fresh random seed; with bubblewrap, copies of those files

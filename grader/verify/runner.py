@@ -2,7 +2,7 @@
 
 Runs inside the sandbox (`grader.verify.launch` starts it as `python -I -m
 grader.verify.runner JOB OUT`), in a fresh process that can import only this module's
-import closure (`grader.verify.closure`): `backprop_checks.observe` and `.cases` and what
+import closure (`grader.verify.closure`): `backprop_checks.observe` and `.catalog` and what
 they import - never the checks, the naming of mistakes, nor `grader.judge` (the reference
 solution). The judging happens on the host, so this module must not need them.
 
@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from backprop_checks.cases import build_args
+from backprop_checks.catalog import build_args
 from backprop_checks.observe import ErrorInfo, Observation, observe
 
 

@@ -5,7 +5,7 @@
     checks.check_grad_W2(grad_W2, hidden=True)   # hidden: randomised shapes, at grading time
 
 There is one `check_NAME` per student function, made from its record
-(`backprop_checks.functions`): `help(checks.check_grad_W2)` says what it checks.
+(`backprop_checks.catalog`): `help(checks.check_grad_W2)` says what it checks.
 
 A check returns None and prints one short line when the function is right; otherwise it
 raises `CheckFailure` (an AssertionError) whose message names the misconception with a tag
@@ -15,20 +15,29 @@ shapes, and says where to look. Nothing is ever written to stderr.
 Each check is three steps that can run apart (a sandbox may call the student's function in
 another process and send the observations back):
 
-    cases = backprop_checks.cases.visible_cases(name)
+    cases = backprop_checks.catalog.visible_cases(name)
     obs = [backprop_checks.observe.observe(fn, build_args(c), ...) for c in cases]
     result = judge(name, cases, obs, hidden=False)    # -> CheckResult, raises nothing
 
-The right answers come from a `Truth` (`backprop_checks.truth`): for the visible examples
+The right answers come from a `Truth` (`backprop_checks.judging`): for the visible examples
 the package's data file; for hidden checks the instructor's package (`grader.judge.hidden`),
 present only where notebooks are graded. Where it is absent a hidden check prints that it
 runs at grading time and passes. No module of this package computes a right answer of any
 student function.
 
-The package, by step: `cases` (the inputs), `observe` (one call, recorded), `judging`
-(`judge`: observations -> CheckResult), reading the returned values (`extract`), naming the
-mistake (`diagnose`, `candidates`, `compare`), blaming a helper or a call (`blame`), the
-training run (`train`), the verdict's message (`verdict`).
+The package, by purpose (each module's docstring lists its sections):
+
+    catalog    what the checks are: the functions' records, the misconceptions M1-M13, the
+               cases, the data file (visible.json), the start-here's course table
+    observe    one call of the student's function, recorded (what the verification
+               process imports, with catalog)
+    mistakes   naming what went wrong: the explanations, the known wrong answers, blame
+    verdict    what the student reads: CheckResult, CheckFailure, the message
+    judging    observations -> CheckResult: the right answers (Truth), reading the returned
+               values, judging each case, the training check
+    checks     this module: check_NAME, what the test cells call
+    version    the version from the package's files; released_with, for the setup cells
+    figures    a figure with its description, for the notebooks
 """
 
 from __future__ import annotations
@@ -38,22 +47,19 @@ import sys
 import types
 from typing import Any
 
-from backprop_checks import cases as _cases
-from backprop_checks import data as _data
-from backprop_checks import functions as _functions
-from backprop_checks.blame import notebook_of, provided_in
-from backprop_checks.diagnose import Explanation
-from backprop_checks.extract import extract
-from backprop_checks.judging import judge
-from backprop_checks.observe import Observation, observe_cases
-from backprop_checks.truth import (
+from backprop_checks import catalog
+from backprop_checks.judging import (
     HiddenUnavailable,
     Truth,
     VisibleData,
+    extract,
     hidden_elsewhere_message,
     instructor,
+    judge,
     truth_for,
 )
+from backprop_checks.mistakes import Explanation, notebook_of, provided_in
+from backprop_checks.observe import Observation, observe_cases
 from backprop_checks.verdict import CheckFailure, CheckResult, Verdict, message_of
 
 __all__ = [
@@ -64,14 +70,14 @@ __all__ = [
 
 #: The functions each notebook gives in its locked setup and "provided" cells (not the
 #: student's there), read from the source notebooks by `make handout`.
-PROVIDED: dict[str, frozenset[str]] = _data.provided()
+PROVIDED: dict[str, frozenset[str]] = catalog.provided()
 
 
 # --------------------------------------------------------------------------- running
 
 
 def run_check(
-    name: str, fn: Any, *, hidden: bool = False, seed: int = _cases.DEFAULT_SEED
+    name: str, fn: Any, *, hidden: bool = False, seed: int = catalog.DEFAULT_SEED
 ) -> CheckResult:
     """Build the cases, observe fn on each, judge: the CheckResult (raises nothing on a wrong
     answer)."""
@@ -79,7 +85,7 @@ def run_check(
     if hidden:
         case_list = instructor().hidden_cases(name, seed)
     else:
-        case_list = _cases.visible_cases(name)
+        case_list = catalog.visible_cases(name)
     observations = observe_cases(fn, case_list)
     case_list = case_list[: len(observations)]  # an untouched stub is called only once
     result = judge(name, case_list, observations, hidden=hidden, truth=truth)
@@ -121,13 +127,13 @@ def own_helpers(name: str, fn: Any) -> dict[str, tuple[Any, str]]:
                 continue
             found[ref] = (g, via)
             todo.append((g, via or ref))
-    return {k: found[k] for k in _cases.FUNCTIONS if k in found}
+    return {k: found[k] for k in catalog.FUNCTIONS if k in found}
 
 
 def _with_helpers(
     name: str,
     fn: Any,
-    case_list: list[_cases.Case],
+    case_list: list[catalog.Case],
     observations: list[Observation],
     result: CheckResult,
     truth: Truth,
@@ -154,7 +160,7 @@ def _with_helpers(
 def _helper_result(helper: str, fn: Any) -> CheckResult:
     """A helper's own visible check, run silently (its prints stay captured)."""
     truth = truth_for(helper, hidden=False)
-    cases = _cases.visible_cases(helper)
+    cases = catalog.visible_cases(helper)
     observations = observe_cases(fn, cases)
     cases = cases[: len(observations)]
     result = judge(helper, cases, observations, hidden=False, truth=truth)
@@ -163,7 +169,7 @@ def _helper_result(helper: str, fn: Any) -> CheckResult:
 
 def _blame_helper(
     name: str,
-    cases: list[_cases.Case],
+    cases: list[catalog.Case],
     result: CheckResult,
     helper: str,
     via: str,
@@ -203,7 +209,7 @@ def _printed(observations: list[Observation]) -> str:
     return text
 
 
-def check(name: str, fn: Any, *, hidden: bool = False, seed: int = _cases.DEFAULT_SEED) -> None:
+def check(name: str, fn: Any, *, hidden: bool = False, seed: int = catalog.DEFAULT_SEED) -> None:
     """Run one check: print one line when fn is right, raise CheckFailure when it is not.
 
     What fn itself prints (its debugging prints) is shown first, on stdout. A hidden check
@@ -226,7 +232,7 @@ def check(name: str, fn: Any, *, hidden: bool = False, seed: int = _cases.DEFAUL
 # --------------------------------------------------------------------------- check_NAME
 
 
-def _check_doc(spec: _functions.Function) -> str:
+def _check_doc(spec: catalog.Function) -> str:
     """The docstring of check_NAME, from the function's record."""
     args = "\n".join(f"            {arg}: {what}" for arg, what in spec.args.items())
     return f"""Check your {spec.signature()}: {spec.about}.
@@ -258,7 +264,7 @@ def _make_check(name: str):
                 "hidden", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool"
             ),
             inspect.Parameter(
-                "seed", inspect.Parameter.KEYWORD_ONLY, default=_cases.DEFAULT_SEED,
+                "seed", inspect.Parameter.KEYWORD_ONLY, default=catalog.DEFAULT_SEED,
                 annotation="int",
             ),
         ],
@@ -274,12 +280,12 @@ def _make_check(name: str):
 
     check_function.__name__ = check_function.__qualname__ = f"check_{name}"
     check_function.__module__ = __name__
-    check_function.__doc__ = _check_doc(_functions.get(name))
+    check_function.__doc__ = _check_doc(catalog.get(name))
     check_function.__signature__ = signature  # type: ignore[attr-defined]
     return check_function
 
 
-for _name in _cases.FUNCTIONS:
+for _name in catalog.FUNCTIONS:
     globals()[f"check_{_name}"] = _make_check(_name)
     __all__.append(f"check_{_name}")
 del _name

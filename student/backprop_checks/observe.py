@@ -304,7 +304,8 @@ def observe(
 
     Args:
         fn: the student's function (anything; a non-callable is recorded as a TypeError).
-        args: the positional arguments, e.g. `backprop_checks.cases.build_args(case)`; not modified.
+        args: the positional arguments, e.g. `backprop_checks.catalog.build_args(case)`; not
+            modified.
         name, case_id: copied into the observation (which function, which case).
         arg_names: the arguments' names, used as the keys of `mutated` (default "0", "1", ...).
 
@@ -374,13 +375,13 @@ def observe(
 
 
 def observe_cases(fn: Any, case_list: list[dict[str, Any]]) -> list[Observation]:
-    """Observe fn on every case of `backprop_checks.cases` (stops after an untouched stub's first
+    """Observe fn on every case of `backprop_checks.catalog` (stops after an untouched stub's first
     NotImplementedError: calling it again tells nothing new).
 
     Returns:
         one Observation per case called, in order (fewer than the cases after a stub).
     """
-    from backprop_checks.cases import build_args
+    from backprop_checks.catalog import build_args
 
     out = []
     for case in case_list:

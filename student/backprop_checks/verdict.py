@@ -10,11 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from backprop_checks import cases as _cases
-from backprop_checks import diagnose
-from backprop_checks import functions as _functions
-from backprop_checks.compare import close, fmt_values, largest_difference
-from backprop_checks.diagnose import Explanation
+from backprop_checks import catalog, mistakes
+from backprop_checks.mistakes import Explanation, close, fmt_values, largest_difference
 
 _GRADER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -118,7 +115,7 @@ def _hardcoded(case_list, verdicts) -> tuple[int, Explanation] | None:
                     and old.shape == arr.shape
                     and close(arr, old, rtol=1e-9)
                 ):
-                    return i, diagnose.explain_hardcoded(case["name"], comp)
+                    return i, mistakes.explain_hardcoded(case["name"], comp)
     return None
 
 
@@ -138,14 +135,14 @@ def _merged_headlines(explanations: list[Explanation]) -> list[str]:
     return out
 
 
-def message_of(name: str, case: _cases.Case, verdict: Verdict, hidden: bool) -> tuple[str, str]:
+def message_of(name: str, case: catalog.Case, verdict: Verdict, hidden: bool) -> tuple[str, str]:
     heads = _merged_headlines(verdict.explanations)
     first = f"{name}: {heads[0]}"
     where = "hidden tests, " if hidden and case["kind"] == "hidden" else ""
     lines = [
         first,
         *heads[1:],
-        f"  on {where}{case['label']}; inputs: {_cases.input_shapes(case)}.",
+        f"  on {where}{case['label']}; inputs: {catalog.input_shapes(case)}.",
     ]
     for comp, exp, got in verdict.shown[:2]:
         label = "" if comp == "result" else f"{comp} "
@@ -160,7 +157,7 @@ def message_of(name: str, case: _cases.Case, verdict: Verdict, hidden: bool) -> 
         if exp.shape == got.shape and exp.size > 0:
             lines.append(f"  {label}{largest_difference(exp, got)}")
     hint = next(
-        (e.hint for e in verdict.explanations if e.hint), _functions.hint(name)
+        (e.hint for e in verdict.explanations if e.hint), catalog.hint(name)
     )
     if hint:
         lines.append(f"Where to look: {hint}")
@@ -177,9 +174,9 @@ def _tags(explanations: list[Explanation]) -> list[str]:
 
 
 def result_of(
-    name: str, cases: list[_cases.Case], verdicts: list[Verdict], hidden: bool
+    name: str, cases: list[catalog.Case], verdicts: list[Verdict], hidden: bool
 ) -> CheckResult:
-    n = sum(1 for c in cases if not _cases.is_replay(c))
+    n = sum(1 for c in cases if not catalog.is_replay(c))
     failing = [i for i, v in enumerate(verdicts) if not v.ok]
     if not failing:
         if hidden:

@@ -1,6 +1,6 @@
 """The record of one student function: everything the course knows of it, in one place.
 
-A record is a `Function`. Its public half (the fields of `backprop_checks.functions.Function`:
+A record is a `Function`. Its public half (the fields of `backprop_checks.catalog.Function`:
 arguments, what it returns, how its answer is read, where to look) ships to students in the
 student package's visible.json; the instructor half, the fields below, never does:
 
@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from backprop_checks import functions as _public
-from backprop_checks.candidates import Variant
-from backprop_checks.diagnose import MISCONCEPTIONS
+from backprop_checks import catalog as _public
+from backprop_checks.catalog import MISCONCEPTIONS, Case
+from backprop_checks.mistakes import Variant
 
 from grader.judge.inputs import Example
 
-Case = dict[str, Any]
 __all__ = ["Case", "Example", "Function", "RecordError", "Variant", "no_variants", "nd"]
 
 #: Where to look for M1 in a function that works entry by entry (shared by several records).
@@ -53,7 +52,7 @@ def nd(value: Any) -> np.ndarray:
 
 @dataclass(frozen=True, kw_only=True)
 class Function(_public.Function):
-    """One student function's record: the public half (see `backprop_checks.functions`) and
+    """One student function's record: the public half (see `backprop_checks.catalog`) and
     the instructor half (see this module's docstring)."""
 
     visible: Callable[[np.random.Generator], list[Example]]
@@ -100,7 +99,7 @@ class Function(_public.Function):
             known = f"{next(iter(MISCONCEPTIONS))}-{next(reversed(MISCONCEPTIONS))}"
             raise RecordError(
                 f"{say}: {unknown} are not misconceptions ({known}; a new one is added to "
-                "backprop_checks.diagnose, docs/extending.md)"
+                "backprop_checks.catalog, docs/extending.md)"
             )
         if self.nudges and self.nudges not in self.args:
             raise RecordError(f"{say}: nudges names {self.nudges!r}, not an argument")
