@@ -136,6 +136,9 @@ def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings; grading is unaffected
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
 
+    from grader.pipeline.speedups import speed_up_nbgrader
+
+    speed_up_nbgrader()  # one engine per gradebook, the metadata schema checked once
     logger = logging.getLogger("grader.autograde.worker")
     logger.propagate = False
     logger.setLevel(logging.INFO)

@@ -20,6 +20,9 @@ writing one is an upsert: writing the same record twice leaves one submission, n
 `open_gradebook` opens (creating when new) a gradebook from Python alone: nbgrader's own
 `Gradebook` stamps a new database by running the `alembic` program found on PATH, which a
 Dask worker started as `.venv/bin/dask worker ...` does not have.
+
+`SubmissionWriter` is the cluster instructor's batched reader and writer of submission
+records.
 """
 
 from __future__ import annotations
