@@ -7,7 +7,8 @@ statements run against the same gradebook, the same schema judges the same metad
 - **One SQLAlchemy engine per gradebook URL** (`share_engines`): nbgrader's `Gradebook`
   makes a new engine at every open (about 14 opens per graded notebook), each with an empty
   cache of compiled statements, so every query of nbgrader's ORM was compiled again: the
-  largest part of a worker's own CPU per notebook (docs/performance.md).
+  largest part of a worker's own CPU per notebook (docs/performance.md). Each open also
+  asked the database for every table (`create_all`); on a shared engine that is done once.
 - **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
   `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
   nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
@@ -49,6 +50,22 @@ def share_engines() -> None:
 
     create_engine.backprop_shared = True  # type: ignore[attr-defined]
     api.create_engine = create_engine
+
+    # Gradebook() also runs create_all on every open: a query per table to find the
+    # tables that exist. On a shared engine that has run it once, the tables are there.
+    metadata = api.Base.metadata
+    create_all = metadata.create_all
+    checked: set[int] = set()
+
+    def create_all_once(bind: Any, tables: Any = None, checkfirst: bool = True) -> None:
+        shared = any(bind is engine for engine in made.values())
+        if shared and tables is None and checkfirst and id(bind) in checked:
+            return
+        create_all(bind=bind, tables=tables, checkfirst=checkfirst)
+        if shared and tables is None and checkfirst:
+            checked.add(id(bind))
+
+    metadata.create_all = create_all_once  # type: ignore[method-assign]
 
 
 def check_schema_once() -> None:
