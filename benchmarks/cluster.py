@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -73,16 +74,17 @@ def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
 
     from grader.pipeline import cluster as cluster_mod
     from grader.pipeline.autograde import autograde
+    from grader.pipeline.gradebook_records import SubmissionWriter
 
-    writes: list[float] = []
-    original = cluster_mod.write_submission_record
+    writes: list[float] = []  # seconds per recorded submission, each batch's share
+    original = SubmissionWriter.write
 
-    def timed(*args, **kwargs):
+    def timed(self, items):
         t = time.perf_counter()
         try:
-            return original(*args, **kwargs)
+            return original(self, items)
         finally:
-            writes.append(time.perf_counter() - t)
+            writes.extend([(time.perf_counter() - t) / max(len(items), 1)] * len(items))
 
     tasks: list[float] = []
     collect = cluster_mod._collect
@@ -94,7 +96,7 @@ def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
 
     started = 0.0
     if cluster:
-        cluster_mod.write_submission_record = timed
+        SubmissionWriter.write = timed
         cluster_mod._collect = collected
         t0 = time.perf_counter()
         with LocalCluster(
@@ -105,7 +107,7 @@ def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
             t0 = time.perf_counter()
             run = autograde(course, scheduler=lc.scheduler_address)
             wall = time.perf_counter() - t0
-        cluster_mod.write_submission_record = original
+        SubmissionWriter.write = original
         cluster_mod._collect = collect
     else:
         t0 = time.perf_counter()
@@ -125,16 +127,17 @@ def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
     }
 
 
-def writer_throughput(course: Path, url: str, copies: int) -> tuple[int, float]:
+def writer_throughput(course: Path, url: str, copies: int, batch: int = 50) -> tuple[int, float]:
     """(records written, seconds): `course`'s submission records upserted `copies` times
-    under new student ids into the gradebook at `url` (a fresh database)."""
+    under new student ids into the gradebook at `url` (a fresh database), as the cluster
+    route writes them (SubmissionWriter: read the prior record, then `batch` per transaction)."""
     from grader.config import db_url
     from grader.pipeline.gradebook_records import (
+        SubmissionWriter,
         assignment_definition,
         open_gradebook,
         submission_record,
         write_assignment_definition,
-        write_submission_record,
     )
 
     records = []
@@ -144,30 +147,103 @@ def writer_throughput(course: Path, url: str, copies: int) -> tuple[int, float]:
             for sub in a.submissions:
                 record = submission_record(gb, a.name, sub.student_id)
                 records.append((a.name, sub.student_id, record))
+    items = [(a, f"{s}-{i}", r) for i in range(copies) for a, s, r in records]
     with open_gradebook(url) as gb:
         for d in definitions:
             write_assignment_definition(gb, d)
+        writer = SubmissionWriter(gb)
         t0 = time.perf_counter()
-        for i in range(copies):
-            for assignment, student, record in records:
-                write_submission_record(gb, assignment, f"{student}-{i}", record)
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            for a, s, _ in chunk:
+                writer.record(a, s)
+            writer.write(chunk)
         seconds = time.perf_counter() - t0
-    return copies * len(records), seconds
+    return len(items), seconds
 
 
-def main() -> int:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--copies", type=int, default=5, help="the writer's: copies of the class")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL exists")
     parser.add_argument("--keep", metavar="DIR", help="keep the graded courses in DIR")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _new_database(pg: Any, name: str) -> str | None:
+    """A new database `name` on the throwaway server `pg` (None: no server, SQLite)."""
+    if pg is None:
+        return None
+    import psycopg
+
+    with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _grade_routes(root: Path, pg: Any, students: int) -> dict[tuple[str, int], dict[str, float]]:
+    """The class graded by each route in turn (local 1, cluster 1, local 2, cluster 2)."""
     from grader import course as course_mod
     from grader.pipeline.collect import collect
     from grader.pipeline.demo import build_class
 
+    base = course_mod.new_course(root / "base")
+    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], base)
+    build_class(base, root / "class.zip", students)
+    figures: dict[tuple[str, int], dict[str, float]] = {}
+    for workers in (1, 2):
+        for route in ("local", "cluster"):
+            name = f"{route}{workers}"
+            course = root / name
+            shutil.copytree(base, course, ignore=shutil.ignore_patterns("gradebook.db"))
+            url = _new_database(pg, name)
+            if url is not None:
+                cfg = course / "nbgrader_config.py"
+                cfg.write_text(cfg.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
+            collect(root / "class.zip", course=course)
+            f = figures[(route, workers)] = grade_with(course, workers, route == "cluster")
+            extra = (
+                f"; the whole task {f['task']:.2f} s/notebook; instructor's record "
+                f"{f['write'] * 1000:.0f} ms/notebook; cluster start {f['start']:.1f} s"
+                if route == "cluster"
+                else ""
+            )
+            print(
+                f"{route:7} {workers} worker(s): {f['n']} notebooks in {f['wall']:.1f} s = "
+                f"{f['per_nb']:.2f} s/notebook ({f['n'] / f['wall']:.3f} notebooks/s); "
+                f"grading in a worker {f['per_nb_worker']:.2f} s/notebook{extra}; failed "
+                f"{f['failed']} (not the students': {f['errors']}) "
+                f"({'PostgreSQL' if pg else 'SQLite'}); load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    return figures
+
+
+def _keep(root: Path, figures: dict) -> None:
+    """The gradebooks as same_grades.py dumps them (the server goes away)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from same_grades import dump
+
+    for route, workers in figures:
+        name = f"{route}{workers}"
+        data = dump(root / name, None)
+        (root / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+    print(f"kept: {root} (compare: benchmarks/same_grades.py compare A.json B.json)")
+
+
+def _ratios(figures: dict) -> None:
+    for workers in (1, 2):
+        ratio = figures[("cluster", workers)]["per_nb"] / figures[("local", workers)]["per_nb"]
+        print(f"cluster / local per notebook, {workers} worker(s): {ratio:.2f}x (goal <= 1.2x)")
+    for route in ("local", "cluster"):
+        speedup = figures[(route, 1)]["per_nb"] / figures[(route, 2)]["per_nb"]
+        print(f"{route}: 2 workers / 1 worker throughput: {speedup:.2f}x (goal >= 1.7x)")
+
+
+def main() -> int:
+    args = _args()
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
     batch, single = scheduler_overhead(args.tasks)
@@ -176,77 +252,26 @@ def main() -> int:
         f"{single * 1000:.1f} ms round trip (one at a time)",
         flush=True,
     )
-
     pg = None
     if not args.sqlite:
         from pgserver import PgServer, missing_reason
 
         if missing_reason() is None:
             pg = PgServer()
-
-    def new_database(name: str) -> str | None:
-        if pg is None:
-            return None
-        import psycopg
-
-        with psycopg.connect(**pg._params("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return pg.url.rsplit("/", 1)[0] + f"/{name}"
-
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-cluster-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    figures: dict[tuple[str, int], dict[str, float]] = {}
     try:
-        base = course_mod.new_course(root / "base")
-        course_mod.run_nbgrader(["generate_assignment", "*", "--force"], base)
-        build_class(base, root / "class.zip", args.students)
-        for workers in (1, 2):
-            for route in ("local", "cluster"):
-                name = f"{route}{workers}"
-                course = root / name
-                shutil.copytree(base, course, ignore=shutil.ignore_patterns("gradebook.db"))
-                url = new_database(name)
-                if url is not None:
-                    cfg = course / "nbgrader_config.py"
-                    cfg.write_text(cfg.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
-                collect(root / "class.zip", course=course)
-                f = figures[(route, workers)] = grade_with(course, workers, route == "cluster")
-                extra = (
-                    f"; the whole task {f['task']:.2f} s/notebook; instructor's record "
-                    f"{f['write'] * 1000:.0f} ms/notebook; cluster start "
-                    f"{f['start']:.1f} s"
-                    if route == "cluster"
-                    else ""
-                )
-                print(
-                    f"{route:7} {workers} worker(s): {f['n']} notebooks in {f['wall']:.1f} s = "
-                    f"{f['per_nb']:.2f} s/notebook ({f['n'] / f['wall']:.3f} notebooks/s); "
-                    f"grading in a worker {f['per_nb_worker']:.2f} s/notebook{extra}; failed "
-                    f"{f['failed']} (not the students': {f['errors']}) "
-                    f"({'PostgreSQL' if pg else 'SQLite'}); load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
-        if args.keep:  # the gradebooks as same_grades.py dumps them (the server goes away)
-            sys.path.insert(0, str(REPO / "benchmarks"))
-            from same_grades import dump
-
-            for route, workers in figures:
-                name = f"{route}{workers}"
-                data = dump(root / name, None)
-                (root / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True))
-            print(f"kept: {root} (compare: benchmarks/same_grades.py compare A.json B.json)")
-        for workers in (1, 2):
-            ratio = figures[("cluster", workers)]["per_nb"] / figures[("local", workers)]["per_nb"]
-            print(f"cluster / local per notebook, {workers} worker(s): {ratio:.2f}x (goal <= 1.2x)")
-        for route in ("local", "cluster"):
-            speedup = figures[(route, 1)]["per_nb"] / figures[(route, 2)]["per_nb"]
-            print(f"{route}: 2 workers / 1 worker throughput: {speedup:.2f}x (goal >= 1.7x)")
+        figures = _grade_routes(root, pg, args.students)
+        if args.keep:
+            _keep(root, figures)
+        _ratios(figures)
         if pg is not None:
-            url = new_database("writer")
+            url = _new_database(pg, "writer")
             n, seconds = writer_throughput(root / "cluster2", url, args.copies)
             print(
-                f"gradebook writer (PostgreSQL, one connection): {n} submission records in "
-                f"{seconds:.1f} s = {n / seconds:.1f} records/s ({seconds / n * 1000:.0f} ms each)"
+                f"gradebook writer (PostgreSQL, one connection, batched): {n} submission "
+                f"records read and written in {seconds:.1f} s = {n / seconds:.1f} records/s "
+                f"({seconds / n * 1000:.0f} ms each)"
             )
     finally:
         if not args.keep:

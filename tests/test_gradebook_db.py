@@ -198,3 +198,94 @@ def test_export_never_writes_an_empty_gradebook_over_the_grades(course, capsys):
         f"{course / 'gradebook.db'} holds none of the 1 grades .grader/results.json records"
     ) and "give it once with --db URL" in err
     assert (course / "grades.csv").read_text() == "student_id,ps1\nalice,6\n"
+
+
+# ------------------------------------------- the cluster's gradebook writer, batched
+
+
+def _graded_record(definition: dict, score: float, comment: str) -> dict:
+    """A submission record as a worker sends it back: every cell scored and commented."""
+    notebooks = {}
+    for nb in definition["notebooks"]:
+        notebooks[nb["name"]] = {
+            "flagged": score == 0,
+            "late_submission_penalty": None,
+            "grades": {
+                c["name"]: {"auto_score": score, "manual_score": None, "extra_credit": None,
+                            "needs_manual_grade": False}
+                for c in nb["grade_cells"] + nb["task_cells"]
+            },
+            "comments": {
+                c["name"]: {"auto_comment": comment, "manual_comment": None}
+                for c in nb["solution_cells"] + nb["task_cells"]
+            },
+        }  # fmt: skip
+    import datetime
+
+    return {
+        "student": {"first_name": None, "last_name": None, "email": None, "lms_user_id": None},
+        "timestamp": datetime.datetime(2026, 12, 1, 9, 30),
+        "extension": None,
+        "notebooks": notebooks,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_batched_writer_writes_what_nbgraders_api_writes_and_a_refused_record_fails_alone(
+    backend, course, tmp_path, request
+):
+    """SubmissionWriter (the cluster route's writer) against nbgrader's own API on the same
+    records: the same rows read back by nbgrader; a record the gradebook refuses (an
+    assignment it does not have; on PostgreSQL a score that is not a number) is named and
+    written not at all, and the submissions around it in the same batch are committed."""
+    from grader.pipeline.gradebook_records import (
+        SubmissionWriter,
+        assignment_definition,
+        open_gradebook,
+        submission_record,
+        write_assignment_definition,
+        write_submission_record,
+    )
+
+    course_mod.run_nbgrader(["generate_assignment", "ps1", "--force"], course)
+    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        definition = assignment_definition(gb, "ps1")
+    if backend == "postgresql":
+        pg = request.getfixturevalue("pg")
+        urls = [new_database(pg, "writer_api"), new_database(pg, "writer_batched")]
+    else:
+        urls = [f"sqlite:///{tmp_path / 'api.db'}", f"sqlite:///{tmp_path / 'batched.db'}"]
+    records = [
+        ("ps1", "alice", _graded_record(definition, 1.0, "fine")),
+        ("ps1", "bob", _graded_record(definition, 0.0, "see the hint")),
+        ("ps1", "bob", _graded_record(definition, 0.5, "better")),  # an upsert: one submission
+    ]
+    with open_gradebook(urls[0]) as gb:
+        write_assignment_definition(gb, definition)
+        for a, s, r in records:
+            write_submission_record(gb, a, s, r)
+        expected = {s: submission_record(gb, "ps1", s) for s in ("alice", "bob")}
+    broken = [("ps9", "carol", _graded_record(definition, 1.0, "x"))]
+    if backend == "postgresql":
+        broken.append(("ps1", "dave", _graded_record(definition, "not a number", "x")))  # type: ignore[arg-type]
+    with open_gradebook(urls[1]) as gb:
+        write_assignment_definition(gb, definition)
+        writer = SubmissionWriter(gb)
+        assert writer.record("ps1", "alice") is None
+        refused = writer.write([records[0], *broken, records[1]])
+        assert set(refused) == {(a, s) for a, s, _ in broken}
+        assert "no assignment 'ps9'" in refused[("ps9", "carol")]
+        assert writer.write([records[2]]) == {}
+        assert {s: writer.record("ps1", s) for s in ("alice", "bob")} == expected
+    with Gradebook(urls[1]) as gb:  # nbgrader reads back what nbgrader's API wrote
+        assert {s: submission_record(gb, "ps1", s) for s in ("alice", "bob")} == expected
+        assert sorted(s.id for s in gb.students) == ["alice", "bob"]
+        assert len(gb.find_assignment("ps1").submissions) == 2
+        assert gb.find_submission("ps1", "bob").score == expected_score(expected["bob"])
+
+
+def expected_score(record: dict) -> float:
+    return sum(
+        g["auto_score"] for nb in record["notebooks"].values() for g in nb["grades"].values()
+    )

@@ -342,12 +342,6 @@ def test_the_checker_names_each_kind_of_wrong_import(tmp_path: Path):
 #: why with a sentence that starts with LONG_BECAUSE.
 MAX_FUNCTION_LINES = 80
 LONG_BECAUSE = "Long because"
-#: Functions over MAX_FUNCTION_LINES that other branches are splitting (issue 22): allowed here
-#: until those land. Remove an entry when its function is split.
-BEING_SPLIT = {
-    "grader/pipeline/autograde.py:autograde",
-    "grader/pipeline/cluster.py:_grade_on_cluster",
-}
 
 
 def long_functions(files: list[Path], root: Path = REPO_ROOT) -> list[str]:
@@ -367,11 +361,7 @@ def long_functions(files: list[Path], root: Path = REPO_ROOT) -> list[str]:
 def test_functions_are_short_or_say_why():
     """No function of grader/ or the student package is over MAX_FUNCTION_LINES lines unless
     its docstring says why ("Long because ...")."""
-    long = [
-        line
-        for line in long_functions(sorted(module_files().values()))
-        if line.rsplit(":", 1)[0] not in BEING_SPLIT
-    ]
+    long = long_functions(sorted(module_files().values()))
     assert not long, (
         f"functions over {MAX_FUNCTION_LINES} lines: split each by what it does, or say why "
         f"in its docstring ({LONG_BECAUSE!r} ...):\n" + "\n".join(long)

@@ -22,6 +22,24 @@ def hidden_cases(name: str, seed: int = _cases.DEFAULT_SEED) -> list[_cases.Case
     return _cases.hidden_cases(name, seed)
 
 
+#: content key -> (final parameters, losses) of a reference run, per process
+_DESCENTS: dict[bytes, tuple[dict[str, np.ndarray], list[float]]] = {}
+
+
+def _content_key(X: np.ndarray, Y: np.ndarray, start: dict, lr: float, epochs: int) -> bytes:
+    """A digest of everything a reference run depends on: X: (n, c), Y: (n, o), the start
+    parameters (name -> array), the step and the number of epochs."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((float(lr), int(epochs))).encode())
+    for name, value in [("X", X), ("Y", Y), *sorted(start.items())]:
+        arr = np.ascontiguousarray(value)
+        h.update(f"{name}:{arr.dtype.str}:{arr.shape}:".encode())
+        h.update(arr.tobytes())
+    return h.digest()
+
+
 class ReferenceTruth(Truth):
     """Right answers from the reference implementation, variants computed on the case."""
 
@@ -46,9 +64,17 @@ class ReferenceTruth(Truth):
         return ref.init_params(a["X"].shape[1], a["n_hidden"], a["Y"].shape[1], seed)
 
     def descent(self, case: _cases.Case, start: dict, lr: float) -> tuple[dict, list] | None:
+        """The reference run from `start` (remembered by content: every student's hidden
+        train case has the same data, start and step, so a grading process replays it once)."""
         a = case["args"]
-        params, losses = netmath.descent(a["X"], a["Y"], start, lr, a["epochs"])
-        return params[-1], losses
+        key = _content_key(a["X"], a["Y"], start, lr, a["epochs"])
+        if key not in _DESCENTS:
+            if len(_DESCENTS) >= 256:
+                _DESCENTS.clear()
+            params, losses = netmath.descent(a["X"], a["Y"], start, lr, a["epochs"])
+            _DESCENTS[key] = (params[-1], losses)
+        final, losses = _DESCENTS[key]
+        return {k: v.copy() for k, v in final.items()}, list(losses)
 
     def gradients(self, case: _cases.Case, params: dict) -> dict[str, np.ndarray] | None:
         return netmath.gradients(case["args"]["X"], case["args"]["Y"], params)

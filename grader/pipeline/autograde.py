@@ -136,6 +136,9 @@ def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings; grading is unaffected
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
 
+    from grader.pipeline.speedups import speed_up_nbgrader
+
+    speed_up_nbgrader()  # one engine per gradebook, the metadata schema checked once
     _WORKER.update(course=Path(course), config=config, log=worker_logger())
 
 
@@ -283,8 +286,6 @@ def autograde(
     Returns:
         the results of every submission covered (graded now, or skipped as already done).
     """
-    from grader.pipeline import agree
-
     course = require_course(course)
     t0 = time.perf_counter()
     if workers is not None and workers < 1:
@@ -296,26 +297,7 @@ def autograde(
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]
     stored = load_results(course)
-    # Skip only what the gradebook holds too: a replaced or deleted gradebook.db loses grades
-    # the results file still records; those are graded again, never skipped as "done".
-    graded = agree.in_gradebook(course, assignments)
-    lost = [
-        key
-        for key in (f"{s}/{a}" for s, a in wanted)
-        if key in stored and stored[key].status == "graded" and key not in graded
-    ]
-    # What the grading machine could not grade last time (not the student's doing) is
-    # graded again, never skipped as "already graded".
-    retry = {k for k in (f"{s}/{a}" for s, a in wanted) if k in stored and stored[k].grader_error}
-    todo = [
-        (s, a)
-        for s, a in wanted
-        if force or not is_done(course, s, a, stored) or f"{s}/{a}" not in graded
-        or f"{s}/{a}" in retry
-    ]
-    if agree.refresh(stored, graded):  # manual grades given in formgrader since
-        save_results(course, stored)
-    todo_set = set(todo)
+    todo, lost, retry = _plan(course, assignments, wanted, stored, force)
     run = AutogradeRun(workers=workers or os.cpu_count() or 1, regraded_lost=lost)
     if lost and on_note:
         on_note(
@@ -327,54 +309,111 @@ def autograde(
             f"{len(retry)} submissions the grading machine could not grade last time (not "
             "the students' doing): grading them again"
         )
+    todo_set = set(todo)
     for s, a in wanted:
         if (s, a) not in todo_set:
-            previous = stored[f"{s}/{a}"]
-            run.results.append(previous)
+            run.results.append(stored[f"{s}/{a}"])
             run.skipped += 1
     if on_start:
         on_start(len(todo), run.skipped)
     if todo:
-        # What is about to be graded loses its old record until it is graded again, so a
-        # run cut off half way (even a --force one) regrades it next time (see is_done).
-        for s, a in todo:
-            stored.pop(f"{s}/{a}", None)
+        _grade(course, todo, stored, run, timeout=timeout, scheduler=scheduler,
+               workers=workers, on_result=on_result)  # fmt: skip
+    _check_after(course, wanted, stored, run)
+    run.results.sort(key=lambda r: (r.assignment, r.student))
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _plan(
+    course: Path,
+    assignments: list[str],
+    wanted: list[tuple[str, str]],
+    stored: dict[str, GradeResult],
+    force: bool,
+) -> tuple[list[tuple[str, str]], list[str], set[str]]:
+    """(to grade, recorded as graded but gone from the gradebook, to grade again because the
+    grading machine failed last time). Saves `stored` when manual grades changed since."""
+    from grader.pipeline import agree
+
+    # Skip only what the gradebook holds too: a replaced or deleted gradebook.db loses grades
+    # the results file still records; those are graded again, never skipped as "done".
+    graded = agree.in_gradebook(course, assignments)
+    keys = [f"{s}/{a}" for s, a in wanted]
+    lost = [k for k in keys if k in stored and stored[k].status == "graded" and k not in graded]
+    # What the grading machine could not grade last time (not the student's doing) is
+    # graded again, never skipped as "already graded".
+    retry = {k for k in keys if k in stored and stored[k].grader_error}
+    todo = [
+        (s, a)
+        for s, a in wanted
+        if force or not is_done(course, s, a, stored) or f"{s}/{a}" not in graded
+        or f"{s}/{a}" in retry
+    ]
+    if agree.refresh(stored, graded):  # manual grades given in formgrader since
         save_results(course, stored)
-        ensure_in_gradebook(course, sorted({a for _, a in todo}))
-        config = course_config(course)
-        config.merge(hooks.execution_config(course, timeout=timeout))
-        env = {**hooks.execution_env(), **hooks.fast_grading_env()}
+    return todo, lost, retry
 
-        last_save = [0.0]
 
-        def done(result: GradeResult) -> None:
-            stored[result.key] = result
-            if time.monotonic() - last_save[0] > 1.0:  # at most once a second, and at the end
-                save_results(course, stored)
-                last_save[0] = time.monotonic()
-            run.results.append(result)
-            run.graded += 1
-            run.fresh.add(result.key)
-            if on_result:
-                on_result(result)
+def _grade(
+    course: Path,
+    todo: list[tuple[str, str]],
+    stored: dict[str, GradeResult],
+    run: AutogradeRun,
+    *,
+    timeout: int | None,
+    scheduler: str | None,
+    workers: int | None,
+    on_result: Callable[[GradeResult], None] | None,
+) -> None:
+    """Grade `todo` (local workers, or the Dask cluster at `scheduler`) into `run`, saving
+    each result in `stored` (the results file) as it comes, and all of them at the end."""
+    # What is about to be graded loses its old record until it is graded again, so a
+    # run cut off half way (even a --force one) regrades it next time (see is_done).
+    for s, a in todo:
+        stored.pop(f"{s}/{a}", None)
+    save_results(course, stored)
+    ensure_in_gradebook(course, sorted({a for _, a in todo}))
+    config = course_config(course)
+    config.merge(hooks.execution_config(course, timeout=timeout))
+    env = {**hooks.execution_env(), **hooks.fast_grading_env()}
+    last_save = [0.0]
 
-        try:
-            if scheduler:
-                from grader.pipeline.cluster import grade_on_cluster
+    def done(result: GradeResult) -> None:
+        stored[result.key] = result
+        if time.monotonic() - last_save[0] > 1.0:  # at most once a second, and at the end
+            save_results(course, stored)
+            last_save[0] = time.monotonic()
+        run.results.append(result)
+        run.graded += 1
+        run.fresh.add(result.key)
+        if on_result:
+            on_result(result)
 
-                def on_workers(n: int) -> None:
-                    run.workers = n
+    try:
+        if scheduler:
+            from grader.pipeline.cluster import grade_on_cluster
 
-                grade_on_cluster(
-                    course, todo, scheduler=scheduler, workers=workers, timeout=timeout,
-                    done=done, on_workers=on_workers,
-                )  # fmt: skip
-            else:
-                _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
-        finally:
-            save_results(course, stored)  # also when interrupted: keep what finished
-    # After every run: the gradebook's integrity check (raises if damaged), and the results
-    # file compared with the gradebook for every submission covered.
+            def on_workers(n: int) -> None:
+                run.workers = n
+
+            grade_on_cluster(
+                course, todo, scheduler=scheduler, workers=workers, timeout=timeout,
+                done=done, on_workers=on_workers,
+            )  # fmt: skip
+        else:
+            _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
+    finally:
+        save_results(course, stored)  # also when interrupted: keep what finished
+
+
+def _check_after(
+    course: Path, wanted: list[tuple[str, str]], stored: dict[str, GradeResult], run: AutogradeRun
+) -> None:
+    """After every run: the gradebook's integrity check (raises if damaged), and the results
+    file compared with the gradebook for every submission covered."""
+    from grader.pipeline import agree
+
     run.gradebook_check = hooks.after_run(course)
     differ = agree.disagreements(course, [f"{s}/{a}" for s, a in wanted], stored)
     if differ:
@@ -382,9 +421,6 @@ def autograde(
         run.gradebook_check = (
             f"results and gradebook disagree: {differ[0]}{more}; run autograde --force"
         )
-    run.results.sort(key=lambda r: (r.assignment, r.student))
-    run.seconds = time.perf_counter() - t0
-    return run
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

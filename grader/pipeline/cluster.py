@@ -54,7 +54,7 @@ from grader.pipeline.cluster_worker import (
     worker_plugin,
 )
 from grader.pipeline.failures import one_line
-from grader.pipeline.gradebook_records import submission_record, write_submission_record
+from grader.pipeline.gradebook_records import SubmissionWriter
 from grader.pipeline.results import GradeResult, not_graded
 
 #: `--scheduler local`: a distributed.LocalCluster on this machine.
@@ -205,103 +205,158 @@ def grade_on_cluster(
 
 
 def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, on_workers) -> int:
+    """Connect, check the workers, grade `jobs`, always close the client (and a LocalCluster)."""
     from concurrent.futures import CancelledError
 
-    from distributed import as_completed
     from distributed.comm.core import CommClosedError
     from nbgrader.api import Gradebook
-    from sqlalchemy.exc import SQLAlchemyError
 
     client, cluster = connect(scheduler, workers=workers, log_dir=course / ".grader" / "logs")
-    address = client.scheduler.address
-    recorded = 0
-    pending: dict[Any, tuple[str, str]] = {}
-
-    def lost(exc: BaseException) -> ClusterError:
-        return ClusterError(
-            f"lost the Dask scheduler at {address} ({type(exc).__name__}: {exc}); "
-            f"{recorded} submissions graded in this run are saved: run the same command "
-            "again to grade the rest"
-        )
-
-    def db_failed(exc: BaseException, what: str) -> GradebookError:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return GradebookError(
-            f"the gradebook {safe_url(db_url)} failed while {what}: {type(exc).__name__}: "
-            f"{first[:200]}; {recorded} submissions graded in this run are saved: run the same "
-            "command again when the database is back to grade the rest"
-        )
-
+    run = None
     try:
         _preflight(client, course)
         threads = sum(client.nthreads().values())
         if on_workers:
             on_workers(threads)
-        window = max(2, 2 * threads)
-        queue = deque(jobs)
-        # One Gradebook (one SQLAlchemy engine and pool) for the whole run: a single
-        # connection to the course's database however many workers grade.
+        # One Gradebook (one SQLAlchemy engine, pool and session) for the whole run: a
+        # single connection to the course's database however many workers grade.
         with Gradebook(db_url) as gb:
-            bundles = {}
-            for a in sorted({a for _, a in jobs}):
-                bundle = make_bundle(course, a, gb, timeout)
-                bundles[a] = client.submit(
-                    bundle_value, bundle, key=f"backprop-bundle-{a}-{bundle.digest[:12]}"
-                )
-            ac = as_completed()
-
-            def submit_next() -> None:
-                student, assignment = queue.popleft()
-                folder = course / "submitted" / student / assignment
-                files = {
-                    p.relative_to(folder).as_posix(): p.read_bytes()
-                    for p in sorted(folder.rglob("*"))
-                    if p.is_file()
-                }
-                try:
-                    prior = submission_record(gb, assignment, student)
-                except SQLAlchemyError as exc:
-                    raise db_failed(exc, f"reading {student}/{assignment}") from exc
-                future = client.submit(
-                    grade_task, bundles[assignment], student, assignment, files, prior,
-                    key=f"backprop-grade-{student}-{assignment}-{time.time_ns()}",
-                )  # fmt: skip
-                pending[future] = (student, assignment)
-                ac.add(future)
-
+            run = _Run(client, course, db_url, gb, jobs, max(2, 2 * threads), done)
             try:
-                while queue and len(pending) < window:
-                    submit_next()
-                for future in ac:
-                    student, assignment = pending.pop(future)
-                    result = _collect(future, student, assignment)
-                    if isinstance(result, RemoteGrade) and result.result.grader_error:
-                        result = result.result  # nothing recorded: the next run regrades it
-                    if isinstance(result, RemoteGrade):
-                        try:
-                            if result.record is not None:
-                                write_submission_record(gb, assignment, student, result.record)
-                        except SQLAlchemyError as exc:
-                            raise db_failed(exc, f"recording {student}/{assignment}") from exc
-                        _write_files(course, student, assignment, result.files)
-                        result = result.result
-                    future.release()
-                    recorded += 1
-                    done(result)
-                    if queue:
-                        submit_next()
+                run.send_bundles(timeout)
+                run.grade()
             except (CancelledError, CommClosedError, OSError) as exc:
-                raise lost(exc) from exc
+                raise run.lost(exc) from exc
         return threads
     finally:
         try:
-            if pending:
-                client.cancel(list(pending), force=True)
+            if run is not None and run.pending:
+                client.cancel(list(run.pending), force=True)
         except Exception:  # noqa: BLE001 - the scheduler may be gone already
             pass
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: At most this many finished submissions are recorded in one gradebook transaction.
+WRITE_BATCH = 50
+
+
+class _Run:
+    """One cluster run, the instructor's side: the tasks in flight (at most `window`), and
+    the finished ones recorded in batches (`SubmissionWriter`: whatever finished while the
+    last batch was written, in one transaction, a savepoint per submission).
+
+    Each finished submission is written in this order: its gradebook record (the batch
+    committed), its autograded folder, then `done(result)`. A record the gradebook refuses
+    fails that submission alone (not graded, for a reason that is not the student's: the
+    next run grades it again); a database that goes away stops the run (GradebookError).
+    """
+
+    def __init__(self, client, course, db_url, gb, jobs, window, done) -> None:
+        from distributed import as_completed
+
+        self.client, self.course, self.db_url = client, course, db_url
+        self.writer = SubmissionWriter(gb)
+        self.gb = gb
+        self.queue = deque(jobs)
+        self.window, self.done = window, done
+        self.pending: dict[Any, tuple[str, str]] = {}
+        self.bundles: dict[str, Any] = {}
+        self.ac = as_completed()
+        self.recorded = 0
+
+    def lost(self, exc: BaseException) -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler at {self.client.scheduler.address} "
+            f"({type(exc).__name__}: {exc}); {self.recorded} submissions graded in this run "
+            "are saved: run the same command again to grade the rest"
+        )
+
+    def db_failed(self, exc: BaseException, what: str) -> GradebookError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return GradebookError(
+            f"the gradebook {safe_url(self.db_url)} failed while {what}: "
+            f"{type(exc).__name__}: {first[:200]}; {self.recorded} submissions graded in this "
+            "run are saved: run the same command again when the database is back to grade "
+            "the rest"
+        )
+
+    def send_bundles(self, timeout: int | None) -> None:
+        """Scatter each assignment's bundle once (workers keep it while the run lasts)."""
+        for a in sorted({a for _, a in self.queue}):
+            bundle = make_bundle(self.course, a, self.gb, timeout)
+            self.bundles[a] = self.client.submit(
+                bundle_value, bundle, key=f"backprop-bundle-{a}-{bundle.digest[:12]}"
+            )
+
+    def submit_next(self) -> None:
+        """Send the next submission: its folder and its current gradebook record."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        student, assignment = self.queue.popleft()
+        folder = self.course / "submitted" / student / assignment
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        try:
+            prior = self.writer.record(assignment, student)
+        except SQLAlchemyError as exc:
+            raise self.db_failed(exc, f"reading {student}/{assignment}") from exc
+        future = self.client.submit(
+            grade_task, self.bundles[assignment], student, assignment, files, prior,
+            key=f"backprop-grade-{student}-{assignment}-{time.time_ns()}",
+        )  # fmt: skip
+        self.pending[future] = (student, assignment)
+        self.ac.add(future)
+
+    def grade(self) -> None:
+        """Keep `window` tasks in flight; record what finishes, batch by batch."""
+        while self.queue and len(self.pending) < self.window:
+            self.submit_next()
+        for finished in self.ac.batches():
+            for start in range(0, len(finished), WRITE_BATCH):
+                self.record(finished[start : start + WRITE_BATCH])
+            while self.queue and len(self.pending) < self.window:
+                self.submit_next()
+
+    def record(self, futures: list[Any]) -> None:
+        """Write finished tasks: their records in one transaction, then each one's files,
+        then `done`."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        outcomes = []
+        for future in futures:
+            student, assignment = self.pending.pop(future)
+            result = _collect(future, student, assignment)
+            if isinstance(result, RemoteGrade) and result.result.grader_error:
+                result = result.result  # nothing recorded: the next run regrades it
+            outcomes.append((future, student, assignment, result))
+        records = [
+            (assignment, student, result.record)
+            for _, student, assignment, result in outcomes
+            if isinstance(result, RemoteGrade) and result.record is not None
+        ]
+        try:
+            refused = self.writer.write(records) if records else {}
+        except SQLAlchemyError as exc:
+            names = ", ".join(f"{s}/{a}" for a, s, _ in records[:3])
+            raise self.db_failed(exc, f"recording {names}") from exc
+        for future, student, assignment, result in outcomes:
+            if (assignment, student) in refused:
+                why = refused[(assignment, student)]
+                result = not_graded(
+                    student, assignment, f"the gradebook refused its record: {why[:300]}"
+                )
+            elif isinstance(result, RemoteGrade):
+                _write_files(self.course, student, assignment, result.files)
+                result = result.result
+            future.release()
+            self.recorded += 1
+            self.done(result)
 
 
 def _collect(future: Any, student: str, assignment: str) -> RemoteGrade | GradeResult:

@@ -40,6 +40,7 @@ from grader.pipeline.gradebook_records import (
     write_submission_record,
 )
 from grader.pipeline.results import GradeResult
+from grader.pipeline.speedups import speed_up_nbgrader
 from grader.pipeline.verified import record_path
 
 
@@ -228,6 +229,8 @@ def prepare_worker(log_dir: str | None = None) -> None:
         os.close(fd)
     warnings.simplefilter("ignore")
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
+
+    speed_up_nbgrader()  # one engine per gradebook, the metadata schema checked once
 
 
 def preflight(digest: str, mode: str, bwrap: str) -> str:

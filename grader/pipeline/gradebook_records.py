@@ -20,6 +20,9 @@ writing one is an upsert: writing the same record twice leaves one submission, n
 `open_gradebook` opens (creating when new) a gradebook from Python alone: nbgrader's own
 `Gradebook` stamps a new database by running the `alembic` program found on PATH, which a
 Dask worker started as `.venv/bin/dask worker ...` does not have.
+
+`SubmissionWriter` is the cluster instructor's batched reader and writer of submission
+records.
 """
 
 from __future__ import annotations
@@ -165,3 +168,248 @@ def write_submission_record(
             for k, v in saved["comments"].get(comment.name, {}).items():
                 setattr(comment, k, v)
     gb.db.commit()
+
+
+class SubmissionWriter:
+    """The instructor's side of cluster grading: submission records read and upserted into
+    one gradebook `gb` (one engine, one session for the whole run), many per transaction.
+
+    nbgrader's API costs tens of round trips per submission (each `update_or_create_*` runs
+    its own query and commit, and every object it returns reloads nbgrader's computed
+    columns: a score subquery per row). This writes the same rows through nbgrader's own
+    tables as a few statements per submission: the student, the submission (created as
+    nbgrader's `add_submission` creates it: one notebook row per notebook of the
+    assignment, a grade per grade or task cell, a comment per solution or task cell), then
+    each notebook's, grade's and comment's fields. Records are keyed by names, so a record
+    written twice is one submission.
+
+    `write` puts a batch in one transaction, each submission in its own savepoint: a record
+    that cannot be written (an assignment the gradebook does not have, a value the database
+    refuses) is rolled back alone and named in the answer, the others are committed. On
+    SQLite (no reliable savepoints through pysqlite) each submission is its own transaction.
+    """
+
+    def __init__(self, gb: Any) -> None:
+        self.gb = gb
+        self.db = gb.db
+        self._savepoints = gb.engine.dialect.name != "sqlite"
+        self._structure: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------ reading
+
+    def record(self, assignment: str, student: str) -> dict[str, Any] | None:
+        """What `submission_record` returns, in four queries (None: no such submission)."""
+        from nbgrader.api import (
+            Assignment,
+            BaseCell,
+            Comment,
+            Grade,
+            Notebook,
+            Student,
+            SubmittedAssignment,
+            SubmittedNotebook,
+        )
+        from sqlalchemy import select
+
+        sa, st = SubmittedAssignment, Student
+        row = self.db.execute(
+            select(sa.id, *(getattr(sa, k) for k in _SUBMISSION_FIELDS),
+                   *(getattr(st, k) for k in _STUDENT_FIELDS))
+            .join(Assignment, Assignment.id == sa.assignment_id)
+            .join(st, st.id == sa.student_id)
+            .where(Assignment.name == assignment, st.id == student)
+        ).first()  # fmt: skip
+        if row is None:
+            return None
+        n_sub = len(_SUBMISSION_FIELDS)
+        sn = SubmittedNotebook
+        notebooks: dict[str, dict[str, Any]] = {}
+        names: dict[str, str] = {}
+        for nb_id, name, *fields in self.db.execute(
+            select(sn.id, Notebook.name, *(getattr(sn, k) for k in _SUBMITTED_NOTEBOOK_FIELDS))
+            .join(Notebook, Notebook.id == sn.notebook_id)
+            .where(sn.assignment_id == row[0])
+        ):
+            names[nb_id] = name
+            notebooks[name] = {**dict(zip(_SUBMITTED_NOTEBOOK_FIELDS, fields, strict=True)),
+                               "grades": {}, "comments": {}}  # fmt: skip
+        for model, fields_, key in ((Grade, _GRADE_FIELDS, "grades"),
+                                    (Comment, _COMMENT_FIELDS, "comments")):  # fmt: skip
+            for nb_id, cell, *fields in self.db.execute(
+                select(model.notebook_id, BaseCell.name, *(getattr(model, k) for k in fields_))
+                .join(BaseCell, BaseCell.id == model.cell_id)
+                .where(model.notebook_id.in_(list(names)))
+            ):
+                notebooks[names[nb_id]][key][cell] = dict(zip(fields_, fields, strict=True))
+        return {
+            "student": dict(zip(_STUDENT_FIELDS, row[1 + n_sub :], strict=True)),
+            **dict(zip(_SUBMISSION_FIELDS, row[1 : 1 + n_sub], strict=True)),
+            "notebooks": notebooks,
+        }
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, items: list[tuple[str, str, dict[str, Any]]]) -> dict[tuple[str, str], str]:
+        """Upsert each (assignment, student, record) and commit; returns the ones that could
+        not be written, (assignment, student) -> why (the others are committed).
+
+        Raises:
+            sqlalchemy.exc.OperationalError, InterfaceError: the database or the connection
+                went away (nothing of this batch is committed on PostgreSQL).
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        failed: dict[tuple[str, str], str] = {}
+        for assignment, student, record in items:
+            try:
+                if self._savepoints:
+                    with self.db.begin_nested():
+                        self._upsert(assignment, student, record)
+                else:
+                    self._upsert(assignment, student, record)
+                    self.db.commit()
+            except (SQLAlchemyError, LookupError, ValueError, TypeError) as exc:
+                if _connection_lost(exc):
+                    self.db.rollback()
+                    raise
+                if not self._savepoints:
+                    self.db.rollback()
+                failed[(assignment, student)] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        self.db.commit()
+        return failed
+
+    def _assignment(self, name: str) -> dict[str, Any]:
+        """The assignment's ids (cached for the run): its id and, per notebook, its id and
+        its cells' ids by kind."""
+        if name in self._structure:
+            return self._structure[name]
+        from nbgrader.api import Assignment, BaseCell, Notebook
+        from sqlalchemy import select
+
+        assignment_id = self.db.execute(
+            select(Assignment.id).where(Assignment.name == name)
+        ).scalar()
+        if assignment_id is None:
+            raise LookupError(f"the gradebook has no assignment {name!r}")
+        notebooks = {
+            nb_id: {"name": nb_name, "GradeCell": {}, "SolutionCell": {}, "TaskCell": {}}
+            for nb_id, nb_name in self.db.execute(
+                select(Notebook.id, Notebook.name).where(Notebook.assignment_id == assignment_id)
+            )
+        }
+        for cell_id, cell, nb_id, kind in self.db.execute(
+            select(BaseCell.id, BaseCell.name, BaseCell.notebook_id, BaseCell.type).where(
+                BaseCell.notebook_id.in_(list(notebooks))
+            )
+        ):
+            if kind in notebooks[nb_id]:
+                notebooks[nb_id][kind][cell] = cell_id
+        self._structure[name] = {"id": assignment_id, "notebooks": notebooks}
+        return self._structure[name]
+
+    def _upsert(self, assignment: str, student: str, record: dict[str, Any]) -> None:
+        from nbgrader import utils
+        from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
+        from sqlalchemy import insert, select, update
+
+        structure = self._assignment(assignment)
+        db = self.db
+        if db.execute(select(Student.id).where(Student.id == student)).first() is None:
+            db.execute(insert(Student).values(id=student))
+        fields = {k: record[k] for k in _SUBMISSION_FIELDS if record[k] is not None}
+        if "timestamp" in fields:
+            fields["timestamp"] = utils.parse_utc(fields["timestamp"])
+        sa = SubmittedAssignment
+        sub_id = db.execute(
+            select(sa.id).where(sa.assignment_id == structure["id"], sa.student_id == student)
+        ).scalar()
+        if sub_id is None:
+            sub_id = self._add_submission(structure, student, fields)
+        elif fields:
+            db.execute(update(sa).where(sa.id == sub_id).values(**fields))
+        sn = SubmittedNotebook
+        rows = db.execute(select(sn.id, sn.notebook_id).where(sn.assignment_id == sub_id)).all()
+        notebooks, grades, comments = [], [], []
+        for sn_id, nb_id in rows:
+            nb = structure["notebooks"].get(nb_id)
+            saved = record["notebooks"].get(nb["name"]) if nb else None
+            if saved is None:
+                continue
+            notebooks.append({"_id": sn_id, **{k: saved[k] for k in _SUBMITTED_NOTEBOOK_FIELDS}})
+            graded = {**nb["GradeCell"], **nb["TaskCell"]}
+            commented = {**nb["SolutionCell"], **nb["TaskCell"]}
+            for cell, values in saved["grades"].items():
+                if cell in graded:
+                    grades.append({"_nb": sn_id, "_cell": graded[cell], **values})
+            for cell, values in saved["comments"].items():
+                if cell in commented:
+                    comments.append({"_nb": sn_id, "_cell": commented[cell], **values})
+        _update_many(db, sn, notebooks, lambda b: sn.id == b("_id"))
+        for model, values in ((Grade, grades), (Comment, comments)):
+            _update_many(
+                db, model, values,
+                lambda b, m=model: (m.notebook_id == b("_nb")) & (m.cell_id == b("_cell")),
+            )  # fmt: skip
+
+    def _add_submission(self, structure: dict[str, Any], student: str, fields: dict) -> str:
+        """Insert a submission as nbgrader's `add_submission` does; returns its id."""
+        from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook, new_uuid
+        from sqlalchemy import insert
+
+        sub_id = new_uuid()
+        self.db.execute(
+            insert(SubmittedAssignment).values(
+                id=sub_id, assignment_id=structure["id"], student_id=student, **fields
+            )
+        )
+        notebooks, grades, comments = [], [], []
+        for nb_id, nb in structure["notebooks"].items():
+            sn_id = new_uuid()
+            notebooks.append({"id": sn_id, "assignment_id": sub_id, "notebook_id": nb_id})
+            for kind in ("GradeCell", "TaskCell"):
+                grades += [{"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
+                           for c in nb[kind].values()]  # fmt: skip
+            for kind in ("SolutionCell", "TaskCell"):
+                comments += [{"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
+                             for c in nb[kind].values()]  # fmt: skip
+        for model, rows in ((SubmittedNotebook, notebooks), (Grade, grades), (Comment, comments)):
+            if rows:
+                self.db.execute(insert(model.__table__), rows)
+        return sub_id
+
+
+def _update_many(db: Any, model: Any, rows: list[dict[str, Any]], where: Any) -> None:
+    """UPDATE `model` once per row (one executemany per set of columns); `where(bindparam)`
+    gives the row's condition from its "_"-prefixed keys."""
+    from sqlalchemy import bindparam, update
+
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(k for k in row if not k.startswith("_"))), []).append(row)
+    for columns, group in groups.items():
+        stmt = (
+            update(model.__table__)
+            .where(where(bindparam))
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        params = [
+            {**{k: v for k, v in row.items() if k.startswith("_")},
+             **{f"v_{c}": row[c] for c in columns}}
+            for row in group
+        ]  # fmt: skip
+        db.connection().execute(stmt, params)
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    """The database or the connection went away (not a problem of one record): `exc` or an
+    exception it was raised from or while handling."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (OperationalError, InterfaceError)) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        ):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False

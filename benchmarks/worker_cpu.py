@@ -1,0 +1,88 @@
+"""Benchmark: the grading process's own CPU per notebook (one local worker, in this process).
+
+    .venv/bin/python benchmarks/worker_cpu.py [--students 2] [--keep DIR] [--profile FILE]
+
+Builds the demo's class (`--students` x every notebook in source/), sets this process up as
+`autograde` sets up a worker (`_init_worker`: the course's config, the sandbox and the
+verification on, warm zygotes), grades the first submission (it starts the zygotes and
+precomputes the hidden answers: not counted), then grades the others one after the other
+with `grade_submission`, what a local worker runs. Prints per notebook: wall seconds and
+this process's CPU seconds (nbgrader's converter, nbclient, the gradebook, the static scan,
+judging; not the kernels' or the verification processes', which run in the zygotes'
+children). `--profile FILE` writes a cProfile dump of the graded notebooks (profiling
+slows Python code about 1.5x: compare CPU figures only without it). `--keep DIR` grades in
+DIR and reuses the class already there (so two versions of the grader can grade the same
+notebooks back to back). Prints the load average: the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2)
+    parser.add_argument("--keep", help="grade in this folder (the class is reused if there)")
+    parser.add_argument("--profile", help="write a cProfile dump of the graded notebooks here")
+    args = parser.parse_args()
+
+    from grader import course as course_mod
+    from grader.config import assignments_of, course_config
+    from grader.pipeline import autograde as ag
+    from grader.pipeline import hooks
+    from grader.pipeline.collect import collect
+    from grader.pipeline.demo import build_class
+    from grader.pipeline.results import submissions
+
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    root = Path(args.keep or tempfile.mkdtemp(prefix="bench-worker-cpu-")).resolve()
+    course = root / "course"
+    if not course.exists():
+        course_mod.new_course(course)
+        course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
+        build_class(course, root / "class.zip", args.students)
+        collect(root / "class.zip", course=course)
+    print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
+    config = course_config(course)
+    config.merge(hooks.execution_config(course, timeout=None))
+    env = {**hooks.execution_env(), **hooks.fast_grading_env()}
+    stderr = os.dup(2)  # _init_worker sends stderr to the course's log
+    ag._init_worker(str(course), config, env)
+    os.dup2(stderr, 2)
+    jobs = list(submissions(course, assignments_of(course)))
+    first = ag.grade_submission(*jobs[0])
+    print(f"first notebook (zygotes start): {first.seconds:.1f} s", flush=True)
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0, c0 = time.perf_counter(), time.process_time()
+    statuses = [ag.grade_submission(*job).status for job in jobs[1:]]
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    n = len(jobs) - 1
+    print(
+        f"{n} notebooks ({statuses.count('graded')} graded, {statuses.count('failed')} failed): "
+        f"wall {wall / n:.3f} s/notebook, this process's CPU {cpu / n:.3f} s/notebook"
+        + (" (profiled)" if profiler else ""),
+        flush=True,
+    )
+    print(f"load average after: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""What nbgrader pays again at every call, paid once per grading worker process.
+
+`speed_up_nbgrader()` is called once in each grading worker (a local worker's initializer,
+a Dask worker's plugin), never in the instructor's process. Grades are unchanged: the same
+statements run against the same gradebook, the same schema judges the same metadata.
+
+- **One SQLAlchemy engine per gradebook URL** (`share_engines`): nbgrader's `Gradebook`
+  makes a new engine at every open (about 14 opens per graded notebook), each with an empty
+  cache of compiled statements, so every query of nbgrader's ORM was compiled again: the
+  largest part of a worker's own CPU per notebook (docs/performance.md). Each open also
+  asked the database for every table (`create_all`); on a shared engine that is done once.
+- **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
+  `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
+  nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
+  it validates the cell; here the schema is checked once and its validator kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def speed_up_nbgrader() -> None:
+    """Both of this module's changes, in this process (safe to call again)."""
+    share_engines()
+    check_schema_once()
+
+
+def share_engines() -> None:
+    """From now on in this process, every nbgrader `Gradebook` opened on the same URL (and
+    engine options) shares one SQLAlchemy engine: its pool, and its cache of compiled
+    statements, which nbgrader's queries otherwise fill again at every open.
+
+    Called once per grading worker process (local workers and Dask workers); safe to call
+    again. A `Gradebook`'s close() returns its connection to the shared pool (nbgrader never
+    disposes an engine), so opening and closing stays as nbgrader does it.
+    """
+    from nbgrader import api
+
+    if getattr(api.create_engine, "backprop_shared", False):
+        return
+    made: dict[tuple, Any] = {}
+    original = api.create_engine
+
+    def create_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in made:
+            made[key] = original(url, *args, **kwargs)
+        return made[key]
+
+    create_engine.backprop_shared = True  # type: ignore[attr-defined]
+    api.create_engine = create_engine
+
+    # Gradebook() also runs create_all on every open: a query per table to find the
+    # tables that exist. On a shared engine that has run it once, the tables are there.
+    metadata = api.Base.metadata
+    create_all = metadata.create_all
+    checked: set[int] = set()
+
+    def create_all_once(bind: Any, tables: Any = None, checkfirst: bool = True) -> None:
+        shared = any(bind is engine for engine in made.values())
+        if shared and tables is None and checkfirst and id(bind) in checked:
+            return
+        create_all(bind=bind, tables=tables, checkfirst=checkfirst)
+        if shared and tables is None and checkfirst:
+            checked.add(id(bind))
+
+    metadata.create_all = create_all_once  # type: ignore[method-assign]
+
+
+def check_schema_once() -> None:
+    """From now on in this process, nbgrader's metadata validation builds one validator per
+    schema (the schema checked against its metaschema once) instead of one per cell.
+
+    Raises the same errors as `jsonschema.validate` (the best-matching ValidationError of
+    the cell's metadata; a SchemaError for a broken schema, at its first use).
+    """
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+
+    if getattr(common.jsonschema, "backprop_cached", False):
+        return
+    validators: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator)
+
+    def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
+        if cls is not None or args or kwargs:
+            return jsonschema.validate(instance, schema, cls, *args, **kwargs)
+        kept = validators.get(id(schema))
+        if kept is None or kept[0] is not schema:
+            cls_ = jsonschema.validators.validator_for(schema)
+            cls_.check_schema(schema)
+            kept = validators[id(schema)] = (schema, cls_(schema))  # keeps the schema alive
+        error = jsonschema.exceptions.best_match(kept[1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    class _Jsonschema:
+        """nbgrader.nbgraderformat.common's `jsonschema`, with `validate` cached."""
+
+        backprop_cached = True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(jsonschema, name)
+
+    shim = _Jsonschema()
+    shim.validate = validate  # type: ignore[attr-defined]
+    common.jsonschema = shim
