@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -24,16 +23,15 @@ from grader import course
 from tests.browser_tools import (
     CHROMIUM_ARGS,
     LEARNER_CONFIG,
-    SERVER_START_TIMEOUT,
     WAIT_MS,
     LabServer,
-    answers,
     browser_skip_reason,
     chromium_path,
     free_port,
     lab_server,
     make_learner_workspace,
     open_notebook,
+    running_server,
     screenshots,
 )
 
@@ -96,17 +94,6 @@ def fetch_news_default(lab: LabServer) -> tuple[str, str]:
     return settings["schema"]["properties"]["fetchNews"]["default"], settings["raw"]
 
 
-def stop(server: subprocess.Popen) -> None:
-    """Stop `make lab` and the jupyter lab it started (its own process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """`make lab` itself, headless, for a learner with a fresh home: private Jupyter config,
@@ -128,25 +115,13 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     )
     env.pop("JUPYTER_CONFIG_PATH", None)
     env.pop("JUPYTER_PATH", None)
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
-            cwd=course.REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    lab = LabServer(f"http://127.0.0.1:{port}", token, work, log, server.pid)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not answers(lab.url("api/status")):
-            assert server.poll() is None, f"make lab exited {server.returncode}:\n{lab.log_tail()}"
-            assert time.monotonic() < deadline, f"make lab did not answer:\n{lab.log_tail()}"
-            time.sleep(0.5)  # polling a port
-        yield lab
-    finally:
-        stop(server)
+    base = f"http://127.0.0.1:{port}"
+    with running_server(
+        ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
+        cwd=course.REPO_ROOT, env=env, log=log, ready_url=f"{base}/api/status?token={token}",
+        name="make lab",
+    ) as server:  # fmt: skip
+        yield LabServer(base, token, work, log, server.pid)
 
 
 @pytest.fixture(scope="module")
