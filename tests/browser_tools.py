@@ -190,6 +190,11 @@ def lab_server(
         yield LabServer(base, token, root, log, server.pid)
 
 
+class ScenarioOver(Exception):
+    """Raised by a test at the end of its scenario, inside a server's context manager: the
+    server is left the way a failing test leaves it, and the test checks it stopped."""
+
+
 def log_tail(log: Path, chars: int = 3000) -> str:
     """The last chars characters of a server's log ("" when there is none yet)."""
     try:

@@ -36,6 +36,7 @@ from grader import course
 from tests.browser_tools import (
     CHROMIUM_ARGS,
     WAIT_MS,
+    ScenarioOver,
     answers,
     chromium_path,
     code_cell,
@@ -220,22 +221,18 @@ def _student_reads_feedback(page, hub, student: str, hidden: list[str], snap) ->
     snap("feedback")
 
 
-class _ScenarioOver(Exception):
-    """Raised at the end of the hub scenario: the hub is left as a failing test leaves it."""
-
-
 def test_a_class_on_the_hub_in_the_browser(tmp_path: Path, browser):
     """The class, end to end (the module's docstring); then the hub is left by an exception,
     as a failing test leaves it: the hub, its proxy, the three users' servers and their
     kernels all stop (running_hub's promise)."""
     root = _instructors_course(tmp_path)
-    with pytest.raises(_ScenarioOver):
+    with pytest.raises(ScenarioOver):
         with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
             assert answers(hub.url("hub/health"))
             _a_class_on_the_hub(hub, root, browser)
             started = hub.processes()
             assert len(started) >= 5, f"the hub, its proxy and 3 users' servers: {started}"
-            raise _ScenarioOver
+            raise ScenarioOver
     assert not answers(hub.url("hub/health"))
     assert not hub.processes()
     for pid in started:
