@@ -248,8 +248,9 @@ def _a_class_on_the_hub(hub, root: Path, browser) -> None:
     assert hub.root / "exchange" == root.parent / "hub" / "exchange"
     hidden = _hidden_lines()
     assert hidden
-    pages = {user: _log_in(browser, hub, user) for user in (INSTRUCTOR, *STUDENTS)}
-    teacher = _on_their_lab(pages[INSTRUCTOR], INSTRUCTOR)
+    teacher = _on_their_lab(_log_in(browser, hub, INSTRUCTOR), INSTRUCTOR)
+    # the students' servers start while the instructor generates and releases
+    pages = {student: _log_in(browser, hub, student) for student in STUDENTS}
     with screenshots(teacher, "hub-instructor") as snap:
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
         row = teacher.locator("tr").filter(has_text=W2)
