@@ -70,14 +70,11 @@ def build_student_env(root: Path) -> StudentEnv:
     root.mkdir(parents=True, exist_ok=True)
     wheel = build_wheel(root / "wheel")
     venv = root / "venv"
-    # no pip of its own (this interpreter's pip installs into it with --python) and no
-    # byte-compiling of every installed module: the tests' time, not the student's files
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     cons = _constraints(root / "constraints.txt")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--disable-pip-version-check", "--no-compile",
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-c", str(cons), str(wheel), *STUDENT_PACKAGES],
         capture_output=True, text=True,
     )  # fmt: skip
