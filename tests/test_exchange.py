@@ -6,11 +6,10 @@ the instructor from the course's own environment:
 
     instructor  nbgrader release_assignment
     students    nbgrader fetch_assignment -> fill (alice right, bob with the double-sigmoid
-                mistake [M6]) -> nbgrader validate -> nbgrader submit (both at once)
+                mistake [M6]) -> nbgrader validate -> nbgrader submit
     instructor  nbgrader collect -> backprop-grader autograde -> backprop-grader feedback
                 -> nbgrader release_feedback
-    students    nbgrader fetch_feedback (both at once): a page that names bob's mistake, no
-                hidden test code
+    students    nbgrader fetch_feedback: a page that names bob's mistake, no hidden test code
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -78,48 +76,6 @@ def _hidden_lines() -> list[str]:
     return lines
 
 
-def _student_works(student_env, home: Path, student: str, mistake: bool, flags: list[str]):
-    """fetch_assignment, fill (with the mistake or not), validate, submit: one student."""
-    home.mkdir(parents=True)
-    env = student_env.env(home=home, user=student)
-
-    def nbg(*args: str) -> subprocess.CompletedProcess[str]:
-        return student_env.run(["nbgrader", *args, *flags], cwd=home, env=env, timeout=600)
-
-    proc = nbg("fetch_assignment", ASSIGNMENT)
-    assert proc.returncode == 0, proc.stderr
-    notebook = home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    _fill(notebook, mistake=mistake)
-    proc = student_env.run(
-        ["nbgrader", "validate", str(notebook)], cwd=home, env=env, timeout=600
-    )
-    shown = proc.stdout + proc.stderr
-    if mistake:
-        assert "VALIDATION FAILED" in shown and "[M6]" in shown, shown[-3000:]
-    else:
-        assert "Success! Your notebook passes all the tests." in shown, shown[-3000:]
-    assert "ModuleNotFoundError" not in shown
-    # one OS account runs every student here: name the student as a hub's shared
-    # "jovyan" account would (nbgrader's --student); on a hub it is the login name
-    proc = nbg("submit", ASSIGNMENT, f"--student={student}")
-    assert proc.returncode == 0, proc.stderr
-
-
-def _fetch_feedback(student_env, home: Path, student: str, flags: list[str]) -> str:
-    """nbgrader fetch_feedback for one student; the one feedback page it brought."""
-    env = student_env.env(home=home, user=student)
-    proc = student_env.run(
-        ["nbgrader", "fetch_feedback", ASSIGNMENT, f"--student={student}", *flags],
-        cwd=home,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    found = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
-    assert len(found) == 1, found
-    return found[0].read_text(encoding="utf-8")
-
-
 @pytest.mark.slow
 def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
     root = course.new_course(tmp_path / "course")
@@ -129,14 +85,33 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
     flags = _exchange_flags(exchange)
     _instructor(["release_assignment", ASSIGNMENT, *flags], root)
 
-    # the two students work at the same time, each in their own home (as on a hub)
-    students = {"alice": False, "bob": True}  # student -> hands in the mistake
-    homes = {student: tmp_path / "home" / student for student in students}
-    with ThreadPoolExecutor(len(students)) as pool:
-        works = [pool.submit(_student_works, student_env, homes[s], s, mistake, flags)
-                 for s, mistake in students.items()]  # fmt: skip
-        for work in works:
-            work.result()
+    homes = {}
+    for student, mistake in (("alice", False), ("bob", True)):
+        home = tmp_path / "home" / student
+        home.mkdir(parents=True)
+        homes[student] = home
+        env = student_env.env(home=home, user=student)
+
+        def nbg(*args: str, home=home, env=env) -> subprocess.CompletedProcess[str]:
+            return student_env.run(["nbgrader", *args, *flags], cwd=home, env=env, timeout=600)
+
+        proc = nbg("fetch_assignment", ASSIGNMENT)
+        assert proc.returncode == 0, proc.stderr
+        notebook = home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        _fill(notebook, mistake=mistake)
+        proc = student_env.run(
+            ["nbgrader", "validate", str(notebook)], cwd=home, env=env, timeout=600
+        )
+        shown = proc.stdout + proc.stderr
+        if mistake:
+            assert "VALIDATION FAILED" in shown and "[M6]" in shown, shown[-3000:]
+        else:
+            assert "Success! Your notebook passes all the tests." in shown, shown[-3000:]
+        assert "ModuleNotFoundError" not in shown
+        # one OS account runs every student here: name the student as a hub's shared
+        # "jovyan" account would (nbgrader's --student); on a hub it is the login name
+        proc = nbg("submit", ASSIGNMENT, f"--student={student}")
+        assert proc.returncode == 0, proc.stderr
 
     _instructor(["collect", ASSIGNMENT, *flags], root)
     for student in homes:
@@ -153,10 +128,19 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
 
     hidden = _hidden_lines()
     assert hidden
-    with ThreadPoolExecutor(len(homes)) as pool:
-        fetches = {s: pool.submit(_fetch_feedback, student_env, home, s, flags)
-                   for s, home in homes.items()}  # fmt: skip
-        pages = {student: fetched.result() for student, fetched in fetches.items()}
+    pages = {}
+    for student, home in homes.items():
+        env = student_env.env(home=home, user=student)
+        proc = student_env.run(
+            ["nbgrader", "fetch_feedback", ASSIGNMENT, f"--student={student}", *flags],
+            cwd=home,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        found = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+        assert len(found) == 1, found
+        pages[student] = found[0].read_text(encoding="utf-8")
     for student, page in pages.items():
         shown = [ln for ln in hidden if ln in page]
         assert not shown, f"{student}'s feedback shows hidden test code: {shown}"
