@@ -116,10 +116,7 @@ class LabServer:
         return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
 
     def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return log_tail(self.log, chars)
 
 
 def answers(url: str) -> bool:
@@ -186,30 +183,63 @@ def lab_server(
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
     ]
+    base = f"http://127.0.0.1:{port}"
+    status = f"{base}/api/status?token={token}"
+    with running_server(cmd, cwd=cwd or root, env=env, log=log, ready_url=status,
+                        name="jupyter lab") as server:  # fmt: skip
+        yield LabServer(base, token, root, log, server.pid)
+
+
+class ScenarioOver(Exception):
+    """Raised by a test at the end of its scenario, inside a server's context manager: the
+    server is left the way a failing test leaves it, and the test checks it stopped."""
+
+
+def log_tail(log: Path, chars: int = 3000) -> str:
+    """The last chars characters of a server's log ("" when there is none yet)."""
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def running_server(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    ready_url: str,
+    name: str,
+    stop_timeout: float = 30.0,
+) -> Iterator[subprocess.Popen]:
+    """A server process for a test: started in a session (process group) of its own with its
+    output in log, yielded once ready_url answers 200, and stopped on exit, also when the
+    body raised: SIGTERM to its process group, SIGKILL after stop_timeout seconds.
+
+    The one start/poll/stop of the tests' servers (lab_server, make lab, the JupyterHub).
+    Raises RuntimeError, with the log's end, when the server exits or does not answer
+    within SERVER_START_TIMEOUT.
+    """
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            cmd,
-            cwd=cwd or root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    lab = LabServer(f"http://127.0.0.1:{port}", token, root, log, server.pid)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not answers(lab.url("api/status")):
+        while not answers(ready_url):
             if server.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited {server.returncode}:\n{lab.log_tail()}")
+                raise RuntimeError(f"{name} exited {server.returncode}:\n{log_tail(log)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not answer in time:\n{lab.log_tail()}")
+                raise RuntimeError(f"{name} did not answer in time:\n{log_tail(log)}")
             time.sleep(0.3)  # polling a port, not waiting on the screen
-        yield lab
+        yield server
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:
-                server.wait(timeout=30)
+                server.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait(timeout=30)

@@ -5,8 +5,9 @@ The hub runs `jupyterhub -f jupyterhub_config.py` from this interpreter's enviro
 configurable-http-proxy from npm (on PATH, or installed by `make hub-proxy` into
 PROXY_PREFIX). Every process of one run carries a marker in its environment
 (BACKPROP_HUB_RUN, kept by the hub for the proxy, the users' servers and their kernels):
-`running_hub` stops the hub's process group, then ends every process that still carries
-the marker, by its id, also when the test failed.
+`running_hub` starts and stops the hub with browser_tools.running_server (SIGTERM to its
+process group), then ends every process that still carries the marker, by its id, also when
+the test failed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import course
-from tests.browser_tools import SERVER_START_TIMEOUT, answers, browser_skip_reason, free_port
+from tests.browser_tools import browser_skip_reason, free_port, log_tail, running_server
 
 #: Where `make hub-proxy` installs configurable-http-proxy (npm) when it is not on PATH.
 PROXY_PREFIX = Path(
@@ -77,10 +77,7 @@ class Hub:
         return _marked_pids(self.marker)
 
     def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return log_tail(self.log, chars)
 
 
 def _marked_pids(marker: str) -> list[int]:
@@ -146,28 +143,12 @@ def running_hub(
         f"--JupyterHub.hub_port={hub_port}",
         f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}",
     ]  # fmt: skip
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     hub = Hub(f"http://127.0.0.1:{port}", root, log, password, marker)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not answers(hub.url("hub/health")):
-            if server.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited {server.returncode}:\n{hub.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"jupyterhub did not answer in time:\n{hub.log_tail()}")
-            time.sleep(0.3)  # polling a port, not waiting on the screen
-        yield hub
+        # the hub stops the users' servers and its proxy itself (cleanup_servers) on SIGTERM
+        with running_server(cmd, cwd=root, env=env, log=log, ready_url=hub.url("hub/health"),
+                            name="jupyterhub", stop_timeout=60):  # fmt: skip
+            yield hub
     finally:
-        if server.poll() is None:
-            # the hub stops the users' servers and its proxy itself (cleanup_servers)
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=30)
         left = _end_marked(marker)
         assert not left, f"processes of the hub run could not be stopped: {left}"

@@ -33,6 +33,7 @@ from tests.browser_tools import (
     DONE_PROMPT,
     WAIT_MS,
     LabServer,
+    ScenarioOver,
     answers,
     axe_violations,
     browser_skip_reason,
@@ -330,6 +331,9 @@ def test_learner_validate_reports_a_failing_function_then_success(learner_lab, n
 
 
 def test_student_fetches_and_submits_from_the_assignments_tab(class_course, new_page):
+    """The student's own lab (the exchange in its nbgrader config); at the end the server is
+    left by an exception and is stopped (lab_server's promise: no jupyter lab left behind
+    by a failing test)."""
     from playwright.sync_api import expect
 
     tmp = class_course["tmp"]
@@ -344,35 +348,43 @@ def test_student_fetches_and_submits_from_the_assignments_tab(class_course, new_
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n",
         encoding="utf-8",
     )
-    with lab_server(work, home) as lab:
-        page = new_page()
-        with screenshots(page, "3-exchange") as snap:
-            page.goto(lab.url("lab"))
-            page.get_by_role("menuitem", name="Nbgrader").click()
-            page.get_by_role("menuitem", name="Assignment List").click()
+    # The server is left by an exception at the end, as a failing test leaves it: it stops.
+    with pytest.raises(ScenarioOver):
+        with lab_server(work, home) as lab:
+            page = new_page()
+            with screenshots(page, "3-exchange") as snap:
+                page.goto(lab.url("lab"))
+                page.get_by_role("menuitem", name="Nbgrader").click()
+                page.get_by_role("menuitem", name="Assignment List").click()
 
-            released = page.locator("#released_assignments_list .list_item").filter(has_text=W2)
-            expect(released).to_be_visible()
-            expect(released).to_contain_text(COURSE_ID)
-            snap("released")
-            released.get_by_role("button", name="Fetch").click()
+                released = page.locator("#released_assignments_list .list_item").filter(has_text=W2)
+                expect(released).to_be_visible()
+                expect(released).to_contain_text(COURSE_ID)
+                snap("released")
+                released.get_by_role("button", name="Fetch").click()
 
-            fetched = page.locator("#fetched_assignments_list .list_item").filter(has_text=W2)
-            expect(fetched.first).to_be_visible()
-            expect(page.locator("#released_assignments_list")).not_to_contain_text(W2)
-            submitted = page.locator("#submitted_assignments_list .list_item").filter(has_text=W2)
-            expect(submitted).to_have_count(0)
-            # The fetched folder is in the student's file browser (after a refresh).
-            page.locator(".jp-FileBrowser").get_by_title(re.compile("^Refresh")).first.click()
-            expect(page.locator(".jp-DirListing-item").filter(has_text=W2)).to_be_visible()
-            snap("fetched")
-            fetched.get_by_role("button", name="Submit").first.click()
+                fetched = page.locator("#fetched_assignments_list .list_item").filter(has_text=W2)
+                expect(fetched.first).to_be_visible()
+                expect(page.locator("#released_assignments_list")).not_to_contain_text(W2)
+                submitted = page.locator("#submitted_assignments_list .list_item").filter(
+                    has_text=W2
+                )
+                expect(submitted).to_have_count(0)
+                # The fetched folder is in the student's file browser (after a refresh).
+                page.locator(".jp-FileBrowser").get_by_title(re.compile("^Refresh")).first.click()
+                expect(page.locator(".jp-DirListing-item").filter(has_text=W2)).to_be_visible()
+                snap("fetched")
+                fetched.get_by_role("button", name="Submit").first.click()
 
-            # Exactly one submission, with its time stamp.
-            expect(submitted).to_have_count(1)
-            stamps = submitted.get_by_text(re.compile(r"^\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
-            expect(stamps).to_have_count(1)
-            snap("submitted")
+                # Exactly one submission, with its time stamp.
+                expect(submitted).to_have_count(1)
+                stamps = submitted.get_by_text(re.compile(r"^\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
+                expect(stamps).to_have_count(1)
+                snap("submitted")
+            raise ScenarioOver
+    assert not answers(lab.url("api/status"))
+    with pytest.raises(ProcessLookupError):
+        os.kill(lab.pid, 0)
 
 
 # --------------------------------------------------------------------------- 4. formgrader
@@ -455,17 +467,3 @@ def test_learner_figures_are_described_and_course_content_passes_axe(learner_lab
         snap("figures")
         for part in (".jp-OutputArea", ".jp-RenderedMarkdown"):
             assert axe_violations(page, part) == [], part
-
-
-# --------------------------------------------------------------------------- the server
-
-
-def test_the_lab_server_is_stopped_even_when_a_test_fails(tmp_path):
-    """The fixture's promise: a scenario that fails leaves no jupyter lab behind."""
-    with pytest.raises(RuntimeError, match="a failing scenario"):
-        with lab_server(make_learner_workspace(tmp_path / "ws"), tmp_path / "jupyter") as lab:
-            assert answers(lab.url("api/status"))
-            raise RuntimeError("a failing scenario")
-    assert not answers(lab.url("api/status"))
-    with pytest.raises(ProcessLookupError):
-        os.kill(lab.pid, 0)

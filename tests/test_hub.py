@@ -12,6 +12,11 @@ them; Debian's Chromium driven by Playwright, every step clicked and every check
                 Release Feedback
     students    Assignments tab: Fetch Feedback; the feedback page shows the mark, bob's
                 names [M3], and no hidden test code
+    the test    leaves the hub by an exception, as a failing test does: the hub, its proxy
+                and every user's server stop (tests/hub_tools.py's promise)
+
+The students log in while the instructor releases and validate at the same time, each in
+their own server, as on a class's hub (one hub start and fewer minutes for the suite).
 
 Screenshots go to test-artifacts/browser/hub-*.png (one more when a step fails).
 """
@@ -24,11 +29,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil  # distributed's dependency: in requirements.txt
 import pytest
 
 from grader import course
 from tests.browser_tools import (
     CHROMIUM_ARGS,
+    WAIT_MS,
+    ScenarioOver,
+    answers,
     chromium_path,
     code_cell,
     replace_source,
@@ -44,8 +53,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=str(
 W2 = "04_backprop_W2"
 COURSE_ID = "backprop-course"
 INSTRUCTOR = "instructor"
-#: Waits on the screen (milliseconds): generous, the machine is shared and loaded.
-WAIT_MS = 120_000
 #: Grading one submission in the sandbox, with verification, from formgrader's button.
 GRADE_MS = 600_000
 
@@ -70,17 +77,12 @@ STUDENTS = {
 MARKS = {"alice": "9.0 / 9.0", "bob": "6.0 / 9.0"}
 
 
-@pytest.fixture
-def hub_class(tmp_path: Path) -> Iterator[tuple]:
-    """The instructor's course (source/ of the repository, pointed at the hub's exchange)
-    and the hub."""
+def _instructors_course(tmp_path: Path) -> Path:
+    """The instructor's course (source/ of the repository), pointed at the hub's exchange."""
     root = course.new_course(tmp_path / "course")
-    exchange = tmp_path / "hub" / "exchange"
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
-        f.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
-    with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
-        assert hub.root / "exchange" == exchange
-        yield hub, root
+        f.write(f"\nc.Exchange.root = {str(tmp_path / 'hub' / 'exchange')!r}\n")
+    return root
 
 
 @pytest.fixture
@@ -97,9 +99,8 @@ def browser() -> Iterator:
 
 
 def _log_in(browser, hub, user: str):
-    """A browser window of user's own, logged in, on their JupyterLab."""
-    from playwright.sync_api import expect
-
+    """A browser window of user's own, the login form sent: the hub starts spawning their
+    server (wait with _on_their_lab)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -107,6 +108,13 @@ def _log_in(browser, hub, user: str):
     page.locator("#username_input").fill(user)
     page.locator("#password_input").fill(hub.password)
     page.locator("#login_submit").click()
+    return page
+
+
+def _on_their_lab(page, user: str):
+    """Wait until the hub has sent the logged-in page on to user's JupyterLab."""
+    from playwright.sync_api import expect
+
     # the hub spawns the server, then sends the browser on to /user/USER/lab
     page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=GRADE_MS)
     expect(page.locator("#jp-main-dock-panel")).to_be_visible()
@@ -131,8 +139,9 @@ def _assignment_list(page):
     page.get_by_role("menuitem", name="Assignment List").click()
 
 
-def _student_works(page, hub, student: str, snap) -> None:
-    """Fetch in the Assignments tab, type the answers, Validate, Submit."""
+def _student_validates(page, hub, student: str, snap) -> None:
+    """Fetch in the Assignments tab, type the answers, press Validate (the validation runs
+    in the student's server meanwhile: _student_submits waits for its result)."""
     from playwright.sync_api import expect
 
     _assignment_list(page)
@@ -155,6 +164,12 @@ def _student_works(page, hub, student: str, snap) -> None:
 
     # Validate saves the notebook, then runs it as the grader will (the visible tests)
     panel.locator(".validate-button").click()
+
+
+def _student_submits(page, student: str, snap) -> None:
+    """Validate's result for the student's answers, then Submit in the Assignments tab."""
+    from playwright.sync_api import expect
+
     dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
     expect(dialog).to_be_visible(timeout=GRADE_MS)
     if student == "bob":
@@ -206,13 +221,44 @@ def _student_reads_feedback(page, hub, student: str, hidden: list[str], snap) ->
     snap("feedback")
 
 
-def test_a_class_on_the_hub_in_the_browser(hub_class, browser):
+def test_a_class_on_the_hub_in_the_browser(tmp_path: Path, browser):
+    """The class, end to end (the module's docstring); then the hub is left by an exception,
+    as a failing test leaves it: the hub, its proxy, the three users' servers and their
+    kernels all stop (running_hub's promise)."""
+    root = _instructors_course(tmp_path)
+    with pytest.raises(ScenarioOver):
+        with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
+            assert answers(hub.url("hub/health"))
+            _a_class_on_the_hub(hub, root, browser)
+            started = [psutil.Process(pid) for pid in hub.processes()]
+            assert len(started) >= 5, f"the hub, its proxy and 3 users' servers: {started}"
+            raise ScenarioOver
+    assert not answers(hub.url("hub/health"))
+    assert not hub.processes()
+    # ended: gone, or a zombie (the users' servers and kernels end as orphans of the stopped
+    # hub, and this machine's init may reap them late)
+    running = [p for p in started if _running(p)]
+    assert not running, f"still running after the hub stopped: {running}"
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _a_class_on_the_hub(hub, root: Path, browser) -> None:
+    """Every step of the module's docstring, clicked. The students log in while the
+    instructor releases, and validate at the same time (two servers, as on a real hub)."""
     from playwright.sync_api import expect
 
-    hub, root = hub_class
+    assert hub.root / "exchange" == root.parent / "hub" / "exchange"
     hidden = _hidden_lines()
     assert hidden
-    teacher = _log_in(browser, hub, INSTRUCTOR)
+    teacher = _on_their_lab(_log_in(browser, hub, INSTRUCTOR), INSTRUCTOR)
+    # the students' servers start while the instructor generates and releases
+    pages = {student: _log_in(browser, hub, student) for student in STUDENTS}
     with screenshots(teacher, "hub-instructor") as snap:
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
         row = teacher.locator("tr").filter(has_text=W2)
@@ -225,9 +271,12 @@ def test_a_class_on_the_hub_in_the_browser(hub_class, browser):
         snap("released")
 
     for student in STUDENTS:
-        page = _log_in(browser, hub, student)
+        page = _on_their_lab(pages[student], student)
         with screenshots(page, f"hub-{student}") as snap:
-            _student_works(page, hub, student, snap)
+            _student_validates(page, hub, student, snap)
+    for student in STUDENTS:
+        with screenshots(pages[student], f"hub-{student}-submit") as snap:
+            _student_submits(pages[student], student, snap)
 
     with screenshots(teacher, "hub-instructor-grading") as snap:
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
@@ -262,28 +311,6 @@ def test_a_class_on_the_hub_in_the_browser(hub_class, browser):
         assert not unverified_reason(root, student, W2)
         if shutil.which("bwrap"):
             assert not record.sandbox, f"{student} was graded outside bubblewrap: {record.sandbox}"
-    for context in browser.contexts[1:]:
-        page = context.pages[0]
-        student = re.search(r"/user/(\w+)/", page.url).group(1)
-        with screenshots(page, f"hub-{student}-feedback") as snap:
-            _student_reads_feedback(page, hub, student, hidden, snap)
-
-
-def test_the_hub_and_all_it_started_stop_when_a_test_fails(tmp_path: Path):
-    """running_hub's promise: a failing test leaves no hub, proxy or user server behind."""
-    import os
-
-    from tests.browser_tools import answers
-
-    root = course.new_course(tmp_path / "course")
-    with pytest.raises(RuntimeError, match="a failing scenario"):
-        with running_hub(tmp_path / "hub", root, INSTRUCTOR, list(STUDENTS)) as hub:
-            assert answers(hub.url("hub/health"))
-            started = hub.processes()
-            assert len(started) >= 2, f"the hub and its proxy: {started}"
-            raise RuntimeError("a failing scenario")
-    assert not answers(hub.url("hub/health"))
-    assert not hub.processes()
-    for pid in started:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    for student in STUDENTS:
+        with screenshots(pages[student], f"hub-{student}-feedback") as snap:
+            _student_reads_feedback(pages[student], hub, student, hidden, snap)

@@ -6,17 +6,19 @@ button, not nbgrader's instructor tools, and no "Jupyter news?" question. A plai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -24,16 +26,15 @@ from grader import course
 from tests.browser_tools import (
     CHROMIUM_ARGS,
     LEARNER_CONFIG,
-    SERVER_START_TIMEOUT,
     WAIT_MS,
     LabServer,
-    answers,
     browser_skip_reason,
     chromium_path,
     free_port,
     lab_server,
     make_learner_workspace,
     open_notebook,
+    running_server,
     screenshots,
 )
 
@@ -96,22 +97,10 @@ def fetch_news_default(lab: LabServer) -> tuple[str, str]:
     return settings["schema"]["properties"]["fetchNews"]["default"], settings["raw"]
 
 
-def stop(server: subprocess.Popen) -> None:
-    """Stop `make lab` and the jupyter lab it started (its own process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+@contextlib.contextmanager
+def _make_lab(tmp: Path) -> Iterator[LabServer]:
     """`make lab` itself, headless, for a learner with a fresh home: private Jupyter config,
     data, settings and runtime folders, so nothing of this machine's ~/.jupyter counts."""
-    tmp = tmp_path_factory.mktemp("make-lab")
     home, work, log = tmp / "home", tmp / "workspace", tmp / "make-lab.log"
     port, token = free_port(), secrets.token_hex(16)
     flags = (
@@ -128,36 +117,47 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     )
     env.pop("JUPYTER_CONFIG_PATH", None)
     env.pop("JUPYTER_PATH", None)
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
-            cwd=course.REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    lab = LabServer(f"http://127.0.0.1:{port}", token, work, log, server.pid)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not answers(lab.url("api/status")):
-            assert server.poll() is None, f"make lab exited {server.returncode}:\n{lab.log_tail()}"
-            assert time.monotonic() < deadline, f"make lab did not answer:\n{lab.log_tail()}"
-            time.sleep(0.5)  # polling a port
-        yield lab
-    finally:
-        stop(server)
+    base = f"http://127.0.0.1:{port}"
+    with running_server(
+        ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
+        cwd=course.REPO_ROOT, env=env, log=log, ready_url=f"{base}/api/status?token={token}",
+        name="make lab",
+    ) as server:  # fmt: skip
+        yield LabServer(base, token, work, log, server.pid)
 
 
-@pytest.fixture(scope="module")
-def instructor_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+@contextlib.contextmanager
+def _instructor_lab(tmp: Path) -> Iterator[LabServer]:
     """A plain `jupyter lab`, as an instructor runs it in a course folder (the course's
     nbgrader_config.py and its notebooks), with a fresh user's JupyterLab settings."""
-    tmp = tmp_path_factory.mktemp("instructor-lab")
     root = make_learner_workspace(tmp / "course")
     shutil.copy2(course.REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     with lab_server(root, tmp / "jupyter", quiet_news=False) as lab:
         yield lab
+
+
+@pytest.fixture(scope="module")
+def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabServer, LabServer]]:
+    """(`make lab`, the instructor's plain lab), started at the same time (the instructor's
+    in a thread): one server start's wait for the module instead of two."""
+    with contextlib.ExitStack() as instructor_stack, ThreadPoolExecutor(1) as pool:
+        instructor = pool.submit(
+            instructor_stack.enter_context,
+            _instructor_lab(tmp_path_factory.mktemp("instructor-lab")),
+        )
+        # the pool waits for the instructor's start before its stack stops that server
+        with _make_lab(tmp_path_factory.mktemp("make-lab")) as learner:
+            yield learner, instructor.result()
+
+
+@pytest.fixture(scope="module")
+def make_lab(labs) -> LabServer:
+    return labs[0]
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(labs) -> LabServer:
+    return labs[1]
 
 
 def test_make_lab_serves_the_course(make_lab):
