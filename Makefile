@@ -39,12 +39,12 @@ selfcheck: $(STAMP)  ## grade your own notebook: make selfcheck NB=04 (or NB=pat
 	@test -n "$(NB)" || { echo "make selfcheck: say which notebook, e.g. make selfcheck NB=04"; exit 2; }
 	$(BIN)/python -m grader selfcheck $(NB)
 
-test: $(STAMP)  ## lint and the whole test suite
-	$(BIN)/ruff check .
+test: lint  ## lint and the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff's checks, and the code formatted as ruff format leaves it
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || { echo "make lint: run .venv/bin/ruff format . to format the files above"; exit 1; }
 
 # Flaky tests? The suite N times from fresh clones of HEAD under a CPU load (benchmarks/flaky.py):
 #   make flaky N=3 FLAKY_ARGS="--no-bwrap -- tests/test_lab.py"

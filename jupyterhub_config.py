@@ -70,7 +70,11 @@ c.ConfigurableHTTPProxy.should_start = True
 # configurable-http-proxy: BACKPROP_HUB_PROXY, else on PATH, else where `make hub-proxy` put it
 _cached_proxy = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    / "backprop-course" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+    / "backprop-course"
+    / "hub-proxy"
+    / "node_modules"
+    / ".bin"
+    / "configurable-http-proxy"
 )
 if os.environ.get("BACKPROP_HUB_PROXY"):
     c.ConfigurableHTTPProxy.command = [os.environ["BACKPROP_HUB_PROXY"]]

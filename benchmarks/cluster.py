@@ -52,10 +52,17 @@ def scheduler_overhead(n: int) -> tuple[float, float]:
     """(seconds per task when n are submitted at once, seconds per sequential round trip)."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=":0", silence_logs=40,
-    ) as cluster, Client(cluster) as client:  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.submit(_noop, -1).result()  # warm
         t0 = time.perf_counter()
         futures = client.map(_noop, range(n), pure=False)
@@ -100,9 +107,13 @@ def grade_with(course: Path, workers: int, cluster: bool) -> dict[str, float]:
         cluster_mod._collect = collected
         t0 = time.perf_counter()
         with LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0", silence_logs=40,
-        ) as lc:  # fmt: skip
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as lc:
             started = time.perf_counter() - t0
             t0 = time.perf_counter()
             run = autograde(course, scheduler=lc.scheduler_address)

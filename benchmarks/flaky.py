@@ -117,13 +117,18 @@ def hide_bwrap_prefix() -> list[str]:
     mount namespace; needs root and `unshare`). Raises SystemExit(2) when it cannot."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        print("flaky: --no-bwrap: there is no bwrap on PATH to hide (runs are bwrap-less "
-              "already: drop --no-bwrap)", file=sys.stderr)
+        print(
+            "flaky: --no-bwrap: there is no bwrap on PATH to hide (runs are bwrap-less "
+            "already: drop --no-bwrap)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     if os.geteuid() != 0 or shutil.which("unshare") is None:
-        print("flaky: --no-bwrap needs root and util-linux's `unshare` (a private mount "
-              "namespace hides bwrap); run as root or on a machine without bubblewrap",
-              file=sys.stderr)
+        print(
+            "flaky: --no-bwrap needs root and util-linux's `unshare` (a private mount "
+            "namespace hides bwrap); run as root or on a machine without bubblewrap",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     script = f'mount --bind /dev/null {shlex.quote(bwrap)} && exec "$@"'
     return ["unshare", "-m", "sh", "-c", script, "sh"]
@@ -132,7 +137,8 @@ def hide_bwrap_prefix() -> list[str]:
 def resolve_commit(repo: Path, rev: str) -> str:
     proc = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         print(f"flaky: {rev!r} is not a commit of {repo}: {proc.stderr.strip()}", file=sys.stderr)
@@ -171,8 +177,14 @@ def one_run(
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     cmd = [
         *prefix,
-        str(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-rfE",
-        f"--junitxml={xml}", *pytest_args,
+        str(bin_dir / "python"),
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-rfE",
+        f"--junitxml={xml}",
+        *pytest_args,
     ]
     test_start = time.monotonic()
     run.returncode = step(cmd, folder, log, env)
@@ -183,8 +195,11 @@ def one_run(
         run.problem = f"pytest exited {run.returncode} without a junit xml: see {log}"
     if run.returncode not in (0, 1, 5):  # 5: nothing selected
         run.problem = run.problem or f"pytest exited {run.returncode}: see {log}"
-    print(f"flaky: run {index} done in {run.seconds:.0f} s (+{test_start - start:.0f} s clone "
-          f"and venv): {summary(run)}", flush=True)
+    print(
+        f"flaky: run {index} done in {run.seconds:.0f} s (+{test_start - start:.0f} s clone "
+        f"and venv): {summary(run)}",
+        flush=True,
+    )
     return run
 
 
@@ -192,8 +207,10 @@ def summary(run: Run) -> str:
     if run.problem and not run.counts:
         return run.problem
     c = run.counts
-    text = (f"{c.get('tests', 0)} tests, {c.get('failures', 0)} failed, "
-            f"{c.get('errors', 0)} errors, {c.get('skipped', 0)} skipped")
+    text = (
+        f"{c.get('tests', 0)} tests, {c.get('failures', 0)} failed, "
+        f"{c.get('errors', 0)} errors, {c.get('skipped', 0)} skipped"
+    )
     return f"{text}; {run.problem}" if run.problem else text
 
 
@@ -227,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit", default="HEAD", help="the commit to test (default HEAD)")
     parser.add_argument("--repo", type=Path, default=REPO, help="the repository to clone")
     parser.add_argument(
-        "--load", type=int, default=os.cpu_count() or 1,
+        "--load",
+        type=int,
+        default=os.cpu_count() or 1,
         help="busy-loop processes during the runs (default: one per core; 0: none)",
     )
     parser.add_argument("--parallel", type=int, default=1, help="runs at once (default 1)")
@@ -243,27 +262,42 @@ def main(argv: list[str] | None = None) -> int:
     prefix = hide_bwrap_prefix() if args.no_bwrap else []
     out = (args.out or Path(tempfile.mkdtemp(prefix="flaky-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    print(f"flaky: {args.runs} run(s) of {commit[:12]} in {out}, {args.load} busy loop(s), "
-          f"bwrap {'hidden' if args.no_bwrap else 'as installed'}, pytest "
-          f"{shlex.join(pytest_args) or '(whole suite)'}", flush=True)
+    print(
+        f"flaky: {args.runs} run(s) of {commit[:12]} in {out}, {args.load} busy loop(s), "
+        f"bwrap {'hidden' if args.no_bwrap else 'as installed'}, pytest "
+        f"{shlex.join(pytest_args) or '(whole suite)'}",
+        flush=True,
+    )
 
     load = start_load(args.load)
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-            runs = list(pool.map(
-                lambda i: one_run(i, args.repo, commit, out, pytest_args, prefix),
-                range(1, args.runs + 1),
-            ))
+            runs = list(
+                pool.map(
+                    lambda i: one_run(i, args.repo, commit, out, pytest_args, prefix),
+                    range(1, args.runs + 1),
+                )
+            )
     finally:
         stop_load(load)
     text, failed = report(runs)
     print(text)
-    (out / "report.json").write_text(json.dumps({
-        "commit": commit, "pytest_args": pytest_args, "load": args.load,
-        "bwrap_hidden": args.no_bwrap, "seconds": round(time.monotonic() - started, 1),
-        "runs": [asdict(r) for r in runs], "failed": failed,
-    }, indent=2) + "\n")
+    (out / "report.json").write_text(
+        json.dumps(
+            {
+                "commit": commit,
+                "pytest_args": pytest_args,
+                "load": args.load,
+                "bwrap_hidden": args.no_bwrap,
+                "seconds": round(time.monotonic() - started, 1),
+                "runs": [asdict(r) for r in runs],
+                "failed": failed,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for run in runs:
         if not args.keep and not run.failures and not run.problem:
             shutil.rmtree(run.folder, ignore_errors=True)

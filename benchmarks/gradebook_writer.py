@@ -63,12 +63,11 @@ def synthetic_records(definitions: list[dict], n: int) -> list[tuple[str, str, d
                 },
             }
         record = {
-            "student": {"first_name": None, "last_name": None, "email": None,
-                        "lms_user_id": None},
+            "student": {"first_name": None, "last_name": None, "email": None, "lms_user_id": None},
             "timestamp": datetime.datetime(2026, 12, 1, 12, i % 60),
             "extension": None,
             "notebooks": notebooks,
-        }  # fmt: skip
+        }
         out.append((d["name"], f"s{i // len(definitions):05d}", record))
     return out
 

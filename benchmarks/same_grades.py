@@ -206,9 +206,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="same_grades.py", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="same_grades.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="print the course's graded cells and verdicts as JSON")
     d.add_argument("course", type=Path, help="the graded course directory")

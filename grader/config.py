@@ -239,13 +239,15 @@ def set_db_url(course: Path, url: str) -> str:
             "the other database, set c.CourseDirectory.db_url in that file and run collect "
             "and autograde again"
         )
-    block = "\n".join([
-        DB_BLOCK_BEGIN,
-        "# Every backprop-grader command, `nbgrader` and formgrader use this database. To move",
-        "# the course, change the URL (the grades already given stay in the old database).",
-        f"c.CourseDirectory.db_url = {url!r}",
-        DB_BLOCK_END,
-    ])  # fmt: skip
+    block = "\n".join(
+        [
+            DB_BLOCK_BEGIN,
+            "# Every backprop-grader command, `nbgrader` and formgrader use this database. To move",
+            "# the course, change the URL (the grades already given stay in the old database).",
+            f"c.CourseDirectory.db_url = {url!r}",
+            DB_BLOCK_END,
+        ]
+    )
     before = config_file.read_text(encoding="utf-8")
     _write_config(config_file, _without_db_block(before).rstrip("\n") + "\n\n" + block + "\n")
     if not same_db(db_url(course), url):

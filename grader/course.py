@@ -23,7 +23,6 @@ ASSIGNMENTS: tuple[str, ...] = (
 )
 
 
-
 def match_assignment(name: str, known: Iterable[str] = ASSIGNMENTS) -> str | None:
     """The one id of `known` that `name` means: the id in any case ("04_backprop_w2"), or
     its number ("04", "4"); None when none or several match."""

@@ -185,8 +185,9 @@ def lab_server(
     ]
     base = f"http://127.0.0.1:{port}"
     status = f"{base}/api/status?token={token}"
-    with running_server(cmd, cwd=cwd or root, env=env, log=log, ready_url=status,
-                        name="jupyter lab") as server:  # fmt: skip
+    with running_server(
+        cmd, cwd=cwd or root, env=env, log=log, ready_url=status, name="jupyter lab"
+    ) as server:
         yield LabServer(base, token, root, log, server.pid)
 
 
@@ -326,8 +327,9 @@ def current_panel(page):
 
 def code_cell(notebook, text: str | re.Pattern[str]):
     """The one code cell whose source shows text (a substring or a regular expression)."""
-    return notebook.locator(".jp-CodeCell").filter(has=notebook.page.locator(
-        ".jp-InputArea-editor", has_text=text))
+    return notebook.locator(".jp-CodeCell").filter(
+        has=notebook.page.locator(".jp-InputArea-editor", has_text=text)
+    )
 
 
 ACTIVE = re.compile(r"\bjp-mod-active\b")
@@ -361,9 +363,7 @@ def run_cell(cell) -> None:
     expect(cell, "Shift+Enter was not taken: the cell is still the active one").not_to_have_class(
         ACTIVE
     )
-    expect(prompt, f"the cell did not start: its prompt stays {before!r}").not_to_have_text(
-        before
-    )
+    expect(prompt, f"the cell did not start: its prompt stays {before!r}").not_to_have_text(before)
     expect(prompt).to_have_text(DONE_PROMPT)
 
 
@@ -401,10 +401,19 @@ def axe_source() -> str:
             raise RuntimeError("npm is not installed: apt-get install npm (for axe-core)")
         AXE_CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(AXE_CACHE),
-             f"axe-core@{AXE_VERSION}"],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(AXE_CACHE),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return script.read_text(encoding="utf-8")
 
 

@@ -170,9 +170,7 @@ def count_problems(text: str) -> list[str]:
 
 
 #: A notebook's count of its functions: "each of the five functions" in 05_backprop_W1.
-FUNCTION_COUNT = re.compile(
-    r"\b(?:all|the) (" + "|".join(WORDS[1:]) + r"|\d+) functions\b", re.I
-)
+FUNCTION_COUNT = re.compile(r"\b(?:all|the) (" + "|".join(WORDS[1:]) + r"|\d+) functions\b", re.I)
 
 
 def function_count_problems(assignment: str, text: str) -> list[str]:
@@ -214,9 +212,7 @@ def signature_problems() -> list[str]:
     for a, body in zip(parts[1::2], parts[2::2], strict=True):
         said = re.findall(r"^- `(\w+)\(", body, re.M)
         if a in ASSIGNMENTS and said != functions_of(a):
-            out.append(
-                f"docs/course.md: {a}'s functions are {said}, its records {functions_of(a)}"
-            )
+            out.append(f"docs/course.md: {a}'s functions are {said}, its records {functions_of(a)}")
     return out
 
 

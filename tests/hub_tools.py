@@ -27,9 +27,9 @@ from grader import course
 from tests.browser_tools import browser_skip_reason, free_port, log_tail, running_server
 
 #: Where `make hub-proxy` installs configurable-http-proxy (npm) when it is not on PATH.
-PROXY_PREFIX = Path(
-    os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-) / "backprop-course" / "hub-proxy"
+PROXY_PREFIX = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "backprop-course" / "hub-proxy"
+)
 HUB_CONFIG = course.REPO_ROOT / "jupyterhub_config.py"
 
 
@@ -138,16 +138,24 @@ def running_hub(
         env.pop(key, None)
     cmd = [
         str(Path(sys.executable).parent / "jupyterhub"),
-        "-f", str(HUB_CONFIG),
+        "-f",
+        str(HUB_CONFIG),
         f"--JupyterHub.bind_url=http://127.0.0.1:{port}",
         f"--JupyterHub.hub_port={hub_port}",
         f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}",
-    ]  # fmt: skip
+    ]
     hub = Hub(f"http://127.0.0.1:{port}", root, log, password, marker)
     try:
         # the hub stops the users' servers and its proxy itself (cleanup_servers) on SIGTERM
-        with running_server(cmd, cwd=root, env=env, log=log, ready_url=hub.url("hub/health"),
-                            name="jupyterhub", stop_timeout=60):  # fmt: skip
+        with running_server(
+            cmd,
+            cwd=root,
+            env=env,
+            log=log,
+            ready_url=hub.url("hub/health"),
+            name="jupyterhub",
+            stop_timeout=60,
+        ):
             yield hub
     finally:
         left = _end_marked(marker)

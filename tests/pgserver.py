@@ -74,9 +74,19 @@ class PgServer:
         if self._as_postgres:
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
         self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "--pwfile", str(pwfile),
-            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
-        )  # fmt: skip
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(pwfile),
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         pwfile.unlink()
         self.start()
         import psycopg
@@ -121,9 +131,18 @@ class PgServer:
             f"-c unix_socket_directories={self.tmp} -c fsync=off -c max_connections=40"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.tmp / "log"), "-o", options,
-            "-w", "-t", "60", "start",
-        )  # fmt: skip
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.tmp / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def restart(self) -> None:
         """Stop (fast: every connection is cut) and start again on the same port."""

@@ -74,10 +74,21 @@ def build_student_env(root: Path) -> StudentEnv:
     python = venv / "bin" / "python"
     cons = _constraints(root / "constraints.txt")
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", str(cons), str(wheel), *STUDENT_PACKAGES],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(cons),
+            str(wheel),
+            *STUDENT_PACKAGES,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, f"pip install in the student venv failed:\n{proc.stderr[-3000:]}"
     kernel_dir = root / "jupyter" / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True)

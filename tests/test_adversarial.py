@@ -41,6 +41,7 @@ TEST_LIMITS = (
     "c.SandboxedExecute.verify_reserve = 60\n"
 )
 
+
 @dataclass
 class Batch:
     root: Path
@@ -174,9 +175,7 @@ def test_honest_work_in_every_assignment_is_never_flagged(graded):
     for result in graded.results.values():
         assert (result.flags, result.reason) == ([], ""), result
         full = result.student == "solution"
-        assert result.max_score > 0 and result.score == (result.max_score if full else 0.0), (
-            result
-        )
+        assert result.max_score > 0 and result.score == (result.max_score if full else 0.0), result
 
 
 # --------------------------------------------------------------------------- fallback
@@ -401,7 +400,7 @@ def test_notebook_budget_and_cpu_cap_stop_the_notebook(tmp_path: Path):
     # limit reported once, then cells not run.
     stopped = names.index(output.ENAME_NOTEBOOK_TIME)
     assert set(names[:stopped]) <= {None, "CellTimeoutError", output.ENAME_KERNEL_DIED}, names
-    assert names[stopped + 1:] == [output.ENAME_NOT_RUN] * (len(names) - stopped - 1), names
+    assert names[stopped + 1 :] == [output.ENAME_NOT_RUN] * (len(names) - stopped - 1), names
     assert "limit of 5 s" in nb.cells[stopped].outputs[-1].evalue
     # The CPU cap ends an endless loop (the per-cell timeout is only a backstop, far off: on
     # a loaded machine 4 CPU seconds take many more wall-clock seconds).

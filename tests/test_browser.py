@@ -170,8 +170,13 @@ def _grade_class(released: Future) -> Path:
         SUBMISSIONS[kind].write(root / "submitted" / student / W2, honest)
     env = course.tool_env()
     proc = subprocess.run(
-        [shutil.which("backprop-grader", path=env["PATH"]) or "backprop-grader",
-         "autograde", W2, "--course", str(root)],
+        [
+            shutil.which("backprop-grader", path=env["PATH"]) or "backprop-grader",
+            "autograde",
+            W2,
+            "--course",
+            str(root),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -423,7 +428,8 @@ def test_instructor_sees_scores_and_the_overridden_verdict_in_formgrader(
             # automatic score (the placeholder) and the verification's reason as the automatic
             # comment; the fields for a score and comment given by hand stay empty (yours).
             overridden = [
-                gid for gid, points in SUBMISSIONS[CLASS[OVERRIDDEN]].cells.items()
+                gid
+                for gid, points in SUBMISSIONS[CLASS[OVERRIDDEN]].cells.items()
                 if gid.endswith("grad_W2")
             ]
             assert overridden, "the overridden submission has no grad_W2 test cells"

@@ -40,8 +40,9 @@ def _run_python(
     code: str, *, path: list[Path], timeout: float = 120
 ) -> subprocess.CompletedProcess:
     """Run code in a fresh interpreter with the given folders first on sys.path."""
-    prelude = "import sys\n" + "".join(f"sys.path.insert({i}, {str(p)!r})\n" for i, p in
-                                       enumerate(path))  # fmt: skip
+    prelude = "import sys\n" + "".join(
+        f"sys.path.insert({i}, {str(p)!r})\n" for i, p in enumerate(path)
+    )
     return subprocess.run(
         [os.path.abspath(sys.executable), "-c", prelude + textwrap.dedent(code)],
         capture_output=True,

@@ -17,8 +17,18 @@ from grader.course import ASSIGNMENTS, REPO_ROOT
 #: Imported by a command when it runs, never by the parser.
 #: Two of the course's assignments, the last two (a made-up course's folders).
 TWO = tuple(ASSIGNMENTS[-2:])
-HEAVY = ("numpy", "nbgrader", "nbformat", "matplotlib", "rich", "traitlets", "grader.judge",
-         "grader.pipeline", "grader.learner", "backprop_checks")  # fmt: skip
+HEAVY = (
+    "numpy",
+    "nbgrader",
+    "nbformat",
+    "matplotlib",
+    "rich",
+    "traitlets",
+    "grader.judge",
+    "grader.pipeline",
+    "grader.learner",
+    "backprop_checks",
+)
 
 
 def _imported(*args: str) -> set[str]:
@@ -26,8 +36,12 @@ def _imported(*args: str) -> set[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "grader", *args],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage: backprop-grader" in proc.stdout
     lines = [line.split("|")[-1] for line in proc.stderr.splitlines() if "|" in line]
@@ -51,8 +65,18 @@ def _subparsers(parser):
 def test_every_command_names_a_function_of_its_group():
     parser = cli.build_parser()
     commands = _subparsers(parser)
-    assert set(commands) == {"release", "workspace", "collect", "autograde", "feedback",
-                             "export", "report", "selfcheck", "handout", "demo"}  # fmt: skip
+    assert set(commands) == {
+        "release",
+        "workspace",
+        "collect",
+        "autograde",
+        "feedback",
+        "export",
+        "report",
+        "selfcheck",
+        "handout",
+        "demo",
+    }
     for name, sub in commands.items():
         module, _, func = sub.get_default("func").partition(":")
         target = getattr(__import__(module, fromlist=[func]), func)
@@ -69,9 +93,10 @@ def test_defaults_shown_are_the_library_functions_own():
         return inspect.signature(func).parameters[name].default
 
     assert (cli.AUTOGRADE_WORKERS, cli.AUTOGRADE_SCHEDULER, cli.AUTOGRADE_TIMEOUT) == (
-        default(autograde, "workers"), default(autograde, "scheduler"),
+        default(autograde, "workers"),
+        default(autograde, "scheduler"),
         default(autograde, "timeout"),
-    )  # fmt: skip
+    )
     assert Path(cli.SELFCHECK_SOURCE) == Path(default(selfcheck, "source_dir"))
     assert (cli.DEMO_STUDENTS, cli.DEMO_WORKERS, cli.DEMO_KEEP) == (
         default(run_demo, "students"),
@@ -109,9 +134,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize(
     "command",
-    [["feedback"], ["report"], ["autograde"], ["collect", "download.zip"], ["export"],
-     ["feedback", "04"], ["autograde", "04_backprop_W2"]],
-)  # fmt: skip
+    [
+        ["feedback"],
+        ["report"],
+        ["autograde"],
+        ["collect", "download.zip"],
+        ["export"],
+        ["feedback", "04"],
+        ["autograde", "04_backprop_W2"],
+    ],
+)
 def test_a_folder_that_is_not_a_course_is_refused(command, tmp_path, capsys, monkeypatch):
     """`--course DIR` on a folder without nbgrader_config.py: one line naming the folder,
     exit 2, and nothing written into it (no "0 feedback pages", no empty report)."""
@@ -149,7 +181,8 @@ def test_an_assignment_is_named_by_its_id_in_any_case_or_its_number():
     numbers = ", ".join(a[:2] for a in ASSIGNMENTS)
     assert str(exc.value) == (
         f"no assignment '{unknown}' in COURSE/source; give one of: "
-        + ", ".join(ASSIGNMENTS) + f", or its number ({numbers})"
+        + ", ".join(ASSIGNMENTS)
+        + f", or its number ({numbers})"
     )
 
 

@@ -80,8 +80,15 @@ def results(course: Path) -> dict[str, tuple]:
     """What results.json says of each submission, without the timing."""
     out = {}
     for key, r in load_results(course).items():
-        out[key] = (r.status, r.score, r.max_score, r.needs_manual_grade, r.reason, r.flags,
-                    [(c.grade_id, c.score, c.message, c.tags) for c in r.cells])  # fmt: skip
+        out[key] = (
+            r.status,
+            r.score,
+            r.max_score,
+            r.needs_manual_grade,
+            r.reason,
+            r.flags,
+            [(c.grade_id, c.score, c.message, c.tags) for c in r.cells],
+        )
     return out
 
 
@@ -138,9 +145,13 @@ def cluster():
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=":0", silence_logs=40,
-    ) as c:  # fmt: skip
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=40,
+    ) as c:
         yield c
 
 
@@ -192,9 +203,10 @@ def test_postgres_gradebook_read_back_by_nbgrader_and_export(klass, graded_on_cl
         out = tmp_path / f"grades-{len(list(tmp_path.iterdir()))}.csv"
         proc = subprocess.run(
             [sys.executable, "-m", "grader", "export", *args, "--output", str(out)],
-            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                 if k != "BACKPROP_GRADER_DB"},
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DB"},
+        )
         assert proc.returncode == code, proc.stderr
         if code:
             return [{"stderr": proc.stderr}]
@@ -322,8 +334,11 @@ def _dask(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [str(Path(sys.executable).parent / "dask"), *args],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _end(proc: subprocess.Popen) -> None:
@@ -359,13 +374,27 @@ def dask_cli(tmp_path_factory):
     log = tmp / "dask.log"
     address = f"tcp://127.0.0.1:{_free_port()}"
     port = address.rsplit(":", 1)[1]
-    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard",
-                   env=env, log=log)]  # fmt: skip
+    procs = [
+        _dask(
+            "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard", env=env, log=log
+        )
+    ]
     try:
         procs.append(
-            _dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                  "--local-directory", str(tmp / "worker"), env=env, log=log)
-        )  # fmt: skip
+            _dask(
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--no-dashboard",
+                "--local-directory",
+                str(tmp / "worker"),
+                env=env,
+                log=log,
+            )
+        )
         _wait_workers(address, 1, procs, log)
         yield address, tmp, log
     finally:
@@ -394,8 +423,17 @@ def test_a_worker_that_cannot_grade_stops_the_run_before_grading(klass, dask_cli
         f.write('\nc.SandboxedExecute.mode = "require"\n')
     assert shutil.which("bwrap", path=str(tmp)) is None
     no_bwrap = _bare_env(str(tmp))
-    bad = _dask("worker", address, "--nthreads", "1", "--no-dashboard",
-                "--local-directory", str(tmp / "bad"), env=no_bwrap, log=log)  # fmt: skip
+    bad = _dask(
+        "worker",
+        address,
+        "--nthreads",
+        "1",
+        "--no-dashboard",
+        "--local-directory",
+        str(tmp / "bad"),
+        env=no_bwrap,
+        log=log,
+    )
     try:
         _wait_workers(address, 2, [bad], log)
         args = ["autograde", "--course", str(course), "--scheduler", address]
@@ -417,8 +455,10 @@ def test_not_the_students_failure_exits_1_and_the_next_run_grades_it(klass, tmp_
     shutil.copytree(reference, course, ignore=shutil.ignore_patterns("autograded", ".grader"))
     config = course / "nbgrader_config.py"
     good = config.read_text()
-    config.write_text(good + '\nc.SandboxedExecute.mode = "require"\n'
-                      'c.SandboxedExecute.bwrap = "/nonexistent/bwrap"\n')  # fmt: skip
+    config.write_text(
+        good + '\nc.SandboxedExecute.mode = "require"\n'
+        'c.SandboxedExecute.bwrap = "/nonexistent/bwrap"\n'
+    )
     args = ["autograde", "--course", str(course), "--workers", "1", "--force"]
     assert main(args) == 1
     out = " ".join(capsys.readouterr().out.split())

@@ -42,8 +42,11 @@ LOGIN_PAGE = (
 @pytest.mark.parametrize(
     ("head", "said"),
     [
-        (LOGIN_PAGE, 'this is an HTML page (titled "Log In | Canvas LMS"), probably a login '
-                     "or error page saved instead of the download"),
+        (
+            LOGIN_PAGE,
+            'this is an HTML page (titled "Log In | Canvas LMS"), probably a login '
+            "or error page saved instead of the download",
+        ),
         (b"", "it is empty (0 bytes): the download did not finish"),
         (zipped({"a.ipynb": NOTEBOOK})[:200], "begins as a zip does but is cut off"),
         (b"\x1f\x8b\x08\x00rest", "a gzip archive (.gz, .tar.gz), not a zip"),
@@ -55,16 +58,20 @@ LOGIN_PAGE = (
         (b"Student,ID\nSmith,1\n", "a text file, not a zip (it begins: 'Student,ID')"),
         (b"\x00\x01\x02\x03binary", "not a zip (it begins with the bytes 00 01 02 03"),
     ],
-)  # fmt: skip
+)
 def test_what_a_file_that_is_not_a_zip_is(head, said):
     assert said in what_it_is(head)
 
 
 def test_zips_inside_the_download_are_unpacked_into_folders(tmp_path):
     student_zip = zipped({"ps1.ipynb": NOTEBOOK, "__MACOSX/._ps1.ipynb": b"fork"})
-    again = zipped({"smithalice_12345_67890_ps1.ipynb": NOTEBOOK,
-                    "jonesbob_23456_67891_work.zip": student_zip,
-                    "fake.zip": LOGIN_PAGE})  # fmt: skip
+    again = zipped(
+        {
+            "smithalice_12345_67890_ps1.ipynb": NOTEBOOK,
+            "jonesbob_23456_67891_work.zip": student_zip,
+            "fake.zip": LOGIN_PAGE,
+        }
+    )
     deep = zipped({"x.ipynb": NOTEBOOK})
     for _ in range(NESTED_ZIP_DEPTH):
         deep = zipped({"d.zip": deep})
@@ -131,8 +138,9 @@ def test_a_login_page_saved_as_zip_is_named_as_such(course, tmp_path, capsys):
 def test_a_zip_inside_the_download_is_collected(course, tmp_path, capsys):
     """The Canvas download zipped again, holding one student's own zip of their notebook."""
     own = zipped({"ps1.ipynb": NOTEBOOK})
-    canvas = zipped({"smithalice_12345_67890_ps1.ipynb": NOTEBOOK,
-                     "jonesbob_LATE_23456_67891_my work.zip": own})  # fmt: skip
+    canvas = zipped(
+        {"smithalice_12345_67890_ps1.ipynb": NOTEBOOK, "jonesbob_LATE_23456_67891_my work.zip": own}
+    )
     outer = tmp_path / "all.zip"
     outer.write_bytes(zipped({"submissions.zip": canvas}))
     assert main(["collect", str(outer), "--course", str(course)]) == 0

@@ -121,8 +121,11 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
     for step in (["autograde", ASSIGNMENT], ["feedback", ASSIGNMENT]):
         proc = subprocess.run(
             [*grader_cli, *step, "--course", str(root)],
-            capture_output=True, text=True, env=course.tool_env(), timeout=900,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=course.tool_env(),
+            timeout=900,
+        )
         assert proc.returncode == 0, f"backprop-grader {step[0]}:\n{proc.stdout}\n{proc.stderr}"
     _instructor(["release_feedback", ASSIGNMENT, *flags], root)
 
@@ -145,7 +148,7 @@ def test_jupyterhub_exchange_end_to_end(student_env, tmp_path: Path):
         shown = [ln for ln in hidden if ln in page]
         assert not shown, f"{student}'s feedback shows hidden test code: {shown}"
     # bob's graded test cell failed with the mistake named; alice's did not fail
-    assert 'CheckFailure: output_delta: [M6]' in pages["bob"], "bob's page names [M6]"
+    assert "CheckFailure: output_delta: [M6]" in pages["bob"], "bob's page names [M6]"
     assert "double-sigmoid" in pages["bob"]
     assert "CheckFailure: output_delta" not in pages["alice"]
     assert f"{ASSIGNMENT} (Score: 9.0 / 9.0)" in pages["alice"]

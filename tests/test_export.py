@@ -51,9 +51,15 @@ def with_written_answer(dest: Path) -> Path:
         "### BEGIN SOLUTION\nBecause 2(x + y) = 2x + 2y.\n### END SOLUTION",
         id="explain",
     )
-    cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False,
-                                 "grade_id": "explain", "points": 1, "schema_version": 3,
-                                 "task": False}  # fmt: skip
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": True,
+        "locked": False,
+        "grade_id": "explain",
+        "points": 1,
+        "schema_version": 3,
+        "task": False,
+    }
     nb.cells.append(cell)
     nbformat.write(nb, path)
     return dest
@@ -112,8 +118,9 @@ def klass(tmp_path_factory):
     with zipfile.ZipFile(moodle, "w") as zf:
         frank = handed_in(released, "2 * x", extra=f"    note = {PATH_IN_CODE!r}\n")
         zf.writestr("Frank Miller_123456_assignsubmission_file_/ps1.ipynb", frank)
-        zf.writestr("Gina Rossi_123457_assignsubmission_file_/ps1.ipynb",
-                    handed_in(released, "2 * x"))  # fmt: skip
+        zf.writestr(
+            "Gina Rossi_123457_assignsubmission_file_/ps1.ipynb", handed_in(released, "2 * x")
+        )
     worksheet = tmp / "Grades-ps1.csv"
     worksheet.write_text(
         "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
@@ -140,8 +147,7 @@ def klass(tmp_path_factory):
 
 def test_canvas_export_refuses_grades_that_are_not_final(klass, tmp_path, capsys):
     out = tmp_path / "grades.csv"
-    assert main(["export", "--course", str(klass), "--format", "canvas",
-                 "--output", str(out)]) == 1  # fmt: skip
+    assert main(["export", "--course", str(klass), "--format", "canvas", "--output", str(out)]) == 1
     captured = capsys.readouterr()
     err = captured.err
     assert err.startswith(
@@ -164,14 +170,29 @@ def test_canvas_export_refuses_grades_that_are_not_final(klass, tmp_path, capsys
     with pytest.raises(IncompleteGrades) as info:
         export_canvas(klass, tmp_path / "lib.csv")
     assert [(p.student, p.why.split(":")[0]) for p in info.value.pending] == [
-        (EVE, "unreadable"), (DAN, "needs manual grading"), (LEE, "not graded yet"),
-    ]  # fmt: skip
+        (EVE, "unreadable"),
+        (DAN, "needs manual grading"),
+        (LEE, "not graded yet"),
+    ]
 
 
 def test_allow_incomplete_leaves_them_empty_and_says_how_many(klass, tmp_path, capsys):
     out = tmp_path / "grades.csv"
-    assert main(["export", "--course", str(klass), "--format", "canvas", "--allow-incomplete",
-                 "--output", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--course",
+                str(klass),
+                "--format",
+                "canvas",
+                "--allow-incomplete",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "3 grades are not final and left empty (--allow-incomplete" in printed
     assert f"{TEST} (Student, Test): the LMS's test student: left out of the LMS" in printed
@@ -190,19 +211,32 @@ def test_allow_incomplete_leaves_them_empty_and_says_how_many(klass, tmp_path, c
 
 def test_moodle_comments_hold_only_what_the_student_may_read(klass, tmp_path, capsys):
     out = tmp_path / "grades.csv"
-    assert main(["export", "--course", str(klass), "--format", "moodle",
-                 "--output", str(out)]) == 1  # fmt: skip
+    assert main(["export", "--course", str(klass), "--format", "moodle", "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert "grades-moodle-ps1.csv not written: 1 grade in it is not final" in err
     assert f"{GINA} (Gina Rossi): ps1: needs manual grading" in err
     assert not (tmp_path / "grades-moodle-ps1.csv").exists()
     # grades.csv (the instructor's) keeps the verification's flag ...
-    assert f"flagged: double: refers to a path outside its folder ('{PATH_IN_CODE}'" in (
-        rows(out, "student_id")[FRANK]["notes"]
+    assert (
+        f"flagged: double: refers to a path outside its folder ('{PATH_IN_CODE}'"
+        in (rows(out, "student_id")[FRANK]["notes"])
     )
     # Canvas's test account is no news in a Moodle export
-    assert main(["export", "--course", str(klass), "--format", "moodle", "--allow-incomplete",
-                 "--output", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--course",
+                str(klass),
+                "--format",
+                "moodle",
+                "--allow-incomplete",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "test student" not in capsys.readouterr().out
     written = export_moodle(klass, tmp_path, allow_incomplete=True)
     assert [p.student for p in written.blank] == [GINA]

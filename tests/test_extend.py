@@ -35,9 +35,23 @@ import pytest
 from grader import course
 
 ROOT = Path(__file__).resolve().parents[1]
-KEEP_OUT = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "dist",
-            "workspace", "build", "gradebook.db", "submitted", "autograded", "feedback",
-            ".grader", ".exchange")  # fmt: skip
+KEEP_OUT = (
+    ".git",
+    ".venv",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    ".ruff_cache",
+    "dist",
+    "workspace",
+    "build",
+    "gradebook.db",
+    "submitted",
+    "autograded",
+    "feedback",
+    ".grader",
+    ".exchange",
+)
 
 TOY_RECORD = '''
 """Notebook __TOY__: relu_prime."""
@@ -164,11 +178,14 @@ def add_assignment(course_py: Path, assignment: str) -> None:
     out (found by parsing the file, not by matching its text)."""
     text = course_py.read_text()
     [node] = [
-        n for n in ast.parse(text).body
+        n
+        for n in ast.parse(text).body
         if isinstance(n, ast.Assign | ast.AnnAssign)
-        and any(isinstance(t, ast.Name) and t.id == "ASSIGNMENTS"
-                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
-    ]  # fmt: skip
+        and any(
+            isinstance(t, ast.Name) and t.id == "ASSIGNMENTS"
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        )
+    ]
     assert isinstance(node.value, ast.Tuple) and node.value.elts, "ASSIGNMENTS is not a tuple"
     last = node.value.elts[-1]
     lines = text.splitlines(keepends=True)
@@ -198,8 +215,12 @@ def run_in(copy: Path, code: str, *, timeout: float = 300) -> subprocess.Complet
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(copy / "student")])}
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)],
-        capture_output=True, text=True, cwd=copy, env=env, timeout=timeout,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=copy,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def add_toy(copy: Path) -> None:
@@ -236,8 +257,10 @@ def test_a_record_alone_adds_a_function(extended: Path):
     assert visible["right"]["passed"]
     assert not visible["relu"]["passed"] and visible["relu"]["tags"] == ["M7"]
     first = visible["relu"]["message"].splitlines()[0]
-    assert first.startswith("relu_prime: [M7] a forgotten activation derivative: your answer "
-                            "equals relu(z) = max(z, 0) (the function itself, not its slope)")
+    assert first.startswith(
+        "relu_prime: [M7] a forgotten activation derivative: your answer "
+        "equals relu(z) = max(z, 0) (the function itself, not its slope)"
+    )
     assert "Where to look: relu_prime is the slope: 1 where z > 0" in visible["relu"]["message"]
     ge = visible["at_zero_one"]
     assert not ge["passed"] and ge["tags"] == []
@@ -306,8 +329,10 @@ def test_a_broken_record_is_refused_with_what_to_change(change, said):
     with pytest.raises(RecordError) as info:
         record.validate("grader/judge/functions/nb02_sigmoid_derivative.py")
     message = str(info.value)
-    assert message.startswith("grader/judge/functions/nb02_sigmoid_derivative.py: record "
-                              "'sigmoid': ") and said in message, message
+    assert (
+        message.startswith("grader/judge/functions/nb02_sigmoid_derivative.py: record 'sigmoid': ")
+        and said in message
+    ), message
 
 
 # ------------------------------------------------- a function in the middle of a notebook
@@ -397,16 +422,24 @@ def _cell(kind: str, source: str, grade_id: str, points: int = 0) -> nbformat.No
     cell = nbformat.v4.new_code_cell(source)
     cell.id = grade_id
     cell.metadata["nbgrader"] = {
-        "grade": kind == "tests", "grade_id": grade_id, "locked": kind != "solution",
-        "points": points, "schema_version": 3, "solution": kind == "solution", "task": False,
-    }  # fmt: skip
+        "grade": kind == "tests",
+        "grade_id": grade_id,
+        "locked": kind != "solution",
+        "points": points,
+        "schema_version": 3,
+        "solution": kind == "solution",
+        "task": False,
+    }
     return cell
 
 
 def _notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         _cell("setup", "import numpy as np", "setup"),
         _cell(
@@ -416,8 +449,12 @@ def _notebook() -> nbformat.NotebookNode:
             "    ### END SOLUTION",
             "relu_prime",
         ),
-        _cell("tests", "from backprop_checks import checks\nchecks.check_relu_prime(relu_prime)",
-              "test_relu_prime", 1),  # fmt: skip
+        _cell(
+            "tests",
+            "from backprop_checks import checks\nchecks.check_relu_prime(relu_prime)",
+            "test_relu_prime",
+            1,
+        ),
         _cell(
             "tests",
             "# Hidden tests run when the notebook is graded.\n### BEGIN HIDDEN TESTS\n"
@@ -434,8 +471,12 @@ def _nbgrader(copy: Path, *args: str) -> subprocess.CompletedProcess:
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     return subprocess.run(
         [str(Path(sys.executable).parent / "nbgrader"), *args],
-        cwd=copy, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.slow
@@ -474,8 +515,7 @@ def test_a_new_notebook_using_the_new_function_is_graded_by_nbgrader(tmp_path: P
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
-        scores = {s: gb.find_submission_notebook(TOY, TOY, s).score
-                  for s in ("right", "wrong")}  # fmt: skip
+        scores = {s: gb.find_submission_notebook(TOY, TOY, s).score for s in ("right", "wrong")}
     assert scores == {"right": 3.0, "wrong": 0.0}
     graded = nbformat.read(copy / "autograded" / "wrong" / TOY / f"{TOY}.ipynb", 4)
     errors = [o for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"]

@@ -156,8 +156,9 @@ def test_the_skipped_note_shows_as_a_box_on_the_feedback_page(tmp_path: Path):
 
 def _graded_cell(gid: str, score: float, points: float, outputs: list | None = None):
     meta = {"grade": True, "solution": False, "grade_id": gid, "points": points, "score": score}
-    return nbformat.v4.new_code_cell(f"check({gid})", outputs=outputs or [],
-                                     metadata={"nbgrader": meta})
+    return nbformat.v4.new_code_cell(
+        f"check({gid})", outputs=outputs or [], metadata={"nbgrader": meta}
+    )
 
 
 def _summary_notebook() -> nbformat.NotebookNode:
@@ -166,15 +167,15 @@ def _summary_notebook() -> nbformat.NotebookNode:
 
     answer = {"grade": False, "solution": True, "grade_id": "output_delta"}
     failure = new_output(
-        "error", ename="CheckFailure",
+        "error",
+        ename="CheckFailure",
         evalue="output_delta: [M3] a sign flip: your answer equals minus the expected answer.",
         traceback=["CheckFailure: ..."],
     )
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# 04 · Backpropagation"),
-        nbformat.v4.new_code_cell("def output_delta(Y_hat, Y): ...",
-                                  metadata={"nbgrader": answer}),
+        nbformat.v4.new_code_cell("def output_delta(Y_hat, Y): ...", metadata={"nbgrader": answer}),
         _graded_cell("test_output_delta", 0, 1, [failure]),
         _graded_cell("hidden_test_output_delta", 0, 2, [failure]),
         _graded_cell("test_grad_W2", 1, 1),

@@ -49,7 +49,7 @@ def test_the_prose_never_points_at_a_line_by_its_colour_alone(path: Path):
     dotted, circles), which the figure's description names too."""
     nb = nbformat.read(path, as_version=4)
     found = [
-        f"{path.name} cell {c.id}: ...{c.source[max(0, m.start() - 40):m.end() + 20]}..."
+        f"{path.name} cell {c.id}: ...{c.source[max(0, m.start() - 40) : m.end() + 20]}..."
         for c in nb.cells
         if c.cell_type == "markdown"
         for m in COLOUR_WORD.finditer(c.source)

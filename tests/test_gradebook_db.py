@@ -123,8 +123,14 @@ def nbgrader(course: Path, *args: str) -> str:
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
     env.pop("BACKPROP_GRADER_DB", None)
-    proc = subprocess.run([f"{bin_dir}/nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [f"{bin_dir}/nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout + proc.stderr
 
@@ -144,8 +150,9 @@ def test_release_with_db_makes_no_sqlite_gradebook(pg, course, tmp_path, capsys)
     assert main(["export", "--course", str(course)]) == 0
     got = grades(course / "grades.csv")
     assert {s: got[s]["notes"] for s in got} == {
-        "alice": "ps1: not graded yet", "bob": "ps1: not graded yet",
-    }  # fmt: skip
+        "alice": "ps1: not graded yet",
+        "bob": "ps1: not graded yet",
+    }
     with Gradebook(url) as gb:
         assert sorted(s.id for s in gb.students) == ["alice", "bob"]
     # plain nbgrader (and formgrader, which reads the same file) finds them there too
@@ -193,10 +200,13 @@ def test_export_never_writes_an_empty_gradebook_over_the_grades(course, capsys):
     (course / "grades.csv").write_text("student_id,ps1\nalice,6\n")
     assert main(["export", "--course", str(course)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(
-        f"backprop-grader export: nothing written: the course's gradebook sqlite:///"
-        f"{course / 'gradebook.db'} holds none of the 1 grades .grader/results.json records"
-    ) and "give it once with --db URL" in err
+    assert (
+        err.startswith(
+            f"backprop-grader export: nothing written: the course's gradebook sqlite:///"
+            f"{course / 'gradebook.db'} holds none of the 1 grades .grader/results.json records"
+        )
+        and "give it once with --db URL" in err
+    )
     assert (course / "grades.csv").read_text() == "student_id,ps1\nalice,6\n"
 
 
@@ -211,15 +221,19 @@ def _graded_record(definition: dict, score: float, comment: str) -> dict:
             "flagged": score == 0,
             "late_submission_penalty": None,
             "grades": {
-                c["name"]: {"auto_score": score, "manual_score": None, "extra_credit": None,
-                            "needs_manual_grade": False}
+                c["name"]: {
+                    "auto_score": score,
+                    "manual_score": None,
+                    "extra_credit": None,
+                    "needs_manual_grade": False,
+                }
                 for c in nb["grade_cells"] + nb["task_cells"]
             },
             "comments": {
                 c["name"]: {"auto_comment": comment, "manual_comment": None}
                 for c in nb["solution_cells"] + nb["task_cells"]
             },
-        }  # fmt: skip
+        }
     import datetime
 
     return {

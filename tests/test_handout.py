@@ -155,8 +155,9 @@ def test_setup_cell_without_the_checks_says_what_to_do_in_one_line(assignment: s
     )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: import of backprop_checks halted; None in sys.modules. "
-                           + CHECKS_MISSING), proc.stderr  # fmt: skip
+    assert last.startswith(
+        "ImportError: import of backprop_checks halted; None in sys.modules. " + CHECKS_MISSING
+    ), proc.stderr
     assert "backprop-env" in last and "README.md" in last and "Restart Kernel" in last
     assert "ModuleNotFoundError" not in proc.stderr
 
@@ -167,9 +168,11 @@ def test_student_readme_says_same_version_is_fine_and_hand_in_after_run_all():
     handed in saved after Restart Kernel and Run All Cells, outputs included."""
     for first in (True, False):
         text = build.student_readme(
-            ASSIGNMENTS[1], "backprop_course_checks-0.2.0-py3-none-any.whl", [],
+            ASSIGNMENTS[1],
+            "backprop_course_checks-0.2.0-py3-none-any.whl",
+            [],
             first=ASSIGNMENTS[1] if first else ASSIGNMENTS[0],
-        )  # fmt: skip
+        )
         flat = " ".join(text.split())
         assert "*already installed* with the same version, that is fine" in flat
         hand_in = " ".join(text.split("## 3. Hand in")[1].split())
@@ -186,8 +189,10 @@ def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("handout") / "handout"
     proc = subprocess.run(
         [sys.executable, "-m", "grader", "handout", "--dest", str(dest)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     return dest
 
@@ -237,8 +242,10 @@ def test_handout_refuses_a_file_as_dest(tmp_path: Path):
     target.write_text("mine")
     proc = subprocess.run(
         [sys.executable, "-m", "grader", "handout", "--dest", str(target)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "give a folder" in proc.stderr
     assert target.read_text() == "mine"

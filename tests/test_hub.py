@@ -263,8 +263,9 @@ def _a_class_on_the_hub(hub, root: Path, browser) -> None:
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
         row = teacher.locator("tr").filter(has_text=W2)
         # Generate (nbgrader generate_assignment: release/ and the gradebook), then Release
-        _formgrader_action(teacher, row, "assign",
-                           f"Successfully created the student version of '{W2}'")  # fmt: skip
+        _formgrader_action(
+            teacher, row, "assign", f"Successfully created the student version of '{W2}'"
+        )
         expect(row.locator(".release a")).to_be_visible()
         _formgrader_action(teacher, row, "release", f"Successfully released '{W2}'")
         expect(row.locator(".status")).to_contain_text("released")
@@ -289,15 +290,19 @@ def _a_class_on_the_hub(hub, root: Path, browser) -> None:
             srow = teacher.locator("tbody tr").filter(has_text=student)
             expect(srow.locator(".autograde a")).to_be_visible()
             _formgrader_action(
-                teacher, srow, "autograde", f"Successfully autograded '{W2}' for student "
-                f"'{student}'", timeout=GRADE_MS,
-            )  # fmt: skip
+                teacher,
+                srow,
+                "autograde",
+                f"Successfully autograded '{W2}' for student '{student}'",
+                timeout=GRADE_MS,
+            )
             expect(srow.locator(".score")).to_contain_text(MARKS[student].replace(".0", ""))
         snap("autograded")
         teacher.goto(hub.url(f"user/{INSTRUCTOR}/formgrader/manage_assignments"))
         row = teacher.locator("tr").filter(has_text=W2)
-        _formgrader_action(teacher, row, "generate-feedback", "Successfully generated feedback",
-                           timeout=GRADE_MS)  # fmt: skip
+        _formgrader_action(
+            teacher, row, "generate-feedback", "Successfully generated feedback", timeout=GRADE_MS
+        )
         _formgrader_action(teacher, row, "release-feedback", "Successfully released feedback")
         snap("feedback-released")
 

@@ -238,9 +238,14 @@ def graded(request: pytest.FixtureRequest, alone):
         from distributed import LocalCluster
 
         with LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0", silence_logs=40, local_directory=str(outside / "dask"),
-        ) as cluster:  # fmt: skip
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=40,
+            local_directory=str(outside / "dask"),
+        ) as cluster:
             run = autograde(batch, ASSIGNMENT, scheduler=cluster.scheduler_address)
     assert not run.grader_errors, [r.reason for r in run.grader_errors]
     return batch, {r.student: r for r in run.results}, *alone
@@ -280,7 +285,7 @@ def test_a_submission_that_kills_its_zygote_only_breaks_itself(graded):
 
 #: A job (run as a module in a zygote's child): `leave` leaves a trace in every place a job
 #: could share with the next one; `look` lists the traces it finds. JSON to argv[2].
-NS_JOB = r'''
+NS_JOB = r"""
 import ctypes, json, os, sys
 
 mode, out, course = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -324,7 +329,7 @@ else:
 caps = [l.split() for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm"))]
 json.dump({"found": found, "places": places, "unwritable": unwritable,
            "caps": {k: int(v, 16) for k, v in caps}}, open(out, "w"))
-'''
+"""
 
 #: The zygote, with its clean-up after each job cut down to killing the processes (and, for
 #: the control, no fresh namespaces either): what stops a trace here is the namespaces alone.
@@ -357,9 +362,7 @@ def _two_jobs(tmp_path: Path, *, namespaces: bool) -> tuple[str, list[dict]]:
     (jobs / "ns_job.py").write_text(NS_JOB, encoding="utf-8")
     outside = Path(tempfile.mkdtemp(prefix="backprop-ns-course-", dir=_outside_tmp()))
     request_cleanup.append(outside)
-    plan, _ = make_plan(
-        Limits(), course=outside, mode="require", overlay={str(jobs): str(jobs)}
-    )
+    plan, _ = make_plan(Limits(), course=outside, mode="require", overlay={str(jobs): str(jobs)})
     kind = f"ns-{'on' if namespaces else 'off'}"
     server = ["-c", NS_SERVER.format(off=not namespaces, jobs=str(jobs))]
     zygote = zygote_host.zygote_for(plan, kind, run_dir(), server=server)
@@ -371,9 +374,14 @@ def _two_jobs(tmp_path: Path, *, namespaces: bool) -> tuple[str, list[dict]]:
                 return {"module": "ns_job", "argv": [mode, str(box / "out.json"), str(outside)]}
 
             code, box = zygote_host.run_job(
-                plan, kind, run_dir(), workdir=jobs, prepare=prepare, wall_clock=120,
+                plan,
+                kind,
+                run_dir(),
+                workdir=jobs,
+                prepare=prepare,
+                wall_clock=120,
                 server=server,
-            )  # fmt: skip
+            )
             log = (box / "job.log").read_text() if (box / "job.log").exists() else ""
             assert code == 0, f"{mode} exited {code}: {log[-2000:]}"
             results.append(json.loads((box / "out.json").read_text()))

@@ -120,9 +120,12 @@ def _make_lab(tmp: Path) -> Iterator[LabServer]:
     base = f"http://127.0.0.1:{port}"
     with running_server(
         ["make", "--no-print-directory", "lab", f"LAB_FLAGS={flags}", f"WORKSPACE={work}"],
-        cwd=course.REPO_ROOT, env=env, log=log, ready_url=f"{base}/api/status?token={token}",
+        cwd=course.REPO_ROOT,
+        env=env,
+        log=log,
+        ready_url=f"{base}/api/status?token={token}",
         name="make lab",
-    ) as server:  # fmt: skip
+    ) as server:
         yield LabServer(base, token, work, log, server.pid)
 
 

@@ -65,6 +65,7 @@ CLI_MODULES = ("grader.cli", "grader.__main__")
 #: at module level it would make the student package need grader.
 LAZY_HOOK = ("backprop_checks.judging", "grader.judge.hidden")
 
+
 @dataclass(frozen=True)
 class Import:
     path: Path  #: the importing file
@@ -345,7 +346,7 @@ LONG_BECAUSE = "Long because"
 
 
 def long_functions(files: list[Path], root: Path = REPO_ROOT) -> list[str]:
-    """"path:name: N lines" of each function (or method) of `files` over MAX_FUNCTION_LINES
+    """ "path:name: N lines" of each function (or method) of `files` over MAX_FUNCTION_LINES
     whose docstring does not contain LONG_BECAUSE."""
     out = []
     for path in files:

@@ -94,8 +94,9 @@ def test_canvas_download_with_roster(course, tmp_path):
     assert got["smithalice_45678_67899_04_backprop_W2.ipynb"] == ("smithalice-45678", w2)
     assert got["jonesbob_23456_67892_04_backprop_w2 (1).ipynb"] == ("jonesbob-23456", w2)
     assert got["müllerjosé_34567_67893_04_backprop_W2.ipynb.ipynb"] == (
-        "mullerjose-34567", "04_backprop_W2",
-    )  # fmt: skip
+        "mullerjose-34567",
+        "04_backprop_W2",
+    )
     # Canvas's "-1" marks the later of two uploads with one name: it is graded ...
     assert got["leeanna_56789_67896_04_backprop_W2-1.ipynb"] == ("leeanna-56789", "04_backprop_W2")
     # ... and the other is kept aside with the reason, not dropped
@@ -116,9 +117,13 @@ def test_canvas_download_with_roster(course, tmp_path):
     assert students["nguyentam-99999"].section == "Sec 2"
     gb = gradebook_students(course)
     assert set(gb) == {
-        "smithalice-12345", "smithalice-45678", "jonesbob-23456", "mullerjose-34567",
-        "leeanna-56789", "nguyentam-99999",
-    }  # fmt: skip
+        "smithalice-12345",
+        "smithalice-45678",
+        "jonesbob-23456",
+        "mullerjose-34567",
+        "leeanna-56789",
+        "nguyentam-99999",
+    }
     assert gb["mullerjose-34567"][:2] == ("José", "Müller")
     # collecting the same download again changes nothing and keeps the ids
     again = collect(download, course=course, roster=roster)
@@ -153,18 +158,22 @@ def test_moodle_download_with_grading_worksheet(course, tmp_path):
     got = placed(report)
     assert got == {
         "Frank Miller_123456_assignsubmission_file_/04_backprop_W2 (1).ipynb": (
-            "frank@uni.example", "04_backprop_W2",
+            "frank@uni.example",
+            "04_backprop_W2",
         ),
         "José Núñez_123457_assignsubmission_file/04_backprop_W2.ipynb": (
-            "jose@uni.example", "04_backprop_W2",
+            "jose@uni.example",
+            "04_backprop_W2",
         ),
         "Anna Lee_123458_assignsubmission_file_04_backprop_W2.ipynb": (
-            "anna.lee@uni.example", "04_backprop_W2",
+            "anna.lee@uni.example",
+            "04_backprop_W2",
         ),
         "Anna Lee_123459_assignsubmission_file_/04_backprop_w2.ipynb": (
-            "anna.lee2@uni.example", "04_backprop_W2",
+            "anna.lee2@uni.example",
+            "04_backprop_W2",
         ),
-    }  # fmt: skip
+    }
     assert report.roster_only == ["kim@uni.example"]
     students = load_students(course)
     assert students["frank@uni.example"].participant_ids == {"04_backprop_W2": "123456"}
@@ -186,8 +195,9 @@ def test_moodle_download_without_roster_keys_participants(course, tmp_path):
     report = collect(download, course=course)
     # two participant ids: two people who share a name, never merged
     assert sorted(p.student for p in report.placed) == [
-        "frank_miller-123456", "frank_miller-123460",
-    ]  # fmt: skip
+        "frank_miller-123456",
+        "frank_miller-123460",
+    ]
     assert any("grading worksheet" in n for n in report.notes)
 
 
@@ -214,8 +224,16 @@ def test_hand_made_folder_of_renamed_files(course, tmp_path):
     assert report.lms == "generic"
     got = placed(report)
     assert {s for s, _ in got.values()} == {
-        "erin_jones", "ivan", "jack", "kate", "liam", "jose", "muller", "anna_lee", "mia",
-    }  # fmt: skip
+        "erin_jones",
+        "ivan",
+        "jack",
+        "kate",
+        "liam",
+        "jose",
+        "muller",
+        "anna_lee",
+        "mia",
+    }
     assert "submissions" not in {s for s, _ in got.values()}
     assert got["submissions/Erin Jones - 04_backprop_W2.ipynb"] == ("erin_jones", "04_backprop_W2")
     assert got["submissions/jack_04_backprop_w2.ipynb"] == ("jack", "04_backprop_W2")
@@ -263,8 +281,21 @@ def test_cli_collect_reports_and_refuses_a_mixed_download(course, tmp_path, caps
     assert "smithalice-12345" in out and "not placed bob_04_backprop_W2.ipynb" in out
     bad = tmp_path / "roster.csv"
     bad.write_text("name,score\nx,1\n")
-    assert main(["collect", str(mixed), "--course", str(course), "--lms", "canvas",
-                 "--roster", str(bad)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "collect",
+                str(mixed),
+                "--course",
+                str(course),
+                "--lms",
+                "canvas",
+                "--roster",
+                str(bad),
+            ]
+        )
+        == 2
+    )
     assert "not a roster" in capsys.readouterr().err
     with (course / "students.csv").open() as f:
         assert next(csv.reader(f))[:4] == ["student_id", "lms", "lms_id", "name"]
@@ -347,8 +378,13 @@ def test_commands_refuse_the_repository_as_course(course, tmp_path, monkeypatch,
     before = sorted(p.name for p in repo.iterdir())
     for cwd in (elsewhere, repo):
         monkeypatch.chdir(cwd)
-        for argv in (["collect", str(download)], ["autograde"], ["feedback"], ["export"],
-                     ["report"]):  # fmt: skip
+        for argv in (
+            ["collect", str(download)],
+            ["autograde"],
+            ["feedback"],
+            ["export"],
+            ["report"],
+        ):
             assert main(argv) == 2, argv
             err = capsys.readouterr().err
             assert "no course here: cd into your course folder or pass --course DIR" in err

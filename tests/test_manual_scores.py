@@ -66,7 +66,10 @@ def _grades(root: Path) -> dict[tuple[str, str], tuple]:
             for nb in sub.notebooks:
                 for g in nb.grades:
                     out[(sub.student_id, g.name)] = (
-                        g.auto_score, g.manual_score, g.score, g.needs_manual_grade
+                        g.auto_score,
+                        g.manual_score,
+                        g.score,
+                        g.needs_manual_grade,
                     )
     return out
 
@@ -159,9 +162,9 @@ def runs(tmp_path_factory) -> Runs:
         _set_manual(root, student, gid, score)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "loop").manual_comment = COMMENT
-        gb.find_comment("grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit").manual_comment = (
-            RESUBMIT_COMMENT
-        )
+        gb.find_comment(
+            "grad_W2", ASSIGNMENT, ASSIGNMENT, "resubmit"
+        ).manual_comment = RESUBMIT_COMMENT
         gb.db.commit()
     proc = course.run_nbgrader(["autograde", ASSIGNMENT, "--force"], root, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -227,19 +230,25 @@ def test_a_regrade_keeps_a_hand_score_confirmed_until_the_notebook_changes(runs:
     assert after[("loop", "test_grad_W2")][3] is False
     assert after[("resubmit", "hidden_test_grad_W2")][3] is True
     assert after[("resubmit", "hidden_test_grad_W2")][1:3] == (1.0, 1.0)  # score untouched
-    assert runs.canvas[2] == ("refused", [
-        "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a score given by "
-        "hand (hidden_test_grad_W2): resubmitted after a comment given by hand (grad_W2)"
-    ]), runs.canvas[2]
+    assert runs.canvas[2] == (
+        "refused",
+        [
+            "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a score given by "
+            "hand (hidden_test_grad_W2): resubmitted after a comment given by hand (grad_W2)"
+        ],
+    ), runs.canvas[2]
     assert runs.records[2]["resubmit"]["notes"] == [
         "hidden_test_grad_W2: needs manual grading: resubmitted after a score given by hand",
         "grad_W2 (comment): needs manual grading: resubmitted after a comment given by hand",
     ], runs.records[2]["resubmit"]
     # the score saved again, the comment for the old notebook not yet edited: still named
-    assert runs.comment_only == ("refused", [
-        "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a comment given by "
-        "hand (grad_W2)"
-    ]), runs.comment_only
+    assert runs.comment_only == (
+        "refused",
+        [
+            "resubmit: 04_backprop_W2: needs manual grading: resubmitted after a comment given by "
+            "hand (grad_W2)"
+        ],
+    ), runs.comment_only
     # formgrader's Save on it, then a regrade of the unchanged notebook: it stays final
     final = runs.grades[3]
     assert final[("resubmit", "hidden_test_grad_W2")][1:] == (1.0, 1.0, False)

@@ -21,8 +21,7 @@ def _cell(meta, **extra) -> dict:
 
 
 def test_nbgrader_metadata_is_read_from_nodes_and_plain_json_alike():
-    meta = {"grade_id": "test_df_dz", "grade": True, "solution": False, "points": 2,
-            "locked": True}  # fmt: skip
+    meta = {"grade_id": "test_df_dz", "grade": True, "solution": False, "points": 2, "locked": True}
     node = nbformat.v4.new_code_cell("", metadata={"nbgrader": meta})
     for cell in (node, _cell({"nbgrader": meta})):
         assert nbcells.grade_id(cell) == "test_df_dz"

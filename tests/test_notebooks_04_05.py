@@ -94,9 +94,10 @@ def test_gradient_descent_surface_shows_what_its_text_says(companion):
     assert "below 2 / 10 = 0.2" in bowl, bowl
     loss = {
         name: float(value)
-        for name, value in re.findall(r"^(\w[\w ]*?) +lr = [\d.]+: loss after \d+ steps = (\S+)$",
-                                      bowl, re.M)
-    }  # fmt: skip
+        for name, value in re.findall(
+            r"^(\w[\w ]*?) +lr = [\d.]+: loss after \d+ steps = (\S+)$", bowl, re.M
+        )
+    }
     assert list(loss) == ["small", "moderate", "near the limit", "over the limit"], bowl
     assert loss["small"] > loss["moderate"] > loss["near the limit"], bowl
     assert loss["over the limit"] > 1000 * loss["small"], bowl

@@ -169,8 +169,7 @@ def test_source_follows_the_test_cell_contract(assignment: str):
         before, _, rest = hidden.source.partition("### BEGIN HIDDEN TESTS")
         call = f"checks.check_{name}({name}, hidden=True)"
         assert "### END HIDDEN TESTS" in rest and call in rest, (
-            f"{hidden.id}: `{call}` between "
-            "`### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`"
+            f"{hidden.id}: `{call}` between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`"
         )
         assert before.strip().startswith("#"), f"{name}: students should see a comment"
 

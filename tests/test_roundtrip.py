@@ -113,8 +113,12 @@ def test_graded_exports_for_canvas_and_moodle(graded):
     assert run.gradebook_check == "ok"
     generic = rows(export(root), "student_id")
     assert {s: generic[s]["ps1"] for s in generic} == {
-        ALICE: "6", BOB: "3", TAM: "0", FRANK: "6", KIM: "0",
-    }  # fmt: skip
+        ALICE: "6",
+        BOB: "3",
+        TAM: "0",
+        FRANK: "6",
+        KIM: "0",
+    }
     canvas = export_canvas(root)
     (path,), left_out = canvas.paths, canvas.left_out
     assert canvas.blank == [] and canvas.test_students == []
@@ -247,8 +251,7 @@ def test_summary_in_a_log_prints_full_values(capsys):
         for i in range(3)
         for a, s, m in [("01_partial_derivatives", 9.3, 12), ("05_backprop_W1", 10.4, 15)]
     ]
-    run = AutogradeRun(results=results, graded=6, workers=2, seconds=440.2,
-                       gradebook_check="ok")  # fmt: skip
+    run = AutogradeRun(results=results, graded=6, workers=2, seconds=440.2, gradebook_check="ok")
     console = _console()
     for table in summary_tables(run):
         console.print(table)
@@ -389,8 +392,20 @@ def test_feedback_zips_named_for_each_lms_upload(graded, tmp_path, capsys):
     report = feedback(root, "ps1")
     assert len(report.written) == 3
     out_dir = tmp_path / "out"
-    assert main(["export", "--course", str(root), "--format", "moodle",
-                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--course",
+                str(root),
+                "--format",
+                "moodle",
+                "--output",
+                str(out_dir / "grades.csv"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Upload multiple feedback files in a zip" in out
     with zipfile.ZipFile(out_dir / "feedback-moodle-ps1.zip") as zf:
@@ -400,8 +415,20 @@ def test_feedback_zips_named_for_each_lms_upload(graded, tmp_path, capsys):
     # Moodle's importer: explode('_', folder, 5): [name, participant id, plugin type, plugin]
     folder = "Frank Miller_123456_assignsubmission_file_".split("_", 4)
     assert folder[1] == "123456" and folder[2:4] == ["assignsubmission", "file"]
-    assert main(["export", "--course", str(root), "--format", "canvas",
-                 "--output", str(out_dir / "grades.csv")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--course",
+                str(root),
+                "--format",
+                "canvas",
+                "--output",
+                str(out_dir / "grades.csv"),
+            ]
+        )
+        == 0
+    )
     assert "Re-Upload Submissions" in capsys.readouterr().out
     with zipfile.ZipFile(out_dir / "feedback-canvas-ps1.zip") as zf:
         names = sorted(zf.namelist())
@@ -418,8 +445,9 @@ def test_summary_names_submissions_waiting_for_a_manual_grade(capsys):
 
     results = [
         GradeResult("ada", "04_backprop_W2", "graded", score=9, max_score=9),
-        GradeResult("ben", "04_backprop_W2", "graded", score=7, max_score=9,
-                    needs_manual_grade=True),  # fmt: skip
+        GradeResult(
+            "ben", "04_backprop_W2", "graded", score=7, max_score=9, needs_manual_grade=True
+        ),
     ]
     run = AutogradeRun(results=results, graded=2, workers=1, seconds=3.0)
     console = _console()

@@ -191,9 +191,7 @@ def test_plain_nbgrader_autograde_sandboxes_and_verifies(plain: Plain):
 
 def test_export_and_report_carry_what_plain_nbgrader_found(plain: Plain):
     rows = {r["student_id"]: r for r in csv.DictReader(export(plain.root).open())}
-    assert (
-        rows["attacker"]["total"] == "0" and "flagged: " in rows["attacker"]["notes"]
-    )
+    assert rows["attacker"]["total"] == "0" and "flagged: " in rows["attacker"]["notes"]
     assert rows["honest"]["total"] == "9" and "flagged" not in rows["honest"]["notes"]
     page = build_report(plain.root).html.read_text(encoding="utf-8")
     assert "verdict changed" in page  # the report lists what verification found
@@ -318,6 +316,7 @@ def test_feedback_math_renders_offline_in_chromium(plain: Plain, tmp_path: Path)
     """A feedback page opened with every network request refused: formulas are drawn (MathML
     boxes with a size), no raw `$...$` is left in the prose. The screenshot is kept."""
     import playwright.sync_api as playwright  # in requirements.txt: never skipped
+
     page_path = plain.root / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html"
     if not page_path.exists():
         course.run_nbgrader(["generate_feedback", ASSIGNMENT], plain.root)

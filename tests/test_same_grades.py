@@ -109,8 +109,15 @@ def test_dump_writes_every_graded_cell_and_the_verdicts(template: Path, capsys):
     data = json.loads(out)
 
     def cell(student, cell, auto, manual, top):
-        return {"student": student, "assignment": "ps1", "notebook": "ps1", "cell": cell,
-                "auto_score": auto, "manual_score": manual, "max_score": top}  # fmt: skip
+        return {
+            "student": student,
+            "assignment": "ps1",
+            "notebook": "ps1",
+            "cell": cell,
+            "auto_score": auto,
+            "manual_score": manual,
+            "max_score": top,
+        }
 
     assert data["cells"] == [
         cell("alice", "hidden_test_double", 2.0, None, 2.0),
@@ -163,8 +170,9 @@ def test_compare_names_each_difference_and_exits_1(course_copy, tmp_path: Path, 
     # (a cell added after the submissions were made is carol's alone)
     set_grade(b, "test_double", "alice", auto_score=0)
     set_grade(b, "hidden_test_double", "bob", manual_score=None)
-    write_record(b, {**BOB_RECORD, "flags": [], "verdicts": {"double": {"visible": True,
-                                                                         "hidden": True}}})
+    write_record(
+        b, {**BOB_RECORD, "flags": [], "verdicts": {"double": {"visible": True, "hidden": True}}}
+    )
     write_record(b, {**BOB_RECORD, "student": "alice", "verdicts": {}})
     with Gradebook(f"sqlite:///{b / 'gradebook.db'}") as gb:
         gb.add_grade_cell("test_triple", "ps1", "ps1", max_score=1, cell_type="code")

@@ -13,8 +13,7 @@ from grader.pipeline.results import failure_messages, tags_in
 
 
 def _cell(grade_id: str, outputs: list[dict], *, solution: bool = False, grade: bool = True):
-    meta = {"nbgrader": {"grade_id": grade_id, "solution": solution, "grade": grade,
-                         "points": 1}}  # fmt: skip
+    meta = {"nbgrader": {"grade_id": grade_id, "solution": solution, "grade": grade, "points": 1}}
     cell = nbformat.v4.new_code_cell("", metadata=meta)
     cell.outputs = [nbformat.from_dict(o) for o in outputs]
     return cell
@@ -76,10 +75,13 @@ def _stderr(text: str) -> dict:
 
 
 def test_every_output_of_a_cell_is_a_line_in_order_without_colour_codes():
-    cell = _cell("test_grad_W2", [
-        _stderr("\x1b[0;31mRuntimeWarning: overflow\x1b[0m\n"),
-        _error("CheckFailure", "grad_W2: \x1b[1mwrong sign\x1b[0m [M3]"),
-    ])  # fmt: skip
+    cell = _cell(
+        "test_grad_W2",
+        [
+            _stderr("\x1b[0;31mRuntimeWarning: overflow\x1b[0m\n"),
+            _error("CheckFailure", "grad_W2: \x1b[1mwrong sign\x1b[0m [M3]"),
+        ],
+    )
     message = cell_message(cell)
     assert message.splitlines() == [
         "wrote to stderr: RuntimeWarning: overflow",
@@ -96,8 +98,12 @@ def test_every_output_of_a_cell_is_a_line_in_order_without_colour_codes():
 def test_autograde_reads_an_autograded_notebook_as_selfcheck_reads_its_cells(tmp_path):
     """results.failure_messages (the autograde results, the report, grades.csv) says what
     selfcheck says for each cell: one definition of the words."""
-    solution = _cell("df_dx", [_error("SyntaxError", "invalid syntax (1.py, line 2)")],
-                     solution=True, grade=False)  # fmt: skip
+    solution = _cell(
+        "df_dx",
+        [_error("SyntaxError", "invalid syntax (1.py, line 2)")],
+        solution=True,
+        grade=False,
+    )
     cells = [
         solution,
         _cell("test_df_dx", [_error("NameError", "name 'df_dx' is not defined")]),

@@ -130,15 +130,15 @@ def test_numerical_gradient_restored_to_rounding_level_passes(hidden):
 
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
 def test_numerical_gradient_m13_only_when_measured(hidden):
-    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_unrestored,
-                                     hidden)  # fmt: skip
+    passed, tags, message = _verdict(
+        "numerical_gradient", wrong.numerical_gradient_unrestored, hidden
+    )
     assert (passed, tags) == (False, ["M13", "M11"]), message
     assert "your answer is off by" in message and "(about eps = 1e-05)" in message
     passed, tags, message = _verdict("numerical_gradient", numerical_gradient_left_at_end, hidden)
     assert (passed, tags) == (False, ["M11"]), message  # right values: no O(eps) claimed
     assert "off by" not in message.splitlines()[0]
-    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_forward,
-                                     hidden)  # fmt: skip
+    passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_forward, hidden)
     assert (passed, tags) == (False, ["M13"]), message
 
 
@@ -173,8 +173,9 @@ def _signature(value: np.ndarray) -> tuple:
     """A value rounded to 9 significant digits (equal numbers give equal signatures)."""
     flat = np.asarray(value, dtype=float).reshape(-1)
     with np.errstate(all="ignore"):
-        rounded = np.array([float(f"{v:.9g}") for v in flat]) if flat.size < 50 else np.round(
-            flat, 9)  # fmt: skip
+        rounded = (
+            np.array([float(f"{v:.9g}") for v in flat]) if flat.size < 50 else np.round(flat, 9)
+        )
     return (value.shape, rounded.tobytes())
 
 
@@ -239,8 +240,15 @@ def test_m5_names_the_factor_measured():
 
 # --------------------------------------------------------------------------- hints (D)
 
-EARLY = ("df_dx", "df_dz", "numerical_derivative", "numerical_gradient", "sigmoid",
-         "sigmoid_prime", "sigmoid_prime_from_output")  # fmt: skip
+EARLY = (
+    "df_dx",
+    "df_dz",
+    "numerical_derivative",
+    "numerical_gradient",
+    "sigmoid",
+    "sigmoid_prime",
+    "sigmoid_prime_from_output",
+)
 NETWORK_WORDS = ("Y_hat", "Y - ", "delta", "H * (1 - H)", "(n, h)", "(h, o)", "the loss")
 
 
@@ -440,8 +448,7 @@ def _backprop_source(forward_call: str, hidden_delta_call: str) -> str:
 
 
 _HD_DOUBLE_SIGMOID = (
-    "def hidden_delta(delta2, W2, H):\n"
-    "    return (delta2 @ W2.T) * sigmoid(H) * (1 - sigmoid(H))\n"
+    "def hidden_delta(delta2, W2, H):\n    return (delta2 @ W2.T) * sigmoid(H) * (1 - sigmoid(H))\n"
 )
 _M6_SAID = (
     "[M6] the double-sigmoid mistake (as in the lecture notes): the sigmoid applied again to "
@@ -495,8 +502,10 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
     ("cells", "fn", "head"),
     [
         (
-            {"train": _TRAIN_HEAD.replace("n_hidden, Y.shape[1]", "Y.shape[1], n_hidden")
-             + _TRAIN_LOOP},
+            {
+                "train": _TRAIN_HEAD.replace("n_hidden, Y.shape[1]", "Y.shape[1], n_hidden")
+                + _TRAIN_LOOP
+            },
             "train",
             'train: your train(..., epochs=0) returns params["W1"]: expected shape (3, 3), got '
             "(3, 2) (inputs: X (6, 3), Y (6, 2)): the starting weights have the wrong shapes; "
@@ -504,8 +513,7 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
             "order.",
         ),
         (
-            {"backprop": _backprop_source(
-                "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)")},
+            {"backprop": _backprop_source("forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)")},
             "backprop",
             "backprop: your backprop calls the notebook's provided forward(X (5, 3), W1 (3, 4), "
             "b1 (4, 2), W2 (4,), b2 (2,)), which raised ValueError: operands could not be "
@@ -514,8 +522,7 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
             "check their order and shapes against forward's docstring.",
         ),
         (
-            {"backprop": _backprop_source(
-                "forward(X, W1, b1, W2, b2)", "hidden_delta(d2, H, W2)")},
+            {"backprop": _backprop_source("forward(X, W1, b1, W2, b2)", "hidden_delta(d2, H, W2)")},
             "backprop",
             "backprop: your backprop calls your hidden_delta(delta2 (5, 2), W2 (5, 4), "
             "H (4, 2)), which raised ValueError: matmul: Input operand 1 has a mismatch in its "
@@ -525,8 +532,12 @@ def test_a_composite_names_the_helper_that_fails_its_own_check(cells, fn, head):
             "and shapes against hidden_delta's docstring.",
         ),
         (
-            {"train": _TRAIN_HEAD + _TRAIN_LOOP.replace(
-                "backprop(X, Y, **p)", 'backprop(X, p["W1"], p["b1"], p["W2"], p["b2"], Y)')},
+            {
+                "train": _TRAIN_HEAD
+                + _TRAIN_LOOP.replace(
+                    "backprop(X, Y, **p)", 'backprop(X, p["W1"], p["b1"], p["W2"], p["b2"], Y)'
+                )
+            },
             "train",
             "train: your train calls your backprop(X (6, 3), Y (3, 3), W1 (3,), b1 (3, 2), "
             "W2 (2,), b2 (6, 2)), which raised ValueError: operands could not be broadcast "
@@ -668,12 +679,20 @@ def test_numerical_derivative_m13_talks_about_x_not_w():
 @pytest.mark.parametrize(
     ("name", "fn", "tags", "hint"),
     [
-        ("output_delta", lambda Y_hat, Y: Y_hat - Y, ["M7"],
-         "the output error signal carries the sigmoid's derivative: multiply (Y_hat - Y) "
-         "elementwise by Y_hat * (1 - Y_hat)."),
-        ("grad_b2", lambda delta2: delta2, ["M9"],
-         "b2 is added to every sample, so its gradient adds up every sample's share: "
-         "delta2.sum(axis=0) over the n rows gives shape (o,)."),
+        (
+            "output_delta",
+            lambda Y_hat, Y: Y_hat - Y,
+            ["M7"],
+            "the output error signal carries the sigmoid's derivative: multiply (Y_hat - Y) "
+            "elementwise by Y_hat * (1 - Y_hat).",
+        ),
+        (
+            "grad_b2",
+            lambda delta2: delta2,
+            ["M9"],
+            "b2 is added to every sample, so its gradient adds up every sample's share: "
+            "delta2.sum(axis=0) over the n rows gives shape (o,).",
+        ),
     ],
     ids=["output_delta-M7", "grad_b2-M9"],
 )
@@ -842,8 +861,9 @@ def test_the_call_chain_survives_the_process_boundary(tmp_path):
     from backprop_checks.observe import observe_cases
     from notebook05_ns import student_05
 
-    ns = student_05(backprop=_backprop_source(
-        "forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)"))  # fmt: skip
+    ns = student_05(
+        backprop=_backprop_source("forward(X, W1, W2, b1, b2)", "hidden_delta(d2, W2, H)")
+    )
     case_list = cases.visible_cases("backprop")
     obs = observe_cases(ns["backprop"], case_list)
     shipped = _across_the_process_boundary("backprop", obs, tmp_path)
@@ -945,7 +965,7 @@ def test_backprop_with_the_bias_gradients_swapped_is_called_a_swap(hidden):
     assert (passed, tags) == (False, []), message
     lines = message.splitlines()
     assert lines[0] == (
-        'backprop: b1: your answer equals dL/db2 (the gradients of b1 and b2 are swapped: the '
+        "backprop: b1: your answer equals dL/db2 (the gradients of b1 and b2 are swapped: the "
         'key "b1" is for dL/db1).'
     )
     assert lines[1].startswith("b2: your answer equals dL/db1 (the gradients of b1 and b2")
@@ -1036,7 +1056,8 @@ def test_nudging_an_integer_w_itself_is_named_as_that_first_and_alone():
 
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
 @pytest.mark.parametrize(
-    "fn", wrong.numerical_derivative_bad_steps + wrong.numerical_gradient_bad_steps,
+    "fn",
+    wrong.numerical_derivative_bad_steps + wrong.numerical_gradient_bad_steps,
     ids=lambda fn: fn.__name__,
 )
 def test_a_central_difference_with_a_bad_step_is_named_as_a_bad_step(fn, hidden):
@@ -1161,9 +1182,14 @@ def test_a_list_from_numerical_gradient_is_told_to_fill_an_array_of_ws_shape(hid
     passed, tags, message = _verdict("numerical_gradient", wrong.numerical_gradient_list, hidden)
     assert (passed, tags) == (False, []), message
     first, hint = message.splitlines()[0], message.splitlines()[-1]
-    assert first == (
-        "numerical_gradient: expected an array, got a list: return a numpy array of shape (2, 3)."
-    ) or hidden, message
+    assert (
+        first
+        == (
+            "numerical_gradient: expected an array, got a list: "
+            "return a numpy array of shape (2, 3)."
+        )
+        or hidden
+    ), message
     assert hint.startswith("Where to look: return an array of W's shape, ("), hint
     assert "np.zeros_like(W, dtype=float)" in hint and "fill it in the loop" in hint
     assert "no loop" not in message and "wrap your" not in message
@@ -1220,8 +1246,10 @@ def test_the_xor_cell_does_not_hide_a_bias_gradient_broadcast_to_n_by_h():
     """n = h = 4 in the XOR run: an unsummed grad_b1 gives b1 of shape (4, 4), which
     broadcasts, trains and once printed "all four classified right: True"."""
     wrong_out = _xor_cell_output(grad_b1="def grad_b1(delta1):\n    return delta1\n")
-    assert wrong_out.startswith("WRONG SHAPES after training: {'b1': (4, 4)}, where {'W1': "
-                                "(2, 4), 'b1': (4,), 'W2': (4, 1), 'b2': (1,)} are due")
+    assert wrong_out.startswith(
+        "WRONG SHAPES after training: {'b1': (4, 4)}, where {'W1': "
+        "(2, 4), 'b1': (4,), 'W2': (4, 1), 'b2': (1,)} are due"
+    )
     assert wrong_out.splitlines()[-1] == "all four classified right: False"
     right_out = _xor_cell_output()
     assert "WRONG" not in right_out

@@ -48,9 +48,7 @@ def test_the_runner_gets_what_it_needs_and_never_the_checks_or_the_judge():
     assert RUNNER in closure.modules
     for needed in ("observe.py", "catalog.py", "_trusted.py", "visible.json"):
         assert needed in closure.files["backprop_checks"]
-    assert {"__init__.py", "verify/__init__.py", "verify/runner.py"} <= set(
-        closure.files["grader"]
-    )
+    assert {"__init__.py", "verify/__init__.py", "verify/runner.py"} <= set(closure.files["grader"])
     for name in closure.modules:
         assert not any(name == f or name.startswith(f + ".") for f in FORBIDDEN), name
     assert not any(f.startswith("judge/") for f in closure.files["grader"])
@@ -61,9 +59,7 @@ def test_the_runner_gets_what_it_needs_and_never_the_checks_or_the_judge():
 def test_a_new_import_in_a_kernel_side_module_is_followed(tmp_path: Path):
     roots = _student_copy(tmp_path)
     pkg = roots["backprop_checks"]
-    (pkg / "extra.py").write_text(
-        "from . import more\n\nNAME = 'extra.json'\n", encoding="utf-8"
-    )
+    (pkg / "extra.py").write_text("from . import more\n\nNAME = 'extra.json'\n", encoding="utf-8")
     (pkg / "more.py").write_text("X = 1\n", encoding="utf-8")
     (pkg / "extra.json").write_text("{}", encoding="utf-8")
     (pkg / "unused.py").write_text("Y = 2\n", encoding="utf-8")
@@ -77,8 +73,9 @@ def test_a_new_import_in_a_kernel_side_module_is_followed(tmp_path: Path):
     # and the overlay the sandbox mounts holds exactly those files
     overlay = launch._overlay_package(tmp_path / "box", closure)
     copy = Path(overlay[str(pkg)])
-    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == (
-        closure.files["backprop_checks"]
+    assert (
+        sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file())
+        == (closure.files["backprop_checks"])
     )
 
 
@@ -202,9 +199,13 @@ def test_the_runner_warms_up_what_every_setup_cell_imports():
         "import json, sys\nfrom grader.verify.runner import warm_up\nwarm_up()\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    loaded = set(json.loads(subprocess.run(
-        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
-    ).stdout))  # fmt: skip
+    loaded = set(
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    )
     closure = runner_closure()
     notebooks = sorted(REPO.glob("release/*/*.ipynb"))
     assert notebooks
@@ -214,9 +215,10 @@ def test_the_runner_warms_up_what_every_setup_cell_imports():
         missing = {
             name
             for name in _setup_imports(setup.source)
-            if name not in loaded and name not in sys.stdlib_module_names
+            if name not in loaded
+            and name not in sys.stdlib_module_names
             and name not in closure.modules
-        }  # fmt: skip
+        }
         assert not missing, f"{path.name}'s setup cell imports {missing}: add them to warm_up"
 
 
@@ -240,9 +242,15 @@ def test_a_released_notebook_verifies_with_a_short_cell_limit(
     nbformat.write(nb, tmp_path / f"{name}.ipynb")
     functions = ["sigmoid", "sigmoid_prime", "sigmoid_prime_from_output"]
     run = launch.verify_notebook(
-        nb, tmp_path, functions, limits=Limits(), course=tmp_path, mode=mode, cell_timeout=2,
+        nb,
+        tmp_path,
+        functions,
+        limits=Limits(),
+        course=tmp_path,
+        mode=mode,
+        cell_timeout=2,
         warm=warm,
-    )  # fmt: skip
+    )
     assert run.error == ""
     for function in functions:
         verdict = run.verdicts[function]

@@ -146,7 +146,9 @@ def _add_autograde(commands: argparse._SubParsersAction) -> None:
     """autograde: grade every submission (--workers, --force, --scheduler, --timeout)."""
     ag = _command(
         commands,
-        "autograde", "grading:autograde", "grade every submission with nbgrader, in parallel"
+        "autograde",
+        "grading:autograde",
+        "grade every submission with nbgrader, in parallel",
     )
     ag.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     ag.add_argument(
@@ -164,9 +166,11 @@ def _add_autograde(commands: argparse._SubParsersAction) -> None:
         "LocalCluster of --workers processes on this machine (docs/scale.md)",
     )
     ag.add_argument(
-        "--timeout", type=int, default=AUTOGRADE_TIMEOUT,
+        "--timeout",
+        type=int,
+        default=AUTOGRADE_TIMEOUT,
         help="seconds per cell (default: nbgrader_config.py)",
-    )  # fmt: skip
+    )
     _with_course(ag)
 
 
@@ -174,7 +178,9 @@ def _add_feedback(commands: argparse._SubParsersAction) -> None:
     """feedback: nbgrader's HTML feedback for every graded submission."""
     fb = _command(
         commands,
-        "feedback", "grading:feedback", "nbgrader's HTML feedback for every graded submission"
+        "feedback",
+        "grading:feedback",
+        "nbgrader's HTML feedback for every graded submission",
     )
     fb.add_argument("assignment", nargs="?", help=ASSIGNMENT_HELP)
     _with_course(fb)
@@ -269,19 +275,25 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         "grade a sample class in a temporary course: collect, autograde, feedback, export, report",
     )
     demo.add_argument(
-        "--students", type=int, default=DEMO_STUDENTS,
+        "--students",
+        type=int,
+        default=DEMO_STUDENTS,
         help="class size: students with right answers, typical mistakes, untouched stubs and "
         "broken notebooks; the last one hands in nothing for the last assignment "
         f"(default: {DEMO_STUDENTS})",
-    )  # fmt: skip
+    )
     demo.add_argument(
-        "--workers", type=int, default=DEMO_WORKERS,
+        "--workers",
+        type=int,
+        default=DEMO_WORKERS,
         help=f"autograde worker processes (default: the number of cores, here {os.cpu_count()})",
-    )  # fmt: skip
+    )
     demo.add_argument(
-        "--keep", metavar="DIR", default=DEMO_KEEP,
+        "--keep",
+        metavar="DIR",
+        default=DEMO_KEEP,
         help="build the course in DIR (kept) instead of a temporary folder",
-    )  # fmt: skip
+    )
 
 
 #: Each command's parser, in the order --help lists them.

@@ -36,8 +36,10 @@ def collect(args: argparse.Namespace) -> int:
         out.print(f"  {escape(p.source)} -> submitted/{p.student}/{p.assignment}/{who}{note}")
     for u in report.problems:
         if u.aside:
-            out.print(f"  [yellow]set aside[/] {escape(u.source)} -> {escape(u.aside)}: "
-                      f"{escape(u.reason)}")  # fmt: skip
+            out.print(
+                f"  [yellow]set aside[/] {escape(u.source)} -> {escape(u.aside)}: "
+                f"{escape(u.reason)}"
+            )
         else:
             out.print(f"  [red]not placed[/] {escape(u.source)}: {escape(u.reason)}")
     if report.roster_only:
@@ -56,8 +58,7 @@ def collect(args: argparse.Namespace) -> int:
     )
     if report.nothing_placed:
         print(
-            f"backprop-grader collect: placed no notebook from {args.src}: "
-            f"{report.nothing_placed}",
+            f"backprop-grader collect: placed no notebook from {args.src}: {report.nothing_placed}",
             file=sys.stderr,
         )
         return 1
@@ -221,8 +222,9 @@ def _export_lms(root: Path, dest: Path, lms: str, allow_incomplete: bool) -> int
         return _refuse_lms(dest, lms, _stale_message(stale, lms))
     try:
         if lms == "canvas":
-            out = export_canvas(root, dest.parent / "grades-canvas.csv",
-                                allow_incomplete=allow_incomplete)  # fmt: skip
+            out = export_canvas(
+                root, dest.parent / "grades-canvas.csv", allow_incomplete=allow_incomplete
+            )
             for path in out.paths:
                 print(f"Canvas gradebook import: {path}")
         else:
@@ -230,9 +232,11 @@ def _export_lms(root: Path, dest: Path, lms: str, allow_incomplete: bool) -> int
             for path in out.paths:
                 print(f"Moodle grading worksheet: {path}")
             if not out.paths:
-                print("no Moodle grading worksheet written: no student has a Moodle "
-                      "participant id (collect a Moodle download, with --roster for the "
-                      "students who handed in nothing)")  # fmt: skip
+                print(
+                    "no Moodle grading worksheet written: no student has a Moodle "
+                    "participant id (collect a Moodle download, with --roster for the "
+                    "students who handed in nothing)"
+                )
     except IncompleteGrades as exc:
         return _refuse_lms(dest, lms, str(exc))
     _print_export_notes(root, out, lms)
@@ -248,8 +252,11 @@ def _refuse_lms(dest: Path, lms: str, message: str) -> int:
     moved = set_aside(dest.parent, lms)
     if moved:
         names = ", ".join(p.name for p in moved)
-        print(f"  the {lms.capitalize()} files of an earlier export were set "
-              f"aside (renamed, so nobody uploads them): {names}", file=sys.stderr)  # fmt: skip
+        print(
+            f"  the {lms.capitalize()} files of an earlier export were set "
+            f"aside (renamed, so nobody uploads them): {names}",
+            file=sys.stderr,
+        )
     return 1
 
 
@@ -280,8 +287,10 @@ def _print_export_notes(root: Path, out: LmsExport, lms: str) -> None:
     if out.blank:
         blank = [p.line() for p in out.blank]
         are = "grade is" if len(blank) == 1 else "grades are"
-        print(f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
-              f"LMS keeps what it has for them): {_first_ten(blank)}")  # fmt: skip
+        print(
+            f"  {len(blank)} {are} not final and left empty (--allow-incomplete; the "
+            f"LMS keeps what it has for them): {_first_ten(blank)}"
+        )
     names = load_students(root)
     tests = [s for s in out.test_students if s in names and names[s].lms == lms]
     if tests:  # a Canvas test account is no news in a Moodle export
@@ -302,8 +311,10 @@ def _write_feedback_zips(root: Path, dest: Path, lms: str, left_out: list[str]) 
     for path in zips.zips:
         print(f"feedback pages for {upload[lms]}: {path}")
     if zips.left_out:
-        print(f"  {len(zips.left_out)} feedback pages have no {lms} id and are in "
-              "no zip: " + _first_ten(zips.left_out))  # fmt: skip
+        print(
+            f"  {len(zips.left_out)} feedback pages have no {lms} id and are in "
+            "no zip: " + _first_ten(zips.left_out)
+        )
     if left_out:
         print(
             f"  {len(left_out)} students have no {lms} id and are only in "

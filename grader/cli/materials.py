@@ -31,8 +31,10 @@ def release(args: argparse.Namespace) -> int:
 
     written = workspace.build_release(dest)
     for assignment in written:
-        print(f"{dest / assignment / assignment}.ipynb regenerated from "
-              f"{course.REPO_ROOT / 'source' / assignment}/")  # fmt: skip
+        print(
+            f"{dest / assignment / assignment}.ipynb regenerated from "
+            f"{course.REPO_ROOT / 'source' / assignment}/"
+        )
     return 0
 
 

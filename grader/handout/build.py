@@ -62,10 +62,21 @@ def build_wheel(dest: Path, *, student: Path = data.STUDENT_DIR) -> Path:
             student, src, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
         )
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-             "--disable-pip-version-check", "-w", str(dest), str(src)],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-w",
+                str(dest),
+                str(src),
+            ],
+            capture_output=True,
+            text=True,
+        )
     if proc.returncode != 0:
         raise HandoutError(
             "pip could not build the student wheel (it needs setuptools from PyPI or pip's "
@@ -122,7 +133,8 @@ def student_readme(assignment: str, wheel: str, companions: list[str], *, first:
         new_here = (
             f"New to the course? `{CLASS_START.name}` in `{first}.zip` explains how it works."
         )
-    return f"""# {assignment}
+    return (
+        f"""# {assignment}
 
 What is in this folder:
 
@@ -134,7 +146,10 @@ What is in this folder:
 On a course JupyterHub (assignments fetched from its *Assignments* tab) everything is
 installed already: skip step 1.
 
-""" + _readme_setup(assignment, wheel) + _readme_work_and_hand_in(assignment)
+"""
+        + _readme_setup(assignment, wheel)
+        + _readme_work_and_hand_in(assignment)
+    )
 
 
 def _readme_setup(assignment: str, wheel: str) -> str:

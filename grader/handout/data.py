@@ -71,9 +71,7 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
     out["expected"] = encode(expected)
     variants: dict[str, list[dict[str, Any]]] = {}
     for comp, exp in expected.items():
-        found = diagnose.compute_variants(
-            record.name, comp, inputs_of(case), case["context"], exp
-        )
+        found = diagnose.compute_variants(record.name, comp, inputs_of(case), case["context"], exp)
         variants[comp] = [
             {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}
             for v in found
@@ -96,9 +94,13 @@ def _train_data(case: _cases.Case) -> dict[str, Any]:
         for f in factors if s == seed else [1.0]:
             params, losses = netmath.descent(X, Y, start, lr * f, a["epochs"])
             runs.append(
-                {"lr": lr * f, "start": encode(start), "final": encode(params[-1]),
-                 "losses": [float(x) for x in losses]}
-            )  # fmt: skip
+                {
+                    "lr": lr * f,
+                    "start": encode(start),
+                    "final": encode(params[-1]),
+                    "losses": [float(x) for x in losses],
+                }
+            )
     return {
         "init": {str(s): encode(p) for s, p in starts.items()},
         "runs": runs,

@@ -46,10 +46,19 @@ from grader.judge.inputs import (  # noqa: F401 - the cases' material, named her
 )
 
 __all__ = [
-    "DEFAULT_SEED", "FUNCTIONS", "SIGNATURES", "Case", "build_args", "build_callable",
-    "hidden_cases", "hidden_stream", "is_replay", "replay_cases", "unknown_name_message",
+    "DEFAULT_SEED",
+    "FUNCTIONS",
+    "SIGNATURES",
+    "Case",
+    "build_args",
+    "build_callable",
+    "hidden_cases",
+    "hidden_stream",
+    "is_replay",
+    "replay_cases",
+    "unknown_name_message",
     "visible_cases",
-]  # fmt: skip
+]
 
 #: The seed of the visible examples' numbers (fixed: they are shipped as data).
 VISIBLE_SEED = 2024
@@ -102,8 +111,14 @@ def _numbered(name: str, kind: str, examples: list[Example]) -> list[Case]:
         }
         if dtypes:  # kept as data: the handout stores every array's numbers as floats
             context = {**context, "dtypes": dtypes}
-        case = {"name": name, "id": f"{kind}-{k}", "kind": kind, "label": label, "args": args,
-                "context": context}  # fmt: skip
+        case = {
+            "name": name,
+            "id": f"{kind}-{k}",
+            "kind": kind,
+            "label": label,
+            "args": args,
+            "context": context,
+        }
         out.append(case)
         if ex.replays:
             out.extend(replay_cases(case))

@@ -58,6 +58,4 @@ def explain_values(
     """`backprop_checks.mistakes.explain_values`, with the variants computed here by default."""
     if variants is None:
         variants = compute_variants(name, component, inputs, context, expected)
-    return _naming.explain_values(
-        name, component, inputs, context, expected, got, others, variants
-    )
+    return _naming.explain_values(name, component, inputs, context, expected, got, others, variants)

@@ -153,7 +153,11 @@ def descent(
             break
         delta2 = (Y_hat - Y) * Y_hat * (1.0 - Y_hat)
         delta1 = (delta2 @ p["W2"].T) * H * (1.0 - H)
-        g = {"W1": X.T @ delta1, "b1": delta1.sum(axis=0), "W2": H.T @ delta2,
-             "b2": delta2.sum(axis=0)}  # fmt: skip
+        g = {
+            "W1": X.T @ delta1,
+            "b1": delta1.sum(axis=0),
+            "W2": H.T @ delta2,
+            "b2": delta2.sum(axis=0),
+        }
         params.append({k: p[k] - lr * g[k] for k in PARAM_NAMES})
     return params, losses

@@ -96,9 +96,7 @@ def populate(
     """
     pairs = course_notebooks(release, notebooks)
     if not any(rel.parent != Path(".") for _, rel in pairs):
-        raise FileNotFoundError(
-            f"no student notebooks in {release}: run `make release` first"
-        )
+        raise FileNotFoundError(f"no student notebooks in {release}: run `make release` first")
     report = WorkspaceReport(Path(workspace))
     for src, rel in pairs:
         dest = report.root / rel
@@ -192,9 +190,10 @@ def keep_edited_release(
                 new = fresh / assignment / path.name
                 if not is_edited(path, new if new.is_file() else None):
                     continue
-            elif path.name in new_files and path.read_bytes() == (
-                fresh / assignment / path.name
-            ).read_bytes():
+            elif (
+                path.name in new_files
+                and path.read_bytes() == (fresh / assignment / path.name).read_bytes()
+            ):
                 continue
             target_dir = Path(workspace) / assignment
             target_dir.mkdir(parents=True, exist_ok=True)
@@ -282,9 +281,7 @@ def build_release(
         generate_release(course, present)
         for notebook in (course / "release").glob("*/*.ipynb"):
             stamp(notebook)
-        kept = keep_edited_release(
-            dest, course / "release", present, workspace or WORKSPACE
-        )
+        kept = keep_edited_release(dest, course / "release", present, workspace or WORKSPACE)
         for edit in kept:
             (on_kept or say_kept)(edit)
         dest.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from grader.pipeline.results import GradeResult, load_results
 
 
 def in_gradebook(course: Path, assignments: list[str]) -> dict[str, tuple[float, bool]]:
-    """"student/assignment" -> (score, needs manual grade) of every submission the gradebook
+    """ "student/assignment" -> (score, needs manual grade) of every submission the gradebook
     holds for these assignments."""
     from nbgrader.api import Gradebook, MissingEntry
 

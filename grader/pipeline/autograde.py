@@ -317,8 +317,16 @@ def autograde(
     if on_start:
         on_start(len(todo), run.skipped)
     if todo:
-        _grade(course, todo, stored, run, timeout=timeout, scheduler=scheduler,
-               workers=workers, on_result=on_result)  # fmt: skip
+        _grade(
+            course,
+            todo,
+            stored,
+            run,
+            timeout=timeout,
+            scheduler=scheduler,
+            workers=workers,
+            on_result=on_result,
+        )
     _check_after(course, wanted, stored, run)
     run.results.sort(key=lambda r: (r.assignment, r.student))
     run.seconds = time.perf_counter() - t0
@@ -347,7 +355,9 @@ def _plan(
     todo = [
         (s, a)
         for s, a in wanted
-        if force or not is_done(course, s, a, stored) or f"{s}/{a}" not in graded
+        if force
+        or not is_done(course, s, a, stored)
+        or f"{s}/{a}" not in graded
         or f"{s}/{a}" in retry
     ]
     if agree.refresh(stored, graded):  # manual grades given in formgrader since
@@ -398,9 +408,14 @@ def _grade(
                 run.workers = n
 
             grade_on_cluster(
-                course, todo, scheduler=scheduler, workers=workers, timeout=timeout,
-                done=done, on_workers=on_workers,
-            )  # fmt: skip
+                course,
+                todo,
+                scheduler=scheduler,
+                workers=workers,
+                timeout=timeout,
+                done=done,
+                on_workers=on_workers,
+            )
         else:
             _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
     finally:

@@ -307,9 +307,14 @@ class _Run:
         except SQLAlchemyError as exc:
             raise self.db_failed(exc, f"reading {student}/{assignment}") from exc
         future = self.client.submit(
-            grade_task, self.bundles[assignment], student, assignment, files, prior,
+            grade_task,
+            self.bundles[assignment],
+            student,
+            assignment,
+            files,
+            prior,
             key=f"backprop-grade-{student}-{assignment}-{time.time_ns()}",
-        )  # fmt: skip
+        )
         self.pending[future] = (student, assignment)
         self.ac.add(future)
 

@@ -52,6 +52,7 @@ from grader.pipeline.results import GradeResult, load_results
 
 __all__ = ["STUDENT_RE", "Candidate", "CollectReport", "Placed", "Unplaced", "collect", "place"]
 
+
 @dataclass
 class Placed:
     """A notebook written to submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb."""
@@ -424,8 +425,9 @@ def _add_roster(
     handed_in = {p.student for p in report.placed}
     placed_in = {p.assignment for p in report.placed}
     for person in people.people:
-        rec = registry.student(report.lms if people.lms != "generic" else "generic", person.key,
-                               person.name)  # fmt: skip
+        rec = registry.student(
+            report.lms if people.lms != "generic" else "generic", person.key, person.name
+        )
         rec.name = person.name or rec.name
         for attr in ("email", "sis_user_id", "sis_login_id", "section"):
             setattr(rec, attr, getattr(person, attr) or getattr(rec, attr))

@@ -131,11 +131,19 @@ def gather(course: Path) -> Grades:
                     sub = gb.find_submission(a, student)
                 except MissingEntry:
                     if (student, a) in handed:
-                        row[a] = Cell("not graded yet", notes=[f"{a}: not graded yet"],
-                                      pending="not graded yet", public=[TO_FOLLOW])  # fmt: skip
+                        row[a] = Cell(
+                            "not graded yet",
+                            notes=[f"{a}: not graded yet"],
+                            pending="not graded yet",
+                            public=[TO_FOLLOW],
+                        )
                     else:
-                        row[a] = Cell("not submitted", 0.0, notes=[f"{a}: not submitted"],
-                                      public=["nothing handed in: 0 points"])  # fmt: skip
+                        row[a] = Cell(
+                            "not submitted",
+                            0.0,
+                            notes=[f"{a}: not submitted"],
+                            public=["nothing handed in: 0 points"],
+                        )
                     continue
                 cell = row[a] = Cell("graded", float(sub.score), bool(sub.needs_manual_grade))
                 result = results.get(f"{student}/{a}")
@@ -239,8 +247,11 @@ def export(course: Path, dest: Path | None = None) -> Path:
     out = []
     for student, cells in grades.rows.items():
         rec = grades.students.get(student)
-        row = {"student_id": student, "name": rec.name if rec else "",
-               "lms_id": rec.lms_id if rec else ""}  # fmt: skip
+        row = {
+            "student_id": student,
+            "name": rec.name if rec else "",
+            "lms_id": rec.lms_id if rec else "",
+        }
         for a, _ in grades.assignments:
             row[a] = cells[a].value
         row["total"] = _fmt(sum(c.score or 0.0 for c in cells.values() if c.state == "graded"))
@@ -373,10 +384,11 @@ def export_canvas(
 
     def handed(a: str, test) -> bool:
         return any(
-            cells[a].state != "not submitted" and canvas_student(s, rec := grades.students.get(s))
+            cells[a].state != "not submitted"
+            and canvas_student(s, rec := grades.students.get(s))
             and test(rec.lms_id)
             for s, cells in grades.rows.items()
-        )  # fmt: skip
+        )
 
     cols, anonymous = [], []
     for a, m in grades.assignments:
@@ -413,8 +425,13 @@ def export_canvas(
         if not canvas_student(student, rec) or not rec.lms_id.isdigit():
             out.left_out.append(student)
             continue
-        row = {"Student": rec.name, "ID": rec.lms_id, "SIS User ID": rec.sis_user_id,
-               "SIS Login ID": rec.sis_login_id, "Section": rec.section}  # fmt: skip
+        row = {
+            "Student": rec.name,
+            "ID": rec.lms_id,
+            "SIS User ID": rec.sis_user_id,
+            "SIS Login ID": rec.sis_login_id,
+            "Section": rec.section,
+        }
         for a, h, _ in cols:
             row[h] = _lms_value(cells[a], out.blank, _pending_of(grades, student, a))
         rows.append(row)
@@ -426,9 +443,14 @@ def export_canvas(
 
 
 MOODLE_COLUMNS = [
-    "Identifier", "Full name", "Email address", "Grade", "Maximum Grade",
-    "Last modified (grade)", "Feedback comments",
-]  # fmt: skip
+    "Identifier",
+    "Full name",
+    "Email address",
+    "Grade",
+    "Maximum Grade",
+    "Last modified (grade)",
+    "Feedback comments",
+]
 
 
 def export_moodle(
@@ -464,13 +486,17 @@ def export_moodle(
                     left_out.add(student)
                 continue
             by_pid[pid] = student
-            rows.append({
-                "Identifier": f"Participant {pid}", "Full name": rec.name,
-                "Email address": rec.email,
-                "Grade": _lms_value(cells[a], out.blank, _pending_of(grades, student, a)),
-                "Maximum Grade": _fmt(top), "Last modified (grade)": now,
-                "Feedback comments": "; ".join(cells[a].public),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "Identifier": f"Participant {pid}",
+                    "Full name": rec.name,
+                    "Email address": rec.email,
+                    "Grade": _lms_value(cells[a], out.blank, _pending_of(grades, student, a)),
+                    "Maximum Grade": _fmt(top),
+                    "Last modified (grade)": now,
+                    "Feedback comments": "; ".join(cells[a].public),
+                }
+            )
         rows.sort(key=lambda r: r["Identifier"])
         if rows:
             sheets.append((dest_dir / f"grades-moodle-{a}.csv", rows))

@@ -144,11 +144,22 @@ _KNOWN_REASONS = (
 #: never one of these in nbgrader's log.
 GRADER_ERRORS = frozenset(
     {
-        "FileNotFoundError", "PermissionError", "OSError", "ModuleNotFoundError", "ImportError",
-        "OperationalError", "DatabaseError", "InterfaceError", "ProgrammingError",
-        "SandboxError", "ZygoteError", "ClosureError", "ClusterError", "NbgraderError",
+        "FileNotFoundError",
+        "PermissionError",
+        "OSError",
+        "ModuleNotFoundError",
+        "ImportError",
+        "OperationalError",
+        "DatabaseError",
+        "InterfaceError",
+        "ProgrammingError",
+        "SandboxError",
+        "ZygoteError",
+        "ClosureError",
+        "ClusterError",
+        "NbgraderError",
     }
-)  # fmt: skip
+)
 
 
 def not_the_students(reason: str) -> bool:
@@ -167,7 +178,8 @@ def reason_from_log(text: str) -> str:
     errors = [
         line.strip()
         for line in text.splitlines()
-        if re.match(r"^\s*[\w.]+(Error|Exception)\b.*", line) and "Traceback" not in line
+        if re.match(r"^\s*[\w.]+(Error|Exception)\b.*", line)
+        and "Traceback" not in line
         # nbgrader's closing "NbGraderException: Please see the above traceback" names none
         and not re.match(r"^\s*[\w.]*NbGraderException\b", line)
     ]

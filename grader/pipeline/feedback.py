@@ -324,9 +324,14 @@ def _why_no_page(out: dict, course: Path, student: str, a: str) -> str:
     mine = [i for i, line in enumerate(lines) if f"{student}/{a}" in line]
     if mine:  # from its first mention to the next notebook nbgrader turned to
         rest = lines[mine[0] :]
-        end = next((i for i, line in enumerate(rest[1:], 1)
-                    if "Converting notebook" in line and f"{student}/{a}" not in line),
-                   len(rest))  # fmt: skip
+        end = next(
+            (
+                i
+                for i, line in enumerate(rest[1:], 1)
+                if "Converting notebook" in line and f"{student}/{a}" not in line
+            ),
+            len(rest),
+        )
         why = reason_from_log("\n".join(rest[:end]))
         if why:
             return f"nbgrader generate_feedback failed: {why}"

@@ -213,12 +213,15 @@ class SubmissionWriter:
 
         sa, st = SubmittedAssignment, Student
         row = self.db.execute(
-            select(sa.id, *(getattr(sa, k) for k in _SUBMISSION_FIELDS),
-                   *(getattr(st, k) for k in _STUDENT_FIELDS))
+            select(
+                sa.id,
+                *(getattr(sa, k) for k in _SUBMISSION_FIELDS),
+                *(getattr(st, k) for k in _STUDENT_FIELDS),
+            )
             .join(Assignment, Assignment.id == sa.assignment_id)
             .join(st, st.id == sa.student_id)
             .where(Assignment.name == assignment, st.id == student)
-        ).first()  # fmt: skip
+        ).first()
         if row is None:
             return None
         n_sub = len(_SUBMISSION_FIELDS)
@@ -231,10 +234,15 @@ class SubmissionWriter:
             .where(sn.assignment_id == row[0])
         ):
             names[nb_id] = name
-            notebooks[name] = {**dict(zip(_SUBMITTED_NOTEBOOK_FIELDS, fields, strict=True)),
-                               "grades": {}, "comments": {}}  # fmt: skip
-        for model, fields_, key in ((Grade, _GRADE_FIELDS, "grades"),
-                                    (Comment, _COMMENT_FIELDS, "comments")):  # fmt: skip
+            notebooks[name] = {
+                **dict(zip(_SUBMITTED_NOTEBOOK_FIELDS, fields, strict=True)),
+                "grades": {},
+                "comments": {},
+            }
+        for model, fields_, key in (
+            (Grade, _GRADE_FIELDS, "grades"),
+            (Comment, _COMMENT_FIELDS, "comments"),
+        ):
             for nb_id, cell, *fields in self.db.execute(
                 select(model.notebook_id, BaseCell.name, *(getattr(model, k) for k in fields_))
                 .join(BaseCell, BaseCell.id == model.cell_id)
@@ -347,9 +355,11 @@ class SubmissionWriter:
         _update_many(db, sn, notebooks, lambda b: sn.id == b("_id"))
         for model, values in ((Grade, grades), (Comment, comments)):
             _update_many(
-                db, model, values,
+                db,
+                model,
+                values,
                 lambda b, m=model: (m.notebook_id == b("_nb")) & (m.cell_id == b("_cell")),
-            )  # fmt: skip
+            )
 
     def _add_submission(self, structure: dict[str, Any], student: str, fields: dict) -> str:
         """Insert a submission as nbgrader's `add_submission` does; returns its id."""
@@ -367,11 +377,15 @@ class SubmissionWriter:
             sn_id = new_uuid()
             notebooks.append({"id": sn_id, "assignment_id": sub_id, "notebook_id": nb_id})
             for kind in ("GradeCell", "TaskCell"):
-                grades += [{"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
-                           for c in nb[kind].values()]  # fmt: skip
+                grades += [
+                    {"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
+                    for c in nb[kind].values()
+                ]
             for kind in ("SolutionCell", "TaskCell"):
-                comments += [{"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
-                             for c in nb[kind].values()]  # fmt: skip
+                comments += [
+                    {"id": new_uuid(), "notebook_id": sn_id, "cell_id": c}
+                    for c in nb[kind].values()
+                ]
         for model, rows in ((SubmittedNotebook, notebooks), (Grade, grades), (Comment, comments)):
             if rows:
                 self.db.execute(insert(model.__table__), rows)
@@ -393,10 +407,12 @@ def _update_many(db: Any, model: Any, rows: list[dict[str, Any]], where: Any) ->
             .values({c: bindparam(f"v_{c}") for c in columns})
         )
         params = [
-            {**{k: v for k, v in row.items() if k.startswith("_")},
-             **{f"v_{c}": row[c] for c in columns}}
+            {
+                **{k: v for k, v in row.items() if k.startswith("_")},
+                **{f"v_{c}": row[c] for c in columns},
+            }
             for row in group
-        ]  # fmt: skip
+        ]
         db.connection().execute(stmt, params)
 
 

@@ -293,11 +293,14 @@ def read_roster(path: Path) -> Roster:
         return Roster("moodle", people)
     if "student_id" in header:
         people = [
-            Person((r["student_id"] or "").strip(), (r.get("name") or "").strip(),
-                   email=(r.get("email") or "").strip())
+            Person(
+                (r["student_id"] or "").strip(),
+                (r.get("name") or "").strip(),
+                email=(r.get("email") or "").strip(),
+            )
             for r in rows
             if (r.get("student_id") or "").strip()
-        ]  # fmt: skip
+        ]
         return Roster("generic", people)
     raise ValueError(
         f"{path}: not a roster I know; expected Canvas's gradebook export (Student, ID, ...), "
@@ -310,9 +313,18 @@ def read_roster(path: Path) -> Roster:
 
 STUDENTS_FILE = "students.csv"
 STUDENT_COLUMNS = [
-    "student_id", "lms", "lms_id", "name", "email", "sis_user_id", "sis_login_id", "section",
-    "participant_ids", "late", "attachment_ids",
-]  # fmt: skip
+    "student_id",
+    "lms",
+    "lms_id",
+    "name",
+    "email",
+    "sis_user_id",
+    "sis_login_id",
+    "section",
+    "participant_ids",
+    "late",
+    "attachment_ids",
+]
 _LIST_COLUMNS = ("participant_ids", "late", "attachment_ids")
 
 
@@ -397,7 +409,7 @@ def load_students(course: Path) -> dict[str, StudentRecord]:
 
 
 def _pairs(text: str | None) -> dict[str, str]:
-    """"a:1;b:2" -> {"a": "1", "b": "2"}."""
+    """ "a:1;b:2" -> {"a": "1", "b": "2"}."""
     items = (text or "").split(";")
     return dict(item.split(":", 1) for item in items if ":" in item)
 
@@ -474,4 +486,3 @@ def is_test_student(rec: StudentRecord | None) -> bool:
     if rec is None or rec.lms != "canvas":
         return False
     return re.sub(r"[^a-z0-9]", "", safe_id(rec.name)) in _TEST_STUDENT_NAMES
-

@@ -68,8 +68,12 @@ def feedback_zips(course: Path, lms: str, dest_dir: Path | None = None) -> Feedb
                 full = re.sub(r"[_/\\]+", " ", rec.name).strip() or "Participant"
                 pid = rec.participant_ids[assignment]
                 name = f"{full}_{pid}_assignsubmission_file_/{assignment}.html"
-            elif (rec and rec.lms == lms == "canvas" and rec.lms_id.isdigit()
-                  and assignment in rec.attachment_ids):  # fmt: skip
+            elif (
+                rec
+                and rec.lms == lms == "canvas"
+                and rec.lms_id.isdigit()
+                and assignment in rec.attachment_ids
+            ):
                 squashed = re.sub(r"[^a-z0-9]", "", safe_id(rec.name)) or "student"
                 att = rec.attachment_ids[assignment]
                 name = f"{squashed}_{rec.lms_id}_{att}_{assignment}.html"
@@ -166,8 +170,9 @@ def stale_pages(course: Path, lms: str | None = None) -> list[StalePage]:
                 for g in sorted(nb.grades, key=lambda g: g.name) if shown else []:
                     now = round(float(g.score or 0.0), 2)
                     if g.name in shown and abs(shown[g.name] - now) > 0.004:
-                        whys.append(f"{g.name}: the page shows {shown[g.name]:g}, "
-                                    f"the gradebook {now:g}")  # fmt: skip
+                        whys.append(
+                            f"{g.name}: the page shows {shown[g.name]:g}, the gradebook {now:g}"
+                        )
                     elif g.name not in shown:
                         whys.append(f"{g.name}: not on the page")
                 body = _words(html.unescape(_TAG.sub(" ", text)))

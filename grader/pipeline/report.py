@@ -145,12 +145,17 @@ def _plot_descriptions(
     hardest: list[tuple[str, str, float, int]],
 ) -> tuple[str, str, str]:
     """The text alternatives of the report's three plots, from the numbers they draw."""
-    scores = "Histograms of the submissions' scores, one per assignment: " + "; ".join(
-        f"{st.assignment}: {len(st.results)} submissions, mean "
-        f"{sum(r.score for r in st.results) / max(len(st.results), 1):.1f} of {st.max_score:g}, "
-        f"{st.full_marks} with full marks"
-        for st in stats
-    ) + "."
+    scores = (
+        "Histograms of the submissions' scores, one per assignment: "
+        + "; ".join(
+            f"{st.assignment}: {len(st.results)} submissions, mean "
+            f"{sum(r.score for r in st.results) / max(len(st.results), 1):.1f} "
+            f"of {st.max_score:g}, "
+            f"{st.full_marks} with full marks"
+            for st in stats
+        )
+        + "."
+    )
     named = sorted(((n[0], t) for t, n in counts.items() if n[0]), reverse=True)
     mistakes = (
         "Bar chart of the students whose failing tests name each misconception: "
@@ -253,8 +258,11 @@ def build_report(course: Path, dest: Path | None = None) -> ClassReport:
     missing = sorted(  # (assignment, student): nothing handed in, 0 in grades.csv
         (a, s) for s, row in people.items() for a, c in row.items() if c.state == "not submitted"
     )
-    late = {(r.student, r.assignment) for r in results
-            if r.student in records and r.assignment in records[r.student].late}  # fmt: skip
+    late = {
+        (r.student, r.assignment)
+        for r in results
+        if r.student in records and r.assignment in records[r.student].late
+    }
     hardest = sorted(rates, key=lambda x: x[2])[:8]
     names = {sid: rec.name for sid, rec in records.items()}
 
@@ -334,10 +342,17 @@ def _attention_rows(
         for r in results
         if r.status == "failed" or r.flags or r.needs_manual_grade or r.notes
     ] + [
-        [who(s), a, "not submitted", f"0/{max_of.get(a, 0):g}", "",
-         "nothing handed in: 0 in grades.csv", ""]
+        [
+            who(s),
+            a,
+            "not submitted",
+            f"0/{max_of.get(a, 0):g}",
+            "",
+            "nothing handed in: 0 in grades.csv",
+            "",
+        ]
         for a, s in missing
-    ]  # fmt: skip
+    ]
 
 
 #: The report page's stylesheet.
@@ -417,9 +432,7 @@ student.</p>
 not flags: where a score you gave by hand differs from the automatic verdict (yours stands).
 </p>
 {
-        _table(
-            ["student", "assignment", "status", "score", "flags", "reason", "notes"], attention
-        )
+        _table(["student", "assignment", "status", "score", "flags", "reason", "notes"], attention)
         if attention
         else "<p>None.</p>"
     }

@@ -134,8 +134,13 @@ def summary_tables(run: AutogradeRun) -> list:
         for name in ("student", "assignment", "score", "flags", "reason"):
             t.add_column(name, overflow="fold")
         for r in attention[:MAX_ATTENTION_ROWS]:
-            t.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}",
-                      escape(short_flags(r.flags)), escape(_why(r)))  # fmt: skip
+            t.add_row(
+                r.student,
+                r.assignment,
+                f"{r.score:g}/{r.max_score:g}",
+                escape(short_flags(r.flags)),
+                escape(_why(r)),
+            )
         if len(attention) > MAX_ATTENTION_ROWS:
             t.caption = f"... and {len(attention) - MAX_ATTENTION_ROWS} more (see the report)"
         tables.append(t)

@@ -369,9 +369,7 @@ class SandboxedExecute(Execute):
         except CellTimeoutError:
             # The interrupt did not stop the cell (signals ignored, or stuck in C code):
             # stop the kernel so the notebook's other cells are not held up behind it.
-            self._stopped = (
-                f"a cell ran longer than {limit} s and ignored the interrupt"
-            )
+            self._stopped = f"a cell ran longer than {limit} s and ignored the interrupt"
             self._error(cell, ENAME_KERNEL_DIED, self._stopped)
             await self._stop_kernel()
             return cell

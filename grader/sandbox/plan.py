@@ -234,6 +234,7 @@ def new_box() -> Path:
     box.mkdir(mode=0o700)
     return box
 
+
 def signal_exit_code(code: int) -> int:
     """An exit code as 128 + N when it says "killed by signal N", however it was reported:
     bwrap passes 128 + N on, Popen gives -N, and a wrapper's sys.exit(-N) becomes 256 - N."""
@@ -263,5 +264,3 @@ def death_reason(code: int | None, limits: Limits) -> str:
     if code == 0:
         return "the kernel exited (exit() or quit() in a cell?)"
     return f"the kernel exited with code {code} (os._exit or a crash in a cell)"
-
-

@@ -21,6 +21,7 @@ from grader.verify.cells import HIDDEN_PREFIX, VISIBLE_PREFIX
 if TYPE_CHECKING:  # pragma: no cover
     from grader.verify.launch import Verification
 
+
 def check_gradebook(db_path: Path) -> str:
     """SQLite's `PRAGMA integrity_check` of the gradebook: "ok" or the problems found."""
     if not Path(db_path).exists():

@@ -83,8 +83,7 @@ def record_path(course: Path, student: str, assignment: str) -> Path:
 
 def read_record(course: Path, student: str, assignment: str) -> dict:
     """The submission's record (empty fields when there is none or it cannot be read)."""
-    empty: dict = {"graded": "", "scores": {}, "review": {}, "comments": {},
-                   "comment_review": {}}  # fmt: skip
+    empty: dict = {"graded": "", "scores": {}, "review": {}, "comments": {}, "comment_review": {}}
     try:
         data = json.loads(record_path(course, student, assignment).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -158,8 +157,13 @@ def review_hand_scores(course: Path, db_url: str, student: str, assignment: str)
     path = record_path(course, student, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    data = {"graded": now, "scores": scores, "review": review, "comments": comments,
-            "comment_review": comment_review}  # fmt: skip
+    data = {
+        "graded": now,
+        "scores": scores,
+        "review": review,
+        "comments": comments,
+        "comment_review": comment_review,
+    }
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(tmp, path)
     return {**review, **{f"{cid} (comment)": why for cid, why in comment_review.items()}}

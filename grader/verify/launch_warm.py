@@ -79,9 +79,15 @@ def run(
     boot = SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE, module=module)
     server = ["-I", "-c", boot]
     code, box = zygote_host.run_job(
-        zygote_plan, "verify", run_dir(), workdir=workdir, prepare=prepare, wall_clock=wall,
-        server=server, preload=(RUNNER,),
-    )  # fmt: skip
+        zygote_plan,
+        "verify",
+        run_dir(),
+        workdir=workdir,
+        prepare=prepare,
+        wall_clock=wall,
+        server=server,
+        preload=(RUNNER,),
+    )
     try:
         return code, read_results(box / "result.pkl")
     finally:

@@ -205,8 +205,7 @@ def _static_checks(
     return {
         f.split(":", 1)[0]
         for f in tamper
-        if ("deleted" in f or "lost its nbgrader metadata" in f)
-        and f.split(":", 1)[0] in test_ids
+        if ("deleted" in f or "lost its nbgrader metadata" in f) and f.split(":", 1)[0] in test_ids
     }
 
 

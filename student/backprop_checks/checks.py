@@ -63,10 +63,21 @@ from backprop_checks.observe import Observation, observe_cases
 from backprop_checks.verdict import CheckFailure, CheckResult, Verdict, message_of
 
 __all__ = [
-    "PROVIDED", "CheckFailure", "CheckResult", "HiddenUnavailable", "Truth", "VisibleData",
-    "check", "extract", "hidden_elsewhere_message", "judge", "own_helpers", "provided_in",
-    "run_check", "truth_for",
-]  # fmt: skip (and one check_NAME per student function, made below)
+    "PROVIDED",
+    "CheckFailure",
+    "CheckResult",
+    "HiddenUnavailable",
+    "Truth",
+    "VisibleData",
+    "check",
+    "extract",
+    "hidden_elsewhere_message",
+    "judge",
+    "own_helpers",
+    "provided_in",
+    "run_check",
+    "truth_for",
+]  # and one check_NAME per student function, made below
 
 #: The functions each notebook gives in its locked setup and "provided" cells (not the
 #: student's there), read from the source notebooks by `make handout`.
@@ -152,9 +163,7 @@ def _with_helpers(
     if not helpers:
         return result
     sound = frozenset(helpers)
-    return judge(
-        name, case_list, observations, hidden=result.hidden, truth=truth, sound=sound
-    )
+    return judge(name, case_list, observations, hidden=result.hidden, truth=truth, sound=sound)
 
 
 def _helper_result(helper: str, fn: Any) -> CheckResult:
@@ -190,9 +199,7 @@ def _blame_helper(
     case = next((c for c in cases if c["id"] == result.case_id), cases[0])
     verdict = Verdict(False, [Explanation((), text, hint)])
     message, hint = message_of(name, case, verdict, result.hidden)
-    return CheckResult(
-        name, False, message, [], hint, result.hidden, result.n_cases, case["id"]
-    )
+    return CheckResult(name, False, message, [], hint, result.hidden, result.n_cases, case["id"])
 
 
 #: Most characters of a student's own prints shown by one check.
@@ -264,7 +271,9 @@ def _make_check(name: str):
                 "hidden", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool"
             ),
             inspect.Parameter(
-                "seed", inspect.Parameter.KEYWORD_ONLY, default=catalog.DEFAULT_SEED,
+                "seed",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=catalog.DEFAULT_SEED,
                 annotation="int",
             ),
         ],

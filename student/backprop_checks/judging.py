@@ -195,12 +195,14 @@ def explain_type(
     spec = catalog.find(name)
     if want == "scalar":
         returns = f": {name} returns {spec.returns}" if spec else ""
-        return Explanation((), (
-            f"{label}expected a number (a float) for numbers, got a {type_name}{returns}."
-        ), (
-            "return the formula's value as it is, with no list or loop around it: numpy's "
-            "operators give a number for numbers and an array for arrays."
-        ))  # fmt: skip
+        return Explanation(
+            (),
+            (f"{label}expected a number (a float) for numbers, got a {type_name}{returns}."),
+            (
+                "return the formula's value as it is, with no list or loop around it: numpy's "
+                "operators give a number for numbers and an array for arrays."
+            ),
+        )
     advice = {
         "array": "return a numpy array (np.ndarray), e.g. built with numpy operations or "
         "np.array(...)",
@@ -259,7 +261,7 @@ def array_of(r: Returned | None) -> np.ndarray | None:
 
 
 def _want(name: str, case: catalog.Case) -> str:
-    """"float", "scalar" (an elementwise function called with a number: a float or a 0-d
+    """ "float", "scalar" (an elementwise function called with a number: a float or a 0-d
     array) or "array": what one returned value must be."""
     result = catalog.get(name).result
     if result == "float":
@@ -287,9 +289,7 @@ def read_one(
     if r.kind not in ok_kinds or arr is None:
         shown_want = want if want != "scalar" or r.kind in ("list", "tuple") else "array"
         extra = f" ({r.note})" if r.note else ""
-        expl = explain_type(
-            name, component, r.kind, r.type_name + extra, shown_want, shape
-        )
+        expl = explain_type(name, component, r.kind, r.type_name + extra, shown_want, shape)
         return None, expl
     return arr, None
 
@@ -432,10 +432,11 @@ def _globals_of_the_course(name: str, obs: Observation) -> list[tuple[str, str]]
     order = list(catalog.SIGNATURES[name])
     notation = {a for args in catalog.SIGNATURES.values() for a in args}
     found = [
-        (n, shape) for n, shape in getattr(obs, "globals_read", []) or []
+        (n, shape)
+        for n, shape in getattr(obs, "globals_read", []) or []
         if n in notation and n not in (getattr(obs, "params", []) or [])
     ]
-    return sorted(found, key=lambda f: (order.index(f[0]) if f[0] in order else len(order)))
+    return sorted(found, key=lambda f: order.index(f[0]) if f[0] in order else len(order))
 
 
 def _judge_returned(
@@ -599,9 +600,7 @@ def judge(
                     comp: [s for j, s in rows if j != i and _alike(cases[j], case)]
                     for comp, rows in seen.items()
                 }
-                verdicts.append(
-                    _judge_case(name, case, obs, expected[i], others, truth, sound)
-                )
+                verdicts.append(_judge_case(name, case, obs, expected[i], others, truth, sound))
             return result_of(name, cases, verdicts, hidden)
 
 
@@ -642,6 +641,7 @@ def _seen(
 # start of epoch t. The expected run is replayed (from the data file, or by the instructor's
 # package), so every entry of losses and the final parameters are compared; the replay cases
 # (0 and 1 epochs) name what differs: the start, the step, or what was recorded.
+
 
 def _train_returned(
     case: catalog.Case, r: Returned | None
@@ -698,9 +698,7 @@ def _diverged(name: str) -> Explanation:
 
 
 def _losses_close(got: np.ndarray, want: np.ndarray) -> bool:
-    return got.shape == want.shape and bool(
-        (abs(got - want) <= 1e-6 * abs(want) + 1e-12).all()
-    )
+    return got.shape == want.shape and bool((abs(got - want) <= 1e-6 * abs(want) + 1e-12).all())
 
 
 def _same_start(start: dict, known: Params | None) -> bool:
@@ -757,10 +755,7 @@ def _step_explanation(
     num = sum(float((moved[k] * (-lr * g[k])).sum()) for k in PARAM_NAMES)
     den = sum(float(((lr * g[k]) ** 2).sum()) for k in PARAM_NAMES)
     factor = num / den if den > 0 else 0.0
-    exact = all(
-        close(moved[k], -factor * lr * g[k], rtol=1e-5, atol=1e-12)
-        for k in PARAM_NAMES
-    )
+    exact = all(close(moved[k], -factor * lr * g[k], rtol=1e-5, atol=1e-12) for k in PARAM_NAMES)
     n, o = X.shape[0], Y.shape[1]
     if exact:
         named = mistakes.step_factor(factor, n, o)
@@ -768,14 +763,12 @@ def _step_explanation(
             tags, what = named
             text = f"one epoch's step is {what} the gradient-descent step -lr * dL/dW."
             return mistakes.explanation(tags, text, name), factor
-    text = (
-        f"one epoch does not move the parameters by -lr * dL/dW ({_worst_param(after, want)})."
-    )
+    text = f"one epoch does not move the parameters by -lr * dL/dW ({_worst_param(after, want)})."
     return Explanation((), text, catalog.hint(name)), None
 
 
 def _worst_param(got: dict, want: dict) -> str:
-    """"largest difference in W1 at index (0, 1): expected ..., got ..."."""
+    """ "largest difference in W1 at index (0, 1): expected ..., got ..."."""
     k = max(PARAM_NAMES, key=lambda k: float(abs(got[k] - want[k]).max()))
     where = largest_difference(want[k], got[k]).removeprefix("largest difference")
     return f"largest difference in {k}{where}"
@@ -829,7 +822,8 @@ def judge_train(
     `_what_differs`)."""
     by_id = {c["id"]: (c, o) for c, o in zip(cases, observations, strict=True)}
     verdicts = [
-        Verdict(True) if catalog.is_replay(case)  # read together with the case it replays
+        Verdict(True)
+        if catalog.is_replay(case)  # read together with the case it replays
         else _train_verdict(name, case, obs, by_id, truth, sound)
         for case, obs in zip(cases, observations, strict=True)
     ]
@@ -917,12 +911,14 @@ def _what_differs(
                     losses, own = losses[:1], own[:2]  # only the first is known
                     first_only = True
     if own is None:  # a run this package does not hold: named at grading time
-        found.append(Explanation(
-            (),
-            "your run differs from the expected one, and from other starting weights than "
-            "the course's its losses cannot be checked here (the hidden tests name it).",
-            catalog.hint(name),
-        ))
+        found.append(
+            Explanation(
+                (),
+                "your run differs from the expected one, and from other starting weights than "
+                "the course's its losses cannot be checked here (the hidden tests name it).",
+                catalog.hint(name),
+            )
+        )
     else:
         recorded, shown = _record_explanation(case, losses, own)
         if recorded is not None:
@@ -933,20 +929,24 @@ def _what_differs(
                 v.shown.append(("losses", shown, losses))
     if not found:
         if losses[-1] > losses[0]:
-            found.append(mistakes.explanation(
-                ("M3",),
-                f"the loss went up, from {losses[0]:.4g} to {losses[-1]:.4g}: the update "
-                "climbs the loss (W <- W + lr * dL/dW?).",
-                name,
-            ))
+            found.append(
+                mistakes.explanation(
+                    ("M3",),
+                    f"the loss went up, from {losses[0]:.4g} to {losses[-1]:.4g}: the update "
+                    "climbs the loss (W <- W + lr * dL/dW?).",
+                    name,
+                )
+            )
         else:
-            found.append(Explanation(
-                (),
-                "the losses are the losses of your parameters, but the returned parameters "
-                f"are not those after {a['epochs']} epochs "
-                f"({_worst_param(params, final)}).",
-                catalog.hint(name),
-            ))
+            found.append(
+                Explanation(
+                    (),
+                    "the losses are the losses of your parameters, but the returned parameters "
+                    f"are not those after {a['epochs']} epochs "
+                    f"({_worst_param(params, final)}).",
+                    catalog.hint(name),
+                )
+            )
     return found
 
 

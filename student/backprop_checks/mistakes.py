@@ -136,7 +136,7 @@ def hint_for(name: str, tag: str) -> str:
 
 
 def bias_size(name: str, component: str) -> str:
-    """"h" or "o" when the answer (component) is the gradient of the bias b1 or b2, else ""."""
+    """ "h" or "o" when the answer (component) is the gradient of the bias b1 or b2, else ""."""
     spec = catalog.find(name)
     if spec is None:
         return ""
@@ -267,8 +267,10 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "two arrays' shapes do not fit: write the shape of every factor under the "
             "formula; @ needs (a, b) @ (b, d), and elementwise * needs equal shapes."
         )
-    elif type_name == "TypeError" and _one_number(name) and (
-        "only 0-dimensional arrays" in message or "only length-1 arrays" in message
+    elif (
+        type_name == "TypeError"
+        and _one_number(name)
+        and ("only 0-dimensional arrays" in message or "only length-1 arrays" in message)
     ):
         text = (
             f"your function raised TypeError: {message}{at}: float(...) was given an array "
@@ -276,9 +278,7 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
             "entries (np.sum(...) with no axis), then float(...)."
         )
         hint = catalog.hint(name)
-    elif type_name == "TypeError" and (
-        "for ^:" in message or "bitwise_xor" in message
-    ):
+    elif type_name == "TypeError" and ("for ^:" in message or "bitwise_xor" in message):
         text = head + " In Python ^ is bitwise XOR, not a power"
         text = f"{text}: use ** for powers (z ** 2, not z^2)."
         hint = "write powers with **: 3 * x ** 2 * z, not 3 * x^2 * z."
@@ -295,8 +295,9 @@ def explain_error(name: str, type_name: str, message: str, where: str = "") -> E
     return Explanation((), text, hint)
 
 
-def explain_globals(name: str, read: list[tuple[str, str]], params: list[str],
-                    args: tuple[str, ...]) -> Explanation:
+def explain_globals(
+    name: str, read: list[tuple[str, str]], params: list[str], args: tuple[str, ...]
+) -> Explanation:
     """The function reads arrays of the course's notation (X, W1, ...) from the notebook's
     globals instead of its arguments: `read` [(name, shape)], `params` its def line's
     parameters, `args` the record's arguments in call order."""
@@ -707,14 +708,15 @@ def known_mistake(
     others: list[Seen] | None = None,
     variants: list[Variant] = (),
 ) -> Explanation | None:
-    """"your answer equals <a known wrong answer>" when one explains the returned array on
+    """ "your answer equals <a known wrong answer>" when one explains the returned array on
     this case and on every other (see `explain_values`), else None."""
     label = "" if component == "result" else f"{component}: "
     for cand in candidates(name, component, inputs, context, expected, list(variants)):
         if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
             continue
-        if close(got, cand.value, rtol=1e-5) and consistent(name, component, cand.key,
-                                                            others or []):  # fmt: skip
+        if close(got, cand.value, rtol=1e-5) and consistent(
+            name, component, cand.key, others or []
+        ):
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     return None
 
@@ -743,8 +745,9 @@ def _squeezed(
     else:
         text = f"{base}: the right numbers in an array with extra axes of length 1."
     return Explanation(
-        ("M2",), text, "return the array with the shape the docstring promises, even when "
-        "an axis has length 1.",
+        ("M2",),
+        text,
+        "return the array with the shape the docstring promises, even when an axis has length 1.",
     )
 
 
@@ -752,6 +755,7 @@ def _squeezed(
 # Whom an exception or a warning is blamed on: the student's function, a helper of theirs,
 # or the call that gave a sound function (a provided one, or the student's own helper that
 # passes its check) arguments it cannot use.
+
 
 def notebook_of(name: str) -> str | None:
     """The assignment whose student function `name` is (None for another name)."""

@@ -110,11 +110,7 @@ def _hardcoded(case_list, verdicts) -> tuple[int, Explanation] | None:
         for comp, arr in verdict.got.items():
             for _, vis in visible:
                 old = vis.got.get(comp)
-                if (
-                    old is not None
-                    and old.shape == arr.shape
-                    and close(arr, old, rtol=1e-9)
-                ):
+                if old is not None and old.shape == arr.shape and close(arr, old, rtol=1e-9):
                     return i, mistakes.explain_hardcoded(case["name"], comp)
     return None
 
@@ -156,9 +152,7 @@ def message_of(name: str, case: catalog.Case, verdict: Verdict, hidden: bool) ->
         lines.append(f"  got      {label}{shown_got}")
         if exp.shape == got.shape and exp.size > 0:
             lines.append(f"  {label}{largest_difference(exp, got)}")
-    hint = next(
-        (e.hint for e in verdict.explanations if e.hint), catalog.hint(name)
-    )
+    hint = next((e.hint for e in verdict.explanations if e.hint), catalog.hint(name))
     if hint:
         lines.append(f"Where to look: {hint}")
     return "\n".join(lines), hint

@@ -201,8 +201,12 @@ def backprop_folded(X, Y, W1, b1, W2, b2):
 
 def backprop_per_sample(X, Y, W1, b1, W2, b2):
     """One sample at a time, gradients accumulated."""
-    g = {"W1": np.zeros_like(W1), "b1": np.zeros_like(b1), "W2": np.zeros_like(W2),
-         "b2": np.zeros_like(b2)}  # fmt: skip
+    g = {
+        "W1": np.zeros_like(W1),
+        "b1": np.zeros_like(b1),
+        "W2": np.zeros_like(W2),
+        "b2": np.zeros_like(b2),
+    }
     for x, y in zip(X, Y, strict=True):
         h = sigmoid_masked(x @ W1 + b1)
         y_hat = sigmoid_masked(h @ W2 + b2)

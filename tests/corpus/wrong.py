@@ -41,8 +41,12 @@ def grad_W2_sign(H, delta2):
 
 def train_uphill(X, Y, n_hidden, lr, epochs, seed=0):
     rng = np.random.default_rng(seed)
-    p = {"W1": rng.normal(size=(X.shape[1], n_hidden)), "b1": np.zeros(n_hidden),
-         "W2": rng.normal(size=(n_hidden, Y.shape[1])), "b2": np.zeros(Y.shape[1])}  # fmt: skip
+    p = {
+        "W1": rng.normal(size=(X.shape[1], n_hidden)),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(size=(n_hidden, Y.shape[1])),
+        "b2": np.zeros(Y.shape[1]),
+    }
     losses = []
     for _ in range(epochs):
         H = _sig(X @ p["W1"] + p["b1"])
@@ -58,8 +62,12 @@ def train_uphill(X, Y, n_hidden, lr, epochs, seed=0):
 def _init(X, Y, n_hidden, seed):
     rng = np.random.default_rng(seed)
     c, o = X.shape[1], Y.shape[1]
-    return {"W1": rng.normal(0.0, 1.0, size=(c, n_hidden)), "b1": np.zeros(n_hidden),
-            "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)), "b2": np.zeros(o)}  # fmt: skip
+    return {
+        "W1": rng.normal(0.0, 1.0, size=(c, n_hidden)),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(0.0, 1.0, size=(n_hidden, o)),
+        "b2": np.zeros(o),
+    }
 
 
 def _grads(X, Y, p):

@@ -63,9 +63,7 @@ def get(name: str) -> Function:
     """The record of student function `name`."""
     found = _load().get(name)
     if found is None:
-        raise KeyError(
-            f"no check for {name!r}: the course's functions are {', '.join(_load())}"
-        )
+        raise KeyError(f"no check for {name!r}: the course's functions are {', '.join(_load())}")
     return found
 
 

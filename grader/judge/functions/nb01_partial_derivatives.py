@@ -155,8 +155,14 @@ def _other_step(h: float, eps: float) -> bool:
 def _derivative_variants(component: str, inputs: dict[str, Any], context: dict) -> list[Variant]:
     g, eps = build_callable(context["callable"]), float(context["eps"])
     x = float(inputs["x"])
-    out = [Variant(("M13",), "the forward difference (g(x + eps) - g(x)) / eps", "",
-                   nd((g(x + eps) - g(x)) / eps))]  # fmt: skip
+    out = [
+        Variant(
+            ("M13",),
+            "the forward difference (g(x + eps) - g(x)) / eps",
+            "",
+            nd((g(x + eps) - g(x)) / eps),
+        )
+    ]
     exact = g.derivative(x)
     for h in STEPS:
         value = (g(x + h) - g(x - h)) / (2 * h)
@@ -223,30 +229,37 @@ def _gradient_variants(component: str, inputs: dict[str, Any], context: dict) ->
     if W.dtype.kind in "iu":  # an integer W: the copy and the result keep its dtype
         kept = f"W holds integers ({W.dtype}), and W.copy() (or nudging W itself) keeps that dtype"
         on_int = _central(fn, W, eps)
-        out.append(Variant(
-            (),
-            "the central differences taken on an integer copy of W",
-            f"{kept}: old + eps is cut back to a whole number, so each nudge moves the entry "
-            "by 0 or 1, not by eps; work on np.array(W, dtype=float)",
-            on_int,
-        ))  # fmt: skip
-        if _off(np.trunc(on_int), on_int):
-            out.append(Variant(
+        out.append(
+            Variant(
                 (),
-                "the central differences taken on an integer copy of W, stored in an integer "
-                "array",
-                f"{kept}, as does np.zeros_like(W): old + eps is cut back to a whole number "
-                "and so is every slope; work on np.array(W, dtype=float) and store the slopes "
-                "in np.zeros(W.shape)",
-                np.trunc(on_int),
-            ))  # fmt: skip
-        out.append(Variant(
-            (),
-            "the slopes cut to whole numbers",
-            f"W holds integers ({W.dtype}), and np.zeros_like(W) keeps that dtype: every slope "
-            "stored in it lost its fraction; store the slopes in np.zeros(W.shape), a float array",
-            np.trunc(_central(fn, Wf, eps)),
-        ))  # fmt: skip
+                "the central differences taken on an integer copy of W",
+                f"{kept}: old + eps is cut back to a whole number, so each nudge moves the entry "
+                "by 0 or 1, not by eps; work on np.array(W, dtype=float)",
+                on_int,
+            )
+        )
+        if _off(np.trunc(on_int), on_int):
+            out.append(
+                Variant(
+                    (),
+                    "the central differences taken on an integer copy of W, stored in an integer "
+                    "array",
+                    f"{kept}, as does np.zeros_like(W): old + eps is cut back to a whole number "
+                    "and so is every slope; work on np.array(W, dtype=float) and store the slopes "
+                    "in np.zeros(W.shape)",
+                    np.trunc(on_int),
+                )
+            )
+        out.append(
+            Variant(
+                (),
+                "the slopes cut to whole numbers",
+                f"W holds integers ({W.dtype}), and np.zeros_like(W) keeps that dtype: every slope "
+                "stored in it lost its fraction; store the slopes in np.zeros(W.shape), "
+                "a float array",
+                np.trunc(_central(fn, Wf, eps)),
+            )
+        )
     return out
 
 

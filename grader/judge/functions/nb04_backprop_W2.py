@@ -71,8 +71,9 @@ def unsummed(delta: str):
     """The variants of a bias gradient: the delta itself, one row per sample (M9)."""
 
     def variants(component: str, inputs: dict[str, Any], context: dict) -> list[Variant]:
-        return [Variant(("M9",), f"{delta} itself", "one row per sample, not summed",
-                        nd(inputs[delta]))]  # fmt: skip
+        return [
+            Variant(("M9",), f"{delta} itself", "one row per sample, not summed", nd(inputs[delta]))
+        ]
 
     return variants
 

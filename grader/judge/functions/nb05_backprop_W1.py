@@ -24,8 +24,7 @@ from grader.judge.inputs import (
     network_visible,
 )
 
-NETWORK = {"X": "(n, c)", "Y": "(n, o)", "W1": "(c, h)", "b1": "(h,)", "W2": "(h, o)",
-           "b2": "(o,)"}  # fmt: skip
+NETWORK = {"X": "(n, c)", "Y": "(n, o)", "W1": "(c, h)", "b1": "(h,)", "W2": "(h, o)", "b2": "(o,)"}
 
 
 def _hidden_delta_expected(case: dict) -> np.ndarray:
@@ -174,13 +173,15 @@ def _backprop_variants(component: str, inputs: dict[str, Any], net: dict) -> lis
                 out.append(Variant(tuple(dict.fromkeys(tags)), formula, "", g[component]))
     other = {"W1": "W2", "W2": "W1", "b1": "b2", "b2": "b1"}[component]
     first, second = sorted((component, other))
-    out.append(Variant(
-        (),
-        f"dL/d{other}",
-        f'the gradients of {first} and {second} are swapped: the key "{component}" is for '
-        f"dL/d{component}",
-        _variant_gradients(net)[other],
-    ))  # fmt: skip
+    out.append(
+        Variant(
+            (),
+            f"dL/d{other}",
+            f'the gradients of {first} and {second} are swapped: the key "{component}" is for '
+            f"dL/d{component}",
+            _variant_gradients(net)[other],
+        )
+    )
     if component in ("b1", "b2"):
         delta = _variant_gradients(net)
         key = "delta1" if component == "b1" else "delta2"
@@ -263,8 +264,7 @@ train = Function(
         "epochs": "the number of full-batch updates",
         "seed": "init_params's seed (default 0)",
     },
-    returns="(params, losses): params a dict like backprop's, losses a list of one float "
-    "per epoch",
+    returns="(params, losses): params a dict like backprop's, losses a list of one float per epoch",
     about="full-batch gradient descent from init_params(c, n_hidden, o, seed), judged by its "
     "behaviour: the start, each step and the losses it records",
     result="run",

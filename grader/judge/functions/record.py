@@ -87,8 +87,10 @@ class Function(_public.Function):
             )
         single = self.result in ("elementwise", "float", "array")
         if single and self.components != ("result",):
-            raise RecordError(f"{say}: a result of kind {self.result!r} has the one component "
-                              "'result': leave components out")  # fmt: skip
+            raise RecordError(
+                f"{say}: a result of kind {self.result!r} has the one component "
+                "'result': leave components out"
+            )
         if self.result in ("pair", "gradients") and len(self.components) < 2:
             raise RecordError(f"{say}: a {self.result} names its parts in components")
         if self.hidden_truth not in ("reference", "expected"):
