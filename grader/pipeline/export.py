@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -377,45 +378,11 @@ def export_canvas(
     grades = gather(course)
     headers = canvas_columns(course)
     out = LmsExport(test_students=sorted(grades.test_students))
-    notes = out.notes
 
     def canvas_student(s: str, rec: StudentRecord | None) -> bool:
         return rec is not None and rec.lms == "canvas" and s not in grades.test_students
 
-    def handed(a: str, test) -> bool:
-        return any(
-            cells[a].state != "not submitted"
-            and canvas_student(s, rec := grades.students.get(s))
-            and test(rec.lms_id)
-            for s, cells in grades.rows.items()
-        )
-
-    cols, anonymous = [], []
-    for a, m in grades.assignments:
-        if handed(a, lambda uid: uid.startswith("anon_")):
-            anonymous.append(a)
-        elif handed(a, str.isdigit):
-            cols.append((a, headers.get(a, a), m))
-    shown = {a for a, _, _ in cols} | set(anonymous)
-    nobody = [a for a in assignments_of(course) if a not in shown]
-    if nobody:
-        notes.append(
-            f"left out of {dest.name}, no Canvas student handed them in: {', '.join(nobody)}"
-        )
-    for a in anonymous:
-        notes.append(
-            f"{a} left out of {dest.name}: its Canvas download is anonymous (anon_... files), "
-            "so no grade can be matched to a Canvas user; enter these grades in SpeedGrader "
-            "(grades.csv lists them by anon id), or turn anonymous grading off for the "
-            "assignment, download the submissions again and collect them"
-        )
-    bare = [a for a, h, _ in cols if h == a]
-    if bare:
-        notes.append(
-            f"no Canvas assignment id for {', '.join(bare)} (collected without a roster): "
-            "Canvas's import would create a new assignment for each; collect again with "
-            "--roster (Canvas: Grades > Export) to name the columns as Canvas does"
-        )
+    cols = _canvas_columns(course, grades, canvas_student, headers, dest.name, out.notes)
     fixed = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     rows = [{"Student": "    Points Possible", **{h: _fmt(m) for _, h, m in cols}}]
     for student, cells in grades.rows.items():
@@ -440,6 +407,54 @@ def export_canvas(
     _write(dest, fixed + [h for _, h, _ in cols], rows)
     out.paths.append(dest)
     return out
+
+
+def _canvas_columns(
+    course: Path,
+    grades: Grades,
+    canvas_student: Callable[[str, StudentRecord | None], bool],
+    headers: dict[str, str],
+    dest_name: str,
+    notes: list[str],
+) -> list[tuple[str, str, float]]:
+    """(assignment, Canvas column header, max score) of each assignment a Canvas student
+    handed in under a Canvas user id; a note in `notes` for each one left out and why."""
+
+    def handed(a: str, test) -> bool:
+        return any(
+            cells[a].state != "not submitted"
+            and canvas_student(s, rec := grades.students.get(s))
+            and test(rec.lms_id)
+            for s, cells in grades.rows.items()
+        )
+
+    cols, anonymous = [], []
+    for a, m in grades.assignments:
+        if handed(a, lambda uid: uid.startswith("anon_")):
+            anonymous.append(a)
+        elif handed(a, str.isdigit):
+            cols.append((a, headers.get(a, a), m))
+    shown = {a for a, _, _ in cols} | set(anonymous)
+    nobody = [a for a in assignments_of(course) if a not in shown]
+    if nobody:
+        notes.append(
+            f"left out of {dest_name}, no Canvas student handed them in: {', '.join(nobody)}"
+        )
+    for a in anonymous:
+        notes.append(
+            f"{a} left out of {dest_name}: its Canvas download is anonymous (anon_... files), "
+            "so no grade can be matched to a Canvas user; enter these grades in SpeedGrader "
+            "(grades.csv lists them by anon id), or turn anonymous grading off for the "
+            "assignment, download the submissions again and collect them"
+        )
+    bare = [a for a, h, _ in cols if h == a]
+    if bare:
+        notes.append(
+            f"no Canvas assignment id for {', '.join(bare)} (collected without a roster): "
+            "Canvas's import would create a new assignment for each; collect again with "
+            "--roster (Canvas: Grades > Export) to name the columns as Canvas does"
+        )
+    return cols
 
 
 MOODLE_COLUMNS = [
