@@ -14,7 +14,9 @@ Two kinds of text are kept equal to the records (tests/test_doc_tables.py):
   exactly ASSIGNMENTS, in order, and its columns "you write", "function", "check" and "points"
   must say what the records and the notebooks say; a number word before "notebooks" (outside
   code blocks) must be the number of assignments; docs/course.md's table of mistakes lists
-  the misconceptions of backprop_checks.catalog.
+  the misconceptions of backprop_checks.catalog, and a range of tags such as "M1-M13"
+  anywhere ends at its last tag; each source notebook's intro (cell `intro`) counts its
+  functions ("You will write three functions") and lists them in its table as the records do.
 """
 
 from __future__ import annotations
@@ -96,6 +98,14 @@ def markdown_of(path: Path) -> str:
 
     nb = nbformat.read(path, as_version=4)
     return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def intro_of(path: Path) -> str:
+    """A notebook's cell `intro` (its first markdown cell), or "" when it has none."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return next((c.source for c in nb.cells if c.get("id") == "intro"), "")
 
 
 def _outside_code(text: str) -> str:
@@ -198,6 +208,49 @@ def misconception_problems() -> list[str]:
     ]
 
 
+#: A range of misconception tags: "M1-M13" (hyphen or en dash).
+TAG_RANGE = re.compile(r"\bM1 ?[-\u2013] ?M(\d+)\b")
+
+
+def tag_range_problems(text: str) -> list[str]:
+    """Ranges "M1-M<n>" whose end is not the last tag of backprop_checks.catalog's
+    MISCONCEPTIONS (tags are numbered on from the last, docs/extending.md)."""
+    from backprop_checks.catalog import MISCONCEPTIONS
+
+    last = list(MISCONCEPTIONS)[-1]
+    return [
+        f"{m[0]!r}: the misconceptions run M1-{last}"
+        for m in TAG_RANGE.finditer(text)
+        if f"M{m[1]}" != last
+    ]
+
+
+#: A source notebook's intro counting its functions: "You will write three functions".
+WRITE_COUNT = re.compile(r"\bwrite (" + "|".join(WORDS[1:]) + r"|\d+) functions\b", re.I)
+
+
+def intro_problems(assignment: str, intro: str) -> list[str]:
+    """A source notebook's intro cell: "write N functions" must count its records, and a
+    table of its functions (a `function` column) must list them in the records' order."""
+    want = functions_of(assignment)
+    out = [
+        f"intro: {m[0]!r}: {assignment} has {number_word(len(want))} functions"
+        for m in WRITE_COUNT.finditer(_outside_code(intro))
+        if (int(m[1]) if m[1].isdigit() else WORDS.index(m[1].lower())) != len(want)
+    ]
+    for rows in tables(intro):
+        header = [h.lower() for h in rows[0]]
+        column = next((i for i, h in enumerate(header) if h in ("function", "functions")), None)
+        if column is None:
+            continue
+        said = [
+            m.split("(")[0] for row in rows[1:] for m in re.findall(r"`([^`]+)`", row[column])
+        ]
+        if said != want:
+            out.append(f"intro: its table of functions lists {said}, its records {want}")
+    return out
+
+
 def signature_problems() -> list[str]:
     """docs/course.md's "The functions students write": one paragraph per notebook
     (`**01_partial_derivatives**`), in course order, giving each of its functions' signature
@@ -227,8 +280,10 @@ def problems() -> list[str]:
         for rows in tables(text):
             out += [f"{rel}: table {rows[0]}: {p}" for p in table_problems(rows)]
         out += [f"{rel}: {p}" for p in count_problems(text)]
+        out += [f"{rel}: {p}" for p in tag_range_problems(text)]
         if rel.parts[0] == "source" and rel.parent.name in ASSIGNMENTS:
             out += [f"{rel}: {p}" for p in function_count_problems(rel.parent.name, text)]
+            out += [f"{rel}: {p}" for p in intro_problems(rel.parent.name, intro_of(path))]
     return out
 
 

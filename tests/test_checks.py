@@ -1,6 +1,6 @@
 """backprop_checks.checks held against a corpus of students' answers (tests/corpus/).
 
-Right answers in other styles pass both flavours; every misconception M1-M13 of the spec's
+Right answers in other styles pass both flavours; every misconception of the spec's
 table is named in the failure of a wrong answer; visible checks run without reference.py;
 a patched numpy.allclose does not turn a wrong answer into a pass; nothing reaches stderr.
 """

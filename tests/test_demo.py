@@ -1,5 +1,8 @@
 """The demo class: every misconception of the spec has a student, and each wrong answer the
-demo writes is named by the grader as the misconception it stands for."""
+demo writes is named by the grader as the misconception it stands for.
+
+Fast: the checks run in this process (no kernel, nbgrader or server), the class's plans are
+built from the committed release notebooks."""
 
 from __future__ import annotations
 
@@ -16,8 +19,6 @@ from grader.judge import cases
 from grader.judge import reference as ref
 from grader.pipeline import demo
 
-# Real kernels, nbgrader or servers: minutes, not seconds (pytest -m 'not slow' skips them).
-pytestmark = pytest.mark.slow
 
 WRONG_ANSWERS = [
     (function, tag) for function, bodies in demo.WRONG.items() for tag in bodies if tag[0] == "M"

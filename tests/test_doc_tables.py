@@ -47,7 +47,7 @@ def test_the_handout_readme_counts_nothing_stale():
     wheel = "backprop_course_checks-0.2.0-py3-none-any.whl"
     for assignment in (ASSIGNMENTS[0], ASSIGNMENTS[-1]):  # the first zip has the start-here
         text = student_readme(assignment, wheel, [], first=ASSIGNMENTS[0])
-        assert count_problems(text) == []
+        assert count_problems(text) == [] and doc_tables.tag_range_problems(text) == []
         assert [p for t in doc_tables.tables(text) for p in table_problems(t)] == []
 
 
@@ -95,3 +95,38 @@ def test_the_readme_is_a_front_page():
     assert len(text.splitlines()) < 200
     for page in ("docs/student.md", "docs/instructor.md", "docs/contributing.md"):
         assert f"]({page})" in text, page
+
+
+def test_a_stale_range_of_tags_is_named(monkeypatch):
+    """"M1-M<n>" anywhere in the docs ends at the catalog's last tag: a tag added makes every
+    stale range fail (docs/extending.md, "Adding a misconception tag")."""
+    from backprop_checks.catalog import MISCONCEPTIONS
+
+    last = list(MISCONCEPTIONS)[-1]
+    text = f"the mistakes M1-{last} the grader names"
+    assert doc_tables.tag_range_problems(text) == []
+    monkeypatch.setitem(MISCONCEPTIONS, f"M{len(MISCONCEPTIONS) + 1}", "a new mistake")
+    assert doc_tables.tag_range_problems(text) == [
+        f"'M1-{last}': the misconceptions run M1-M{len(MISCONCEPTIONS)}"
+    ]
+
+
+def test_a_notebook_intro_that_misses_a_function_is_named():
+    """A source notebook's intro counts its functions and lists them in its table, as its
+    records do: a function added to the records (docs/extending.md, a function in an
+    existing notebook) and not to the intro is named."""
+    a = ASSIGNMENTS[1]
+    names = functions_of(a)
+    rows = "\n".join(f"| `{f}(z)` | something | 1 visible + 2 hidden |" for f in names)
+    intro = (
+        f"**You will write {doc_tables.number_word(len(names))} functions:**\n\n"
+        f"| function | what it returns | points |\n|---|---|---|\n{rows}\n\nMore text.\n"
+    )
+    assert doc_tables.intro_problems(a, intro) == []
+    shorter = intro.replace(rows.splitlines()[-1] + "\n", "")
+    shorter = shorter.replace(doc_tables.number_word(len(names)) + " functions", "one functions")
+    found = doc_tables.intro_problems(a, shorter)
+    assert found == [
+        f"intro: 'write one functions': {a} has {doc_tables.number_word(len(names))} functions",
+        f"intro: its table of functions lists {names[:-1]}, its records {names}",
+    ]

@@ -21,6 +21,7 @@ nbgrader's own CLI.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import shutil
@@ -35,6 +36,11 @@ import pytest
 from grader import course
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location(
+    "hidden_cases", ROOT / "benchmarks" / "hidden_cases.py"
+)
+hidden_cases = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hidden_cases)
 KEEP_OUT = (
     ".git",
     ".venv",
@@ -337,37 +343,11 @@ def test_a_broken_record_is_refused_with_what_to_change(change, said):
 
 # ------------------------------------------------- a function in the middle of a notebook
 
-#: Every function's hidden cases, digested: {name: [(case id, label, sha256 of its args)]}.
+#: Every function's hidden cases, digested (benchmarks/hidden_cases.py dump, the copy's own).
 DIGEST_HIDDEN = """
-import hashlib, json
-import numpy as np
-from grader.judge import cases
-
-def digest(value, h):
-    if isinstance(value, dict):
-        for key in sorted(value):
-            h.update(repr(key).encode())
-            digest(value[key], h)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            digest(item, h)
-    elif isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        a = np.ascontiguousarray(value)
-        h.update(f"{a.dtype}{a.shape}".encode() + a.tobytes())
-    elif hasattr(value, "__dict__"):
-        digest(vars(value), h)
-    else:
-        h.update(repr(value).encode())
-
-out = {}
-for name in cases.FUNCTIONS:
-    rows = []
-    for case in cases.hidden_cases(name):
-        h = hashlib.sha256()
-        digest(case["args"], h)
-        rows.append([case["id"], case["label"], h.hexdigest()])
-    out[name] = rows
-print("JSON" + json.dumps({"functions": list(cases.FUNCTIONS), "cases": out}))
+import runpy
+sys.argv = ["hidden_cases.py", "dump"]
+runpy.run_path("benchmarks/hidden_cases.py", run_name="__main__")
 """
 
 
@@ -390,7 +370,7 @@ def insert_in_the_middle(copy: Path, notebook_module: str, after: str) -> None:
 def _hidden_digest(root: Path) -> dict:
     proc = run_in(root, DIGEST_HIDDEN)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout.partition("JSON")[2])
+    return json.loads(proc.stdout)
 
 
 def test_a_function_added_in_the_middle_changes_no_other_hidden_case(tmp_path: Path):
@@ -411,8 +391,31 @@ def test_a_function_added_in_the_middle_changes_no_other_hidden_case(tmp_path: P
     assert len(after["cases"]["relu_prime"]) == 2 + 5
     moved = order[order.index("relu_prime") + 1 :]
     assert moved, "relu_prime must have functions after it"
-    changed = [n for n in before["cases"] if before["cases"][n] != after["cases"][n]]
+    changed, alone = hidden_cases.compare(before, after)
     assert changed == [], f"hidden cases changed by adding a function elsewhere: {changed}"
+    assert alone == ["relu_prime: only after"]
+
+
+def test_the_comparison_names_a_function_whose_hidden_cases_changed(tmp_path: Path):
+    """`benchmarks/hidden_cases.py compare` exits 1 naming the function whose cases moved
+    (one of its arguments changed in an after dump), and 0 on two equal dumps."""
+    before = hidden_cases.dump()
+    name = before["functions"][1]
+    after = json.loads(json.dumps(before))
+    after["cases"][name][0][2] = "0" * 64
+    paths = []
+    for label, data in (("before", before), ("after", after)):
+        paths.append(tmp_path / f"{label}.json")
+        paths[-1].write_text(json.dumps(data))
+    script = [sys.executable, str(ROOT / "benchmarks" / "hidden_cases.py"), "compare"]
+    proc = subprocess.run([*script, *map(str, paths)], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == f"{name}: hidden cases changed\n", proc
+    same = subprocess.run([*script, str(paths[0]), str(paths[0])], capture_output=True, text=True)
+    assert same.returncode == 0, same
+    assert same.stdout == f"same hidden cases: {len(before['functions'])} functions\n"
+    bad = subprocess.run([*script, str(paths[0]), str(tmp_path / "none.json")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "dump > FILE" in bad.stderr
 
 
 # --------------------------------------------------------------------------- slow: nbgrader

@@ -1,7 +1,7 @@
 """Name the mistake, the instructor's half: each function's known wrong formulas, on any case.
 
 The naming itself (`Explanation`, `candidates`, the `explain_*` functions, and the
-misconception table M1-M13 it reads from `backprop_checks.catalog`) lives in the student
+misconception table it reads from `backprop_checks.catalog`) lives in the student
 package (`backprop_checks.mistakes`) and is re-exported here. What stays here computes
 answers and never ships to students: each function's record (grader/judge/functions/)
 evaluates the formulas with one known mistake in them (the sigmoid applied again to an

@@ -8,7 +8,7 @@ Reads the autograde results (`<course>/.grader/results.json`, written by
 - `scores.png`: a score histogram per assignment;
 - `test_pass_rates.png`: the share of submissions that pass each test cell;
 - `misconceptions.png`: how many students had a failing test that named each misconception
-  M1-M13 (the `[M<k>]` tags of docs/grading.md, parsed from the failure messages).
+  (the `[M<k>]` tags of docs/grading.md, parsed from the failure messages).
 
 Failed and flagged submissions are listed with their reason, and so are missing ones: the
 roster is grades.csv's (`grader.pipeline.export.gather`: the gradebook's students, those who
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backprop_checks.catalog import MISCONCEPTIONS  # the titles students read, M1-M13
+from backprop_checks.catalog import MISCONCEPTIONS  # the titles students read
 
 from grader.config import assignments_of, require_course
 from grader.pipeline import agree
@@ -406,7 +406,7 @@ the submissions only.</p>
     }
 <img src="scores.png" alt="{html.escape(alt[0])}">
 <h2>Where the class goes wrong</h2>
-<p>Misconceptions (docs/course.md, M1-M13) named by the failing tests, counted once per
+<p>Misconceptions (docs/course.md) named by the failing tests, counted once per
 student.</p>
 <img src="misconceptions.png" alt="{html.escape(alt[1])}">
 {

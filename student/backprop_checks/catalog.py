@@ -8,7 +8,7 @@ Sections, in order:
   (`grader/judge/functions/`); this module only reads it.
 - each student function's public record (`Function`, `get`, `find`, `names`, `hint`): how the
   function is called and how its answer is read and named.
-- the misconceptions M1-M13 (`MISCONCEPTIONS`, `TAG_HINTS`): the table of docs/course.md.
+- the misconceptions (`MISCONCEPTIONS`, `TAG_HINTS`): the table of docs/course.md.
 - the cases (`Case`, `visible_cases`, `build_args`, `SIGNATURES`, `DEFAULT_SEED`, ...): the
   inputs every check feeds to a student's function, plain data that pickles.
 - the course at a glance (`show_course`, `tag_list`): what a class student's start-here
@@ -259,10 +259,10 @@ def hint(name: str) -> str:
     return found.hint if found else ""
 
 
-# ------------------------------------------------------------ the misconceptions M1-M13
+# ------------------------------------------------------------ the misconceptions
 # The table of docs/course.md: what each tag's message names, and where to look.
 
-#: What each misconception's message names (docs/course.md, M1-M13).
+#: What each misconception's message names (docs/course.md's table of mistakes).
 MISCONCEPTIONS: dict[str, str] = {
     "M1": "a missing or extra transpose",
     "M2": "wrong shape",

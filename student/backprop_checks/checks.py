@@ -9,7 +9,7 @@ There is one `check_NAME` per student function, made from its record
 
 A check returns None and prints one short line when the function is right; otherwise it
 raises `CheckFailure` (an AssertionError) whose message names the misconception with a tag
-such as `[M3]` (the table M1-M13 of the course), states expected vs got on which input
+such as `[M3]` (the course's table of mistakes), states expected vs got on which input
 shapes, and says where to look. Nothing is ever written to stderr.
 
 Each check is three steps that can run apart (a sandbox may call the student's function in
@@ -27,7 +27,7 @@ student function.
 
 The package, by purpose (each module's docstring lists its sections):
 
-    catalog    what the checks are: the functions' records, the misconceptions M1-M13, the
+    catalog    what the checks are: the functions' records, the misconceptions, the
                cases, the data file (visible.json), the start-here's course table
     observe    one call of the student's function, recorded (what the verification
                process imports, with catalog)

@@ -108,7 +108,7 @@ def inputs_of(case: dict[str, Any]) -> dict[str, np.ndarray]:
 # Name the mistake: the explanations a check gives.
 #
 # Pure functions that return `Explanation`s and never assert (the checks turn them into the
-# failure a test cell raises). The misconceptions are the table M1-M13 of docs/course.md
+# failure a test cell raises). The misconceptions are the table of mistakes of docs/course.md
 # (`backprop_checks.catalog.MISCONCEPTIONS`); each
 # explanation carries the tags it matched, one sentence of what the answer equals, and one
 # sentence of where to look. What is said of one function (where to look, a title worded for

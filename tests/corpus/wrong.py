@@ -1,4 +1,4 @@
-"""Wrong answers, each one a misconception of the spec's table (M1-M13) as a student would
+"""Wrong answers, each one a misconception of the spec's table of mistakes as a student would
 write it. WRONG lists (function, answer, tag the message must name, flavour to run)."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class Function(_public.Function):
     #: exactly and cheap on every shape, e.g. a derivative in closed form).
     hidden_truth: str = "reference"
     #: The demo class's wrong answers: {label or tag: the solution cell's body}; a label that
-    #: is a tag (M1-M13) is a misconception the grader must name.
+    #: is a tag (`M3`) is a misconception the grader must name.
     wrong: dict[str, str] = field(default_factory=dict)
 
     def answers(self, case: Case) -> dict[str, np.ndarray]:
