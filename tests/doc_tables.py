@@ -243,9 +243,7 @@ def intro_problems(assignment: str, intro: str) -> list[str]:
         column = next((i for i, h in enumerate(header) if h in ("function", "functions")), None)
         if column is None:
             continue
-        said = [
-            m.split("(")[0] for row in rows[1:] for m in re.findall(r"`([^`]+)`", row[column])
-        ]
+        said = [m.split("(")[0] for row in rows[1:] for m in re.findall(r"`([^`]+)`", row[column])]
         if said != want:
             out.append(f"intro: its table of functions lists {said}, its records {want}")
     return out

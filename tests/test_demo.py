@@ -19,7 +19,6 @@ from grader.judge import cases
 from grader.judge import reference as ref
 from grader.pipeline import demo
 
-
 WRONG_ANSWERS = [
     (function, tag) for function, bodies in demo.WRONG.items() for tag in bodies if tag[0] == "M"
 ]

@@ -98,7 +98,7 @@ def test_the_readme_is_a_front_page():
 
 
 def test_a_stale_range_of_tags_is_named(monkeypatch):
-    """"M1-M<n>" anywhere in the docs ends at the catalog's last tag: a tag added makes every
+    """ "M1-M<n>" anywhere in the docs ends at the catalog's last tag: a tag added makes every
     stale range fail (docs/extending.md, "Adding a misconception tag")."""
     from backprop_checks.catalog import MISCONCEPTIONS
 

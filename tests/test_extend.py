@@ -413,8 +413,9 @@ def test_the_comparison_names_a_function_whose_hidden_cases_changed(tmp_path: Pa
     same = subprocess.run([*script, str(paths[0]), str(paths[0])], capture_output=True, text=True)
     assert same.returncode == 0, same
     assert same.stdout == f"same hidden cases: {len(before['functions'])} functions\n"
-    bad = subprocess.run([*script, str(paths[0]), str(tmp_path / "none.json")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*script, str(paths[0]), str(tmp_path / "none.json")], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "dump > FILE" in bad.stderr
 
 
