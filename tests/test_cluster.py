@@ -7,9 +7,10 @@ assignment is graded:
 - by `autograde --scheduler local` (a LocalCluster of 2 worker processes) into PostgreSQL,
   cell by cell equal to the same class graded by local workers into SQLite;
 - read back by nbgrader's own `Gradebook` and by `backprop-grader export`;
-- while a Dask worker process is killed in the middle of a notebook (the run completes,
-  every submission is recorded exactly once);
-- while PostgreSQL restarts (the run stops with a clear error, the rerun finishes).
+- by a real `dask scheduler` and `dask worker` started as programs with a bare PATH;
+- on that same cluster (no third one is started): while its worker process is killed in the
+  middle of a notebook (the run completes, every submission is recorded exactly once), and
+  while PostgreSQL restarts (the run stops with a clear error, the rerun finishes).
 
 Skipped, with the reason, when PostgreSQL or Dask distributed is not installed.
 """
@@ -140,22 +141,6 @@ def pg_course(tmp: Path, download: Path, pg: PgServer, name: str) -> tuple[Path,
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A LocalCluster of 2 worker processes (1 thread each), reached by its tcp:// address."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=40,
-    ) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def graded_on_cluster(pg, klass):
     """The class graded by `autograde --scheduler local` (2 workers) into PostgreSQL."""
     tmp, download, _ = klass
@@ -228,12 +213,15 @@ def _worker_pids(client) -> dict[str, int]:
     return client.run(os.getpid)
 
 
-def test_worker_killed_while_grading_is_retried_and_recorded_once(pg, klass, cluster):
+def test_worker_killed_while_grading_is_retried_and_recorded_once(pg, klass, dask_cli):
+    """The `dask worker`'s worker process is killed mid-notebook; its nanny starts a new one,
+    on which the scheduler runs the lost task again."""
     from distributed import Client
 
     tmp, download, reference = klass
+    address = dask_cli[0]
     course, url = pg_course(tmp, download, pg, "kill")
-    with Client(cluster) as client:
+    with Client(address, timeout=60) as client:
         pids = set(_worker_pids(client).values())
     killed: list[int] = []
     finished = threading.Event()
@@ -255,9 +243,7 @@ def test_worker_killed_while_grading_is_retried_and_recorded_once(pg, klass, clu
     watcher = threading.Thread(target=kill_one_mid_notebook, daemon=True)
     watcher.start()
     try:
-        run = autograde(
-            course, scheduler=cluster.scheduler_address, on_result=lambda r: seen.append(r.key)
-        )
+        run = autograde(course, scheduler=address, on_result=lambda r: seen.append(r.key))
     finally:
         finished.set()
         watcher.join(10)
@@ -272,10 +258,11 @@ def test_worker_killed_while_grading_is_retried_and_recorded_once(pg, klass, clu
     assert results(course) == results(reference)
 
 
-def test_postgres_restart_mid_run_fails_loudly_and_the_rerun_finishes(pg, klass, cluster, capsys):
+def test_postgres_restart_mid_run_fails_loudly_and_the_rerun_finishes(pg, klass, dask_cli, capsys):
     from grader.pipeline.cluster import GradebookError
 
     tmp, download, reference = klass
+    address = dask_cli[0]
     course, url = pg_course(tmp, download, pg, "restart")
     restarted = []
 
@@ -285,13 +272,13 @@ def test_postgres_restart_mid_run_fails_loudly_and_the_rerun_finishes(pg, klass,
             restarted.append(r.key)
 
     with pytest.raises(GradebookError, match="run the same command again") as info:
-        autograde(course, scheduler=cluster.scheduler_address, on_result=restart_once)
+        autograde(course, scheduler=address, on_result=restart_once)
     assert "postgresql+psycopg://postgres:***@127.0.0.1" in str(info.value)
     assert pg.password not in str(info.value)
     kept = load_results(course)
     assert restarted[0] in kept and len(kept) < 4
     # the same command again (the instructor's CLI) grades what has no record yet
-    args = ["autograde", "--course", str(course), "--scheduler", cluster.scheduler_address]
+    args = ["autograde", "--course", str(course), "--scheduler", address]
     assert main(args) == 0
     skipped = len([k for k in kept if k != "eve/ps1"])  # eve's is retried by every run
     if skipped:
