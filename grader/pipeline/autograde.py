@@ -387,6 +387,7 @@ def _grade(
     config = course_config(course)
     config.merge(hooks.execution_config(course, timeout=timeout))
     env = {**hooks.execution_env(), **hooks.fast_grading_env()}
+    env.update(_precompute_env({a for _, a in todo}))
     last_save = [0.0]
 
     def done(result: GradeResult) -> None:
@@ -420,6 +421,16 @@ def _grade(
             _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
     finally:
         save_results(course, stored)  # also when interrupted: keep what finished
+
+
+def _precompute_env(assignments: set[str]) -> dict[str, str]:
+    """The workers' `PRECOMPUTE_ENV`: the functions of the assignments they grade, so each
+    kernel zygote computes only those hidden answers (none of them: every function)."""
+    from grader.judge.functions import records
+    from grader.sandbox.kernel_preload import PRECOMPUTE_ENV
+
+    names = [r.name for r in records() if r.notebook in assignments]
+    return {PRECOMPUTE_ENV: ",".join(names)} if names else {}
 
 
 def _check_after(

@@ -10,12 +10,27 @@ and runs the runner's own `warm_up`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+#: Set in a grading worker (`backprop-grader autograde`): the student functions (comma
+#: separated) of the assignments it grades, the only ones whose hidden answers its kernel
+#: zygote computes before its first fork. Unset: every function of the course.
+PRECOMPUTE_ENV = "BACKPROP_GRADER_PRECOMPUTE"
 
-def preload() -> None:
+
+def functions_to_precompute() -> list[str] | None:
+    """The functions named by `PRECOMPUTE_ENV` in this process (None when it is unset)."""
+    value = os.environ.get(PRECOMPUTE_ENV)
+    if value is None:
+        return None
+    return [name for name in value.split(",") if name]
+
+
+def preload(functions: list[str] | None = None) -> None:
     """Import what every grading kernel imports (the expensive part of a kernel start) and
-    compute the hidden checks' answers once (`precompute_hidden`)."""
+    compute the hidden checks' answers once (`precompute_hidden`) for `functions` (None:
+    every function)."""
     import matplotlib
     import numpy  # noqa: F401
 
@@ -32,7 +47,7 @@ def preload() -> None:
     import numpy.linalg  # noqa: F401
 
     try:
-        precompute_hidden()
+        precompute_hidden(functions)
     except ImportError:  # no instructor package here: hidden checks say so themselves
         pass
 
@@ -77,15 +92,19 @@ def _memoized(method: Any, name: str) -> Any:
     return memo
 
 
-def precompute_hidden() -> None:
-    """The hidden checks' right answers and misconception variants, computed once.
+def precompute_hidden(functions: list[str] | None = None) -> None:
+    """The hidden checks' right answers and misconception variants, computed once, for the
+    checks of `functions` (None: every function of the course).
 
     The hidden cases in a grading kernel use a fixed seed (backprop_checks.catalog
     DEFAULT_SEED), so their reference answers, variants and training runs are the same
     for every student. `grader.judge.hidden.ReferenceTruth` answers from tables keyed by
     the *content* of its arguments (a case a student's code changed in place is computed
     afresh), filled here by running every hidden check on the reference solution. The
-    tables are the zygote's: a child's changes to them die with the child.
+    tables are the zygote's: a child's changes to them die with the child. A function left
+    out is checked as in a cold kernel (its answers computed in the child): the same verdict,
+    only not precomputed. The train check's reference runs are most of this (about 1 s of a
+    2-core machine), so a worker that grades no train notebook skips them.
     """
     import contextlib
     import io
@@ -103,6 +122,8 @@ def precompute_hidden() -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         for attr in dir(checks):
             fn = getattr(reference, attr[len("check_") :], None)
+            if functions is not None and attr[len("check_") :] not in functions:
+                continue
             if attr.startswith("check_") and callable(fn):
                 try:
                     getattr(checks, attr)(fn, hidden=True)

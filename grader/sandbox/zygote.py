@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec["kind"] == "kernel":  # a verification zygote has no grader.sandbox to import
         from grader.sandbox.kernel_preload import preload
 
-        preload()
+        preload(spec.get("precompute"))
     for name in spec.get("preload", ()):  # the caller's own module (verification's runner)
         warm_up = getattr(importlib.import_module(name), "warm_up", None)
         if callable(warm_up):

@@ -34,6 +34,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from grader.sandbox import zygote
 from grader.sandbox.boxrun import TMPFS_BYTES, Plan, _copy_limited, _kernel_env, bwrap_argv
 from grader.sandbox.jobstate import HOME, NAMESPACE_CAPS
+from grader.sandbox.kernel_preload import functions_to_precompute
 
 #: Seconds a zygote may take to start (imports under load) and to answer a request.
 START_TIMEOUT = 180.0
@@ -90,6 +91,8 @@ class Zygote:
             "shared": str(self.shared),
             "preload": list(preload),
             "tmpfs_bytes": TMPFS_BYTES,
+            # the hidden answers a kernel zygote computes before its first fork (None: all)
+            "precompute": functions_to_precompute() if kind == "kernel" else None,
         }
         argv = bwrap_argv(plan, private=self.shared, workdir=self.shared, rw=[], env=self.env)
         # bwrap_argv's BASE_FLAGS drop every capability (bwrap keeps them all in the user
