@@ -9,9 +9,12 @@ precomputes the hidden answers: not counted), then grades the others one after t
 with `grade_submission`, what a local worker runs. Prints per notebook: wall seconds and
 this process's CPU seconds (nbgrader's converter, nbclient, the gradebook, the static scan,
 judging; not the kernels' or the verification processes', which run in the zygotes'
-children). `--profile FILE` writes a cProfile dump of the graded notebooks (profiling
-slows Python code about 1.5x: compare CPU figures only without it). `--keep DIR` grades in
-DIR and reuses the class already there (so two versions of the grader can grade the same
+children), then the kernels' and the verification processes' CPU per notebook as their
+zygotes report it, and the sum over the wall time: above 1, one notebook alone keeps more
+than one core busy, which a second worker on the same cores cannot have. `--profile FILE`
+writes a cProfile dump of the graded notebooks, timed in CPU seconds (profiling slows
+Python code 1.5-4x: compare CPU figures only without it). `--keep DIR` grades in DIR and
+reuses the class already there (so two versions of the grader can grade the same
 notebooks back to back). Prints the load average: the machine may be shared.
 """
 
@@ -65,11 +68,18 @@ def main() -> int:
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not time waited
         profiler.enable()
+    from grader.sandbox import zygote_host
+
+    def zygotes_cpu() -> dict[str, float]:  # their children's: the kernels', verification's
+        return {kind: z.children_cpu for kind, z in zygote_host._ZYGOTES.items()}
+
+    z0 = zygotes_cpu()
     t0, c0 = time.perf_counter(), time.process_time()
     statuses = [ag.grade_submission(*job).status for job in jobs[1:]]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    z1 = zygotes_cpu()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -78,6 +88,13 @@ def main() -> int:
         f"{n} notebooks ({statuses.count('graded')} graded, {statuses.count('failed')} failed): "
         f"wall {wall / n:.3f} s/notebook, this process's CPU {cpu / n:.3f} s/notebook"
         + (" (profiled)" if profiler else ""),
+        flush=True,
+    )
+    kernel, verify = (z1.get(k, 0.0) - z0.get(k, 0.0) for k in ("kernel", "verify"))
+    print(
+        f"CPU per notebook: this process {cpu / n:.3f} s + kernels {kernel / n:.3f} s + "
+        f"verification {verify / n:.3f} s = {(cpu + kernel + verify) / n:.3f} s "
+        f"({(cpu + kernel + verify) / wall:.2f} cores busy on average while grading)",
         flush=True,
     )
     print(f"load average after: {os.getloadavg()}")

@@ -303,3 +303,31 @@ def expected_score(record: dict) -> float:
     return sum(
         g["auto_score"] for nb in record["notebooks"].values() for g in nb["grades"].values()
     )
+
+
+@pytest.mark.slow  # nbgrader's Gradebook, in a process of its own
+def test_a_grading_worker_keeps_its_gradebook_connection(tmp_path):
+    """`speedups.share_engines` (every grading worker calls it): a Gradebook closed on the
+    shared engine keeps the pooled connection for the next open (nbgrader's close disposed
+    it: a new connection at every open), and what it wrote is committed for everyone."""
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    script = f"""
+from nbgrader import api
+from grader.pipeline.gradebook_records import open_gradebook
+from grader.pipeline.speedups import share_engines
+open_gradebook({url!r}).close()  # nbgrader's tables (no alembic program needed)
+share_engines()
+seen = []
+for student in ("alice", "bob"):
+    with api.Gradebook({url!r}) as gb:
+        gb.update_or_create_student(student)
+        seen.append(gb.db.connection().connection.dbapi_connection)
+print(seen[0] is seen[1], gb.engine.pool.checkedin())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "1"]
+    with Gradebook(url) as gb:  # another process sees both students
+        assert {s.id for s in gb.students} == {"alice", "bob"}

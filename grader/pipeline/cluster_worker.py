@@ -258,6 +258,7 @@ def preflight(digest: str, mode: str, bwrap: str) -> str:
         try:  # the private gradebook, as grading creates it
             with open_gradebook(_db_url(folder)) as gb:
                 gb.update_or_create_student("preflight")
+            gb.engine.dispose()  # the folder goes: no pooled connection kept to its file
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     except Exception as exc:  # noqa: BLE001 - whatever stops it is the message

@@ -9,6 +9,8 @@ statements run against the same gradebook, the same schema judges the same metad
   cache of compiled statements, so every query of nbgrader's ORM was compiled again: the
   largest part of a worker's own CPU per notebook (docs/performance.md). Each open also
   asked the database for every table (`create_all`); on a shared engine that is done once.
+  Each close disposed the engine, so each open also made a new connection (on PostgreSQL a
+  new server process); on a shared engine the pooled connection is kept.
 - **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
   `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
   nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
@@ -32,8 +34,9 @@ def share_engines() -> None:
     statements, which nbgrader's queries otherwise fill again at every open.
 
     Called once per grading worker process (local workers and Dask workers); safe to call
-    again. A `Gradebook`'s close() returns its connection to the shared pool (nbgrader never
-    disposes an engine), so opening and closing stays as nbgrader does it.
+    again. A `Gradebook`'s close() ends its session and returns its connection to the shared
+    pool instead of disposing the engine (nbgrader's close): the connection is kept for the
+    next open (one per worker process on PostgreSQL, checked before each use).
     """
     from nbgrader import api
 
@@ -45,7 +48,10 @@ def share_engines() -> None:
     def create_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
         key = (str(url), args, tuple(sorted(kwargs.items())))
         if key not in made:
-            made[key] = original(url, *args, **kwargs)
+            # A pooled connection is kept between opens: checked before each use, so a
+            # database server restarted between two notebooks costs a reconnect, not an error.
+            ping = {} if str(url).startswith("sqlite") else {"pool_pre_ping": True}
+            made[key] = original(url, *args, **{**ping, **kwargs})
         return made[key]
 
     create_engine.backprop_shared = True  # type: ignore[attr-defined]
@@ -66,6 +72,21 @@ def share_engines() -> None:
             checked.add(id(bind))
 
     metadata.create_all = create_all_once  # type: ignore[method-assign]
+
+    # Gradebook.close() disposes its engine: on a shared engine that closed the pooled
+    # connection, so every open connected again (a new SQLite connection; on PostgreSQL a
+    # new server process, its caches cold, at every one of ~14 opens per notebook). On a
+    # shared engine, closing ends the Gradebook's session (its connection goes back to the
+    # pool, its transaction rolled back, as dispose did) and keeps the pool.
+    close = api.Gradebook.close
+
+    def close_keeping_pool(self: Any) -> None:
+        if any(self.engine is engine for engine in made.values()):
+            self.db.remove()
+        else:
+            close(self)
+
+    api.Gradebook.close = close_keeping_pool  # type: ignore[method-assign]
 
 
 def check_schema_once() -> None:
