@@ -44,35 +44,52 @@ SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 # --------------------------------------------------------------------------- data
 
 
-def _same(a, b, where: str = "") -> None:
-    """Equal JSON data; floats equal to 1e-12 relative (another BLAS may round differently)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and sorted(a) == sorted(b), f"{where}: keys differ"
-        for k in a:
-            _same(a[k], b[k], f"{where}/{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), f"{where}: lengths differ"
-        if a and all(isinstance(x, float) for x in a + b):
-            assert np.allclose(a, b, rtol=1e-12, atol=1e-300), f"{where}: values differ"
-        else:
-            for i, (x, y) in enumerate(zip(a, b, strict=True)):
-                _same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert np.isclose(a, b, rtol=1e-12, atol=1e-300), f"{where}: {a} != {b}"
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
 def test_visible_data_is_fresh():
     """student/backprop_checks/visible.json is what `make handout` writes from today's code."""
     committed = json.loads(data.DATA_PATH.read_text(encoding="utf-8"))
     fresh = json.loads(data.dumps(data.build_visible_data()))
-    try:
-        _same(fresh, committed)
-    except AssertionError as exc:
-        raise AssertionError(
-            f"{data.DATA_PATH.relative_to(ROOT)} is stale ({exc}): run `make handout` and commit it"
-        ) from None
+    found = data.difference(fresh, committed)
+    assert found is None, (
+        f"{data.DATA_PATH.relative_to(ROOT)} is stale ({found}): run `make handout` and commit it"
+    )
+
+
+def _last_bits(value, rng: np.random.Generator):
+    """JSON data with every float nudged by a few units in the last place, and every
+    rounding-noise variant's value moved by up to half its noise bound: the data file as
+    another CPU would build it."""
+    if isinstance(value, dict):
+        out = {k: _last_bits(v, rng) for k, v in value.items()}
+        if "noise" in value:
+            spec = out["value"]["ndarray"]
+            spec["data"] = [
+                x + float(rng.uniform(-0.5, 0.5)) * value["noise"] for x in spec["data"]
+            ]
+        return out
+    if isinstance(value, list):
+        return [_last_bits(v, rng) for v in value]
+    if isinstance(value, float) and value:
+        return float(np.nextafter(value, np.inf * int(rng.choice([-1, 1]))))
+    return value
+
+
+def test_visible_data_from_another_cpu_leaves_the_file_unchanged(tmp_path: Path):
+    """Issue 26: `make handout` on another CPU rounds the last bits differently and its
+    rounding-noise values land elsewhere within their bound; the data file is the same data,
+    so write_visible_data leaves the committed bytes (and the checks' version) alone, while
+    a real change is written."""
+    committed = data.DATA_PATH.read_text(encoding="utf-8")
+    other = _last_bits(json.loads(committed), np.random.default_rng(26))
+    assert data.dumps(other) != committed
+    assert any('"noise"' in line for line in committed.splitlines())
+    path = tmp_path / "visible.json"
+    path.write_text(committed, encoding="utf-8")
+    data.write_visible_data(path, other)
+    assert path.read_text(encoding="utf-8") == committed
+    changed = json.loads(committed)
+    changed["points"] = {**changed["points"], "extra": {}}
+    data.write_visible_data(path, changed)
+    assert json.loads(path.read_text(encoding="utf-8")) == changed
 
 
 # --------------------------------------------------------------------------- version
@@ -185,8 +202,11 @@ def test_student_readme_says_same_version_is_fine_and_hand_in_after_run_all():
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dist/handout built by the real command into a temporary folder."""
+    """dist/handout built by the real command into a temporary folder; the repository's
+    student/ files (visible.json above all: the checks' version is a hash of them) are the
+    same bytes after it as before (issue 26: no test writes into the working tree)."""
     dest = tmp_path_factory.mktemp("handout") / "handout"
+    before = _student_files()
     proc = subprocess.run(
         [sys.executable, "-m", "grader", "handout", "--dest", str(dest)],
         capture_output=True,
@@ -194,7 +214,23 @@ def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
+    after = _student_files()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"`grader handout` changed the repository's student/ files: {changed}"
     return dest
+
+
+def _student_files() -> dict[str, bytes]:
+    """{path: bytes} of the repository's student/ package files (no caches, no builds)."""
+    root = data.STUDENT_DIR
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and ".egg-info" not in str(p)
+        and "build" not in p.relative_to(root).parts
+    }
 
 
 def _wheel(handout: Path) -> Path:

@@ -73,7 +73,13 @@ def _case_data(case: _cases.Case) -> dict[str, Any]:
     for comp, exp in expected.items():
         found = diagnose.compute_variants(record.name, comp, inputs_of(case), case["context"], exp)
         variants[comp] = [
-            {"tags": list(v.tags), "formula": v.formula, "gloss": v.gloss, "value": encode(v.value)}
+            {
+                "tags": list(v.tags),
+                "formula": v.formula,
+                "gloss": v.gloss,
+                "value": encode(v.value),
+                **({"noise": v.noise} if v.noise else {}),
+            }
             for v in found
         ]
     out["variants"] = variants
@@ -200,10 +206,74 @@ def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=1) + "\n"  # key order kept: args are in call order
 
 
-def write_visible_data(path: Path = DATA_PATH) -> Path:
-    """Write the data file (only when its content changed) and return its path."""
-    text = dumps(build_visible_data())
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+#: How far two floats of the data file may differ and still be the same data: another CPU's
+#: numpy or BLAS rounds the last bits differently.
+RTOL = 1e-12
+
+
+def difference(a: Any, b: Any, where: str = "") -> str | None:
+    """Where two data files (as JSON data) differ, or None when they hold the same data:
+    equal keys, strings and shapes, floats equal to `RTOL` relative, and a rounding-noise
+    variant's value (one with a "noise" bound, `backprop_checks.mistakes.Variant`) within
+    its bound."""
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or sorted(a) != sorted(b):
+            return f"{where}: keys differ"
+        if "noise" in a and "value" in a:
+            limit = float(max(a["noise"], b["noise"]))
+            x, y = a["value"]["ndarray"], b["value"]["ndarray"]
+            if x["shape"] != y["shape"] or not np.allclose(
+                x["data"], y["data"], rtol=0, atol=limit
+            ):
+                return f"{where}/value: differs beyond its noise bound {limit:g}"
+            if not np.isclose(a["noise"], b["noise"], rtol=1e-6):
+                return f"{where}/noise: {a['noise']!r} != {b['noise']!r}"
+            a, b = (
+                {k: v for k, v in a.items() if k not in ("noise", "value")},
+                {k: v for k, v in b.items() if k not in ("noise", "value")},
+            )
+        for k in a:
+            found = difference(a[k], b[k], f"{where}/{k}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list):
+        if not isinstance(b, list) or len(a) != len(b):
+            return f"{where}: lengths differ"
+        if a and all(isinstance(x, float) for x in a + b):
+            if not np.allclose(a, b, rtol=RTOL, atol=1e-300):
+                return f"{where}: values differ"
+            return None
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = difference(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(a, float) and isinstance(b, float):
+        return None if np.isclose(a, b, rtol=RTOL, atol=1e-300) else f"{where}: {a!r} != {b!r}"
+    return None if a == b else f"{where}: {a!r} != {b!r}"
+
+
+def write_visible_data(path: Path = DATA_PATH, fresh: dict[str, Any] | None = None) -> Path:
+    """Write the data file when its data changed, and return its path.
+
+    A file that holds the same data (`difference`: the last bits another CPU rounds
+    differently, rounding-noise values within their bounds) is left untouched, byte for
+    byte, so `make handout` on another machine changes neither the file nor the checks'
+    version (a hash of the package's files). fresh: the data to write (default: built now,
+    `build_visible_data`)."""
+    fresh = build_visible_data() if fresh is None else fresh
+    text = dumps(fresh)
+    if path.exists():
+        kept = path.read_text(encoding="utf-8")
+        if kept == text:
+            return path
+        try:
+            same = difference(json.loads(dumps(fresh)), json.loads(kept)) is None
+        except (ValueError, KeyError, TypeError):
+            same = False
+        if same:
+            return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
     return path

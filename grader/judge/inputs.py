@@ -68,6 +68,10 @@ class Poly(_student.Poly):
             sum(k * (k - 1) * c * x ** (k - 2) for k, c in enumerate(self.coeffs) if k > 1)
         )
 
+    def magnitude(self, x: float) -> float:
+        """The sum of the absolute values of g(x)'s terms: what its rounding scales with."""
+        return float(sum(abs(c) * abs(x) ** k for k, c in enumerate(self.coeffs)))
+
 
 class Quadratic(_student.Quadratic):
     """The student package's fn(W), which also knows its gradient (for the right answers)."""
@@ -75,6 +79,13 @@ class Quadratic(_student.Quadratic):
     def gradient(self, W: np.ndarray) -> np.ndarray:
         w = np.asarray(W, dtype=float).reshape(-1)
         return (self.A @ w + self.b + 3.0 * self.k * w**2).reshape(self.shape)
+
+    def magnitude(self, W: np.ndarray) -> float:
+        """The sum of the absolute values of fn(W)'s terms: what its rounding scales with."""
+        w = np.abs(np.asarray(W, dtype=float).reshape(-1))
+        return float(
+            0.5 * w @ (np.abs(self.A) @ w) + np.abs(self.b) @ w + abs(self.k) * (w**3).sum()
+        )
 
 
 def build_callable(desc: dict[str, Any]):

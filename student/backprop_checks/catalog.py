@@ -99,7 +99,8 @@ def function_data(name: str) -> dict[str, Any]:
 def visible_records(name: str) -> list[dict[str, Any]]:
     """The decoded records of one function's visible examples, in order: each a dict with
     id, kind, label, args, context, expected {component: array} and variants {component:
-    [{tags, formula, gloss, value}]}. Fresh objects on every call (callers may modify them).
+    [{tags, formula, gloss, value, and noise for a rounding-noise value}]}. Fresh objects on
+    every call (callers may modify them).
     """
     functions = _raw()["functions"]
     if name not in functions:

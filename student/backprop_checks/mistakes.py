@@ -522,23 +522,38 @@ class Candidate:
     text: str
     value: np.ndarray
     key: tuple[str, str, bool] = ("", "", False)
+    noise: float = 0.0  # > 0: a rounding-noise value, matched within this (see `Variant`)
 
 
 @dataclass(frozen=True)
 class Variant:
     """A known wrong formula's value on one case: tags, the formula (a noun phrase: what was
-    computed), what is wrong with it ("" when the formula says it) and its value."""
+    computed), what is wrong with it ("" when the formula says it) and its value.
+
+    noise > 0 marks a value that is rounding noise around `value` (a central difference with
+    a step far below eps): its digits depend on the CPU and on how the loop is written, so it
+    is matched entrywise within `noise` (an absolute bound from the function's rounding
+    model, `grader.judge.functions.nb01_partial_derivatives.rounding_bound`), and only after
+    every exact variant failed (`known_mistake`)."""
 
     tags: tuple[str, ...]
     formula: str
     gloss: str
     value: np.ndarray
+    noise: float = 0.0
 
 
 def variants_from_data(records: list[dict[str, Any]]) -> list[Variant]:
-    """Variants stored as data ({tags, formula, gloss, value}) by the handout build."""
+    """Variants stored as data ({tags, formula, gloss, value}, and noise for a rounding-noise
+    value: `Variant`) by the handout build."""
     return [
-        Variant(tuple(r["tags"]), str(r["formula"]), str(r["gloss"]), _nd(r["value"]))
+        Variant(
+            tuple(r["tags"]),
+            str(r["formula"]),
+            str(r["gloss"]),
+            _nd(r["value"]),
+            float(r.get("noise", 0.0)),
+        )
         for r in records
     ]
 
@@ -615,11 +630,13 @@ def candidates(
                 value = _nd(var.value * factor)
                 tags = tuple(dict.fromkeys(var.tags + s_tags))
                 key = (var.formula, s_key, False)
-                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value, key))
+                noise = var.noise * abs(factor)
+                out.append(Candidate(tags, f"{prefix}{var.formula}{gloss}", value, key, noise))
                 if value.ndim == 2 and value.shape[0] != value.shape[1]:
                     t_tags = tuple(dict.fromkeys(("M1",) + tags))
                     text = f"{prefix}{var.formula}, transposed{gloss}"
-                    out.append(Candidate(t_tags, text, value.T.copy(), (var.formula, s_key, True)))
+                    t_key = (var.formula, s_key, True)
+                    out.append(Candidate(t_tags, text, value.T.copy(), t_key, noise))
     return out[1:]  # the expected itself is not a mistake
 
 
@@ -635,25 +652,35 @@ class Seen:
     variants: list[Variant] = field(default_factory=list)
     _values: dict | None = None
 
-    def values(self, name: str, component: str) -> dict[tuple[str, str, bool], np.ndarray]:
-        """Every candidate's value on this case, by key (computed once)."""
+    def values(self, name: str, component: str) -> dict[tuple[str, str, bool], Candidate]:
+        """Every candidate on this case, by key (computed once)."""
         if self._values is None:
             self._values = {}
             for cand in candidates(
                 name, component, self.inputs, self.context, self.expected, self.variants
             ):
-                self._values.setdefault(cand.key, cand.value)
+                self._values.setdefault(cand.key, cand)
         return self._values
+
+
+def matches(got: np.ndarray, cand: Candidate) -> bool:
+    """Whether a returned array is this known wrong answer: to 1e-5 relative, or for a
+    rounding-noise value (`Variant.noise`) within its noise bound entrywise."""
+    if cand.value.shape != got.shape:
+        return False
+    if cand.noise > 0.0:
+        return close(got, cand.value, rtol=0.0, atol=cand.noise)
+    return close(got, cand.value, rtol=1e-5)
 
 
 def consistent(name: str, component: str, key: tuple[str, str, bool], others: list[Seen]) -> bool:
     """Whether the mistake `key` explains what the student returned on every other case
     (on a case where the mistake changes nothing, a right answer agrees with it)."""
     for seen in others:
-        value = seen.values(name, component).get(key)
-        if value is None:
+        cand = seen.values(name, component).get(key)
+        if cand is None:
             continue  # that mistake has no value there (a transpose of a square matrix)
-        if value.shape != seen.got.shape or not close(seen.got, value, rtol=1e-5):
+        if not matches(seen.got, cand):
             return False
     return True
 
@@ -709,14 +736,22 @@ def known_mistake(
     variants: list[Variant] = (),
 ) -> Explanation | None:
     """ "your answer equals <a known wrong answer>" when one explains the returned array on
-    this case and on every other (see `explain_values`), else None."""
+    this case and on every other (see `explain_values`), else None.
+
+    The exact candidates are tried first, simplest first; then the rounding-noise ones
+    (`Variant.noise`), smallest bound first: a noise bound is wide, so it names a mistake only
+    when no exact one explains the answer, and the largest step whose rounding explains it.
+    """
     label = "" if component == "result" else f"{component}: "
-    for cand in candidates(name, component, inputs, context, expected, list(variants)):
-        if cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6):
-            continue
-        if close(got, cand.value, rtol=1e-5) and consistent(
-            name, component, cand.key, others or []
+    found = candidates(name, component, inputs, context, expected, list(variants))
+    exact = [c for c in found if c.noise == 0.0]
+    noisy = sorted((c for c in found if c.noise > 0.0), key=lambda c: c.noise)
+    for cand in exact + noisy:
+        if cand.noise == 0.0 and (
+            cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6)
         ):
+            continue
+        if matches(got, cand) and consistent(name, component, cand.key, others or []):
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     return None
 
