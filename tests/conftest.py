@@ -29,6 +29,55 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 STUDENTS = ("solution", "stub")
 
 
+def _session_fixtures(item: pytest.Item) -> set[str]:
+    """The session-scoped fixtures of this conftest that the test uses (as resolved for it: a
+    module's own fixture of the same name, like test_pipeline's `graded`, does not count)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    used = set()
+    for name, defs in info.name2fixturedefs.items():
+        last = defs[-1]
+        if last.scope == "session" and getattr(last.func, "__module__", "") == __name__:
+            used.add(name)
+    return used
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
+    """Schedule the suite for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`).
+
+    Each test file is one unit of work (its module fixtures are built once), and files that
+    share a session fixture of this conftest (`graded`, `executed_source`, `student_env`) are
+    one unit, so that fixture is built by one worker only. Units with a slow test go first,
+    so the long ones start early and the many quick tests fill in at the end. Without xdist
+    the marks do nothing and only the order changes. pytest-xdist turns the marks into node
+    ids ending in `@<unit>`: test_layout.py's `test_xdist_gives_each_worker_whole_files` fails
+    when an upgrade stops that (pytest 9.2 with pytest-xdist 3.8 did, silently).
+    """
+    files = sorted({item.path for item in items})
+    parent = {f: f for f in files}
+
+    def root(f):
+        while parent[f] != f:
+            f = parent[f]
+        return f
+
+    first_user: dict[str, object] = {}
+    for item in items:
+        for name in _session_fixtures(item):
+            other = first_user.setdefault(name, item.path)
+            parent[root(item.path)] = root(other)
+    slow_units = {root(item.path) for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        unit = root(item.path)
+        item.add_marker(pytest.mark.xdist_group(unit.stem))
+    order = {f: i for i, f in enumerate(files)}
+    items.sort(key=lambda it: (root(it.path) not in slow_units, order[root(it.path)]))
+    # a wrapper, so the marks are on before pytest-xdist's own hook reads them into node ids
+    return (yield)
+
+
 @dataclass
 class GradedCourse:
     """A course graded by nbgrader, with the scores read back from its gradebook."""

@@ -32,9 +32,12 @@ dotted project name in a string of the packages and of nbgrader_config.py must n
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from grader.course import REPO_ROOT
 
@@ -491,3 +494,13 @@ def test_strings_are_followed(tmp_path: Path):
             "grader.nope is no module)",
         ]
     )
+
+
+def test_xdist_gives_each_worker_whole_files(request: pytest.FixtureRequest):
+    """`make test` runs on pytest-xdist workers that take whole files (tests/conftest.py marks
+    each test with its file's unit; `--dist loadgroup` appends it to the node id). If an
+    upgrade stops that, a file's tests split across workers and every module fixture (a
+    graded class, a server) is built twice, silently: pytest 9.2 with pytest-xdist 3.8 did."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("run without pytest-xdist workers (-n 0)")
+    assert request.node.nodeid.endswith("@test_layout"), request.node.nodeid
