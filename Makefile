@@ -17,6 +17,10 @@ $(STAMP): requirements.txt pyproject.toml student/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e student
+	@# jupyter-events asks for jsonschema[format-nongpl], whose rfc3987-syntax builds a parser
+	@# when jsonschema is imported: 2-3 CPU-s in every nbgrader, jupyter and grader process.
+	@# jsonschema works without it (no "iri" format checks; nothing here uses them).
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $(STAMP)
 
 # The learner's JupyterLab: lab/ is a Jupyter config directory (nbgrader's instructor plugins and
