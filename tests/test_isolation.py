@@ -145,11 +145,19 @@ def _with_cell(honest: nbformat.NotebookNode, code: str, grad_w2: str | None = N
     return nb
 
 
-def _course(tmp: Path) -> tuple[Path, nbformat.NotebookNode]:
-    root = course.new_course(tmp)
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course with the test limits and its release generated, once per module: each
+    grading run below grades in a copy of it (nothing in it names its own folder)."""
+    root = course.new_course(tmp_path_factory.mktemp("isolation-release") / "course")
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
         f.write(TEST_LIMITS)
     course.generate_release(root, [ASSIGNMENT])
+    return root
+
+
+def _course(released: Path, tmp: Path) -> tuple[Path, nbformat.NotebookNode]:
+    root = Path(shutil.copytree(released, tmp, dirs_exist_ok=True))
     source = nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     release = nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     return root, student_copy(source, release)
@@ -203,20 +211,20 @@ def _notebooks(honest: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode
 
 
 @pytest.fixture(scope="module")
-def alone(tmp_path_factory: pytest.TempPathFactory):
+def alone(tmp_path_factory: pytest.TempPathFactory, released: Path):
     """`b_victim` graded alone, in a course of its own: what it scores without an attacker."""
     if not sandbox.bwrap_status().usable:
         pytest.skip(f"bubblewrap cannot run here: {sandbox.bwrap_status().reason}")
     from grader.pipeline.autograde import autograde
 
-    root, honest = _course(tmp_path_factory.mktemp("isolation-alone"))
+    root, honest = _course(released, tmp_path_factory.mktemp("isolation-alone"))
     save(root / "submitted" / "b_victim" / ASSIGNMENT, _notebooks(honest)["b_victim"])
     run = autograde(root, ASSIGNMENT, workers=1)
     return root, {r.student: r for r in run.results}
 
 
 @pytest.fixture(scope="module", params=["local", "cluster"])
-def graded(request: pytest.FixtureRequest, alone):
+def graded(request: pytest.FixtureRequest, alone, released: Path):
     """The four submissions graded in order by one worker: a local worker process, or one
     Dask worker (`autograde --scheduler`, its private course outside /tmp as well)."""
     from grader.pipeline.autograde import autograde
@@ -229,7 +237,7 @@ def graded(request: pytest.FixtureRequest, alone):
     # tmpfs of its own, which the zygote must wipe as well as /tmp.
     outside = Path(tempfile.mkdtemp(prefix="backprop-isolation-", dir=_outside_tmp()))
     request_cleanup.append(outside)
-    batch, honest = _course(outside / "batch")
+    batch, honest = _course(released, outside / "batch")
     for student, nb in _notebooks(honest).items():
         save(batch / "submitted" / student / ASSIGNMENT, nb)
     if request.param == "local":
