@@ -41,7 +41,7 @@ workspace: $(STAMP)  ## copy the course's notebooks into workspace/ (never overw
 
 selfcheck: $(STAMP)  ## grade your own notebook: make selfcheck NB=04 (or NB=path/to.ipynb)
 	@test -n "$(NB)" || { echo "make selfcheck: say which notebook, e.g. make selfcheck NB=04"; exit 2; }
-	$(BIN)/python -m grader selfcheck $(NB)
+	$(BIN)/python -m grader selfcheck --dir $(WORKSPACE) $(NB)
 
 test: lint  ## lint and the whole test suite
 	$(BIN)/python -m pytest

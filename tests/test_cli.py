@@ -202,6 +202,21 @@ def test_selfcheck_and_the_grading_commands_read_names_alike(tmp_path):
         assert found.parent.name == resolve_assignment(name, assignments_of(course)), name
 
 
+def test_selfcheck_looks_in_the_workspace_it_is_given(tmp_path, capsys):
+    """`make selfcheck NB=01 WORKSPACE=...` passes `--dir`: a learner's workspace made
+    elsewhere is where the number is looked up, and the one line names that place."""
+    assert cli.main(["selfcheck", "--dir", str(tmp_path / "mine"), "01"]) == 2
+    wanted = tmp_path / "mine" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb"
+    assert str(wanted) in capsys.readouterr().err
+    make = subprocess.run(
+        ["make", "-n", "--no-print-directory", "selfcheck", "NB=01", f"WORKSPACE={tmp_path}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert f"selfcheck --dir {tmp_path} 01" in make.stdout, make.stdout + make.stderr
+
+
 def _course_without_work(tmp_path: Path) -> Path:
     course = tmp_path / "course"
     for a in TWO:

@@ -245,6 +245,11 @@ def _add_selfcheck(commands: argparse._SubParsersAction) -> None:
     )
     sc.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     sc.add_argument(
+        "--dir",
+        default=str(course.REPO_ROOT / "workspace"),
+        help="the workspace an assignment id or number is looked up in (default: workspace/)",
+    )
+    sc.add_argument(
         "--source",
         default=str(SELFCHECK_SOURCE),
         help="the instructor notebooks (default: the course's source/)",

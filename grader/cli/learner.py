@@ -32,7 +32,7 @@ def selfcheck(args: argparse.Namespace) -> int:
     from grader.learner.workspace import resolve_notebook
 
     try:
-        notebook = resolve_notebook(args.notebook)
+        notebook = resolve_notebook(args.notebook, Path(args.dir))
         result = selfcheck(
             notebook,
             source_dir=Path(args.source),
