@@ -21,10 +21,12 @@ NOTEBOOK = (FIXTURE_SOURCE / "ps1" / "ps1.ipynb").read_bytes()
 
 
 def zipped(files: dict[str, bytes]) -> bytes:
+    """A zip of files, the same bytes every time (a fixed date: pytest-xdist's workers each
+    collect the parameters below, and must get the same test ids)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in files.items():
-            zf.writestr(name, data)
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
     return buf.getvalue()
 
 
