@@ -81,5 +81,5 @@ def test_every_declared_dependency_is_pinned_within_its_range():
 
 def test_the_extras_are_cluster_and_dev():
     assert set(declared("cluster")) == {"dask", "distributed", "psycopg"}
-    assert set(declared("dev")) == {"pytest", "ruff", "playwright"}
+    assert set(declared("dev")) == {"pytest", "pytest-xdist", "ruff", "playwright"}
     assert not set(declared()) & (set(declared("cluster")) | set(declared("dev")))

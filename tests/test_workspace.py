@@ -152,17 +152,15 @@ def test_selfcheck_finds_the_workspace_notebook_and_says_one_quiet_line(repo: Pa
     assert len(sandbox_lines) <= 1, proc.stdout
 
 
-def test_selfcheck_without_a_workspace_says_what_to_run(tmp_path: Path, capsys, monkeypatch):
+def test_selfcheck_without_a_workspace_says_what_to_run(tmp_path: Path, capsys):
     """`selfcheck 05` with no workspace: one line, exit 2, naming `make lab` (the learner's
-    workspace here is an empty folder, so a checkout where `make lab` ran tests it too)."""
-    from functools import partial
-
+    workspace here is an empty folder, `--dir` as `make selfcheck` passes it, so a checkout
+    where `make lab` ran tests it too)."""
     from grader import cli
 
     empty = tmp_path / "workspace"
-    monkeypatch.setattr(ws, "resolve_notebook", partial(ws.resolve_notebook, workspace=empty))
     last = course.ASSIGNMENTS[-1]
-    assert cli.main(["selfcheck", last[:2]]) == 2
+    assert cli.main(["selfcheck", "--dir", str(empty), last[:2]]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "make lab" in err and str(empty / last) in err, err
 
