@@ -30,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from traitlets.config import Config
 
@@ -389,6 +390,13 @@ def _grade(
     env = {**hooks.execution_env(), **hooks.fast_grading_env()}
     env.update(_precompute_env({a for _, a in todo}))
     last_save = [0.0]
+    table = None
+    if not scheduler:  # (the cluster's instructor process starts its own: cluster.py)
+        table = start_hidden_table(config, {a for _, a in todo})
+    if table is not None:
+        from grader.sandbox.hidden_table import TABLE_ENV
+
+        env[TABLE_ENV] = str(table.path)
 
     def done(result: GradeResult) -> None:
         stored[result.key] = result
@@ -420,17 +428,44 @@ def _grade(
         else:
             _grade_all(todo, min(run.workers, len(todo)), (str(course), config, env), done)
     finally:
+        if table is not None:
+            table.close()
         save_results(course, stored)  # also when interrupted: keep what finished
+
+
+def hidden_functions(assignments: set[str]) -> list[str] | None:
+    """The functions of `assignments`, whose hidden answers the kernel zygotes need
+    (None when none of them has one: every function)."""
+    from grader.judge.functions import records
+
+    names = [r.name for r in records() if r.notebook in assignments]
+    return names or None
 
 
 def _precompute_env(assignments: set[str]) -> dict[str, str]:
     """The workers' `PRECOMPUTE_ENV`: the functions of the assignments they grade, so each
     kernel zygote computes only those hidden answers (none of them: every function)."""
-    from grader.judge.functions import records
     from grader.sandbox.kernel_preload import PRECOMPUTE_ENV
 
-    names = [r.name for r in records() if r.notebook in assignments]
+    names = hidden_functions(assignments)
     return {PRECOMPUTE_ENV: ",".join(names)} if names else {}
+
+
+def start_hidden_table(config: Config, assignments: set[str]) -> Any:
+    """Start computing the hidden answers of `assignments` once for this run, on this host
+    and outside any sandbox (grader.sandbox.hidden_table.start_build), so that no worker's
+    kernel zygote computes them; None when no zygote will run (the sandbox off, no
+    bubblewrap, or `SandboxedExecute.warm = False`): cold kernels compute their own."""
+    from grader.sandbox.execute import SandboxedExecute
+    from grader.sandbox.hidden_table import start_build
+    from grader.sandbox.plan import bwrap_status
+
+    if "warm" in config.SandboxedExecute and not config.SandboxedExecute.warm:
+        return None
+    sandbox = SandboxedExecute(config=config)
+    if sandbox.mode == "off" or not bwrap_status(sandbox.bwrap).usable:
+        return None
+    return start_build(hidden_functions(assignments))
 
 
 def _check_after(

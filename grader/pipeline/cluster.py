@@ -31,6 +31,7 @@ order; a submission counts as done only when all three are there (see autograde.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -211,7 +212,18 @@ def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, o
     from distributed.comm.core import CommClosedError
     from nbgrader.api import Gradebook
 
-    client, cluster = connect(scheduler, workers=workers, log_dir=course / ".grader" / "logs")
+    from grader.pipeline.autograde import hidden_functions, start_hidden_table
+
+    # The hidden answers, computed here once while the cluster starts (cluster_worker.py
+    # hands them to each worker's kernel zygote).
+    functions = hidden_functions({a for _, a in jobs})
+    table = start_hidden_table(course_config(course), {a for _, a in jobs})
+    try:
+        client, cluster = connect(scheduler, workers=workers, log_dir=course / ".grader" / "logs")
+    except BaseException:
+        if table is not None:
+            table.close()
+        raise
     run = None
     try:
         _preflight(client, course)
@@ -223,6 +235,7 @@ def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, o
         with Gradebook(db_url) as gb:
             run = _Run(client, course, db_url, gb, jobs, max(2, 2 * threads), done)
             try:
+                run.send_table(table.result() if table is not None else b"", functions)
                 run.send_bundles(timeout)
                 run.grade()
             except (CancelledError, CommClosedError, OSError) as exc:
@@ -237,6 +250,8 @@ def _grade_on_cluster(course, db_url, jobs, scheduler, workers, timeout, done, o
         client.close()
         if cluster is not None:
             cluster.close()
+        if table is not None:
+            table.close()
 
 
 #: At most this many finished submissions are recorded in one gradebook transaction.
@@ -264,6 +279,7 @@ class _Run:
         self.window, self.done = window, done
         self.pending: dict[Any, tuple[str, str]] = {}
         self.bundles: dict[str, Any] = {}
+        self.table: Any = None  #: the hidden answers' table (a future), or None
         self.ac = as_completed()
         self.recorded = 0
 
@@ -282,6 +298,14 @@ class _Run:
             "run are saved: run the same command again when the database is back to grade "
             "the rest"
         )
+
+    def send_table(self, data: bytes, functions: list[str] | None) -> None:
+        """Send the run's table of hidden answers with the tasks (each worker gets it once)."""
+        if data:
+            digest = hashlib.sha256(data).hexdigest()[:12]
+            self.table = self.client.submit(
+                bundle_value, (data, functions), key=f"backprop-hidden-table-{digest}"
+            )
 
     def send_bundles(self, timeout: int | None) -> None:
         """Scatter each assignment's bundle once (workers keep it while the run lasts)."""
@@ -313,6 +337,7 @@ class _Run:
             assignment,
             files,
             prior,
+            self.table,
             key=f"backprop-grade-{student}-{assignment}-{time.time_ns()}",
         )
         self.pending[future] = (student, assignment)

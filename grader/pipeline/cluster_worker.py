@@ -286,6 +286,7 @@ def grade_task(
     assignment: str,
     files: dict[str, bytes],
     prior: dict[str, Any] | None,
+    table: tuple[bytes, list[str] | None] | None = None,
 ) -> RemoteGrade:
     """Grade one submission on this worker, exactly as a local worker does.
 
@@ -294,8 +295,13 @@ def grade_task(
         student, assignment: whose submission.
         files: the submission's folder, paths relative to it.
         prior: the submission's record in the course's gradebook (None: not graded yet).
+        table: the run's hidden answers, computed by the instructor's process, and their
+            functions (grader.sandbox.hidden_table): this worker's kernel zygote, when it
+            starts, uses them if they were computed on this machine, else computes its own.
     """
     import socket
+
+    from grader.sandbox.hidden_table import offer
 
     if bundle.grader_digest != grader_digest():
         raise ClusterError(
@@ -305,6 +311,8 @@ def grade_task(
         )
     with _LOCK:
         start = time.perf_counter()
+        if table is not None:
+            offer(*table)
         os.environ.pop(DB_URL_ENV, None)
         course = _private_course(bundle)
         db_url = _db_url(course)

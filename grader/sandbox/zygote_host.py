@@ -33,6 +33,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from grader.sandbox import zygote
 from grader.sandbox.boxrun import TMPFS_BYTES, Plan, _copy_limited, _kernel_env, bwrap_argv
+from grader.sandbox.hidden_table import for_zygote
 from grader.sandbox.jobstate import HOME, NAMESPACE_CAPS
 from grader.sandbox.kernel_preload import functions_to_precompute
 
@@ -116,12 +117,59 @@ class Zygote:
             )
         self.buffer = b""
         self.children_cpu = 0.0  #: CPU seconds of every job so far (reported at finish)
+        if kind == "kernel":  # while it imports: the run's hidden answers, if any
+            self._send_blob(for_zygote(), time.monotonic() + START_TIMEOUT)
         ready = self._read(START_TIMEOUT)
         self.pid = int(ready.get("pid", 0))
         #: "" when each job gets fresh namespaces; else why not (the clean-up only).
         self.not_fresh = str(ready.get("not_fresh", ""))
+        #: A kernel zygote's hidden answers: {"source": "table" | "computed" | "none",
+        #: "answers", "computed", "reason"} (grader.sandbox.kernel_preload.preload).
+        self.hidden: dict[str, Any] = dict(ready.get("hidden") or {})
+        #: CPU seconds the zygote took to start (imports, the hidden answers).
+        self.warmup_cpu = float(ready.get("cpu", 0.0))
+        if kind == "kernel":  # in a grading worker, its log (stderr): where the answers came from
+            print(f"[backprop-grader] {self.describe()}", file=sys.stderr, flush=True)
+
+    def describe(self) -> str:
+        """One line: this zygote, its warm-up's CPU and where its hidden answers came from."""
+        h = self.hidden
+        where = {
+            "table": "from the run's table",
+            "computed": f"computed here ({h.get('reason', '')})",
+        }.get(str(h.get("source")), f"none ({h.get('reason', '')})")
+        return (
+            f"{self.kind} zygote {self.pid}: warm-up {self.warmup_cpu:.2f} CPU-s; hidden "
+            f"answers {where}: {h.get('answers', 0)} in memory, {h.get('computed', 0)} "
+            "computed in the zygote"
+        )
 
     # -- the pipe
+    def _send_blob(self, data: bytes, deadline: float) -> None:
+        """Write `data` (length first: grader.sandbox.zygote.read_blob) into the zygote's
+        control pipe, which it reads before its first fork."""
+        assert self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(f"{len(data)}\n".encode() + data)
+        os.set_blocking(fd, False)
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                _, ready, _ = select.select([], [fd], [], max(0.0, left))
+                if not ready:
+                    self.close()
+                    raise ZygoteError(f"the {self.kind} zygote did not read its table in time")
+                try:
+                    view = view[os.write(fd, view[: 1 << 16]) :]
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    self.close()
+                    raise ZygoteError(f"the {self.kind} zygote exited: {self.log_tail()}") from exc
+        finally:
+            if self.proc.poll() is None:
+                os.set_blocking(fd, True)
+
     def _read(self, timeout: float) -> dict:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
