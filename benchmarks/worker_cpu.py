@@ -15,7 +15,10 @@ than one core busy, which a second worker on the same cores cannot have. `--prof
 writes a cProfile dump of the graded notebooks, timed in CPU seconds (profiling slows
 Python code 1.5-4x: compare CPU figures only without it). `--keep DIR` grades in DIR and
 reuses the class already there (so two versions of the grader can grade the same
-notebooks back to back). Prints the load average: the machine may be shared.
+notebooks back to back). As `autograde`, it computes the hidden answers once before the
+worker starts (grader.sandbox.hidden_table) and prints the zygotes' warm-up CPU and where
+the kernel zygote's hidden answers came from; `--no-table` leaves the table out (the
+kernel zygote computes them). Prints the load average: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -31,11 +34,23 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2)
     parser.add_argument("--keep", help="grade in this folder (the class is reused if there)")
     parser.add_argument("--profile", help="write a cProfile dump of the graded notebooks here")
+    parser.add_argument(
+        "--no-table",
+        action="store_true",
+        help="no table of hidden answers: the kernel zygote computes them (as before 2026-12-07)",
+    )
     args = parser.parse_args()
 
     from grader import course as course_mod
@@ -58,19 +73,35 @@ def main() -> int:
     config = course_config(course)
     config.merge(hooks.execution_config(course, timeout=None))
     env = {**hooks.execution_env(), **hooks.fast_grading_env()}
+    jobs = list(submissions(course, assignments_of(course)))
+    env.update(ag._precompute_env({a for _, a in jobs}))
+    table = None
+    children = _children_cpu()
+    if not args.no_table:  # as `autograde` does: the hidden answers computed once, here
+        from grader.sandbox.hidden_table import TABLE_ENV
+
+        table = ag.start_hidden_table(config, {a for _, a in jobs})
+        if table is not None:
+            env[TABLE_ENV] = str(table.path)
     stderr = os.dup(2)  # _init_worker sends stderr to the course's log
     ag._init_worker(str(course), config, env)
     os.dup2(stderr, 2)
-    jobs = list(submissions(course, assignments_of(course)))
     first = ag.grade_submission(*jobs[0])
     print(f"first notebook (zygotes start): {first.seconds:.1f} s", flush=True)
+    from grader.sandbox import zygote_host
+
+    for z in zygote_host._ZYGOTES.values():
+        print(f"  {z.describe()}", flush=True)
+    if table is not None:
+        table.result()  # the builder has ended (and is reaped)
+        print(f"  the run's table: computed once in {_children_cpu() - children:.2f} CPU-s")
+        table.close()
     profiler = None
     if args.profile:
         import cProfile
 
         profiler = cProfile.Profile(time.process_time)  # CPU, not time waited
         profiler.enable()
-    from grader.sandbox import zygote_host
 
     def zygotes_cpu() -> dict[str, float]:  # their children's: the kernels', verification's
         return {kind: z.children_cpu for kind, z in zygote_host._ZYGOTES.items()}

@@ -4,7 +4,8 @@
 per-worker zygotes (grader.sandbox.zygote). One worker grades, in this order:
 
 - `a_attacker`: leaves a `sleep 1000` and a double-forked daemon that writes a file every
-  0.1 s, patches numpy and the student package's checks in place, seeds `sys.modules`,
+  0.1 s, patches numpy and the student package's checks in place, poisons every hidden
+  answer its kernel holds (the zygote's, from the run's table), seeds `sys.modules`,
   writes files into /tmp, /dev/shm, its working folder, HOME and every mount point it can
   write to (the hidden folders' empty tmpfs), adds kernel keys, sets an environment
   variable, and tries to open its zygote's memory;
@@ -60,6 +61,13 @@ try:
     _checks.check_grad_W2 = lambda *a, **k: print("grad_W2: right (patched)")
 except ImportError:  # the verification process cannot import the checks
     pass
+try:  # the hidden answers its kernel zygote read from the run's table: every one poisoned
+    from grader.sandbox import kernel_preload as _kp
+    for _table in _kp.TABLES.values():
+        for _key in list(_table):
+            _table[_key] = None
+except ImportError:  # the verification process has no grader.sandbox
+    pass
 sys.modules["a_planted"] = types.ModuleType("a_planted")
 for p in ("/tmp/a_file", "/dev/shm/a_file", "a_file", os.path.expanduser("~/a_file")):
     with open(p, "w") as f:
@@ -111,6 +119,12 @@ if numpy.allclose(1.0, 2.0):
     LEAK.append("numpy.allclose patched")
 if "a_planted" in sys.modules:
     LEAK.append("sys.modules seeded")
+try:
+    from grader.sandbox import kernel_preload as _kp
+    if any(v is None for t in _kp.TABLES.values() for v in t.values()):
+        LEAK.append("hidden answers poisoned")
+except ImportError:
+    pass
 if "A_WAS_HERE" in os.environ:
     LEAK.append("environment variable")
 try:

@@ -42,6 +42,7 @@ from grader.pipeline.gradebook_records import (
 from grader.pipeline.results import GradeResult
 from grader.pipeline.speedups import speed_up_nbgrader
 from grader.pipeline.verified import record_path
+from grader.sandbox.hidden_table import offer
 
 
 class ClusterError(RuntimeError):
@@ -295,13 +296,10 @@ def grade_task(
         student, assignment: whose submission.
         files: the submission's folder, paths relative to it.
         prior: the submission's record in the course's gradebook (None: not graded yet).
-        table: the run's hidden answers, computed by the instructor's process, and their
-            functions (grader.sandbox.hidden_table): this worker's kernel zygote, when it
-            starts, uses them if they were computed on this machine, else computes its own.
+        table: the run's hidden answers and their functions (grader.sandbox.hidden_table),
+            for this worker's kernel zygote (used if computed on this machine).
     """
     import socket
-
-    from grader.sandbox.hidden_table import offer
 
     if bundle.grader_digest != grader_digest():
         raise ClusterError(

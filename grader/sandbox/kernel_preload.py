@@ -2,8 +2,10 @@
 
 It imports what every grading kernel imports (IPython, ipykernel with its debugger, numpy,
 matplotlib with the non-drawing backend of grader.sandbox.nofigures, the student package)
-and fills the hidden checks' tables of right answers (`precompute_hidden`), so each forked
-kernel starts with them in memory. A verification zygote does not import this module (its
+and fills the hidden checks' tables of right answers (`TABLES`), so each forked kernel
+starts with them in memory: from the table `backprop-grader autograde` computed once for
+the run on the host (grader.sandbox.hidden_table), or, without a valid one, by computing
+them itself (`precompute_hidden`). A verification zygote does not import this module (its
 sandbox has only the verification runner's import closure): it imports its runner module
 and runs the runner's own `warm_up`.
 """
