@@ -128,6 +128,14 @@ def main() -> int:
         f"({(cpu + kernel + verify) / wall:.2f} cores busy on average while grading)",
         flush=True,
     )
+    from grader.pipeline.exporter import ValidateWhereItMatters
+
+    counts = ValidateWhereItMatters.counts
+    if sum(counts.values()):
+        print(
+            f"nbconvert's validations of the notebook: {counts['validated'] / len(jobs):.1f} "
+            f"per notebook ({counts['skipped'] / len(jobs):.1f} skipped: grader.pipeline.exporter)"
+        )
     print(f"load average after: {os.getloadavg()}")
     return 0
 

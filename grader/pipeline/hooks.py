@@ -60,6 +60,10 @@ AUTOGRADE_PREPROCESSORS = [
 ]
 #: nbgrader's `Autograde.post_convert_hook`: verification after each graded submission.
 POST_CONVERT_HOOK = f"{__name__}.post_convert"
+#: The notebook exporter of `backprop-grader autograde`'s Autograde (execution_config):
+#: nbconvert's, validating the notebook after the steps where it can fail, not after every
+#: one (grader.pipeline.exporter; the grades are the same).
+EXPORTER = "grader.pipeline.exporter.ValidateWhereItMatters"
 #: nbgrader's GenerateFeedback preprocessors (grader.pipeline.feedback): no hidden test code,
 #: no grader paths, the byte cap, math as MathML, readable and accessible pages.
 FEEDBACK_PREPROCESSORS = [
@@ -108,7 +112,8 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     """The course's grading route as a Config, merged over the course's nbgrader_config.py.
 
     The same preprocessors and hook nbgrader_config.py registers (so a course folder with an
-    older nbgrader_config.py is still graded the safe way by `backprop-grader autograde`).
+    older nbgrader_config.py is still graded the safe way by `backprop-grader autograde`),
+    and an exporter that validates the notebook where it matters (`EXPORTER`).
 
     Grading starts here, so this is also where a package layout the verification process
     cannot run in stops it (see `grader.verify.closure`).
@@ -130,6 +135,7 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     c.Execute.interrupt_on_timeout = True
     c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
     c.Autograde.post_convert_hook = POST_CONVERT_HOOK
+    c.Autograde.exporter_class = EXPORTER
     return c
 
 

@@ -1,0 +1,57 @@
+"""nbconvert's notebook exporter, validating the notebook where it matters.
+
+nbconvert validates the whole notebook against nbformat's schema after every preprocessor
+(`Exporter._validate_preprocessor`): nbgrader's Autograde runs two passes (5 sanitizing
+steps, then the course's 9 grading steps), so 14 validations of every notebook, about a
+tenth of a grading worker's own CPU (docs/performance.md). `ValidateWhereItMatters`
+(`Autograde.exporter_class` in `hooks.execution_config`) keeps the ones that can fail:
+
+- after a pass's first step: the submitted notebook, as the student's file left it, is
+  first checked there (a notebook invalid in a way clearing outputs does not fix fails at
+  the same step as before);
+- after a step that runs the notebook (`ExecutePreprocessor` and its subclasses, such as
+  `SandboxedExecute`): the outputs a student's code produced enter the notebook there;
+- right before a step that writes the gradebook (`SaveAutoGrades`, `AssignLatePenalties`):
+  nothing is recorded from a notebook that is not valid;
+- after a pass's last step: what nbgrader writes to disk is valid.
+
+The steps in between are nbgrader's and the course's own rewriting of a valid notebook
+(clearing outputs, metadata and ignored patterns, capping outputs, copying the released
+cells back, checking cell metadata); a notebook one of them made invalid still fails, at
+the next validation, before anything is recorded. nbformat's own checks on reading and
+writing a notebook are unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbconvert.exporters import NotebookExporter
+
+
+def validation_matters(preprocessors: list[Any], preprocessor: Any) -> bool:
+    """Whether the notebook is validated after `preprocessor`, one of the pass's steps
+    `preprocessors` (in order): see the module docstring."""
+    from nbconvert.preprocessors import ExecutePreprocessor
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+
+    at = next((i for i, p in enumerate(preprocessors) if p is preprocessor), None)
+    if at is None or at in (0, len(preprocessors) - 1):
+        return True
+    if isinstance(preprocessor, ExecutePreprocessor):
+        return True
+    return isinstance(preprocessors[at + 1], (SaveAutoGrades, AssignLatePenalties))
+
+
+class ValidateWhereItMatters(NotebookExporter):
+    """nbconvert's NotebookExporter, validating after the steps `validation_matters` names."""
+
+    #: How many validations this exporter ran and skipped (for the benchmarks and tests).
+    counts = {"validated": 0, "skipped": 0}
+
+    def _validate_preprocessor(self, nbc: Any, preprocessor: Any) -> None:
+        if validation_matters(self._preprocessors, preprocessor):
+            self.counts["validated"] += 1
+            super()._validate_preprocessor(nbc, preprocessor)
+        else:
+            self.counts["skipped"] += 1
