@@ -128,12 +128,17 @@ class Zygote:
         self.hidden: dict[str, Any] = dict(ready.get("hidden") or {})
         #: CPU seconds the zygote took to start (imports, the hidden answers).
         self.warmup_cpu = float(ready.get("cpu", 0.0))
-        if kind == "kernel":  # in a grading worker, its log (stderr): where the answers came from
-            print(f"[backprop-grader] {self.describe()}", file=sys.stderr, flush=True)
+        if kind == "kernel":  # in a grading worker, its log (fd 2): where the answers came from
+            try:
+                os.write(2, f"[backprop-grader] {self.describe()}\n".encode())
+            except OSError:
+                pass
 
     def describe(self) -> str:
         """One line: this zygote, its warm-up's CPU and where its hidden answers came from."""
         h = self.hidden
+        if self.kind != "kernel":
+            return f"{self.kind} zygote {self.pid}: warm-up {self.warmup_cpu:.2f} CPU-s"
         where = {
             "table": "from the run's table",
             "computed": f"computed here ({h.get('reason', '')})",
