@@ -164,6 +164,15 @@ def test_local_cluster_grades_every_cell_like_local_workers(klass, graded_on_clu
     for student in EXPECTED:
         assert (course / "autograded" / student / "ps1").is_dir()
     assert (course / "autograded" / "alice" / "ps1" / "ps1.ipynb").read_bytes() != b""
+    if bwrap_status().usable:  # each worker's kernel zygote used the run's hidden answers
+        logs = sorted((course / ".grader" / "logs").glob("dask-worker-*.log"))
+        lines = [
+            line
+            for log in logs
+            for line in log.read_text(errors="replace").splitlines()
+            if "kernel zygote" in line
+        ]
+        assert lines and all("from the run's table" in line for line in lines), lines
     # Only the instructor's process talks to PostgreSQL: one pooled connection, whatever
     # the number of workers.
     assert connections and max(connections) == 1

@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from traitlets.config import Config
 
@@ -48,6 +48,9 @@ from grader.pipeline.results import (
     submissions,
     submitted_path,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.sandbox.hidden_table import TableBuild
 
 _WORKER: dict = {}
 
@@ -451,7 +454,7 @@ def _precompute_env(assignments: set[str]) -> dict[str, str]:
     return {PRECOMPUTE_ENV: ",".join(names)} if names else {}
 
 
-def start_hidden_table(config: Config, assignments: set[str]) -> Any:
+def start_hidden_table(config: Config, assignments: set[str]) -> TableBuild | None:
     """Start computing the hidden answers of `assignments` once for this run, on this host
     and outside any sandbox (grader.sandbox.hidden_table.start_build), so that no worker's
     kernel zygote computes them; None when no zygote will run (the sandbox off, no

@@ -313,7 +313,10 @@ class TableBuild:
     def _wait(self) -> None:
         self.proc.wait()
         if not self.path.exists():  # the workers stop waiting and compute it themselves
-            self.failed.touch()
+            try:
+                self.failed.touch()
+            except OSError:  # the folder is gone: the run has ended
+                pass
 
     def result(self, timeout: float = WAIT_SECONDS) -> bytes:
         """The table's bytes once computed (b"" if it failed or took longer than `timeout`)."""
