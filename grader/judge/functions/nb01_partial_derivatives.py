@@ -158,7 +158,7 @@ def _rounding_gloss(eps: float, difference: str) -> str:
 
 def _off(value: float | np.ndarray, right: float | np.ndarray) -> bool:
     """Whether a finite difference is told apart from the right answer, the central
-    difference at eps (the check's allowance: 1e-7 of its size, `judging._numeric_limit`)."""
+    difference at eps (the check's allowance: 1e-7 of its size, `mistakes.numeric_limit`)."""
     scale = 1.0 + float(np.max(np.abs(right)))
     return float(np.max(np.abs(np.asarray(value) - right))) > 1e-7 * scale
 
