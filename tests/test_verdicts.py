@@ -1209,7 +1209,7 @@ def test_a_function_that_ignores_eps_is_named(fn, hidden):
             "numerical_derivative: your answer equals the exact slope, the same whatever eps is "
             "(your function ignores its eps argument and takes a small step of its own: called "
             "with eps = 0.25 it must return the central difference (g(x + eps) - g(x - eps)) / "
-            "(2 eps), which differs from the exact slope by 0.12 here (about g'''(x) eps^2 / 6); "
+            "(2 eps), which differs from the exact slope by 0.125 here (about g'''(x) eps^2 / 6); "
             "use eps as the step)."
         ), head
         assert (

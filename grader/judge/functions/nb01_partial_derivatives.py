@@ -269,13 +269,13 @@ def _fixed_step_variant(
     if gradient:
         due = (
             "the central differences (fn(W + eps) - fn(W - eps)) / (2 eps), which differ "
-            f"from the exact slopes by up to {gap:.2g} here (the third derivative times "
+            f"from the exact slopes by up to {gap:.3g} here (the third derivative times "
             "eps^2 / 6)"
         )
     else:
         due = (
             "the central difference (g(x + eps) - g(x - eps)) / (2 eps), which differs from "
-            f"the exact slope by {gap:.2g} here (about g'''(x) eps^2 / 6)"
+            f"the exact slope by {gap:.3g} here (about g'''(x) eps^2 / 6)"
         )
     return Variant(
         (),
