@@ -8,7 +8,8 @@ Measures, on this machine, in one run:
 1. the scheduler's per-task overhead: `--tasks` empty tasks through a LocalCluster of 2
    worker processes (submitted at once: scheduler throughput; and one after the other:
    the round trip of a single task);
-2. the demo's class (`--students` x every notebook in source/, grader.pipeline.demo.build_class)
+2. the demo's class (`--students` x every notebook in source/,
+   grader.pipeline.demo.build_demo_class)
    graded four times, in this order: local `autograde --workers 1`, the cluster with 1
    worker, local `--workers 2`, the cluster with 2 workers (a LocalCluster started before the
    clock starts; its start-up is printed separately). Each: wall clock per notebook, the
@@ -187,13 +188,10 @@ def _new_database(pg: Any, name: str) -> str | None:
 
 def _grade_routes(root: Path, pg: Any, students: int) -> dict[tuple[str, int], dict[str, float]]:
     """The class graded by each route in turn (local 1, cluster 1, local 2, cluster 2)."""
-    from grader import course as course_mod
     from grader.pipeline.collect import collect
-    from grader.pipeline.demo import build_class
+    from grader.pipeline.demo import build_demo_class
 
-    base = course_mod.new_course(root / "base")
-    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], base)
-    build_class(base, root / "class.zip", students)
+    base = build_demo_class(root / "base", root / "class.zip", students, collect=False).course
     figures: dict[tuple[str, int], dict[str, float]] = {}
     for workers in (1, 2):
         for route in ("local", "cluster"):

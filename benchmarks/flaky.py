@@ -43,8 +43,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-#: One busy loop: pure CPU, no memory, no I/O.
-BUSY_LOOP = "while True:\n    pass\n"
+#: One busy loop: pure CPU, no memory, no I/O. It ends by itself when flaky.py does
+#: (however flaky.py ends: killed, it cannot stop the loops it started in their own sessions).
+BUSY_LOOP = (
+    "import os, sys\n"
+    "while os.getppid() == int(sys.argv[1]):\n"
+    "    for _ in range(1_000_000):\n"
+    "        pass\n"
+)
 
 
 @dataclass
@@ -100,7 +106,9 @@ def read_junit(path: Path) -> tuple[dict[str, int], list[Failure]]:
 def start_load(processes: int) -> list[subprocess.Popen]:
     """processes busy loops at normal priority, each in its own session (stopped by stop_load)."""
     return [
-        subprocess.Popen([sys.executable, "-c", BUSY_LOOP], start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-c", BUSY_LOOP, str(os.getpid())], start_new_session=True
+        )
         for _ in range(processes)
     ]
 

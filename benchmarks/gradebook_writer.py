@@ -137,7 +137,7 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:
         course = course_mod.new_course(Path(tmp) / "course")
-        course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
+        course_mod.generate_release(course)
         with open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             definitions = [assignment_definition(gb, a.name) for a in gb.assignments]
     records = synthetic_records(definitions, args.records)

@@ -132,18 +132,13 @@ def _args() -> argparse.Namespace:
 def main() -> int:
     args = _args()
 
-    from grader import course as course_mod
     from grader.pipeline.autograde import autograde
-    from grader.pipeline.collect import collect
-    from grader.pipeline.demo import build_class
+    from grader.pipeline.demo import build_demo_class
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-grading-"))
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
-    ours = course_mod.new_course(root / "ours")
-    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], ours)
-    build_class(ours, root / "class.zip", args.students)
-    collect(root / "class.zip", course=ours)
+    ours = build_demo_class(root / "ours", root / "class.zip", args.students).course
     plain = root / "plain"
     shutil.copytree(ours, plain)
     stock = root / "stock"

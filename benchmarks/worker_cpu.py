@@ -53,22 +53,17 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from grader import course as course_mod
     from grader.config import assignments_of, course_config
     from grader.pipeline import autograde as ag
     from grader.pipeline import hooks
-    from grader.pipeline.collect import collect
-    from grader.pipeline.demo import build_class
+    from grader.pipeline.demo import build_demo_class
     from grader.pipeline.results import submissions
 
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-worker-cpu-")).resolve()
     course = root / "course"
     if not course.exists():
-        course_mod.new_course(course)
-        course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
-        build_class(course, root / "class.zip", args.students)
-        collect(root / "class.zip", course=course)
+        build_demo_class(course, root / "class.zip", args.students)
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
     config = course_config(course)
     config.merge(hooks.execution_config(course, timeout=None))

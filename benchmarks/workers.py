@@ -136,18 +136,13 @@ def main() -> int:
     if args.child:
         return child(args)
 
-    from grader import course as course_mod
-    from grader.pipeline.collect import collect
-    from grader.pipeline.demo import build_class
+    from grader.pipeline.demo import build_demo_class
 
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-workers-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
     base = root / "base"
     if not base.exists():
-        course_mod.new_course(base)
-        course_mod.run_nbgrader(["generate_assignment", "*", "--force"], base)
-        build_class(base, root / "class.zip", args.students)
-        collect(root / "class.zip", course=base)
+        build_demo_class(base, root / "class.zip", args.students)
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
     per_nb = []
     try:

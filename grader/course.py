@@ -94,12 +94,19 @@ def run_nbgrader(
     """
     nbgrader = Path(sys.executable).parent / "nbgrader"
     cmd = [str(nbgrader) if nbgrader.exists() else "nbgrader", *args]
+    return _run(cmd, f"nbgrader {' '.join(args)}", course, check=check, timeout=timeout)
+
+
+def _run(
+    cmd: list[str], label: str, course: Path, *, check: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` in the course directory with `tool_env`; label: what it is, for the error."""
     proc = subprocess.run(
         cmd, cwd=course, env=tool_env(), capture_output=True, text=True, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise NbgraderError(
-            f"`nbgrader {' '.join(args)}` exited {proc.returncode} in {course}:\n"
+            f"`{label}` exited {proc.returncode} in {course}:\n"
             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
     return proc
@@ -125,18 +132,37 @@ def new_course(dest: Path, *, source: Path | None = None) -> Path:
     return dest
 
 
+#: `nbgrader generate_assignment ID --force` for each ID of its arguments, in one Python
+#: process, the way nbgrader's own tests run its command line in-process (the app's
+#: instance, initialize, start, reset): nbgrader's start-up, most of each call's seconds, is
+#: paid once. The command line takes one id or one glob, and a glob cannot name just a subset.
+#: The first assignment that fails ends it with nbgrader's exit status and log.
+_GENERATE_EACH = """\
+import sys
+from jupyter_core.application import NoStart
+from nbgrader.apps.nbgraderapp import NbGraderApp
+for assignment in sys.argv[1:]:
+    app = NbGraderApp.instance()
+    try:
+        app.initialize(["generate_assignment", assignment, "--force"])
+        app.start()
+    except NoStart:
+        pass  # what the app raises once its subcommand has run
+    finally:
+        app.reset()
+"""
+
+
 def generate_release(course: Path, assignments: tuple[str, ...] | list[str] = ASSIGNMENTS) -> None:
-    """`nbgrader generate_assignment` for each assignment of the course that has a source folder.
+    """`nbgrader generate_assignment` for each assignment of the course that has a source folder,
+    all in one nbgrader process (`_GENERATE_EACH`).
 
     Writes course/release/<id>/ and records the assignments in the course's gradebook.
-    When they are every folder of course/source/, one nbgrader process generates them all
-    (nbgrader globs the assignment id `*`; its start-up is most of each call's seconds).
+
+    Raises:
+        NbgraderError: an assignment failed (nbgrader's output is in the message).
     """
     wanted = [a for a in assignments if (course / "source" / a).is_dir()]
-    if len(wanted) > 1 and set(wanted) == {
-        p.name for p in (course / "source").iterdir() if p.is_dir() and not p.name.startswith(".")
-    }:
-        run_nbgrader(["generate_assignment", "*", "--force"], course)
-        return
-    for assignment in wanted:
-        run_nbgrader(["generate_assignment", assignment, "--force"], course)
+    if wanted:
+        label = f"nbgrader generate_assignment {' '.join(wanted)} --force"
+        _run([sys.executable, "-c", _GENERATE_EACH, *wanted], label, course)

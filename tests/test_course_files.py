@@ -79,7 +79,7 @@ def test_a_list_announced_with_a_number_has_that_many_items():
                     f"{path.name}, cell {cell.id}: {m.group(0).splitlines()[0]!r} is followed "
                     f"by {items} items"
                 )
-    assert ("01_partial_derivatives.ipynb", "numerical-gradient-idea", "Three", 3) in counted
+    assert ("01_partial_derivatives.ipynb", "numerical-gradient-idea", "Four", 4) in counted
 
 
 def test_release_notebooks_speak_to_a_class_student_too():

@@ -1005,7 +1005,8 @@ def test_the_visible_and_hidden_checks_have_an_integer_w():
     from backprop_checks.catalog import visible_cases
 
     student = [c["args"]["W"].dtype.kind for c in visible_cases("numerical_gradient")]
-    assert student[-1] == "i" and student[:-1] == ["f"] * (len(student) - 1)
+    # the third, before the large eps's example (appended after it, so no case moved)
+    assert student == ["f", "f", "i", "f"]
     hidden = [c for c in cases.hidden_cases("numerical_gradient") if c["kind"] == "hidden"]
     assert [c["args"]["W"].dtype.kind for c in hidden].count("i") == 1
     W = next(c["args"]["W"] for c in hidden if c["args"]["W"].dtype.kind == "i")
@@ -1140,6 +1141,123 @@ def test_a_too_small_step_is_named_on_any_cpu_and_for_any_loop(name, structure, 
         assert "with a step h far below eps (a step smaller than the eps it is given" in head, head
 
 
+# ------------------------------- a step of its own, eps ignored (a learner trial)
+
+
+def _eps_of(case) -> float:
+    return float(case["args"].get("eps", 1e-5))
+
+
+@pytest.mark.parametrize("name", ["numerical_derivative", "numerical_gradient"])
+def test_the_checks_pass_a_large_eps_in_both_flavours(name):
+    """A function that ignores its eps is told only where the central difference at eps is
+    off the exact slope by more than the allowance: a large eps, a curved function."""
+    from grader.judge import expect
+
+    for kind, case_list in (
+        ("visible", cases.visible_cases(name)),
+        ("hidden", [c for c in cases.hidden_cases(name) if c["kind"] == "hidden"]),
+    ):
+        large = [c for c in case_list if 0.1 <= _eps_of(c) <= 0.5]
+        assert large, kind
+        for case in large:
+            right = expect.expected(case, hidden=True)["result"]
+            if name == "numerical_derivative":
+                exact = cases.build_callable(case["args"]["g"]).derivative(case["args"]["x"])
+            else:
+                exact = cases.build_callable(case["args"]["fn"]).gradient(case["args"]["W"])
+            gap = float(np.max(np.abs(right - exact)))
+            assert gap > 1e-3 * (1 + float(np.max(np.abs(right)))), (kind, case["label"], gap)
+
+
+@pytest.mark.parametrize("h", [0.25, 0.5, 1e-5])
+def test_the_right_answer_is_the_central_difference_in_closed_form(h):
+    """The expected answers (`Poly.central`, `Quadratic.central`) are the central
+    differences at the step itself, computed free of rounding."""
+    from grader.judge.inputs import Poly, build_callable, quadratic_desc
+
+    g = Poly(np.array([0.5, -1.0, 0.3, 2.0, -0.7]))  # a quartic: its g''' is not constant
+    for x in (-1.3, 0.0, 0.5, 2.0):
+        numeric = (g(x + h) - g(x - h)) / (2 * h)
+        assert g.central(x, h) == pytest.approx(numeric, rel=1e-9, abs=1e-9)
+    fn = build_callable(quadratic_desc(np.random.default_rng(3), (2, 3), rounded=False))
+    W = np.random.default_rng(4).normal(size=(2, 3))
+    assert np.allclose(fn.central(W, h), reference.numerical_gradient(fn, W, h), atol=1e-9)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        *wrong.numerical_derivative_ignores_eps,
+        wrong.numerical_derivative_default_eps,
+        *wrong.numerical_gradient_ignores_eps,
+    ],
+    ids=lambda fn: fn.__name__,
+)
+def test_a_function_that_ignores_eps_is_named(fn, hidden):
+    """A step of its own (1e-7, 1e-6, or the default 1e-5 hard-coded) passed every check,
+    visible and hidden, when every case's eps was small: the exact slope was within the
+    allowance of the central difference at eps. At eps = 0.25 (0.5 for the gradient) it is
+    not, and the message says the function ignores its eps."""
+    name = fn.__name__.split("_step_")[0].removesuffix("_default_eps")
+    passed, tags, message = _verdict(name, fn, hidden)
+    assert (passed, tags) == (False, []), message
+    head, where = message.splitlines()[:2]
+    if name == "numerical_derivative":
+        assert head == (
+            "numerical_derivative: your answer equals the exact slope, the same whatever eps is "
+            "(your function ignores its eps argument and takes a small step of its own: called "
+            "with eps = 0.25 it must return the central difference (g(x + eps) - g(x - eps)) / "
+            "(2 eps), which differs from the exact slope by 0.125 here (about g'''(x) eps^2 / 6); "
+            "use eps as the step)."
+        ), head
+        assert (
+            where == "  on visible example 3; inputs: g = a cubic polynomial, x = 0.5, eps = 0.25."
+        )
+    else:
+        assert head == (
+            "numerical_gradient: your answer equals the exact slopes, the same whatever eps is "
+            "(your function ignores its eps argument and takes a small step of its own: called "
+            "with eps = 0.5 it must return the central differences (fn(W + eps) - fn(W - eps)) "
+            "/ (2 eps), which differ from the exact slopes by up to 0.05 here (the third "
+            "derivative times eps^2 / 6); use eps as the step)."
+        ), head
+        assert where.startswith("  on visible example 4; inputs: "), where
+        assert where.endswith(", eps = 0.5."), where
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(
+    "fn",
+    [wrong.numerical_derivative_half_step, wrong.numerical_gradient_half_step],
+    ids=lambda fn: fn.__name__,
+)
+def test_half_the_step_is_named_as_half_the_step(fn, hidden):
+    """(g(x + eps/2) - g(x - eps/2)) / eps passes where eps is small and is named where it is
+    large: not as an answer that ignores eps, nor as rounding."""
+    name = fn.__name__.removesuffix("_half_step")
+    passed, tags, message = _verdict(name, fn, hidden)
+    assert (passed, tags) == (False, []), message
+    s = "s" if name == "numerical_gradient" else ""
+    assert message.splitlines()[0].startswith(
+        f"{name}: your answer equals the central difference{s} with step h = eps/2 ("
+    ), message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", ["numerical_derivative", "numerical_gradient"])
+def test_a_right_answer_passes_at_every_eps_it_is_given(name, hidden):
+    """The corpus's right answers (loops, np.nditer, basis arrays, copies, a flat view) and
+    the reference pass, the large-eps cases among those judged."""
+    ran = cases.hidden_cases(name) if hidden else cases.visible_cases(name)
+    assert any(_eps_of(c) >= 0.25 for c in ran)
+    for fn in [*RIGHT[name], getattr(reference, name)]:
+        result = checks.run_check(name, fn, hidden=hidden)
+        assert result.passed, (fn.__name__, result.message)
+        assert result.n_cases == len(ran)
+
+
 # --------------------------------- what the prose says is checked (issue 21, item 6)
 
 
@@ -1167,8 +1285,9 @@ def test_numerical_derivative_prose_promises_only_what_is_checked(hidden):
     assert passed, message
     prose = _prose("01_partial_derivatives", "numerical-derivative-task")
     assert "exactly twice" not in prose
-    assert "The tests compare the number you return with the exact slope" in prose
-    assert "use the `eps` you are given as the step" in prose
+    assert "compare the number you return with the central difference at that step" in prose
+    assert "a large one (`eps = 0.25`) included" in prose
+    assert "use the `eps` you are given as the step, never a step of your own" in prose
 
 
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])

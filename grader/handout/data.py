@@ -269,7 +269,7 @@ def write_visible_data(path: Path = DATA_PATH, fresh: dict[str, Any] | None = No
         if kept == text:
             return path
         try:
-            same = difference(json.loads(dumps(fresh)), json.loads(kept)) is None
+            same = difference(json.loads(text), json.loads(kept)) is None
         except (ValueError, KeyError, TypeError):
             same = False
         if same:

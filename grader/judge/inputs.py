@@ -8,6 +8,7 @@ with these helpers; `grader.judge.cases` numbers and labels them. This module ne
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,18 @@ class Poly(_student.Poly):
         """The sum of the absolute values of g(x)'s terms: what its rounding scales with."""
         return float(sum(abs(c) * abs(x) ** k for k, c in enumerate(self.coeffs)))
 
+    def central(self, x: float, h: float) -> float:
+        """The central difference (g(x + h) - g(x - h)) / (2 h) in closed form, free of the
+        rounding of its two evaluations: the sum over odd j of C(k, j) x^(k-j) h^(j-1) for
+        each term c_k x^k (a cubic's: g'(x) + c_3 h^2)."""
+        return float(
+            sum(
+                c * math.comb(k, j) * x ** (k - j) * h ** (j - 1)
+                for k, c in enumerate(self.coeffs)
+                for j in range(1, k + 1, 2)
+            )
+        )
+
 
 class Quadratic(_student.Quadratic):
     """The student package's fn(W), which also knows its gradient (for the right answers)."""
@@ -86,6 +99,11 @@ class Quadratic(_student.Quadratic):
         return float(
             0.5 * w @ (np.abs(self.A) @ w) + np.abs(self.b) @ w + abs(self.k) * (w**3).sum()
         )
+
+    def central(self, W: np.ndarray, h: float) -> np.ndarray:
+        """The central differences of fn at W with step h, entry by entry, in closed form: the
+        quadratic part's are its gradient exactly, and k w^3's are 3 k w^2 + k h^2."""
+        return self.gradient(W) + self.k * h * h
 
 
 def build_callable(desc: dict[str, Any]):

@@ -111,12 +111,7 @@ def ensure_in_gradebook(course: Path, assignments: list[str]) -> None:
                 gb.find_assignment(a)
             except MissingEntry:
                 missing.append(a)
-    if missing and len(missing) == len(assignments_of(course)):
-        # one nbgrader start-up for all of them (its assignment id may be a glob)
-        from grader.course import run_nbgrader
-
-        run_nbgrader(["generate_assignment", "*", "--force"], Path(course))
-    elif missing:
+    if missing:
         generate_release(Path(course), missing)
 
 

@@ -16,7 +16,9 @@ import tempfile
 import textwrap
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import numpy as np
@@ -25,6 +27,9 @@ from backprop_checks.catalog import MISCONCEPTIONS
 from grader import course as course_mod
 from grader.judge import functions
 from grader.nbcells import grade_id, is_solution
+
+if TYPE_CHECKING:
+    from grader.pipeline.collect import CollectReport
 
 #: Wrong answers that students really write, by function, each named by the misconception
 #: (docs/course.md) the grader should recognise: the `wrong` answers of the functions'
@@ -156,6 +161,48 @@ def build_class(course: Path, dest_zip: Path, students: int = 30) -> list[str]:
     return [s for s, _ in profiles]
 
 
+@dataclass(frozen=True)
+class DemoClass:
+    """A course folder with the demo class in it (`build_demo_class`)."""
+
+    course: Path  #: the course folder, every assignment released
+    download: Path  #: the class's notebooks zipped as an LMS hands them out
+    students: list[str]  #: the student ids, in the order their plans were made
+    collected: CollectReport | None  #: what collect placed; None when not collected
+
+
+def build_demo_class(
+    course: Path, download: Path, students: int = 30, *, collect: bool = True
+) -> DemoClass:
+    """The demo class in a new course folder: the one way the demo and the benchmarks make it.
+
+    A new course at `course` (the repository's config and source/, `course.new_course`),
+    every assignment released (`course.generate_release`), the notebooks of `students`
+    students (`class_profiles`: correct, partly correct, one per misconception, stubs, a
+    broken notebook) zipped into `download` (`build_class`), then collected into the course's
+    submitted/ folder.
+
+    Args:
+        course: the folder to make (may exist and be empty).
+        download: where the LMS-style zip is written.
+        students: class size.
+        collect: false leaves submitted/ empty, for a caller that collects `download` into
+            copies of the course.
+
+    Raises:
+        grader.config.CourseError: the new course's nbgrader_config.py cannot be used.
+    """
+    from grader.config import course_config
+    from grader.pipeline.collect import collect as collect_download
+
+    course_mod.new_course(course)
+    course_config(course)  # fails early with a clear message if the config is unusable
+    course_mod.generate_release(course)
+    ids = build_class(course, download, students)
+    collected = collect_download(download, course=course) if collect else None
+    return DemoClass(course, download, ids, collected)
+
+
 def run_demo(
     *, students: int = 30, workers: int | None = None, keep: str | None = None, console=None
 ) -> int:
@@ -173,9 +220,7 @@ def run_demo(
     """
     from rich.console import Console
 
-    from grader.config import course_config
     from grader.pipeline.autograde import autograde
-    from grader.pipeline.collect import collect
     from grader.pipeline.export import export
     from grader.pipeline.feedback import feedback
     from grader.pipeline.report import build_report
@@ -184,20 +229,17 @@ def run_demo(
     console = console or Console(highlight=False)
     t0 = time.perf_counter()
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="backprop-demo-"))
-    course = course_mod.new_course(root / "course")
-    course_config(course)  # fails early with a clear message if the config is unusable
+    course = root / "course"
 
     def step(text: str) -> None:
         console.print(f"[bold]\\[{time.perf_counter() - t0:5.1f} s][/] {text}")
 
     step(f"{'course' if keep else 'temporary course'}: {course}")
     step("release: nbgrader generate_assignment for every assignment in source/")
-    course_mod.run_nbgrader(["generate_assignment", "*", "--force"], course)
-    download = root / "lms_download.zip"
-    ids = build_class(course, download, students)
-    step(f"a class of {len(ids)} students zipped as an LMS hands it out: {download}")
-
-    collected = collect(download, course=course)
+    built = build_demo_class(course, root / "lms_download.zip", students)
+    download, collected = built.download, built.collected
+    assert collected is not None  # build_demo_class collects by default
+    step(f"a class of {len(built.students)} students zipped as an LMS hands it out: {download}")
     step(f"collect: {len(collected.placed)} notebooks placed, {len(collected.problems)} not:")
     for problem in collected.problems:
         console.print(f"    not placed: {problem.source}: {problem.reason}")

@@ -180,8 +180,9 @@ class Function:
         "Y_hat") for a pair; the dict's keys for gradients; none for a run).
     from_loss: its answer is (a gradient of) the loss: minus, twice or 1/n times the right
         answer is named M3, M4, M5.
-    numerical: a finite difference: compared within the central difference's own error,
-        and an O(eps) error is named M13.
+    numerical: a finite difference: its right answer is the central difference at the
+        case's eps (its own error included), compared to 1e-7 of its size, and an O(eps)
+        error is named M13.
     derivative: a derivative in closed form (df_dx, sigmoid_prime): minus the right answer
         is named M3, a sign flip (as for a finite difference and an answer from the loss).
     nudges: the argument a numerical gradient nudges ("W"): left changed by about eps, M13.

@@ -470,12 +470,12 @@ def explain_eps(name: str, expected: np.ndarray, got: np.ndarray, eps: float) ->
         return None
     err = float(abs(got - expected).max())
     scale = 1.0 + float(abs(expected).max())
-    if 1e-3 * eps * scale < err < 50 * eps * scale:
+    if max(1e-3 * eps, 10 * eps * eps) * scale < err < 50 * eps * scale:
         return Explanation(
             (),
-            f"your answer is off by {err:.2g}, far more than the central difference with "
-            f"eps = {eps:g} is (its error is of the order of eps^2 = {eps * eps:.0e}): a "
-            "one-sided difference, or a step other than eps?",
+            f"your answer is off by {err:.2g} from the central difference with eps = {eps:g}, "
+            "far more than that is from the exact slope (its error is of the order of "
+            f"eps^2 = {eps * eps:.0e}): a one-sided difference, or a step other than eps?",
             catalog.hint(name),
             name,
         )
@@ -738,22 +738,52 @@ def known_mistake(
     """ "your answer equals <a known wrong answer>" when one explains the returned array on
     this case and on every other (see `explain_values`), else None.
 
-    The exact candidates are tried first, simplest first; then the rounding-noise ones
-    (`Variant.noise`), smallest bound first: a noise bound is wide, so it names a mistake only
-    when no exact one explains the answer, and the largest step whose rounding explains it.
+    The exact candidates are tried first, simplest first (for a finite difference the
+    nearest: the forward difference and a central one with another step can both lie
+    within 1e-5 of an answer); then the rounding-noise ones (`Variant.noise`), smallest
+    bound first: a noise bound is wide, so it names a mistake only when no exact one
+    explains the answer, and the largest step whose rounding explains it.
     """
     label = "" if component == "result" else f"{component}: "
     found = candidates(name, component, inputs, context, expected, list(variants))
-    exact = [c for c in found if c.noise == 0.0]
+    spec = catalog.find(name)
+    numerical = spec is not None and spec.numerical
+    exact = [
+        c
+        for c in found
+        if c.noise == 0.0
+        and c.value.shape == got.shape
+        and not _as_expected(c.value, expected, numerical)
+    ]
+    if numerical:
+        exact.sort(key=lambda c: _distance(got, c.value))  # stable: simplest first on a tie
     noisy = sorted((c for c in found if c.noise > 0.0), key=lambda c: c.noise)
     for cand in exact + noisy:
-        if cand.noise == 0.0 and (
-            cand.value.shape != got.shape or close(cand.value, expected, rtol=1e-6)
-        ):
-            continue
         if matches(got, cand) and consistent(name, component, cand.key, others or []):
             return explanation(cand.tags, f"{label}your answer equals {cand.text}.", name)
     return None
+
+
+def numeric_limit(expected: np.ndarray) -> float:
+    """The allowance of a finite difference (a record's `numerical`): its right answer is
+    the central difference at the case's eps itself, so only rounding is allowed, 1e-7 of
+    the answer's size."""
+    return 1e-7 * (1.0 + float(abs(expected).max()) if expected.size else 1.0)
+
+
+def _as_expected(value: np.ndarray, expected: np.ndarray, numerical: bool) -> bool:
+    """Whether a candidate cannot be told from the right answer (then it names nothing)."""
+    if numerical:
+        return _distance(value, expected) <= numeric_limit(expected)
+    return close(value, expected, rtol=1e-6)
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest entrywise difference of two same-shape arrays (inf where nan)."""
+    if a.size == 0:
+        return 0.0
+    d = abs(a - b).max()
+    return float(d) if d == d else float("inf")
 
 
 def _squeezed(

@@ -40,6 +40,12 @@ def numerical_derivative_vectorised(g, x, eps=1e-5):
     return float(np.subtract(up, down) / (2 * eps))
 
 
+def numerical_derivative_halves(g, x, eps=1e-5):
+    """Divided in two steps, x a numpy float: the same number to rounding."""
+    x = np.float64(x)
+    return float((g(x + eps) - g(x - eps)) / 2 / eps)
+
+
 def numerical_gradient_inplace(fn, W, eps=1e-5):
     """CS231n style: nudge W itself (a float W; an integer one is made float first), restore
     every entry."""
@@ -70,6 +76,34 @@ def numerical_gradient_basis(fn, W, eps=1e-5):
         E = E.reshape(W.shape)
         flat[k] = (fn(W + E) - fn(W - E)) / (2 * eps)
     return grad
+
+
+def numerical_gradient_copies(fn, W, eps=1e-5):
+    """A fresh float copy per nudge (W + eps * unit), the slopes gathered in a flat list."""
+    W = np.asarray(W, dtype=float)
+    slopes = []
+    for k in range(W.size):
+        unit = np.zeros(W.size)
+        unit[k] = 1.0
+        unit = unit.reshape(W.shape)
+        slopes.append((fn(W + eps * unit) - fn(W - eps * unit)) / (2.0 * eps))
+    return np.array(slopes).reshape(W.shape)
+
+
+def numerical_gradient_flat_view(fn, W, eps=1e-5):
+    """A float copy nudged through a flat view of it (W.ravel() of a contiguous copy)."""
+    work = np.array(W, dtype=float)
+    flat = work.reshape(-1)
+    grad = np.empty(work.size)
+    for k in range(work.size):
+        old = flat[k]
+        flat[k] = old + eps
+        plus = fn(work)
+        flat[k] = old - eps
+        minus = fn(work)
+        flat[k] = old
+        grad[k] = (plus - minus) / (2 * eps)
+    return grad.reshape(work.shape)
 
 
 # --------------------------------------------------------------------------- 02
@@ -264,8 +298,17 @@ def train_unpacked_array_losses(X, Y, n_hidden, lr, epochs, seed=0):
 RIGHT = {
     "df_dx": [df_dx_poly, df_dx_loop],
     "df_dz": [df_dz_poly],
-    "numerical_derivative": [numerical_derivative_sym, numerical_derivative_vectorised],
-    "numerical_gradient": [numerical_gradient_inplace, numerical_gradient_basis],
+    "numerical_derivative": [
+        numerical_derivative_sym,
+        numerical_derivative_vectorised,
+        numerical_derivative_halves,
+    ],
+    "numerical_gradient": [
+        numerical_gradient_inplace,
+        numerical_gradient_basis,
+        numerical_gradient_copies,
+        numerical_gradient_flat_view,
+    ],
     "sigmoid": [sigmoid_logaddexp, sigmoid_masked, sigmoid_tanh],
     "sigmoid_prime": [sigmoid_prime_square],
     "sigmoid_prime_from_output": [sigmoid_prime_from_output_square],

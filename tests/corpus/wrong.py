@@ -395,10 +395,42 @@ def _central_gradient_with_step(h):
     return numerical_gradient
 
 
-#: Central differences with a bad step in place of eps (too small: rounding; too large).
-BAD_STEPS = (1e-13, 1e-2, 0.1)
+#: Central differences with a bad step in place of eps (too small: rounding; too large; 1e-3
+#: once named a forward difference [M13], which lies within 1e-5 of it too).
+BAD_STEPS = (1e-13, 1e-3, 1e-2, 0.1)
 numerical_derivative_bad_steps = [_central_derivative_with_step(h) for h in BAD_STEPS]
 numerical_gradient_bad_steps = [_central_gradient_with_step(h) for h in BAD_STEPS]
+
+#: Steps of their own that a function ignoring its eps takes (a learner trial: full marks, both
+#: flavours, before the checks passed a large eps); 1e-5 is the default eps hard-coded.
+OWN_STEPS = (1e-7, 1e-6, 1e-5)
+numerical_derivative_ignores_eps = [_central_derivative_with_step(h) for h in OWN_STEPS]
+numerical_gradient_ignores_eps = [_central_gradient_with_step(h) for h in OWN_STEPS]
+
+
+def numerical_derivative_default_eps(g, x, eps=1e-5):
+    """eps shadowed by the default: the step of its own is 1e-5 whatever the caller passes."""
+    eps = 1e-5
+    return float((g(x + eps) - g(x - eps)) / (2 * eps))
+
+
+def numerical_derivative_half_step(g, x, eps=1e-5):
+    """Points eps apart, not 2 eps: the central difference with step eps / 2."""
+    return float((g(x + eps / 2) - g(x - eps / 2)) / eps)
+
+
+def numerical_gradient_half_step(fn, W, eps=1e-5):
+    W = np.array(W, dtype=float)
+    grad = np.zeros(W.shape)
+    for ix in np.ndindex(W.shape):
+        old = W[ix]
+        W[ix] = old + eps / 2
+        plus = fn(W)
+        W[ix] = old - eps / 2
+        minus = fn(W)
+        W[ix] = old
+        grad[ix] = (plus - minus) / eps
+    return grad
 
 
 # Answers a fresh student wrote on the class path (issue 21's second try): a right number in

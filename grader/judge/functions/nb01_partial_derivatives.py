@@ -116,6 +116,11 @@ df_dz = Function(
 
 # --------------------------------------------------------------------------- numerical
 
+#: The eps of the visible examples that tell an answer which ignores eps (0.5 for the
+#: gradient): the central difference at it is off the exact slope by about g'''(x) eps^2 / 6,
+#: far beyond the checks' allowance (1e-7 of the slope's size).
+LARGE_EPS = 0.25
+
 #: The steps other than eps a central difference is named with (the notebook's plot of the
 #: error against the step spans 1e-13 to 1e-1).
 STEPS = tuple(10.0**-k for k in range(1, 16))
@@ -128,24 +133,34 @@ def _numeric(args: dict[str, Any], label: str = "") -> Example:
     return Example(args, label, context={"callable": fn, "eps": float(args.get("eps", EPS))})
 
 
-def _step_gloss(h: float, eps: float, difference: str) -> str:
-    """Why a central difference with step h, where eps is due, is off."""
+def _step_gloss(h: float, eps: float) -> str:
+    """Why a central difference with step h (from eps / 10 up), where eps is due, is off:
+    too large, or too small to carry the central difference's own error at a large eps."""
     if h > eps:
         return (
             f"a step larger than the eps it is given ({eps:g}): the central difference's "
             "error grows like the step squared; use eps as the step"
         )
     return (
+        f"a step smaller than the eps it is given ({eps:g}): the answer due is the central "
+        "difference at step eps itself, its own error (about the third derivative times "
+        "eps^2 / 6) included; use eps as the step"
+    )
+
+
+def _rounding_gloss(eps: float, difference: str) -> str:
+    """Why a central difference with a step far below eps is off: rounding."""
+    return (
         f"a step smaller than the eps it is given ({eps:g}): {difference} then cancels most "
         "of its digits, a rounding error that grows like 1e-16 / h; use eps as the step"
     )
 
 
-def _off(value: float | np.ndarray, exact: float | np.ndarray) -> bool:
-    """Whether a finite difference is told apart from the exact slope (the check's rounding
-    allowance: 1e-7 of the slope's size)."""
-    scale = 1.0 + float(np.max(np.abs(exact)))
-    return float(np.max(np.abs(np.asarray(value) - exact))) > 1e-7 * scale
+def _off(value: float | np.ndarray, right: float | np.ndarray) -> bool:
+    """Whether a finite difference is told apart from the right answer, the central
+    difference at eps (the check's allowance: 1e-7 of its size, `mistakes.numeric_limit`)."""
+    scale = 1.0 + float(np.max(np.abs(right)))
+    return float(np.max(np.abs(np.asarray(value) - right))) > 1e-7 * scale
 
 
 def _other_step(h: float, eps: float) -> bool:
@@ -204,10 +219,92 @@ def _small_step_variant(
     return Variant(
         (),
         f"the central difference{plural} with a step h far below eps",
-        _step_gloss(eps / 100, eps, what),
+        _rounding_gloss(eps, what),
         nd(np.asarray(exact, dtype=float)),
         chosen,
     )
+
+
+#: The smallest step a function that ignores its eps is expected to take (`_fixed_step_variant`).
+FIXED_STEP_LOW = 1e-8
+
+
+def _fixed_step_variant(
+    eps: float,
+    exact: float | np.ndarray,
+    right: float | np.ndarray,
+    at: float | np.ndarray,
+    magnitude,
+    truncation,
+    gradient: bool,
+) -> Variant | None:
+    """The answer of a function that ignores its eps and takes a small step of its own,
+    anywhere from eps / 10 down to FIXED_STEP_LOW or below: the exact slope, matched within
+    the truncation error of the step eps / 10 plus the rounding bound of the smallest step
+    covered (`Variant.noise`, as in `_small_step_variant`).
+
+    Only where the central difference at eps stands apart from the exact slope (a large
+    eps, a third derivative far from zero) by ten times that bound or more, so that no
+    answer within it is the one due; None elsewhere, and where the bound cannot reach down
+    to FIXED_STEP_LOW (then the mistake is named by the same steps on every case it is
+    named on). magnitude(h): F for step h (`rounding_bound`); truncation(h): how far the
+    central difference with step h is from the exact slope, rounding aside.
+    """
+    if not _off(exact, right):
+        return None  # the exact slope passes here: nothing to name
+    gap = float(np.max(np.abs(np.asarray(right) - exact)))
+    size = max(1.0, float(np.max(np.abs(at))))
+    top = eps / 10
+    chosen = None
+    for h in STEPS:  # from the largest step down, while the bound stays far below the gap
+        if h > top:
+            continue
+        slope = float(np.max(np.abs(exact))) * float(np.finfo(float).eps) * size / h
+        bound = truncation(top) + rounding_bound(max(magnitude(h), magnitude(top)), h) + slope
+        if bound > 0.1 * gap:
+            break
+        chosen = (h, bound)
+    if chosen is None or chosen[0] > FIXED_STEP_LOW:
+        return None
+    if gradient:
+        due = (
+            "the central differences (fn(W + eps) - fn(W - eps)) / (2 eps), which differ "
+            f"from the exact slopes by up to {gap:.3g} here (the third derivative times "
+            "eps^2 / 6)"
+        )
+    else:
+        due = (
+            "the central difference (g(x + eps) - g(x - eps)) / (2 eps), which differs from "
+            f"the exact slope by {gap:.3g} here (about g'''(x) eps^2 / 6)"
+        )
+    return Variant(
+        (),
+        f"the exact slope{'s' if gradient else ''}, the same whatever eps is",
+        "your function ignores its eps argument and takes a small step of its own: called "
+        f"with eps = {eps:g} it must return {due}; use eps as the step",
+        nd(np.asarray(exact, dtype=float)),
+        chosen[1],
+    )
+
+
+def _half_step(
+    value: float | np.ndarray, right: float | np.ndarray, *, gradient: bool
+) -> list[Variant]:
+    """The central difference with step eps / 2, (g(x + eps/2) - g(x - eps/2)) / eps, where
+    it is told apart from the right answer (a large eps)."""
+    if not _off(value, right):
+        return []
+    s = "s" if gradient else ""
+    quotient = "fn(W + eps/2) - fn(W - eps/2)" if gradient else "g(x + eps/2) - g(x - eps/2)"
+    return [
+        Variant(
+            (),
+            f"the central difference{s} with step h = eps/2",
+            f"({quotient}) / eps spans eps in all, where the central difference spans 2 eps: "
+            "nudge by +eps and -eps, and divide by 2 eps",
+            nd(value),
+        )
+    ]
 
 
 def _derivative_variants(component: str, inputs: dict[str, Any], context: dict) -> list[Variant]:
@@ -221,17 +318,20 @@ def _derivative_variants(component: str, inputs: dict[str, Any], context: dict) 
             nd((g(x + eps) - g(x)) / eps),
         )
     ]
-    exact = g.derivative(x)
+    exact, right = g.derivative(x), g.central(x, eps)
     for h in STEPS:
         if h < eps / 10:  # rounding noise: one variant, matched within its bound
             continue
         value = (g(x + h) - g(x - h)) / (2 * h)
-        if _other_step(h, eps) and _off(value, exact):
-            gloss = _step_gloss(h, eps, "g(x + h) - g(x - h)")
+        if _other_step(h, eps) and _off(value, right):
+            gloss = _step_gloss(h, eps)
             out.append(Variant((), f"the central difference with step h = {h:g}", gloss, nd(value)))
+    out += _half_step((g(x + eps / 2) - g(x - eps / 2)) / eps, right, gradient=False)
     magnitude = lambda h: max(g.magnitude(x + h), g.magnitude(x - h))  # noqa: E731
+    truncation = lambda h: abs(g.central(x, h) - exact)  # noqa: E731
+    fixed = _fixed_step_variant(eps, exact, right, x, magnitude, truncation, gradient=False)
     small = _small_step_variant(eps, exact, x, magnitude, "g(x + h) - g(x - h)")
-    return out + ([small] if small else [])
+    return out + [v for v in (fixed, small) if v]
 
 
 def _derivative_visible(rng: np.random.Generator) -> list[Example]:
@@ -239,6 +339,15 @@ def _derivative_visible(rng: np.random.Generator) -> list[Example]:
         _numeric({"g": {"callable": "poly", "coeffs": np.array([1.0, -2.0, 0.0, 1.0])}, "x": 1.5}),
         _numeric(
             {"g": {"callable": "poly", "coeffs": np.array([0.0, 3.0, 0.5, -0.25])}, "x": -0.4}
+        ),
+        # a large eps: g(x) = 2 x^3 - x + 1/2 has g'(1/2) = 1/2, and its central difference
+        # at eps = 1/4 is 1/2 + 2 eps^2 = 0.625: an answer that ignores eps gives 1/2
+        _numeric(
+            {
+                "g": {"callable": "poly", "coeffs": np.array([0.5, -1.0, 0.0, 2.0])},
+                "x": 0.5,
+                "eps": LARGE_EPS,
+            }
         ),
     ]
 
@@ -254,6 +363,13 @@ def _derivative_hidden(rng: np.random.Generator) -> list[Example]:
         if eps is not None:
             args["eps"] = eps
         out.append(_numeric(args, "a cubic" + (f", eps={eps}" if eps else "")))
+    for eps in (0.3, 0.5):  # a large eps, a cubic whose third derivative shows at it
+        while True:
+            coeffs, x = rng.normal(size=4), float(rng.uniform(-2, 2))
+            if abs(coeffs[3]) > 0.5 and abs(Poly(coeffs).second_derivative(x)) > 1.0:
+                break
+        args = {"g": {"callable": "poly", "coeffs": coeffs}, "x": x, "eps": eps}
+        out.append(_numeric(args, f"a cubic, eps={eps}"))
     return out
 
 
@@ -282,17 +398,20 @@ def _gradient_variants(component: str, inputs: dict[str, Any], context: dict) ->
         nudged[ix] += eps
         forward[ix] = (fn(nudged) - fn(Wf)) / eps
     out = [Variant(("M13",), "the forward differences (fn(W + eps) - fn(W)) / eps", "", forward)]
-    exact = fn.gradient(Wf)
+    exact, right = fn.gradient(Wf), fn.central(Wf, eps)
     for h in STEPS:
         if h < eps / 10:  # rounding noise: one variant, matched within its bound
             continue
         value = _central(fn, Wf, h)
-        if _other_step(h, eps) and _off(value, exact):
-            gloss = _step_gloss(h, eps, "fn(W + h) - fn(W - h)")
+        if _other_step(h, eps) and _off(value, right):
+            gloss = _step_gloss(h, eps)
             out.append(Variant((), f"the central differences with step h = {h:g}", gloss, value))
+    out += _half_step(_central(fn, Wf, eps / 2), right, gradient=True)
     magnitude = lambda h: max(fn.magnitude(Wf + h), fn.magnitude(Wf - h))  # noqa: E731
+    truncation = lambda h: float(np.max(np.abs(fn.central(Wf, h) - exact)))  # noqa: E731
+    fixed = _fixed_step_variant(eps, exact, right, Wf, magnitude, truncation, gradient=True)
     small = _small_step_variant(eps, exact, Wf, magnitude, "fn(W + h) - fn(W - h)")
-    out += [small] if small else []
+    out += [v for v in (fixed, small) if v]
     if W.dtype.kind in "iu":  # an integer W: the copy and the result keep its dtype
         kept = f"W holds integers ({W.dtype}), and W.copy() (or nudging W itself) keeps that dtype"
         on_int = _central(fn, W, eps)
@@ -341,6 +460,10 @@ def _gradient_visible(rng: np.random.Generator) -> list[Example]:
         out.append(_numeric({"fn": fn, "W": rounded_normal(rng, shape)}))
     fn = quadratic_desc(rng, INTEGER_W.shape, rounded=True)
     out.append(_numeric({"fn": fn, "W": INTEGER_W.copy()}, "W of integers"))
+    # a large eps: each central difference is the exact slope plus k eps^2 = 0.05
+    fn = quadratic_desc(rng, (2, 2), rounded=True)
+    eps = 2 * LARGE_EPS
+    out.append(_numeric({"fn": fn, "W": rounded_normal(rng, (2, 2)), "eps": eps}))
     return out
 
 
@@ -363,6 +486,10 @@ def _gradient_hidden(rng: np.random.Generator) -> list[Example]:
     # a zero, a positive and a negative entry: every way a cast to integers cuts a nudge
     W = np.array([0, rng.integers(1, 4), -rng.integers(1, 4)], dtype=np.int64)
     out.append(_numeric({"fn": fn, "W": W}, f"W {W.shape} of integers"))
+    for shape, eps in (((3, 2), 0.25), ((4,), 0.4)):  # a large eps: off the exact slopes
+        fn = quadratic_desc(rng, shape, rounded=False)
+        args = {"fn": fn, "W": rng.normal(size=shape), "eps": eps}
+        out.append(_numeric(args, f"W {shape}, eps={eps}"))
     return out
 
 
@@ -393,8 +520,10 @@ numerical_derivative = Function(
     visible=_derivative_visible,
     hidden=_derivative_hidden,
     variants=_derivative_variants,
-    expected=lambda case: build_callable(case["args"]["g"]).derivative(case["args"]["x"]),
-    hidden_truth="expected",  # the exact derivative: stricter than any finite difference
+    expected=lambda case: build_callable(case["args"]["g"]).central(
+        case["args"]["x"], float(case["args"].get("eps", EPS))
+    ),
+    hidden_truth="expected",  # the central difference at eps in closed form, free of rounding
     wrong={"M13": "return float((g(x + eps) - g(x)) / eps)"},
 )
 
@@ -422,8 +551,10 @@ numerical_gradient = Function(
     visible=_gradient_visible,
     hidden=_gradient_hidden,
     variants=_gradient_variants,
-    expected=lambda case: build_callable(case["args"]["fn"]).gradient(case["args"]["W"]),
-    hidden_truth="expected",  # the exact gradient of the quadratic
+    expected=lambda case: build_callable(case["args"]["fn"]).central(
+        case["args"]["W"], float(case["args"].get("eps", EPS))
+    ),
+    hidden_truth="expected",  # the central differences at eps in closed form, free of rounding
     wrong={
         "M13": """
             W = np.array(W, dtype=float)
