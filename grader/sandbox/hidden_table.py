@@ -32,6 +32,7 @@ answers itself (docs/performance.md).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -338,6 +339,7 @@ def start_build(functions: list[str] | None) -> TableBuild | None:
     """Start computing the hidden answers of `functions` for this run (None: every function)
     in a fresh private folder; None when it cannot start (the zygotes compute them then)."""
     folder = Path(tempfile.mkdtemp(prefix="backprop-hidden-"))
+    atexit.register(shutil.rmtree, folder, True)  # also when the run ends without close()
     try:
         os.chmod(folder, 0o700)
         return TableBuild(folder, functions)
