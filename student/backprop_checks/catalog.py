@@ -309,8 +309,8 @@ TAG_HINTS: dict[str, str] = {
     "an exp in either branch still overflows where it is not chosen: compute e = "
     "np.exp(-np.abs(z)) (never above 1) and build both branches from e, or clip the input "
     "of exp (np.clip(z, -500, 500)).",
-    "M13": "use the central difference (f(W + eps) - f(W - eps)) / (2 eps), and put each "
-    "entry back (W[ix] = old) before moving to the next.",
+    "M13": "use the central difference (fn(W + eps) - fn(W - eps)) / (2 eps), nudging one "
+    "entry at a time, and put each entry back to its old value before moving to the next.",
 }
 
 
@@ -444,6 +444,8 @@ def input_shapes(case: Case) -> str:
         if is_callable_desc(value):
             if value["callable"] == "poly":
                 parts.append(f"{key} = a cubic polynomial")
+            elif value.get("k"):
+                parts.append(f"{key} = a function of W with square and cube terms")
             else:
                 parts.append(f"{key} = a quadratic function of W")
         elif isinstance(value, np.ndarray) and value.dtype.kind in "iu":

@@ -384,8 +384,8 @@ def explain_mutation(
                 f"after your function returned, W had changed {size} (about eps = {eps:g}), "
                 f"and your answer is off by {off_by:.2g}: each nudged entry stayed nudged, so "
                 "the entries after the first were computed at a nudged W.",
-                "work on a copy, W = np.array(W, dtype=float), and put each entry back "
-                "(W[ix] = old) before moving to the next.",
+                "work on a copy, W = np.array(W, dtype=float), and put each entry back to "
+                "its old value before moving to the next.",
                 name,
                 title="W left perturbed",
             )
