@@ -896,7 +896,7 @@ def test_no_copy_no_restore_is_named_only_as_w_left_perturbed(hidden):
     assert message.count("perturbed") == 1 and message.splitlines()[1].startswith("  on ")
     assert message.splitlines()[-1] == (
         "Where to look: work on a copy, W = np.array(W, dtype=float), and put each entry back "
-        "(W[ix] = old) before moving to the next."
+        "to its old value before moving to the next."
     )
 
 
@@ -1027,8 +1027,8 @@ def test_a_copy_that_keeps_an_integer_dtype_fails_and_is_named(hidden):
     ), lines[0]
     assert "np.array(W, dtype=float)" in lines[0] and "np.zeros(W.shape)" in lines[0]
     assert lines[1] == (
-        "  on visible example 3 (W of integers); inputs: fn = a quadratic function of W, "
-        "W (2, 2) of integers (int64)."
+        "  on visible example 3 (W of integers); inputs: fn = a function of W with square and "
+        "cube terms, W (2, 2) of integers (int64)."
     )
     passed, tags, message = _verdict(
         "numerical_gradient", wrong.numerical_gradient_integer_result, hidden
