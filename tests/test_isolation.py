@@ -36,7 +36,10 @@ from tests.attacks import ASSIGNMENT, W2_WRONG, save, student_copy
 
 pytestmark = pytest.mark.slow
 
-TEST_LIMITS = "\nc.Execute.timeout = 20\nc.SandboxedExecute.notebook_timeout = 120\n"
+#: Generous: no test here is about a time limit, and under load (six suites side by side from
+#: fresh clones, `benchmarks/flaky.py --runs 3 --parallel 3`, load 20-40 on 2 cores) the
+#: attacker's notebook ran past a notebook limit of 120 s on the cluster route in every run.
+TEST_LIMITS = "\nc.Execute.timeout = 60\nc.SandboxedExecute.notebook_timeout = 600\n"
 
 ATTACK = r"""
 import os, subprocess, sys, time, types
