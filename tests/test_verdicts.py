@@ -1438,3 +1438,16 @@ def test_the_xor_cell_does_not_hide_a_bias_gradient_broadcast_to_n_by_h():
     right_out = _xor_cell_output()
     assert "WRONG" not in right_out
     assert right_out.splitlines()[-1] == "all four classified right: True"
+
+
+def _numerical_derivative_without_the_two(g, x, eps=1e-5):
+    return (g(x + eps) - g(x - eps)) / eps
+
+
+def test_one_number_is_shown_once():
+    """A single number: the expected and got rows say it all, no "largest difference" row
+    repeating them."""
+    passed, _, message = _verdict("numerical_derivative", _numerical_derivative_without_the_two)
+    assert not passed, message
+    assert "\n  expected 4.75\n  got      9.5\n" in message, message
+    assert "largest difference" not in message, message

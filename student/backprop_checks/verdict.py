@@ -150,7 +150,7 @@ def message_of(name: str, case: catalog.Case, verdict: Verdict, hidden: bool) ->
             shown_got = fmt_values(got, digits=digits)
         lines.append(f"  expected {label}{shown_exp}")
         lines.append(f"  got      {label}{shown_got}")
-        if exp.shape == got.shape and exp.size > 0:
+        if exp.shape == got.shape and exp.size > 1:  # one number: the two lines above say it
             lines.append(f"  {label}{largest_difference(exp, got)}")
     hint = next((e.hint for e in verdict.explanations if e.hint), catalog.hint(name))
     if hint:
