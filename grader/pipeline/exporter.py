@@ -46,7 +46,8 @@ def validation_matters(preprocessors: list[Any], preprocessor: Any) -> bool:
 class ValidateWhereItMatters(NotebookExporter):
     """nbconvert's NotebookExporter, validating after the steps `validation_matters` names."""
 
-    #: How many validations this exporter ran and skipped (for the benchmarks and tests).
+    #: How many validations every exporter of this process ran and skipped, together (one
+    #: count per worker process, read by benchmarks/worker_cpu.py and the tests).
     counts = {"validated": 0, "skipped": 0}
 
     def _validate_preprocessor(self, nbc: Any, preprocessor: Any) -> None:
