@@ -108,14 +108,27 @@ def module_aliases(sources: list[str]) -> dict[str, str]:
     """name -> module for every `import m as name` in the given cells (e.g. np -> numpy)."""
     aliases: dict[str, str] = {}
     for source in sources:
-        tree = _parse(source)
-        for node in ast.walk(tree) if tree else []:
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    aliases[a.asname or a.name.split(".")[0]] = (
-                        a.name if a.asname else a.name.split(".")[0]
-                    )
+        for name, module in _cell_aliases(source):
+            aliases[name] = module
     return aliases
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_aliases(source: str) -> tuple[tuple[str, str], ...]:
+    """(name, module) of each `import` in one cell, in the order of the cell's tree.
+
+    Cached by source: the instructor's cells, most of every notebook's code, are the same in
+    every student's notebook of an assignment, and walking their trees was most of a
+    notebook's static scan (benchmarks/run_cpu.py, docs/performance.md)."""
+    tree = _parse(source)
+    pairs = []
+    for node in ast.walk(tree) if tree else []:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                pairs.append(
+                    (a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0])
+                )
+    return tuple(pairs)
 
 
 def scan_source(source: str, aliases: dict[str, str] | None = None) -> list[str]:
