@@ -37,6 +37,10 @@ from grader.sandbox.hidden_table import for_zygote
 from grader.sandbox.jobstate import HOME, NAMESPACE_CAPS
 from grader.sandbox.kernel_preload import functions_to_precompute
 
+#: The kernels' matplotlib backend, grader.sandbox.nofigures.BACKEND, by its name: importing
+#: that module imports matplotlib (0.3 CPU-s in each grading worker, which draws nothing;
+#: tests/test_worker_imports.py checks that both name the same backend).
+KERNEL_MPLBACKEND = "module://grader.sandbox.nofigures"
 #: Seconds a zygote may take to start (imports under load) and to answer a request.
 START_TIMEOUT = 180.0
 REQUEST_TIMEOUT = 60.0
@@ -61,6 +65,15 @@ def _zygote_limits(limits: dict[str, int]) -> None:  # runs in the child before 
             resource.setrlimit(which, (value, value))
 
 
+def zygote_env(kind: str) -> dict[str, str]:
+    """The environment of a zygote of `kind` ("kernel" or "verify") and of its jobs."""
+    env = _kernel_env(Path(HOME))
+    # Kernels note figures (grader.sandbox.nofigures); verification cannot import the
+    # grader's modules and draws nothing anyway (Agg, as a cold verification).
+    env["MPLBACKEND"] = KERNEL_MPLBACKEND if kind == "kernel" else "Agg"
+    return env
+
+
 class Zygote:
     """One fork server in its own bubblewrap sandbox, talked to over pipes."""
 
@@ -78,15 +91,7 @@ class Zygote:
         self.plan_key = plan.to_json()
         self.shared = run_dir / f"z-{kind}-{uuid.uuid4().hex[:10]}"
         self.shared.mkdir(mode=0o700)
-        self.env = _kernel_env(Path(HOME))
-        # Kernels note figures (grader.sandbox.nofigures); verification cannot import the
-        # grader's modules and draws nothing anyway (Agg, as a cold verification).
-        if kind == "kernel":
-            from grader.sandbox.nofigures import BACKEND
-
-            self.env["MPLBACKEND"] = BACKEND
-        else:
-            self.env["MPLBACKEND"] = "Agg"
+        self.env = zygote_env(kind)
         spec = {
             "kind": kind,
             "shared": str(self.shared),
