@@ -343,9 +343,8 @@ def report(name: str, acc: dict, fig: dict) -> None:
         + f"; RUSAGE_CHILDREN {fig['rusage_children']:.2f})"
     )
     print(f"  steady window: {acc['window_notebooks']} notebooks")
-    print(
-        f"  {'process kind':34} {'procs':>5} {'CPU-s':>8} {'share':>6} {'fixed':>7} {'/notebook':>9}"
-    )
+    head = ("procs", 5), ("CPU-s", 8), ("share", 6), ("fixed", 7), ("/notebook", 9)
+    print(f"  {'process kind':34} " + " ".join(f"{h:>{w}}" for h, w in head))
     rows = sorted(acc["kinds"].items(), key=lambda kv: -kv[1]["cpu"])
     for kind, k in rows:
         extra = f"  (sampled {k['sampled']:.2f})" if "sampled" in k else ""
