@@ -83,6 +83,10 @@ _RISKY_MODULES = {
 _PATH_RE = re.compile(r"^(/|~|\.\./|\.\.$)")
 
 
+#: Cells longer than this are walked each time, not cached.
+_CACHED_CELL_CHARS = 20_000
+
+
 @functools.lru_cache(maxsize=4096)
 def _to_python(source: str) -> str:
     """Cell source with IPython syntax (magics, !commands) turned into Python."""
@@ -108,9 +112,16 @@ def module_aliases(sources: list[str]) -> dict[str, str]:
     """name -> module for every `import m as name` in the given cells (e.g. np -> numpy)."""
     aliases: dict[str, str] = {}
     for source in sources:
-        for name, module in _cell_aliases(source):
+        # Only cells of an ordinary size are kept: the cache must not hold a student's
+        # megabytes of code for the rest of the worker's life.
+        walk = _cell_aliases if len(source) <= _CACHED_CELL_CHARS else _cell_aliases.__wrapped__
+        for name, module in walk(source):
             aliases[name] = module
     return aliases
+
+
+#: Cells longer than this are walked each time, not cached.
+_CACHED_CELL_CHARS = 20_000
 
 
 @functools.lru_cache(maxsize=4096)
