@@ -8,8 +8,9 @@ hidden tests as they ran, from `worker_cpu.py --keep DIR`) as a warm grading ker
 it, outside the sandbox: this process preloads as a kernel zygote does
 (`grader.sandbox.kernel_preload.preload`, the hidden answers computed here), then for
 each notebook forks a child that becomes an ipykernel (IPKernelApp with the arguments
-SandboxedExecute gives, the non-drawing figure backend) and sends it the notebook's code
-cells up to the last graded one, as `backprop-grader autograde` runs them. Prints per
+SandboxedExecute gives, the non-drawing figure backend) and another that sends it the
+notebook's code cells up to the last graded one, as `backprop-grader autograde` runs them
+(this process, like a zygote, never holds a thread when it forks). Prints per
 notebook the child's CPU seconds (user and system, from wait4; its shutdown included,
 which a zygote's kernel, killed at the end, does not pay), its start (IPKernelApp's
 initialize), the CPU of each cell (between IPython's pre_run_cell and post_run_cell: the
@@ -132,9 +133,38 @@ def _kernel(connection: str, argv: list[str], stats: str, profile: str) -> None:
         os._exit(code)
 
 
-def run_notebook(cells: list[str], argv: list[str], profile: str = "") -> dict:
-    """Fork a kernel, run `cells` in it from here, shut it down: what it cost."""
+def _client(connection: str, cells: list[str]) -> None:
+    """Send `cells` to the kernel one after the other, each run to its end, then shut it
+    down (in a child of its own: the zmq threads of a client never exist in the process
+    that forks the kernels, as none exist in a zygote)."""
     from jupyter_client import BlockingKernelClient
+
+    code = 1
+    try:
+        client = BlockingKernelClient(connection_file=connection)
+        client.load_connection_file()
+        client.start_channels()
+        client.kernel_info()
+        client.get_shell_msg(timeout=120)
+        for source in cells:
+            msg_id = client.execute(source, store_history=True)
+            while True:
+                msg = client.get_iopub_msg(timeout=300)
+                if (
+                    msg["parent_header"].get("msg_id") == msg_id
+                    and msg["msg_type"] == "status"
+                    and msg["content"]["execution_state"] == "idle"
+                ):
+                    break
+            client.get_shell_msg(timeout=300)
+        client.shutdown()
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def run_notebook(cells: list[str], argv: list[str], profile: str = "") -> dict:
+    """Fork a kernel, run `cells` in it from another child, shut it down: what it cost."""
     from jupyter_client.connect import write_connection_file
 
     folder = Path(tempfile.mkdtemp(prefix="kernel-cells-"))
@@ -144,25 +174,13 @@ def run_notebook(cells: list[str], argv: list[str], profile: str = "") -> dict:
     pid = os.fork()
     if pid == 0:
         _kernel(connection, argv, str(stats), profile)
-    client = BlockingKernelClient(connection_file=connection)
-    client.load_connection_file()
-    client.start_channels()
-    client.kernel_info()
-    client.get_shell_msg(timeout=120)
-    for source in cells:
-        msg_id = client.execute(source, store_history=True)
-        while True:
-            msg = client.get_iopub_msg(timeout=300)
-            if (
-                msg["parent_header"].get("msg_id") == msg_id
-                and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"
-            ):
-                break
-        client.get_shell_msg(timeout=300)
-    client.shutdown()
+    client = os.fork()
+    if client == 0:
+        _client(connection, cells)
+    _, status = os.waitpid(client, 0)
     _, _, usage = os.wait4(pid, 0)
-    client.stop_channels()
+    if status != 0:
+        raise RuntimeError(f"the client failed (status {status}): see {folder}/kernel.log")
     out = json.loads(stats.read_text()) if stats.exists() else {}
     out.update(user=usage.ru_utime, system=usage.ru_stime, faults=usage.ru_minflt)
     return out
