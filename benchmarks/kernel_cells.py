@@ -137,6 +137,8 @@ def _client(connection: str, cells: list[str]) -> None:
     """Send `cells` to the kernel one after the other, each run to its end, then shut it
     down (in a child of its own: the zmq threads of a client never exist in the process
     that forks the kernels, as none exist in a zygote)."""
+    from queue import Empty
+
     from jupyter_client import BlockingKernelClient
 
     code = 1
@@ -144,19 +146,25 @@ def _client(connection: str, cells: list[str]) -> None:
         client = BlockingKernelClient(connection_file=connection)
         client.load_connection_file()
         client.start_channels()
-        client.kernel_info()
-        client.get_shell_msg(timeout=120)
+        while True:  # ready once IOPub carries the reply's status (else a cell's is lost)
+            client.kernel_info()
+            client.get_shell_msg(timeout=120)
+            try:
+                client.get_iopub_msg(timeout=0.5)
+            except Empty:
+                continue
+            break
         for source in cells:
             msg_id = client.execute(source, store_history=True)
             while True:
-                msg = client.get_iopub_msg(timeout=300)
+                msg = client.get_iopub_msg(timeout=120)
                 if (
                     msg["parent_header"].get("msg_id") == msg_id
                     and msg["msg_type"] == "status"
                     and msg["content"]["execution_state"] == "idle"
                 ):
                     break
-            client.get_shell_msg(timeout=300)
+            client.get_shell_msg(timeout=120)
         client.shutdown()
         code = 0
     finally:
