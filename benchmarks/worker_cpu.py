@@ -10,10 +10,11 @@ with `grade_submission`, what a local worker runs. Prints per notebook: wall sec
 this process's CPU seconds (nbgrader's converter, nbclient, the gradebook, the static scan,
 judging; not the kernels' or the verification processes', which run in the zygotes'
 children), then the kernels' and the verification processes' CPU per notebook as their
-zygotes report it, and the sum over the wall time: above 1, one notebook alone keeps more
-than one core busy, which a second worker on the same cores cannot have. `--profile FILE`
-writes a cProfile dump of the graded notebooks, timed in CPU seconds (profiling slows
-Python code 1.5-4x: compare CPU figures only without it). `--keep DIR` grades in DIR and
+zygotes report it (and the kernels' by assignment), and the sum over the wall time: above
+1, one notebook alone keeps more than one core busy, which a second worker on the same cores
+cannot have. `--profile FILE` writes a cProfile dump of the graded notebooks, timed in CPU
+seconds (profiling slows Python code 1.5-4x: compare CPU figures only without it);
+benchmarks/kernel_cells.py profiles the kernels themselves. `--keep DIR` grades in DIR and
 reuses the class already there (so two versions of the grader can grade the same
 notebooks back to back). As `autograde`, it computes the hidden answers once before the
 worker starts (grader.sandbox.hidden_table) and prints the zygotes' warm-up CPU and where
@@ -103,7 +104,12 @@ def main() -> int:
 
     z0 = zygotes_cpu()
     t0, c0 = time.perf_counter(), time.process_time()
-    statuses = [ag.grade_submission(*job).status for job in jobs[1:]]
+    statuses = []
+    by_assignment: dict[str, list[float]] = {}  # the kernels' CPU per notebook, by assignment
+    for job in jobs[1:]:
+        before = zygotes_cpu().get("kernel", 0.0)
+        statuses.append(ag.grade_submission(*job).status)
+        by_assignment.setdefault(job[1], []).append(zygotes_cpu().get("kernel", 0.0) - before)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     z1 = zygotes_cpu()
     if profiler is not None:
@@ -123,6 +129,10 @@ def main() -> int:
         f"({(cpu + kernel + verify) / wall:.2f} cores busy on average while grading)",
         flush=True,
     )
+    print("kernel CPU per notebook, by assignment:")
+    for assignment, values in sorted(by_assignment.items()):
+        each = " ".join(f"{v:.3f}" for v in values)
+        print(f"  {assignment}: {sum(values) / len(values):.3f} s ({len(values)}: {each})")
     from grader.pipeline.exporter import ValidateWhereItMatters
 
     counts = ValidateWhereItMatters.counts

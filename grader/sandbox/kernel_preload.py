@@ -1,18 +1,24 @@
 """What a kernel zygote (grader.sandbox.zygote) does once, before its first fork.
 
 It imports what every grading kernel imports (IPython, ipykernel with its debugger, numpy,
-matplotlib with the non-drawing backend of grader.sandbox.nofigures, the student package)
-and fills the hidden checks' tables of right answers (`TABLES`), so each forked kernel
-starts with them in memory: from the table `backprop-grader autograde` computed once for
-the run on the host (grader.sandbox.hidden_table), or, without a valid one, by computing
-them itself (`precompute_hidden`). A verification zygote does not import this module (its
-sandbox has only the verification runner's import closure): it imports its runner module
-and runs the runner's own `warm_up`.
+matplotlib with the non-drawing backend of grader.sandbox.nofigures, the student package,
+and `KERNEL_MODULES`, which a kernel would otherwise import after its fork), lays out one
+figure so matplotlib's text machinery is ready (`warm_matplotlib`) and fills the hidden
+checks' tables of right answers (`TABLES`), so each forked kernel starts with them in
+memory: from the table `backprop-grader autograde` computed once for the run on the host
+(grader.sandbox.hidden_table), or, without a valid one, by computing them itself
+(`precompute_hidden`). Last, it collects the garbage all this left, so no child collects
+it again. A verification zygote does not import this module (its sandbox has only the
+verification runner's import closure): it imports its runner module and runs the runner's
+own `warm_up`.
 """
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +26,28 @@ from typing import Any
 #: separated) of the assignments it grades, the only ones whose hidden answers its kernel
 #: zygote computes before its first fork. Unset: every function of the course.
 PRECOMPUTE_ENV = "BACKPROP_GRADER_PRECOMPUTE"
+
+#: What a grading kernel imported after its fork when the zygote had not (ipykernel's and
+#: IPython's start: the debugger, the in-memory history's sqlite3, the inspector, the
+#: completer, storemagic; `%matplotlib`'s magics; the figure cells: the student package's
+#: figures and matplotlib's contour library), measured on a graded notebook of each
+#: assignment (docs/performance.md, "The student's kernel"): 25-30 ms of every kernel's CPU,
+#: paid once here. Library modules only: importing them runs no student code.
+KERNEL_MODULES = (
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.magic_arguments",
+    "IPython.core.magics.pylab",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "backprop_checks.figures",
+    "contourpy",
+    "faulthandler",
+    "sqlite3",
+    "tornado.platform.asyncio",
+)
 
 
 def functions_to_precompute() -> list[str] | None:
@@ -57,6 +85,14 @@ def preload(
     import matplotlib.pyplot  # noqa: F401
     import numpy.linalg  # noqa: F401
 
+    for name in KERNEL_MODULES:
+        importlib.import_module(name)
+    try:
+        with warnings.catch_warnings():  # none is expected; none may count as seen in a child
+            warnings.simplefilter("ignore")
+            warm_matplotlib()
+    except Exception:  # noqa: BLE001 - a warm-up that fails leaves the caches cold, no more
+        pass
     data = table() if table is not None else b""
     status: dict[str, Any] = {"source": "computed", "reason": "no table"}
     try:
@@ -71,7 +107,38 @@ def preload(
     except ImportError as exc:  # no instructor package here: hidden checks say so themselves
         status.update(source="none", reason=f"{type(exc).__name__}: {exc}")
     status.update(answers=sum(len(t) for t in TABLES.values()), computed=COMPUTED[0])
+    gc.collect()  # the imports' and the warm-up's garbage: collected once, not in each child
     return status
+
+
+def warm_matplotlib() -> None:
+    """Lay out (never draw) one figure with the kinds of text the notebooks' figures have:
+    what each kernel that lays out a figure (`fig.tight_layout()`, a legend) would otherwise
+    do once itself, 0.05-0.1 CPU-s: build matplotlib's mathtext parser (log-axis tick labels
+    and `$...$` labels are mathtext), load the fonts and find them by their properties
+    (sizes, bold, italic). Only matplotlib's caches are filled: the figure is made off
+    pyplot (no figure is open or numbered in a kernel), no rcParam changes, and it is gone
+    before the first fork (`preload` collects it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    FigureCanvasAgg(fig)
+    ax, ax_log = fig.subplots(1, 2)
+    ax.plot([0.0, 1.0], [0.0, 1.0], "o--", label=r"$\sigma'(z) = \partial f/\partial x$")
+    ax.scatter([0.5], [0.5], marker="s")
+    ax.fill_between([0.0, 1.0], 0.0, 1.0, alpha=0.2)
+    ax.annotate("a note", (0.5, 0.5), xytext=(0.2, 0.8), arrowprops={"arrowstyle": "->"})
+    ax.text(0.1, 0.1, "bold", fontweight="bold")
+    ax.text(0.1, 0.2, "italic", style="italic", fontsize="small")
+    ax.set(xlabel="x", ylabel=r"$\hat{y}$", title="a title")
+    ax.legend()
+    ax_log.semilogy([1.0, 10.0, 1e4], label="y")
+    ax_log.grid(True, which="both")
+    ax_log.set_title(r"$\mathbf{W}_1$", fontsize="large")
+    ax_log.legend(loc="upper left", fontsize="small")
+    fig.suptitle("a figure")
+    fig.tight_layout()
 
 
 def _digest(value: Any, h: Any) -> None:
@@ -90,7 +157,7 @@ def _digest(value: Any, h: Any) -> None:
             _digest(item, h)
         h.update(b"]")
     elif isinstance(value, np.ndarray):
-        h.update(f"{value.dtype}{value.shape}".encode())
+        h.update(f"{value.dtype.str}{value.shape}".encode())  # .str: no Python-level name
         h.update(np.ascontiguousarray(value).tobytes())
     else:
         h.update(f"{type(value).__name__}={value!r}".encode())
