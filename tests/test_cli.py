@@ -4,7 +4,6 @@ names a function that exists, and the defaults it shows are the library function
 from __future__ import annotations
 
 import inspect
-import io
 import os
 import subprocess
 import sys
@@ -254,16 +253,3 @@ def test_every_option_says_what_it_does():
             if action.option_strings and action.dest != "help" and not action.help:
                 bare.append(f"{name} {action.option_strings[0]}")
     assert bare == []
-
-
-@pytest.mark.parametrize(("columns", "width"), [(None, 250), ("72", 72)])
-def test_output_not_to_a_terminal_is_wide_unless_columns_says(columns, width, monkeypatch):
-    """A log file or pipe gets tables wide enough for every value; a COLUMNS the person set
-    wins (a notebook's `!make selfcheck`, a narrow pager)."""
-    from grader.cli.common import console
-
-    monkeypatch.delenv("COLUMNS", raising=False)
-    if columns:
-        monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.setattr("sys.stdout", io.StringIO())
-    assert console().width == width

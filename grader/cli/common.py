@@ -59,9 +59,8 @@ def console() -> Console:
     """A rich Console for the commands' output."""
     from rich.console import Console
 
-    # Not a terminal (a log file, CI): wide enough that tables print every value in full,
-    # unless the person says how wide with COLUMNS (rich reads it when width is None).
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250
+    # Not a terminal (a log file, CI): wide enough that tables print every value in full.
+    width = None if sys.stdout.isatty() else 250
     return Console(highlight=False, width=width)
 
 
