@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from typing import Any
 
 import nbformat
 
@@ -83,8 +84,14 @@ _RISKY_MODULES = {
 _PATH_RE = re.compile(r"^(/|~|\.\./|\.\.$)")
 
 
-#: Cells longer than this are walked each time, not cached.
+#: The caches below are keyed by a cell's source; cells longer than this are worked out each
+#: time instead, so a student's megabytes of code are not kept for the worker's life.
 _CACHED_CELL_CHARS = 20_000
+
+
+def _per_cell(cached: Any, source: str) -> Any:
+    """`cached(source)`, from its cache for a cell of ordinary size, else computed afresh."""
+    return cached(source) if len(source) <= _CACHED_CELL_CHARS else cached.__wrapped__(source)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,7 +106,7 @@ def _to_python(source: str) -> str:
 
 
 def _parse(source: str) -> ast.Module | None:
-    code = _to_python(source)
+    code = _per_cell(_to_python, source)
     if "get_ipython()" in code and "get_ipython" not in source:
         code = source  # magics only: nothing the student wrote in Python
     try:
@@ -112,16 +119,9 @@ def module_aliases(sources: list[str]) -> dict[str, str]:
     """name -> module for every `import m as name` in the given cells (e.g. np -> numpy)."""
     aliases: dict[str, str] = {}
     for source in sources:
-        # Only cells of an ordinary size are kept: the cache must not hold a student's
-        # megabytes of code for the rest of the worker's life.
-        walk = _cell_aliases if len(source) <= _CACHED_CELL_CHARS else _cell_aliases.__wrapped__
-        for name, module in walk(source):
+        for name, module in _per_cell(_cell_aliases, source):
             aliases[name] = module
     return aliases
-
-
-#: Cells longer than this are walked each time, not cached.
-_CACHED_CELL_CHARS = 20_000
 
 
 @functools.lru_cache(maxsize=4096)
