@@ -15,14 +15,17 @@ The launcher that carries a plan out is `grader.sandbox.boxrun` (stdlib only).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from multiprocessing.util import Finalize
@@ -214,18 +217,64 @@ def make_plan(
 # --------------------------------------------------------------------------- boxes and deaths
 
 _RUN_DIR: list[Path] = []
+#: Each process's run folder is named with this prefix, in the system's temporary folder.
+RUN_PREFIX = "backprop-sandbox-"
+#: Held locked (flock) by the process that made the run folder, for as long as it lives: the
+#: kernel releases the lock however the process ends, SIGKILL too, so a folder whose lock
+#: can be taken is left over and the next process that makes one removes it.
+OWNER_LOCK = ".owner.lock"
+#: A lock file younger than this is never taken for left over: its process may have made
+#: the file and not locked it yet.
+STALE_AFTER_SECONDS = 60
 
 
 def run_dir() -> Path:
-    """This process's private folder of kernel boxes (mode 700, removed at exit)."""
+    """This process's private folder of kernel boxes (mode 700), removed at exit; one left
+    by a process that was killed (no exit handler ran) is removed by the next `run_dir`."""
     if not _RUN_DIR:
-        path = Path(tempfile.mkdtemp(prefix="backprop-sandbox-"))
+        remove_left_over()
+        path = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
         os.chmod(path, 0o700)
+        fd = os.open(path / OWNER_LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # kept open: held until this process ends
         _RUN_DIR.append(path)
         atexit.register(shutil.rmtree, path, True)
         # Pool workers leave through os._exit (no atexit): multiprocessing's finalizers run.
         Finalize(None, shutil.rmtree, args=(path, True), exitpriority=0)
     return _RUN_DIR[0]
+
+
+def remove_left_over(tmp: Path | None = None) -> list[Path]:
+    """Remove the run folders (in `tmp`, default the system's temporary folder) of this
+    user's processes that ended without removing theirs (killed): those whose owner lock
+    can be taken. Returns what was removed. A folder without a lock file, or of another
+    user, or a symbolic link, is left alone."""
+    tmp = Path(tmp or tempfile.gettempdir())
+    removed = []
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith(RUN_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        folder = tmp / name
+        try:
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            fd = os.open(folder / OWNER_LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if time.time() - os.fstat(fd).st_mtime < STALE_AFTER_SECONDS:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: its process lives
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def new_box() -> Path:
