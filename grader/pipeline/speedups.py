@@ -11,6 +11,11 @@ statements run against the same gradebook, the same schema judges the same metad
   asked the database for every table (`create_all`); on a shared engine that is done once.
   Each close disposed the engine, so each open also made a new connection (on PostgreSQL a
   new server process); on a shared engine the pooled connection is kept.
+- **A gradebook's tables and course row checked once** (`open_gradebooks_once`, part of
+  `share_engines`): every open also listed the database's tables (to know whether to stamp
+  alembic's version on a new database) and looked up, and committed, the course's row: two
+  queries and a commit per open, 28 of the ~120 statements of a graded notebook. On a
+  shared engine whose first open did both, later opens only make their session.
 - **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
   `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
   nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
@@ -23,7 +28,7 @@ from typing import Any
 
 
 def speed_up_nbgrader() -> None:
-    """Both of this module's changes, in this process (safe to call again)."""
+    """Every change of this module, in this process (safe to call again)."""
     share_engines()
     check_schema_once()
 
@@ -87,6 +92,49 @@ def share_engines() -> None:
             close(self)
 
     api.Gradebook.close = close_keeping_pool  # type: ignore[method-assign]
+    open_gradebooks_once(lambda engine: any(engine is e for e in made.values()))
+
+
+def open_gradebooks_once(shared: Any) -> None:
+    """From now on in this process, a `Gradebook` opened on a shared engine (`shared(engine)`
+    is true) whose tables and course row an earlier open of this process checked only makes
+    its session, as nbgrader's `__init__` does, without those checks again.
+
+    nbgrader's `Gradebook.__init__` runs, at every open: the engine (shared: the same one), a
+    session, `inspect(engine).get_table_names()` (whether the database is new, to stamp
+    alembic's version), `create_all` (once per shared engine: `share_engines`), and
+    `check_course` (finds the course's row, adds it when missing, commits). After the first
+    open of an engine and course id in this process, the tables, the version and the row
+    are there: the worker's gradebook is never removed while it grades (which the shared
+    engine's pooled connection and `create_all` once already rely on), and nothing in
+    nbgrader deletes a course. So a later open sets the same attributes (`engine`, `db`,
+    `course_id`, `authenticator`) without the two queries and the commit; the first open of
+    each (engine, course id), and every open of an engine that is not shared, is nbgrader's
+    own. `tests/test_speedups.py` checks the attributes are nbgrader's and the queries gone.
+    """
+    from nbgrader import api
+
+    if getattr(api.Gradebook.__init__, "backprop_once", False):
+        return
+    init = api.Gradebook.__init__
+    ready: set[tuple[int, str]] = set()  # (id of a shared engine, course id): checked
+
+    def init_once(
+        self: Any, db_url: str, course_id: str = "default_course", authenticator: Any = None
+    ) -> None:
+        engine = api.create_engine(db_url, echo=False, future=True)  # shared: no new engine
+        if shared(engine) and (id(engine), course_id) in ready:
+            self.engine = engine
+            self.db = api.scoped_session(api.sessionmaker(autoflush=True, bind=engine, future=True))
+            self.course_id = course_id
+            self.authenticator = authenticator
+            return
+        init(self, db_url, course_id, authenticator)
+        if shared(self.engine):
+            ready.add((id(self.engine), course_id))
+
+    init_once.backprop_once = True  # type: ignore[attr-defined]
+    api.Gradebook.__init__ = init_once  # type: ignore[method-assign]
 
 
 def check_schema_once() -> None:
