@@ -265,11 +265,11 @@ def cell_order(course: Path, assignment: str) -> dict[str, int]:
 def failure_messages(path: Path, config: Any = None) -> dict[str, str]:
     """grade_id -> what each code cell of an autograded notebook says went wrong
     (grader.pipeline.failures.cell_message; cells without an error are left out)."""
-    import nbformat
+    from grader.verify.cells import read_graded
 
     if not path.exists():
         return {}
-    nb = nbformat.read(path, as_version=4)
+    nb = read_graded(path)
     timeout = cell_timeout(config) if config is not None else None
     broken = definition_errors(nb.cells)
     out = {}
