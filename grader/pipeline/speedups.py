@@ -16,6 +16,11 @@ statements run against the same gradebook, the same schema judges the same metad
   alembic's version on a new database) and looked up, and committed, the course's row: two
   queries and a commit per open, 28 of the ~120 statements of a graded notebook. On a
   shared engine whose first open did both, later opens only make their session.
+- **The released cells read at once** (`OverwriteCellsAtOnce`, the sanitizing pass's
+  `OverwriteCells` in `hooks.execution_config`): nbgrader's step looks up each nbgrader
+  cell of the submission in the gradebook, one query per cell and another per graded cell
+  (about 18 per notebook); here they are read in four queries and each lookup of
+  that notebook is answered from them (the same objects of the same session).
 - **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
   `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
   nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
@@ -135,6 +140,71 @@ def open_gradebooks_once(shared: Any) -> None:
 
     init_once.backprop_once = True  # type: ignore[attr-defined]
     api.Gradebook.__init__ = init_once  # type: ignore[method-assign]
+
+
+class _CellsAtOnce:
+    """A Gradebook whose `find_source_cell` and `find_graded_cell` of one notebook are
+    answered from its cells, read once; everything else is the Gradebook's own."""
+
+    def __init__(self, gradebook: Any, notebook: str, assignment: str) -> None:
+        from nbgrader.api import GradeCell, MissingEntry, TaskCell
+
+        self._gradebook, self._key = gradebook, (notebook, assignment)
+        self._source: dict[str, Any] = {}
+        self._graded: dict[str, Any] = {}
+        try:
+            source = gradebook.find_notebook(notebook, assignment)
+        except MissingEntry:  # nbgrader's own lookups then say so, cell by cell
+            return
+        self._source = {c.name: c for c in source.source_cells}
+        # find_graded_cell: the grade cell of that name, else the task cell (queried as
+        # nbgrader queries them: each whole, not its base row first and the rest per cell)
+        for cls in (TaskCell, GradeCell):
+            rows = gradebook.db.query(cls).filter(cls.notebook_id == source.id).all()
+            self._graded.update({c.name: c for c in rows})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gradebook, name)
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) == self._key and name in self._source:
+            return self._source[name]
+        return self._gradebook.find_source_cell(name, notebook, assignment)
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) == self._key and name in self._graded:
+            return self._graded[name]
+        return self._gradebook.find_graded_cell(name, notebook, assignment)
+
+
+def _overwrite_cells_at_once() -> type:
+    from nbgrader.preprocessors import OverwriteCells
+
+    class OverwriteCellsAtOnce(OverwriteCells):
+        """nbgrader's `OverwriteCells`, the notebook's released cells read from the
+        gradebook at its first cell instead of one query per cell (module docstring): the
+        same cells, the same changes to the submission."""
+
+        def preprocess(self, nb: Any, resources: Any) -> Any:
+            self._at_once = None
+            return super().preprocess(nb, resources)
+
+        def preprocess_cell(self, cell: Any, resources: Any, cell_index: int) -> Any:
+            if self._at_once is None:  # self.gradebook: nbgrader's, opened by preprocess
+                self._at_once = _CellsAtOnce(self.gradebook, self.notebook_id, self.assignment_id)
+                self.gradebook = self._at_once
+            return super().preprocess_cell(cell, resources, cell_index)
+
+    return OverwriteCellsAtOnce
+
+
+def __getattr__(name: str) -> Any:
+    """`OverwriteCellsAtOnce`, made at first use (this module imports no nbgrader on import)."""
+    if name == "OverwriteCellsAtOnce":
+        cls = _overwrite_cells_at_once()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
 
 
 def check_schema_once() -> None:
