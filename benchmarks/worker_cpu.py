@@ -59,7 +59,7 @@ STEPS = [
         "grader.pipeline.exporter",
         "ValidateWhereItMatters.from_file",
         "exporter: from_file (a pass)",
-    ),  # noqa: E501
+    ),
     ("nbconvert.exporters.exporter", "Exporter._validate_preprocessor", "exporter: validation"),
     ("nbformat", "read", "nbformat.read"),
     ("nbformat", "writes", "nbformat.writes"),
