@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nbgrader.preprocessors import OverwriteCells
+
 
 def speed_up_nbgrader() -> None:
     """Every change of this module, in this process (safe to call again)."""
@@ -177,34 +179,20 @@ class _CellsAtOnce:
         return self._gradebook.find_graded_cell(name, notebook, assignment)
 
 
-def _overwrite_cells_at_once() -> type:
-    from nbgrader.preprocessors import OverwriteCells
+class OverwriteCellsAtOnce(OverwriteCells):
+    """nbgrader's `OverwriteCells`, the notebook's released cells read from the gradebook at
+    its first cell instead of one query per cell (module docstring): the same cells, the same
+    changes to the submission."""
 
-    class OverwriteCellsAtOnce(OverwriteCells):
-        """nbgrader's `OverwriteCells`, the notebook's released cells read from the
-        gradebook at its first cell instead of one query per cell (module docstring): the
-        same cells, the same changes to the submission."""
+    def preprocess(self, nb: Any, resources: Any) -> Any:
+        self._at_once: _CellsAtOnce | None = None
+        return super().preprocess(nb, resources)
 
-        def preprocess(self, nb: Any, resources: Any) -> Any:
-            self._at_once = None
-            return super().preprocess(nb, resources)
-
-        def preprocess_cell(self, cell: Any, resources: Any, cell_index: int) -> Any:
-            if self._at_once is None:  # self.gradebook: nbgrader's, opened by preprocess
-                self._at_once = _CellsAtOnce(self.gradebook, self.notebook_id, self.assignment_id)
-                self.gradebook = self._at_once
-            return super().preprocess_cell(cell, resources, cell_index)
-
-    return OverwriteCellsAtOnce
-
-
-def __getattr__(name: str) -> Any:
-    """`OverwriteCellsAtOnce`, made at first use (this module imports no nbgrader on import)."""
-    if name == "OverwriteCellsAtOnce":
-        cls = _overwrite_cells_at_once()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(name)
+    def preprocess_cell(self, cell: Any, resources: Any, cell_index: int) -> Any:
+        if self._at_once is None:  # self.gradebook: nbgrader's, opened by preprocess
+            self._at_once = _CellsAtOnce(self.gradebook, self.notebook_id, self.assignment_id)
+            self.gradebook = self._at_once
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 def check_schema_once() -> None:
