@@ -20,6 +20,12 @@ notebooks back to back). As `autograde`, it computes the hidden answers once bef
 worker starts (grader.sandbox.hidden_table) and prints the zygotes' warm-up CPU and where
 the kernel zygote's hidden answers came from; `--no-table` leaves the table out (the
 kernel zygote computes them). Prints the load average: the machine may be shared.
+`--steps` also prints, per notebook, the CPU of each step of the worker's grading (nbgrader's
+preprocessors by class, its Gradebook opens, nbformat's reads, writes and validations, the
+course's post-grading steps: inclusive, so nested steps overlap), how often each ran and the
+SQL statements each sent to the gradebook (wrappers installed in this process only, after
+the first notebook: a measurement, not a profile; a step the grader does not have is left
+out, so two versions of the grader can be compared).
 """
 
 from __future__ import annotations
@@ -42,11 +48,106 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+#: (module, attribute, label) of the steps `--steps` times; a class's `preprocess` entry is
+#: nbconvert's Preprocessor.__call__, labelled by the preprocessor's class.
+STEPS = [
+    ("nbconvert.preprocessors.base", "Preprocessor.__call__", "preprocessor"),
+    ("nbgrader.api", "Gradebook.__init__", "nbgrader Gradebook() open"),
+    ("nbgrader.converters.autograde", "Autograde.init_assignment", "Autograde.init_assignment"),
+    ("nbconvert.exporters.exporter", "Exporter.from_file", "exporter: from_file (a pass)"),
+    (
+        "grader.pipeline.exporter",
+        "ValidateWhereItMatters.from_file",
+        "exporter: from_file (a pass)",
+    ),
+    ("nbconvert.exporters.exporter", "Exporter._validate_preprocessor", "exporter: validation"),
+    ("nbformat", "read", "nbformat.read"),
+    ("nbformat", "writes", "nbformat.writes"),
+    ("nbformat", "validate", "nbformat.validate"),
+    ("nbgrader.converters.base", "BaseConverter.run_post_convert_hook", "post_convert hook"),
+    ("grader.pipeline.autograde", "_wrong_assignment", "autograde._wrong_assignment"),
+    ("grader.pipeline.autograde", "read_result", "results.read_result"),
+    ("grader.pipeline.failures", "unreadable", "failures.unreadable"),
+    ("grader.verify.submission", "_static_checks", "verify: static checks"),
+    ("grader.verify.submission", "_recorded_cells", "verify: recorded cells"),
+    ("grader.verify.submission", "read_notebook", "verify: read_notebook"),
+    ("grader.verify.submission", "verify_notebook", "verify: verify_notebook"),
+    ("grader.verify.launch", "_judge", "verify: judging"),
+    ("grader.verify.submission", "apply_verdicts", "verify: apply_verdicts"),
+    ("grader.verify.submission", "review_hand_scores", "verify: review_hand_scores"),
+]
+
+
+def install_steps() -> tuple[dict[str, list], dict[str, int]]:
+    """Wrap every step of STEPS that exists: {label: [calls, CPU seconds]}, {label: SQL}."""
+    import functools
+    import importlib
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    cpu: dict[str, list] = {}
+    sql: dict[str, int] = {}
+    stack: list[str] = []
+
+    def wrap(owner: object, attr: str, label: str, by_class: bool) -> None:
+        original = getattr(owner, attr)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            key = f"{label}: {type(args[0]).__name__}" if by_class else label
+            stack.append(key)
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                stack.pop()
+                entry = cpu.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.process_time() - start
+
+        setattr(owner, attr, timed)
+
+    for module, dotted, label in STEPS:
+        try:
+            owner: object = importlib.import_module(module)
+            *path, attr = dotted.split(".")
+            for name in path:
+                owner = getattr(owner, name)
+            getattr(owner, attr)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(owner, type) and attr not in vars(owner):
+            continue  # inherited: timed where it is defined
+        wrap(owner, attr, label, label == "preprocessor")
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _count(*_args) -> None:
+        key = stack[-1] if stack else "(elsewhere)"
+        sql[key] = sql.get(key, 0) + 1
+
+    return cpu, sql
+
+
+def print_steps(cpu: dict[str, list], sql: dict[str, int], n: int) -> None:
+    """The steps' table, per notebook (`n` notebooks), the most CPU first."""
+    print("per notebook: CPU ms, calls, SQL statements (inclusive: nested steps overlap)")
+    for label, (calls, seconds) in sorted(cpu.items(), key=lambda kv: -kv[1][1]):
+        each = f"{seconds / n * 1000:7.1f} ms {calls / n:5.1f} x {sql.get(label, 0) / n:5.1f} SQL"
+        print(f"  {each}  {label}")
+    print(f"  SQL statements per notebook, in all: {sum(sql.values()) / n:.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2)
     parser.add_argument("--keep", help="grade in this folder (the class is reused if there)")
     parser.add_argument("--profile", help="write a cProfile dump of the graded notebooks here")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="print each grading step's CPU, calls and SQL statements per notebook",
+    )
     parser.add_argument(
         "--no-table",
         action="store_true",
@@ -92,6 +193,7 @@ def main() -> int:
         table.result()  # the builder has ended (and is reaped)
         print(f"  the run's table: computed once in {_children_cpu() - children:.2f} CPU-s")
         table.close()
+    steps = install_steps() if args.steps else None
     profiler = None
     if args.profile:
         import cProfile
@@ -141,6 +243,8 @@ def main() -> int:
             f"nbconvert's validations of the notebook: {counts['validated'] / len(jobs):.1f} "
             f"per notebook ({counts['skipped'] / len(jobs):.1f} skipped: grader.pipeline.exporter)"
         )
+    if steps is not None:
+        print_steps(*steps, n)
     print(f"load average after: {os.getloadavg()}")
     return 0
 

@@ -77,3 +77,37 @@ def test_an_invalid_notebook_never_reaches_the_gradebook(last):
     with pytest.raises(nbformat.ValidationError):
         exporter._preprocess(nb, {})
     assert _Recorded.calls == []
+
+
+def test_a_pass_reads_its_notebook_without_validating_it_twice(tmp_path, caplog):
+    """`ValidateWhereItMatters.from_file` skips nbformat's check on reading (which only logs
+    and repairs cell ids): an invalid notebook still fails after the pass's first step,
+    before the gradebook is written, and nothing is logged on reading it."""
+    nb = new_notebook(cells=[new_code_cell("1 + 1")])
+    nb.cells[0].outputs = [new_output("stream", name="stdout", text="x")]
+    nb.cells[0].outputs[0]["name"] = 5  # a stream's name must be a string
+    path = tmp_path / "invalid.ipynb"
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    exporter = ValidateWhereItMatters()
+    exporter._preprocessors = [Preprocessor(), _Recorded()]
+    _Recorded.calls.clear()
+    caplog.set_level("ERROR")
+    caplog.clear()  # nbformat.writes above logged the invalid notebook
+    with open(path, encoding="utf-8") as f, pytest.raises(nbformat.ValidationError):
+        exporter.from_file(f)
+    assert _Recorded.calls == []
+    assert "Notebook JSON is invalid" not in caplog.text  # nbformat.read would log it
+    assert "Notebook is invalid after preprocessor" in caplog.text
+
+
+def test_a_graded_notebook_reads_as_nbformat_reads_it(tmp_path):
+    """`cells.read_graded` (the autograded notebook, read without nbformat's check on
+    reading): the same notebook as nbformat.read gives."""
+    from grader.verify.cells import read_graded
+
+    nb = new_notebook(cells=[new_code_cell("x = 1", outputs=[new_output("stream", text="1\n")])])
+    nb.cells[0].metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "x"}
+    path = tmp_path / "graded.ipynb"
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    assert read_graded(path) == nbformat.read(path, as_version=4)
+    assert isinstance(read_graded(path).cells[0].metadata, nbformat.NotebookNode)

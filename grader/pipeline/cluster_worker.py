@@ -40,7 +40,6 @@ from grader.pipeline.gradebook_records import (
     write_submission_record,
 )
 from grader.pipeline.results import GradeResult
-from grader.pipeline.speedups import speed_up_nbgrader
 from grader.pipeline.verified import record_path
 from grader.sandbox.hidden_table import offer
 
@@ -230,6 +229,10 @@ def prepare_worker(log_dir: str | None = None) -> None:
         os.close(fd)
     warnings.simplefilter("ignore")
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
+
+    # imported here: speedups imports nbgrader, which the instructor's process, importing
+    # this module to send its tasks, does not need yet
+    from grader.pipeline.speedups import speed_up_nbgrader
 
     speed_up_nbgrader()  # one engine per gradebook, the metadata schema checked once
 

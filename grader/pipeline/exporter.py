@@ -18,8 +18,18 @@ tenth of a grading worker's own CPU (docs/performance.md). `ValidateWhereItMatte
 The steps in between are nbgrader's and the course's own rewriting of a valid notebook
 (clearing outputs, metadata and ignored patterns, capping outputs, copying the released
 cells back, checking cell metadata); a notebook one of them made invalid still fails, at
-the next validation, before anything is recorded. nbformat's own checks on reading and
-writing a notebook are unchanged.
+the next validation, before anything is recorded. nbformat's check on writing a notebook is
+unchanged.
+
+Reading the notebook (`from_file`, once per pass) skips nbformat's validation on reading:
+that check only logs an invalid notebook ("Notebook JSON is invalid", never raised) and
+repairs missing or repeated cell ids, which nbconvert's `_preprocess` repairs again
+(`nbformat.validator.normalize`) before the first step, after which the notebook is validated
+and an invalid one fails. The first pass reads the student's file, which
+`grader.pipeline.failures.unreadable` has already validated (an invalid one is never given
+to nbgrader); the second reads what the first pass wrote, validated before it was written.
+So only the log line of a notebook no route gives to nbgrader is gone, and 2 of about 17
+validations of the whole notebook per graded submission.
 """
 
 from __future__ import annotations
@@ -49,6 +59,14 @@ class ValidateWhereItMatters(NotebookExporter):
     #: How many validations every exporter of this process ran and skipped, together (one
     #: count per worker process, read by benchmarks/worker_cpu.py and the tests).
     counts = {"validated": 0, "skipped": 0}
+
+    def from_file(self, file_stream: Any, resources: Any = None, **kw: Any) -> Any:
+        """nbconvert's `from_file` (the notebook read as version 4), without nbformat's
+        validation on reading (module docstring): `nbformat.reads` less its `validate`."""
+        import nbformat
+
+        nb = nbformat.convert(nbformat.reader.reads(file_stream.read()), 4)
+        return self.from_notebook_node(nb, resources=resources, **kw)
 
     def _validate_preprocessor(self, nbc: Any, preprocessor: Any) -> None:
         if validation_matters(self._preprocessors, preprocessor):

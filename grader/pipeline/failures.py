@@ -116,15 +116,17 @@ def unreadable(path: Path) -> str:
         return f"no {path.name} in the submission (a renamed or missing notebook)"
     if path.is_file() and path.stat().st_size == 0:
         return "the notebook is empty (0 bytes): ask for it again"
+    # nbformat.read validates the notebook it read (then only logs what is wrong): its
+    # error is kept, instead of validating the same notebook a second time.
+    invalid: dict[str, Exception] = {}
     try:
-        nb = nbformat.read(path, as_version=4)
+        nbformat.read(path, as_version=4, capture_validation_error=invalid)
     except nbformat.reader.NotJSONError:
         return "the notebook is not valid JSON (cut off or damaged): ask for it again"
     except Exception as exc:
         return f"the notebook cannot be read: {one_line(exc)[:160]}"
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
+    if "ValidationError" in invalid:
+        exc = invalid["ValidationError"]
         return f"the notebook does not follow the nbformat schema: {one_line(exc)[:160]}"
     return ""
 

@@ -64,6 +64,16 @@ POST_CONVERT_HOOK = f"{__name__}.post_convert"
 #: nbconvert's, validating the notebook after the steps where it can fail, not after every
 #: one (grader.pipeline.exporter; the grades are the same).
 EXPORTER = "grader.pipeline.exporter.ValidateWhereItMatters"
+#: nbgrader's sanitizing pass in `backprop-grader autograde`'s Autograde (execution_config):
+#: nbgrader's own steps, its OverwriteCells reading the released cells at once
+#: (grader.pipeline.speedups; the same cells restored, the same changes).
+SANITIZE_PREPROCESSORS = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.pipeline.speedups.OverwriteCellsAtOnce",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 #: nbgrader's GenerateFeedback preprocessors (grader.pipeline.feedback): no hidden test code,
 #: no grader paths, the byte cap, math as MathML, readable and accessible pages.
 FEEDBACK_PREPROCESSORS = [
@@ -113,7 +123,9 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
 
     The same preprocessors and hook nbgrader_config.py registers (so a course folder with an
     older nbgrader_config.py is still graded the safe way by `backprop-grader autograde`),
-    and an exporter that validates the notebook where it matters (`EXPORTER`).
+    an exporter that validates the notebook where it matters (`EXPORTER`), and nbgrader's
+    sanitizing steps with its OverwriteCells reading the released cells at once
+    (`SANITIZE_PREPROCESSORS`).
 
     Grading starts here, so this is also where a package layout the verification process
     cannot run in stops it (see `grader.verify.closure`).
@@ -136,6 +148,7 @@ def execution_config(course: Path, *, timeout: int | None = None) -> Config:
     c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
     c.Autograde.post_convert_hook = POST_CONVERT_HOOK
     c.Autograde.exporter_class = EXPORTER
+    c.Autograde.sanitize_preprocessors = list(SANITIZE_PREPROCESSORS)
     return c
 
 

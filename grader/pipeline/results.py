@@ -162,6 +162,8 @@ def read_result(course: Path, config: Any, student: str, assignment: str) -> Gra
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    from grader.verify.gradebook import load_at_once
+
     result = GradeResult(student, assignment, "graded")
     messages = failure_messages(autograded_path(course, student, assignment), config)
     with Gradebook(str(config.CourseDirectory.db_url)) as gb:
@@ -173,6 +175,7 @@ def read_result(course: Path, config: Any, student: str, assignment: str) -> Gra
             return result
         order = cell_order(course, assignment)
         for notebook in submission.notebooks:
+            loaded = load_at_once(gb, notebook)  # noqa: F841 - kept while the grades are read
             for grade in sorted(notebook.grades, key=lambda g: order.get(g.name, len(order))):
                 message = messages.get(grade.name, "")
                 result.cells.append(
@@ -228,6 +231,8 @@ def current_scores(course: Path, results: list[GradeResult]) -> None:
     one); results without a submission in the gradebook are left as they are."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from grader.verify.gradebook import load_at_once
+
     graded = [r for r in results if r.status == "graded"]
     if not graded:
         return
@@ -239,6 +244,7 @@ def current_scores(course: Path, results: list[GradeResult]) -> None:
                 continue
             result.score = float(submission.score)
             result.needs_manual_grade = bool(submission.needs_manual_grade)
+            loaded = [load_at_once(gb, nb) for nb in submission.notebooks]  # noqa: F841 - kept
             scores = {g.name: float(g.score or 0) for nb in submission.notebooks for g in nb.grades}
             for cell in result.cells:
                 cell.score = scores.get(cell.grade_id, cell.score)
@@ -259,11 +265,11 @@ def cell_order(course: Path, assignment: str) -> dict[str, int]:
 def failure_messages(path: Path, config: Any = None) -> dict[str, str]:
     """grade_id -> what each code cell of an autograded notebook says went wrong
     (grader.pipeline.failures.cell_message; cells without an error are left out)."""
-    import nbformat
+    from grader.verify.cells import read_graded
 
     if not path.exists():
         return {}
-    nb = nbformat.read(path, as_version=4)
+    nb = read_graded(path)
     timeout = cell_timeout(config) if config is not None else None
     broken = definition_errors(nb.cells)
     out = {}

@@ -11,6 +11,16 @@ statements run against the same gradebook, the same schema judges the same metad
   asked the database for every table (`create_all`); on a shared engine that is done once.
   Each close disposed the engine, so each open also made a new connection (on PostgreSQL a
   new server process); on a shared engine the pooled connection is kept.
+- **A gradebook's tables and course row checked once** (`open_gradebooks_once`, part of
+  `share_engines`): every open also listed the database's tables (to know whether to stamp
+  alembic's version on a new database) and looked up, and committed, the course's row: two
+  queries and a commit per open, 28 of the ~120 statements of a graded notebook. On a
+  shared engine whose first open did both, later opens only make their session.
+- **The released cells read at once** (`OverwriteCellsAtOnce`, the sanitizing pass's
+  `OverwriteCells` in `hooks.execution_config`): nbgrader's step looks up each nbgrader
+  cell of the submission in the gradebook, one query per cell and another per graded cell
+  (about 18 per notebook); here they are read in four queries and each lookup of
+  that notebook is answered from them (the same objects of the same session).
 - **nbgrader's cell-metadata schema checked once** (`check_schema_once`): its
   `CheckCellMetadata` step (run twice per notebook) calls `jsonschema.validate` for every
   nbgrader cell, which checks the schema itself against the JSON Schema metaschema before
@@ -21,9 +31,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from nbgrader.preprocessors import OverwriteCells
+
 
 def speed_up_nbgrader() -> None:
-    """Both of this module's changes, in this process (safe to call again)."""
+    """Every change of this module, in this process (safe to call again)."""
     share_engines()
     check_schema_once()
 
@@ -87,6 +99,100 @@ def share_engines() -> None:
             close(self)
 
     api.Gradebook.close = close_keeping_pool  # type: ignore[method-assign]
+    open_gradebooks_once(lambda engine: any(engine is e for e in made.values()))
+
+
+def open_gradebooks_once(shared: Any) -> None:
+    """From now on in this process, a `Gradebook` opened on a shared engine (`shared(engine)`
+    is true) whose tables and course row an earlier open of this process checked only makes
+    its session, as nbgrader's `__init__` does, without those checks again.
+
+    nbgrader's `Gradebook.__init__` runs, at every open: the engine (shared: the same one), a
+    session, `inspect(engine).get_table_names()` (whether the database is new, to stamp
+    alembic's version), `create_all` (once per shared engine: `share_engines`), and
+    `check_course` (finds the course's row, adds it when missing, commits). After the first
+    open of an engine and course id in this process, the tables, the version and the row
+    are there: the worker's gradebook is never removed while it grades (which the shared
+    engine's pooled connection and `create_all` once already rely on), and nothing in
+    nbgrader deletes a course. So a later open sets the same attributes (`engine`, `db`,
+    `course_id`, `authenticator`) without the two queries and the commit; the first open of
+    each (engine, course id), and every open of an engine that is not shared, is nbgrader's
+    own. `tests/test_speedups.py` checks the attributes are nbgrader's and the queries gone.
+    """
+    from nbgrader import api
+
+    if getattr(api.Gradebook.__init__, "backprop_once", False):
+        return
+    init = api.Gradebook.__init__
+    ready: set[tuple[int, str]] = set()  # (id of a shared engine, course id): checked
+
+    def init_once(
+        self: Any, db_url: str, course_id: str = "default_course", authenticator: Any = None
+    ) -> None:
+        engine = api.create_engine(db_url, echo=False, future=True)  # shared: no new engine
+        if shared(engine) and (id(engine), course_id) in ready:
+            self.engine = engine
+            self.db = api.scoped_session(api.sessionmaker(autoflush=True, bind=engine, future=True))
+            self.course_id = course_id
+            self.authenticator = authenticator
+            return
+        init(self, db_url, course_id, authenticator)
+        if shared(self.engine):
+            ready.add((id(self.engine), course_id))
+
+    init_once.backprop_once = True  # type: ignore[attr-defined]
+    api.Gradebook.__init__ = init_once  # type: ignore[method-assign]
+
+
+class _CellsAtOnce:
+    """A Gradebook whose `find_source_cell` and `find_graded_cell` of one notebook are
+    answered from its cells, read once; everything else is the Gradebook's own."""
+
+    def __init__(self, gradebook: Any, notebook: str, assignment: str) -> None:
+        from nbgrader.api import GradeCell, MissingEntry, TaskCell
+
+        self._gradebook, self._key = gradebook, (notebook, assignment)
+        self._source: dict[str, Any] = {}
+        self._graded: dict[str, Any] = {}
+        try:
+            source = gradebook.find_notebook(notebook, assignment)
+        except MissingEntry:  # nbgrader's own lookups then say so, cell by cell
+            return
+        self._source = {c.name: c for c in source.source_cells}
+        # find_graded_cell: the grade cell of that name, else the task cell (queried as
+        # nbgrader queries them: each whole, not its base row first and the rest per cell)
+        for cls in (TaskCell, GradeCell):
+            rows = gradebook.db.query(cls).filter(cls.notebook_id == source.id).all()
+            self._graded.update({c.name: c for c in rows})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gradebook, name)
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) == self._key and name in self._source:
+            return self._source[name]
+        return self._gradebook.find_source_cell(name, notebook, assignment)
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) == self._key and name in self._graded:
+            return self._graded[name]
+        return self._gradebook.find_graded_cell(name, notebook, assignment)
+
+
+class OverwriteCellsAtOnce(OverwriteCells):
+    """nbgrader's `OverwriteCells`, the notebook's released cells read from the gradebook at
+    its first cell instead of one query per cell (module docstring): the same cells, the same
+    changes to the submission."""
+
+    def preprocess(self, nb: Any, resources: Any) -> Any:
+        self._at_once: _CellsAtOnce | None = None
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell: Any, resources: Any, cell_index: int) -> Any:
+        if self._at_once is None:  # self.gradebook: nbgrader's, opened by preprocess
+            self._at_once = _CellsAtOnce(self.gradebook, self.notebook_id, self.assignment_id)
+            self.gradebook = self._at_once
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 def check_schema_once() -> None:

@@ -43,12 +43,26 @@ def graded_functions(grade_ids: list[str]) -> list[str]:
     return names
 
 
-def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
-    """The notebook, or None and a one-line reason it cannot be read."""
+def read_graded(path: Path) -> nbformat.NotebookNode:
+    """A notebook nbgrader wrote (autograded/), read as `nbformat.read(path, as_version=4)`
+    reads it but without its validation on reading, which only logs what is invalid and
+    repairs cell ids: nbconvert validated this notebook, its ids repaired, right before
+    writing it (grader.pipeline.exporter), so that check would find nothing to say or do.
+
+    Raises:
+        what nbformat.read raises for a file that is not a notebook (OSError, NotJSONError...).
+    """
+    with open(path, encoding="utf8") as f:
+        return nbformat.convert(nbformat.reader.reads(f.read()), 4)
+
+
+def read_notebook(path: Path, *, graded: bool = False) -> tuple[nbformat.NotebookNode | None, str]:
+    """The notebook, or None and a one-line reason it cannot be read; `graded`: one nbgrader
+    wrote, read by `read_graded`."""
     if not path.exists():
         return None, f"no {path.name}"
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = read_graded(path) if graded else nbformat.read(path, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a reason
         first = (str(exc).strip().splitlines() or [""])[0][:160]
         return None, f"{path.name} cannot be read ({type(exc).__name__}: {first})"

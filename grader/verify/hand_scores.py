@@ -42,6 +42,8 @@ from typing import Any
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from grader.verify.gradebook import load_at_once
+
 #: Why the review mark stays on a cell scored by hand (the record's `review`, export's words).
 RESUBMITTED = "resubmitted after a score given by hand"
 UNKNOWN = "regraded; what the score given by hand was for is not recorded"
@@ -68,6 +70,7 @@ class RememberHandScores(NbGraderPreprocessor):
                 sub = gb.find_submission_notebook(ids["notebook"], assignment, student)
             except MissingEntry:
                 sub = None
+            loaded = load_at_once(gb, sub) if sub is not None else []  # noqa: F841 - kept
             for g in sub.grades if sub is not None else []:
                 score = None if g.manual_score is None else float(g.manual_score)
                 seen[g.name] = (score, bool(g.needs_manual_grade))
@@ -127,6 +130,7 @@ def review_hand_scores(course: Path, db_url: str, student: str, assignment: str)
             sub = gb.find_submission_notebook(assignment, assignment, student)
         except MissingEntry:
             return review
+        loaded = load_at_once(gb, sub)  # noqa: F841 - kept while the grades are read
         for grade in sub.grades:
             gid = grade.name
             if grade.manual_score is None:

@@ -154,7 +154,7 @@ def after_autograde(
         deleted = _static_checks(sub, submitted, source_cells, set(grade_ids), found)
 
     graded_path = course / "autograded" / student / assignment / name
-    graded, _ = read_notebook(graded_path)
+    graded, _ = read_notebook(graded_path, graded=True)
     if graded is not None:
         _verify_graded(sub, graded, graded_path, grade_ids, deleted, deadline, hung, found)
     elif deleted:
