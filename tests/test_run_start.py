@@ -1,8 +1,9 @@
 """The start of an `autograde` run overlaps its serial parts (docs/performance.md, 2026-12-07).
 
-- The hidden answers (grader.sandbox.hidden_table) start before the run's planning, which
-  imports nbgrader and reads the gradebook: the builder is started while nbgrader is not
-  yet imported in the instructor's process.
+- With a core to spare, the hidden answers (grader.sandbox.hidden_table) start before the
+  run's planning, which imports nbgrader and reads the gradebook: the builder is started
+  while nbgrader is not yet imported in the instructor's process; without one (a busy
+  machine: `autograde.spare_core`, set here for the child) after the planning, as before.
 - Each grading worker starts its kernel and its verification zygote in its initializer,
   without waiting for them, before its first notebook; the first notebook uses exactly
   those two (no zygote is started again: the same sandbox plans).
@@ -48,6 +49,8 @@ def main():
     from grader.pipeline import autograde as ag
     from grader.sandbox import hidden_table, zygote_host
 
+    if os.environ.get("SPARE_CORE"):  # the machine's load decides otherwise
+        ag.spare_core = lambda: os.environ["SPARE_CORE"] == "1"
     plan = ag._plan
     def noted_plan(*args, **kwargs):
         note("plan")
@@ -78,13 +81,16 @@ def _bwrap() -> None:
         pytest.skip(f"bubblewrap cannot run here: {bwrap_status().reason}")
 
 
-def _run(tmp_path: Path, course: Path, *args: str) -> list[dict]:
-    """`backprop-grader autograde --course COURSE ARGS` in a child; its noted events."""
+def _run(tmp_path: Path, course: Path, *args: str, spare_core: bool = True) -> list[dict]:
+    """`backprop-grader autograde --course COURSE ARGS` in a child; its noted events.
+    `spare_core`: what `autograde.spare_core` says there (the load of this shared machine
+    would decide otherwise)."""
     script = tmp_path / "noted_autograde.py"
     script.write_text(CHILD, encoding="utf-8")
     events = tmp_path / "events.jsonl"
     events.unlink(missing_ok=True)
     env = {**os.environ, "EVENTS": str(events), "PYTHONPATH": str(REPO)}
+    env["SPARE_CORE"] = "1" if spare_core else "0"
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     out = subprocess.run(
         [sys.executable, str(script), "autograde", "--course", str(course), *args],
@@ -160,3 +166,18 @@ def test_the_early_table_is_of_what_is_sure_to_be_graded(graded, tmp_path):
     finally:
         early[1].close()
     assert not early[1].folder.exists()
+
+
+def test_on_a_busy_machine_the_table_starts_after_planning(graded, tmp_path):
+    """No core to spare: the table starts after the planning, as before; the workers still
+    start their zygotes ahead."""
+    _bwrap()
+    course = tmp_path / "course"
+    shutil.copytree(graded.root, course)
+    events = _run(tmp_path, course, "--workers", "1", "--force", spare_core=False)
+    cli = events[0]["pid"]
+    mine = [e["event"] for e in events if e["pid"] == cli]
+    assert mine[:2] == ["plan", "table start"], mine
+    seq = [e for e in events if e["pid"] != cli]
+    assert [(e["event"], e.get("wait")) for e in seq[:2]] == [("zygote", False)] * 2, seq
+    assert [e["event"] for e in seq[2:]] == ["notebook"] * len(graded.results), seq
