@@ -176,9 +176,8 @@ class Zygote:
         self.hidden = dict(ready.get("hidden") or {})
         #: CPU seconds the zygote took to start (imports, the hidden answers).
         self.warmup_cpu = float(ready.get("cpu", 0.0))
-        if (
-            self.kind == "kernel"
-        ):  # in a grading worker, its log (fd 2): where the answers came from
+        # In a grading worker, its log (fd 2): where a kernel zygote's answers came from.
+        if self.kind == "kernel":
             try:
                 os.write(2, f"[backprop-grader] {self.describe()}\n".encode())
             except OSError:
