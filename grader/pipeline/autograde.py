@@ -133,12 +133,51 @@ def _init_worker(course: str, config: Config, env: dict[str, str]) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings; grading is unaffected
+    prestart_zygotes(Path(course), config)  # they warm up while this worker gets ready
     from nbgrader.converters import Autograde  # noqa: F401  (the expensive import, once)
 
     from grader.pipeline.speedups import speed_up_nbgrader
 
     speed_up_nbgrader()  # one engine per gradebook, the metadata schema checked once
     _WORKER.update(course=Path(course), config=config, log=worker_logger())
+
+
+def prestart_zygotes(course: Path, config: Config) -> list[str]:
+    """Start this worker's kernel and verification zygotes now, without waiting for them.
+
+    Each warms up (imports, the hidden answers) while the worker prepares its first notebook
+    and beside the other, instead of the kernel zygote at the first notebook and the
+    verification zygote only after that notebook ran (docs/performance.md, 2026-12-07). Each
+    is the one the first notebook would have started, with the same sandbox plan (the
+    kernels' from `SandboxedExecute.kernel_plan` of the worker's config, the verification's
+    from the course's config as grader.verify.submission reads it); `zygote_host.zygote_for`
+    waits for it, or replaces it if the plan differs. Nothing here stops the worker: a zygote
+    that cannot start now is started (or its failure said) at the first notebook, as before.
+    Returns the kinds started.
+    """
+    started: list[str] = []
+    try:
+        from grader.config import course_config
+        from grader.sandbox import zygote_host
+        from grader.sandbox.execute import SandboxedExecute
+        from grader.sandbox.plan import run_dir
+        from grader.verify import launch_warm
+        from grader.verify.submission import sandbox_settings
+
+        ex = SandboxedExecute(config=config)
+        if not ex.warm:
+            return started
+        plan, _ = ex.kernel_plan()
+        if plan.bwrap and zygote_host.prestart(plan, "kernel", run_dir()) is not None:
+            started.append("kernel")
+        settings = sandbox_settings(course_config(course))
+        if settings["warm"] and launch_warm.prestart(
+            settings["limits"], course, settings["mode"], settings["bwrap"]
+        ):
+            started.append("verify")
+    except Exception as exc:  # noqa: BLE001 - the first notebook starts them as before
+        worker_logger().warning("zygotes not started ahead (%s)", failures.one_line(exc))
+    return started
 
 
 def worker_logger() -> logging.Logger:
@@ -296,6 +335,49 @@ def autograde(
         (s, a) for s, a in submissions(course, assignments) if students is None or s in students
     ]
     stored = load_results(course)
+    # The hidden answers start now, beside the planning below (nbgrader's import, the
+    # gradebook), when a core would otherwise wait (docs/performance.md, 2026-12-07).
+    early = None
+    if not scheduler and spare_core():
+        early = _start_table_early(course, wanted, stored, force)
+    try:
+        return _autograde(
+            course,
+            wanted,
+            assignments,
+            stored,
+            early,
+            t0,
+            workers=workers,
+            force=force,
+            timeout=timeout,
+            on_start=on_start,
+            on_result=on_result,
+            on_note=on_note,
+            scheduler=scheduler,
+        )
+    finally:
+        if early is not None:  # used or not, it ends with the run
+            early[1].close()
+
+
+def _autograde(
+    course: Path,
+    wanted: list[tuple[str, str]],
+    assignments: list[str],
+    stored: dict[str, GradeResult],
+    early: tuple[set[str], TableBuild] | None,
+    t0: float,
+    *,
+    workers: int | None,
+    force: bool,
+    timeout: int | None,
+    on_start: Callable[[int, int], None] | None,
+    on_result: Callable[[GradeResult], None] | None,
+    on_note: Callable[[str], None] | None,
+    scheduler: str | None,
+) -> AutogradeRun:
+    """`autograde` once its submissions are known and the hidden answers may have started."""
     todo, lost, retry = _plan(course, assignments, wanted, stored, force)
     run = AutogradeRun(workers=workers or os.cpu_count() or 1, regraded_lost=lost)
     if lost and on_note:
@@ -325,6 +407,7 @@ def autograde(
             scheduler=scheduler,
             workers=workers,
             on_result=on_result,
+            early=early,
         )
     _check_after(course, wanted, stored, run)
     run.results.sort(key=lambda r: (r.assignment, r.student))
@@ -374,9 +457,12 @@ def _grade(
     scheduler: str | None,
     workers: int | None,
     on_result: Callable[[GradeResult], None] | None,
+    early: tuple[set[str], TableBuild] | None = None,
 ) -> None:
     """Grade `todo` (local workers, or the Dask cluster at `scheduler`) into `run`, saving
-    each result in `stored` (the results file) as it comes, and all of them at the end."""
+    each result in `stored` (the results file) as it comes, and all of them at the end.
+    `early`: the hidden answers started before planning (`_start_table_early`), used when
+    they are of `todo`'s assignments and the zygotes will run, else stopped."""
     # What is about to be graded loses its old record until it is graded again, so a
     # run cut off half way (even a --force one) regrades it next time (see is_done).
     for s, a in todo:
@@ -390,7 +476,13 @@ def _grade(
     last_save = [0.0]
     table = None
     if not scheduler:  # (the cluster's instructor process starts its own: cluster.py)
-        table = start_hidden_table(config, {a for _, a in todo})
+        graded = {a for _, a in todo}
+        if early is not None and early[0] == graded and zygotes_will_run(config):
+            table = early[1]
+        else:
+            if early is not None:
+                early[1].close()
+            table = start_hidden_table(config, graded)
     if table is not None:
         from grader.sandbox.hidden_table import TABLE_ENV
 
@@ -454,16 +546,70 @@ def start_hidden_table(config: Config, assignments: set[str]) -> TableBuild | No
     and outside any sandbox (grader.sandbox.hidden_table.start_build), so that no worker's
     kernel zygote computes them; None when no zygote will run (the sandbox off, no
     bubblewrap, or `SandboxedExecute.warm = False`): cold kernels compute their own."""
-    from grader.sandbox.execute import SandboxedExecute
     from grader.sandbox.hidden_table import start_build
+
+    if not zygotes_will_run(config):
+        return None
+    return start_build(hidden_functions(assignments))
+
+
+def zygotes_will_run(config: Config) -> bool:
+    """Whether this config's grading workers fork from zygotes (see start_hidden_table)."""
+    from grader.sandbox.execute import SandboxedExecute
     from grader.sandbox.plan import bwrap_status
 
     if "warm" in config.SandboxedExecute and not config.SandboxedExecute.warm:
-        return None
+        return False
     sandbox = SandboxedExecute(config=config)
-    if sandbox.mode == "off" or not bwrap_status(sandbox.bwrap).usable:
+    return sandbox.mode != "off" and bwrap_status(sandbox.bwrap).usable
+
+
+def spare_core() -> bool:
+    """Whether a core is idle while this process plans (the last minute's load average, this
+    process included, at most the number of cores less one). On a busy machine the early
+    table would only take CPU from the planning: it then starts after it, as before."""
+    return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
+
+
+def _start_table_early(
+    course: Path,
+    wanted: list[tuple[str, str]],
+    stored: dict[str, GradeResult],
+    force: bool,
+) -> tuple[set[str], TableBuild] | None:
+    """Start the run's hidden answers before planning, for the assignments of what is sure
+    to be graded (forced, not done, or not graded last time for the grading machine's
+    fault: every one of them is in the plan's to-grade list); (those assignments, the build).
+
+    Planning first imports nbgrader (1.1-1.3 CPU-s) and reads the gradebook, on one core;
+    the answers (about 1.5 CPU-s) are computed on the other meanwhile. Nothing here imports
+    nbgrader: the course's config decides (`zygotes_will_run` decides again after planning,
+    with the full config, and `_grade` stops this build if the plan's assignments differ).
+    None when nothing is sure to be graded or no zygote can run.
+    """
+    from grader.sandbox.hidden_table import start_build
+    from grader.sandbox.plan import bwrap_status
+
+    sure = {
+        a
+        for s, a in wanted
+        if force
+        or not is_done(course, s, a, stored)
+        or (f"{s}/{a}" in stored and stored[f"{s}/{a}"].grader_error)
+    }
+    if not sure:
         return None
-    return start_build(hidden_functions(assignments))
+    sandbox = course_config(course).SandboxedExecute
+    if "warm" in sandbox and not sandbox.warm:
+        return None
+    # SandboxedExecute's defaults ("auto", "bwrap"), read without importing it (nbgrader)
+    if (
+        sandbox.get("mode", "auto") == "off"
+        or not bwrap_status(sandbox.get("bwrap", "bwrap")).usable
+    ):
+        return None
+    build = start_build(hidden_functions(sure))
+    return None if build is None else (sure, build)
 
 
 def _check_after(

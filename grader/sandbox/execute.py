@@ -65,7 +65,7 @@ from traitlets.utils.importstring import import_item
 
 from grader.nbcells import is_graded
 from grader.sandbox import VERIFIES_GRADES
-from grader.sandbox.boxrun import HARD_KILL_GRACE
+from grader.sandbox.boxrun import HARD_KILL_GRACE, Plan
 from grader.sandbox.kernel import SandboxKernelManager
 from grader.sandbox.notes import note_output
 from grader.sandbox.output import (
@@ -226,22 +226,29 @@ class SandboxedExecute(Execute):
             max_file_bytes=parse_size(self.max_file_bytes),
         )
 
-    def create_kernel_manager(self) -> SandboxKernelManager:
+    def kernel_plan(self) -> tuple[Plan, str]:
+        """The sandbox plan of this configuration's kernels and make_plan's warning ("" when
+        sandboxed); the same for every notebook of a run (a worker's kernel zygote is
+        started with it before its first notebook: grader.pipeline.autograde)."""
         plan, warning = make_plan(
             self.limits(),
             course=Path(self.course_root) if self.course_root else None,
             mode=self.mode,
             bwrap=self.bwrap,
         )
-        self.sandboxed = not warning
-        self._warning = warning.split("Reason: ", 1)[-1] if warning else ""
-        if warning:
-            warn_unsandboxed(self._warning)
         reserve = self.notebook_timeout - self.kernel_budget()
         # The wrapper's last-resort kill stays inside the notebook's one limit.
         plan.limits["hard_kill_after"] = self.kernel_budget() + max(
             1, min(HARD_KILL_GRACE, reserve)
         )
+        return plan, warning
+
+    def create_kernel_manager(self) -> SandboxKernelManager:
+        plan, warning = self.kernel_plan()
+        self.sandboxed = not warning
+        self._warning = warning.split("Reason: ", 1)[-1] if warning else ""
+        if warning:
+            warn_unsandboxed(self._warning)
         self.km = None
         if self.warm:
             from grader.sandbox.zygote_host import warm_kernel_manager

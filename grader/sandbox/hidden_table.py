@@ -330,6 +330,7 @@ class TableBuild:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self._waiter.join(timeout=10)  # its mark of a failed build is written before the rmtree
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -84,7 +85,12 @@ class Zygote:
         run_dir: Path,
         server: list[str] | None = None,
         preload: tuple[str, ...] = (),
+        *,
+        wait: bool = True,
     ) -> None:
+        """Start the zygote; with `wait`, until it is ready (else `wait_ready` does that:
+        the zygote warms up meanwhile, and a kernel zygote's table is written to it from a
+        thread of this process as soon as the run has one)."""
         if not plan.bwrap:
             raise ZygoteError("a zygote runs only inside bubblewrap")
         self.kind = kind
@@ -122,18 +128,56 @@ class Zygote:
             )
         self.buffer = b""
         self.children_cpu = 0.0  #: CPU seconds of every job so far (reported at finish)
-        if kind == "kernel":  # while it imports: the run's hidden answers, if any
-            self._send_blob(for_zygote(), time.monotonic() + START_TIMEOUT)
+        self.pid = 0
+        self.not_fresh = ""
+        self.hidden: dict[str, Any] = {}
+        self.warmup_cpu = 0.0
+        self.ready = False  #: its first answer read (`wait_ready`)
+        self._sender: threading.Thread | None = None
+        self._send_error: BaseException | None = None
+        deadline = time.monotonic() + START_TIMEOUT
+        if kind == "kernel" and wait:  # while it imports: the run's hidden answers, if any
+            self._send_blob(for_zygote(), deadline)
+        elif kind == "kernel":  # the same, without keeping this thread waiting for the table
+            self._sender = threading.Thread(target=self._send_table, args=(deadline,))
+            self._sender.daemon = True
+            self._sender.start()
+        if wait:
+            self.wait_ready()
+
+    def _send_table(self, deadline: float) -> None:
+        """`_send_blob` of the run's table, in the thread `wait_ready` joins."""
+        try:
+            self._send_blob(for_zygote(), deadline)
+        except BaseException as exc:  # noqa: BLE001 - raised again by wait_ready
+            self._send_error = exc
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's first answer (it has warmed up); raises ZygoteError if it
+        did not come (the zygote is closed then)."""
+        if self.ready:
+            return
+        if self._sender is not None:
+            self._sender.join()
+            self._sender = None
+            if self._send_error is not None:
+                self.close()
+                error, self._send_error = self._send_error, None
+                if isinstance(error, ZygoteError):
+                    raise error
+                raise ZygoteError(f"the {self.kind} zygote got no table: {error}") from error
         ready = self._read(START_TIMEOUT)
+        self.ready = True
         self.pid = int(ready.get("pid", 0))
         #: "" when each job gets fresh namespaces; else why not (the clean-up only).
         self.not_fresh = str(ready.get("not_fresh", ""))
         #: A kernel zygote's hidden answers: {"source": "table" | "computed" | "none",
         #: "answers", "computed", "reason"} (grader.sandbox.kernel_preload.preload).
-        self.hidden: dict[str, Any] = dict(ready.get("hidden") or {})
+        self.hidden = dict(ready.get("hidden") or {})
         #: CPU seconds the zygote took to start (imports, the hidden answers).
         self.warmup_cpu = float(ready.get("cpu", 0.0))
-        if kind == "kernel":  # in a grading worker, its log (fd 2): where the answers came from
+        # In a grading worker, its log (fd 2): where a kernel zygote's answers came from.
+        if self.kind == "kernel":
             try:
                 os.write(2, f"[backprop-grader] {self.describe()}\n".encode())
             except OSError:
@@ -223,6 +267,11 @@ class Zygote:
             return ""
 
     def close(self) -> None:
+        if self._sender is not None and self._sender is not threading.current_thread():
+            if self.proc.poll() is None:
+                self.proc.kill()  # the table's writer sees the pipe closed, and ends
+            self._sender.join()
+            self._sender = None
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -290,9 +339,40 @@ def zygote_for(
     if z is not None and (not z.alive() or z.plan_key != plan.to_json()):
         z.close()
         z = None
+    if z is not None and not z.ready:  # started by `prestart`: wait for it as Zygote() would
+        try:
+            z.wait_ready()
+        except ZygoteError:
+            del _ZYGOTES[kind]
+            raise
     if z is None:
         z = Zygote(plan, kind, run_dir, server, preload)
         _ZYGOTES[kind] = z
+    return z
+
+
+def prestart(
+    plan: Plan,
+    kind: str,
+    run_dir: Path,
+    server: list[str] | None = None,
+    preload: tuple[str, ...] = (),
+) -> Zygote | None:
+    """Start this process's zygote of `kind` now without waiting for it (a grading worker's
+    start: it warms up while the worker prepares its first notebook); `zygote_for` with the
+    same plan waits for it to be ready, another plan replaces it. None when it could not
+    start (the first `zygote_for` starts one, and says why if that fails too)."""
+    z = _ZYGOTES.get(kind)
+    if z is not None and z.alive() and z.plan_key == plan.to_json():
+        return z
+    if z is not None:
+        z.close()
+        del _ZYGOTES[kind]
+    try:
+        z = Zygote(plan, kind, run_dir, server, preload, wait=False)
+    except (ZygoteError, OSError):
+        return None
+    _ZYGOTES[kind] = z
     return z
 
 

@@ -63,6 +63,28 @@ def plan(
     return result
 
 
+def _server() -> list[str]:
+    """How the zygote's Python starts its fork server (after `plan` made the folder)."""
+    folder = str(_FOLDER[0])
+    module = Path(SERVER_FILES[0]).stem  # grader.sandbox.zygote's copy
+    boot = SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE, module=module)
+    return ["-I", "-c", boot]
+
+
+def prestart(limits: Limits, course: Path | None, mode: str, bwrap: str) -> bool:
+    """Start this process's verification zygote for these settings without waiting for it
+    (grader.sandbox.zygote_host.prestart), so it warms up before the first notebook is
+    verified; `run` with the same plan then uses it. False when none was started."""
+    from grader.sandbox import zygote_host
+    from grader.verify.closure import runner_closure
+
+    zygote_plan = plan(limits, course, mode, bwrap, runner_closure())
+    if zygote_plan is None:
+        return False
+    z = zygote_host.prestart(zygote_plan, "verify", run_dir(), server=_server(), preload=(RUNNER,))
+    return z is not None
+
+
 def run(
     zygote_plan: Plan, job: dict[str, Any], workdir: Path, wall: float
 ) -> tuple[int, dict[str, dict[str, list[Any]]]]:
@@ -74,10 +96,6 @@ def run(
         (box / "job.pkl").write_bytes(pickle.dumps(job, protocol=4))
         return {"module": RUNNER, "argv": [str(box / "job.pkl"), str(box / "result.pkl")]}
 
-    folder = str(_FOLDER[0])
-    module = Path(SERVER_FILES[0]).stem  # grader.sandbox.zygote's copy
-    boot = SERVER_BOOT.format(folder=folder, package=SERVER_PACKAGE, module=module)
-    server = ["-I", "-c", boot]
     code, box = zygote_host.run_job(
         zygote_plan,
         "verify",
@@ -85,7 +103,7 @@ def run(
         workdir=workdir,
         prepare=prepare,
         wall_clock=wall,
-        server=server,
+        server=_server(),
         preload=(RUNNER,),
     )
     try:

@@ -45,7 +45,7 @@ from grader.verify.launch import Verification, verify_notebook
 from grader.verify.static import compare_cells, scan_notebook
 
 
-def _sandbox_settings(config: Any) -> dict[str, Any]:
+def sandbox_settings(config: Any) -> dict[str, Any]:
     """Limits and mode as the course configures `SandboxedExecute` (defaults otherwise)."""
     ex = SandboxedExecute(config=config)
     cell_timeout = int(ex.timeout) if ex.timeout else DEFAULT_NOTEBOOK_TIMEOUT
@@ -92,7 +92,7 @@ class _Submission:
     student: str
     assignment: str
     db_url: str
-    settings: dict[str, Any]  #: _sandbox_settings of the course's config
+    settings: dict[str, Any]  #: sandbox_settings of the course's config
 
 
 @dataclass
@@ -132,7 +132,7 @@ def after_autograde(
     course = Path(course)
     config = course_config(course)
     sub = _Submission(
-        course, student, assignment, str(config.CourseDirectory.db_url), _sandbox_settings(config)
+        course, student, assignment, str(config.CourseDirectory.db_url), sandbox_settings(config)
     )
     # Whether bubblewrap was used is about the run, not the student: it goes in
     # result.sandbox (shown once per run by the summary, report and export), never a flag.
