@@ -181,3 +181,76 @@ def test_on_a_busy_machine_the_table_starts_after_planning(graded, tmp_path):
     seq = [e for e in events if e["pid"] != cli]
     assert [(e["event"], e.get("wait")) for e in seq[:2]] == [("zygote", False)] * 2, seq
     assert [e["event"] for e in seq[2:]] == ["notebook"] * len(graded.results), seq
+
+
+#: A Dask worker's grading (grader.pipeline.cluster_worker.grade_task), run in one process as a
+#: Dask worker runs it (prepare_worker, then a task per submission; no scheduler is needed to
+#: see what the worker starts), each zygote it starts and each notebook it grades noted.
+CLUSTER_CHILD = r"""
+import json, os, sys, time
+from pathlib import Path
+
+def note(event, **extra):
+    with open(os.environ["EVENTS"], "a", encoding="utf-8") as f:
+        f.write(json.dumps({"event": event, **extra}) + "\n")
+
+from grader.pipeline import cluster_worker as cw
+from grader.sandbox import zygote_host
+from nbgrader.api import Gradebook
+
+init = zygote_host.Zygote.__init__
+def noted_zygote(self, plan, kind, *args, **kwargs):
+    note("zygote", kind=kind, wait=kwargs.get("wait", True))
+    init(self, plan, kind, *args, **kwargs)
+zygote_host.Zygote.__init__ = noted_zygote
+grade = cw.grade_submission
+def noted_grade(student, assignment):
+    note("notebook", key=f"{student}/{assignment}")
+    return grade(student, assignment)
+cw.grade_submission = noted_grade
+
+course, assignment = Path(sys.argv[1]), sys.argv[2]
+cw.prepare_worker()
+with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    bundle = cw.make_bundle(course, assignment, gb, None)
+for student in sys.argv[3:]:
+    folder = course / "submitted" / student / assignment
+    paths = [p for p in folder.rglob("*") if p.is_file()]
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in paths}
+    out = cw.grade_task(bundle, student, assignment, files, None)
+    note("graded", key=f"{student}/{assignment}", status=out.result.status)
+"""
+
+
+def test_a_cluster_worker_starts_both_zygotes_before_its_first_notebook(graded, tmp_path):
+    """On a Dask worker, the first task of an assignment starts the kernel and the
+    verification zygote side by side before its notebook (the verification's used to start
+    only after that notebook ran), and the next task starts none."""
+    _bwrap()
+    course = tmp_path / "course"
+    shutil.copytree(graded.root, course)
+    assignment = sorted(graded.assignments)[0]
+    students = sorted(s for s, a in graded.results if a == assignment)[:2]
+    assert len(students) == 2, graded.results
+    script = tmp_path / "noted_cluster_worker.py"
+    script.write_text(CLUSTER_CHILD, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    env = {**os.environ, "EVENTS": str(events), "PYTHONPATH": str(REPO)}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    out = subprocess.run(
+        [sys.executable, str(script), str(course), assignment, *students],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    seq = [json.loads(x) for x in events.read_text(encoding="utf-8").splitlines()]
+    first = [(e["event"], e.get("kind"), e.get("wait")) for e in seq[:3]]
+    assert sorted(first[:2]) == [("zygote", "kernel", False), ("zygote", "verify", False)], seq
+    assert first[2][0] == "notebook", seq
+    assert [e["event"] for e in seq[3:]] == ["graded", "notebook", "graded"], seq
+    for e in seq:
+        if e["event"] == "graded":
+            before = graded.results[tuple(e["key"].split("/"))]
+            assert e["status"] == before.status, e

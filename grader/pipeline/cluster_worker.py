@@ -30,6 +30,7 @@ from grader.pipeline import hooks
 from grader.pipeline.autograde import (  # what local workers run, and the state it reads
     _WORKER,
     grade_submission,
+    prestart_zygotes,
     worker_logger,
 )
 from grader.pipeline.gradebook_records import (
@@ -341,6 +342,11 @@ def grade_task(
             config = course_config(course)
             config.merge(hooks.execution_config(course, timeout=bundle.timeout))
             _CONFIGS[bundle.digest] = config
+            # Both zygotes start now, side by side, as a local worker's initializer starts
+            # them: the verification's warms up while the first notebook runs, instead of
+            # after it (the same plans: zygote_for keeps them; a second bundle with the same
+            # plans starts nothing).
+            prestart_zygotes(course, config)
         # the state _init_worker sets up for a local worker
         _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=worker_logger())
         result = grade_submission(student, assignment)
