@@ -210,38 +210,54 @@ def cpu_at(p: Proc, t: float) -> float:
     return value
 
 
-def _cgroup() -> Path | None:
-    """A new cpuacct group (cgroup v1) for the run, or None where none can be made.
+class CpuGroup:
+    """A new cpuacct group (cgroup v1) for one run's process tree; `path` None where none can
+    be made (not root, no cgroup v1): then there is no exact total.
 
     RUSAGE_CHILDREN is not the whole tree's CPU here: when a worker exits, its zygotes'
     bwrap (--die-with-parent) is killed, and the processes of that sandbox's PID namespace
     are reaped by the kernel as the namespace's init dies; their CPU reaches no parent's
-    counter. A cpuacct group counts every process that ran in it, however it ended."""
-    base = Path("/sys/fs/cgroup/cpuacct")
-    if not (base / "cpuacct.usage").exists():
-        return None
-    group = base / f"bench-run-cpu-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        group.mkdir()
-    except OSError:
-        return None
-    return group
+    counter. A cpuacct group counts every process that ran in it, however it ended.
+    timeline.py uses it too."""
+
+    def __init__(self, name: str) -> None:
+        base = Path("/sys/fs/cgroup/cpuacct")
+        self.path: Path | None = None
+        if (base / "cpuacct.usage").exists():
+            group = base / f"bench-{name}-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                group.mkdir()
+                self.path = group
+            except OSError:
+                pass
+
+    def enter(self) -> None:
+        """Move the calling process into the group (a child's preexec_fn, before exec)."""
+        if self.path:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def total(self, interval: float = 0.05, limit: float = 30.0) -> float | None:
+        """CPU-seconds of every process that ran in the group, once the last has exited
+        (waiting up to `limit` s); removes the group. None without a group."""
+        if not self.path:
+            return None
+        end = time.monotonic() + limit
+        while (self.path / "cgroup.procs").read_text().split() and time.monotonic() < end:
+            time.sleep(interval)  # the sandboxes' last processes are exiting
+        cpu = int((self.path / "cpuacct.usage").read_text()) / 1e9
+        self.path.rmdir()
+        return cpu
 
 
 def measure(course: Path, workers: int, interval: float) -> dict:
     """Run the autograde child, sample it; the figures of the run as a dict."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    group = _cgroup()
+    group = CpuGroup("run-cpu")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     cmd = [sys.executable, __file__, "--child", str(course), "--child-workers", str(workers)]
-
-    def enter() -> None:  # in the child, before exec: the run's cpuacct group
-        if group:
-            (group / "cgroup.procs").write_text(str(os.getpid()))
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=enter)  # noqa: PLW1509
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=group.enter)  # noqa: PLW1509
     sampler = Sampler(proc.pid)
     while proc.poll() is None:
         sampler.sample()
@@ -257,12 +273,8 @@ def measure(course: Path, workers: int, interval: float) -> dict:
             time.sleep(interval)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rusage = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    total = rusage
-    if group:
-        while (group / "cgroup.procs").read_text().split():  # the last ones are exiting
-            time.sleep(interval)
-        total = int((group / "cpuacct.usage").read_text()) / 1e9
-        group.rmdir()
+    exact = group.total(interval)
+    total = rusage if exact is None else exact
     notes = [json.loads(x) for x in (course / NOTES).read_text().splitlines()]
     return {
         "t0": t0,
@@ -270,7 +282,7 @@ def measure(course: Path, workers: int, interval: float) -> dict:
         "exit": proc.returncode,
         "total": total,
         "rusage_children": rusage,
-        "cgroup": bool(group),
+        "cgroup": exact is not None,
         "user": after.ru_utime - before.ru_utime,
         "system": after.ru_stime - before.ru_stime,
         "procs": [p.__dict__ for p in sampler.all()],

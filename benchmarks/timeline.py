@@ -152,19 +152,6 @@ def child(course: str, workers: int) -> int:
 # ------------------------------------------------------------------ the parent
 
 
-def _cgroup() -> Path | None:
-    """A new cpuacct group (cgroup v1) for the run (see run_cpu.py), or None."""
-    base = Path("/sys/fs/cgroup/cpuacct")
-    if not (base / "cpuacct.usage").exists():
-        return None
-    group = base / f"bench-timeline-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        group.mkdir()
-    except OSError:
-        return None
-    return group
-
-
 def measure(repo: Path, course: Path, workers: int) -> dict:
     """One run of the child with `repo`'s code and venv: its events, wall time and CPU."""
     events = course / ".grader" / "bench-timeline.jsonl"
@@ -178,28 +165,20 @@ def measure(repo: Path, course: Path, workers: int) -> dict:
     if not script.exists():  # an older checkout: this file, run with its venv
         script = Path(__file__).resolve()
     cmd = [str(python), str(script), "--child", str(course), "--child-workers", str(workers)]
-    group = _cgroup()
+    from run_cpu import CpuGroup  # this folder's (the parent only: the child never needs it)
 
-    def enter() -> None:  # in the child, before exec: the run's cpuacct group
-        if group:
-            (group / "cgroup.procs").write_text(str(os.getpid()))
+    group = CpuGroup("timeline")
 
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
-    proc = subprocess.run(cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, preexec_fn=enter)  # noqa: PLW1509
+    proc = subprocess.run(cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, preexec_fn=group.enter)  # noqa: PLW1509
     t1 = time.time()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    exact = False
-    if group:
-        for _ in range(600):  # the sandboxes' last processes are exiting
-            if not (group / "cgroup.procs").read_text().split():
-                break
-            time.sleep(0.05)
-        cpu = int((group / "cpuacct.usage").read_text()) / 1e9
-        exact = True
-        group.rmdir()
+    total = group.total()
+    exact = total is not None
+    cpu = total if exact else cpu
     rows = [json.loads(x) for x in events.read_text().splitlines()] if events.exists() else []
     return {
         "repo": str(repo),
