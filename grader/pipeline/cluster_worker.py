@@ -285,6 +285,20 @@ def bundle_value(bundle: AssignmentBundle) -> AssignmentBundle:
     return bundle
 
 
+def _bundle_config(course: Path, bundle: AssignmentBundle) -> Any:
+    """The grading config of `bundle` in this worker's private course: read once per bundle,
+    as a local worker reads it once. At a bundle's first task this worker's two zygotes start,
+    side by side, as a local worker's initializer starts them (`prestart_zygotes`): the
+    verification's warms up while the first notebook runs, instead of after it. A later
+    bundle with the same sandbox plans starts nothing (zygote_for keeps them)."""
+    if bundle.digest not in _CONFIGS:
+        config = course_config(course)
+        config.merge(hooks.execution_config(course, timeout=bundle.timeout))
+        _CONFIGS[bundle.digest] = config
+        prestart_zygotes(course, config)
+    return _CONFIGS[bundle.digest]
+
+
 def grade_task(
     bundle: AssignmentBundle,
     student: str,
@@ -338,17 +352,8 @@ def grade_task(
             write_submission_record(gb, assignment, student, prior, with_student=True)
         gb.db.commit()  # no transaction left open while nbgrader writes
 
-        if bundle.digest not in _CONFIGS:  # read once per bundle, as a local worker does
-            config = course_config(course)
-            config.merge(hooks.execution_config(course, timeout=bundle.timeout))
-            _CONFIGS[bundle.digest] = config
-            # Both zygotes start now, side by side, as a local worker's initializer starts
-            # them: the verification's warms up while the first notebook runs, instead of
-            # after it (the same plans: zygote_for keeps them; a second bundle with the same
-            # plans starts nothing).
-            prestart_zygotes(course, config)
         # the state _init_worker sets up for a local worker
-        _WORKER.update(course=course, config=_CONFIGS[bundle.digest], log=worker_logger())
+        _WORKER.update(course=course, config=_bundle_config(course, bundle), log=worker_logger())
         result = grade_submission(student, assignment)
 
         out = RemoteGrade(result, worker=f"{socket.gethostname()}:{os.getpid()}")
