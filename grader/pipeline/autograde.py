@@ -95,6 +95,19 @@ def is_done(course: Path, student: str, assignment: str, recorded: Container[str
     return not sub.exists() or graded.stat().st_mtime >= sub.stat().st_mtime
 
 
+def sure_to_grade(
+    course: Path, student: str, assignment: str, stored: dict[str, GradeResult], force: bool
+) -> bool:
+    """Graded by this run whatever the gradebook holds: forced, not done, or not graded last
+    time for the grading machine's fault (never skipped as "already graded")."""
+    prior = stored.get(f"{student}/{assignment}")
+    return (
+        force
+        or not is_done(course, student, assignment, stored)
+        or (prior is not None and prior.grader_error)
+    )
+
+
 def ensure_in_gradebook(course: Path, assignments: list[str]) -> None:
     """Record each assignment (notebooks, cells, checksums) in the gradebook if it is not yet.
 
@@ -437,10 +450,7 @@ def _plan(
     todo = [
         (s, a)
         for s, a in wanted
-        if force
-        or not is_done(course, s, a, stored)
-        or f"{s}/{a}" not in graded
-        or f"{s}/{a}" in retry
+        if sure_to_grade(course, s, a, stored, force) or f"{s}/{a}" not in graded
     ]
     if agree.refresh(stored, graded):  # manual grades given in formgrader since
         save_results(course, stored)
@@ -588,25 +598,17 @@ def _start_table_early(
     None when nothing is sure to be graded or no zygote can run.
     """
     from grader.sandbox.hidden_table import start_build
-    from grader.sandbox.plan import bwrap_status
+    from grader.sandbox.plan import DEFAULT_BWRAP, DEFAULT_MODE, bwrap_status
 
-    sure = {
-        a
-        for s, a in wanted
-        if force
-        or not is_done(course, s, a, stored)
-        or (f"{s}/{a}" in stored and stored[f"{s}/{a}"].grader_error)
-    }
+    sure = {a for s, a in wanted if sure_to_grade(course, s, a, stored, force)}
     if not sure:
         return None
     sandbox = course_config(course).SandboxedExecute
     if "warm" in sandbox and not sandbox.warm:
         return None
-    # SandboxedExecute's defaults ("auto", "bwrap"), read without importing it (nbgrader)
-    if (
-        sandbox.get("mode", "auto") == "off"
-        or not bwrap_status(sandbox.get("bwrap", "bwrap")).usable
-    ):
+    # SandboxedExecute's defaults, read without importing it (it imports nbgrader)
+    mode, bwrap = sandbox.get("mode", DEFAULT_MODE), sandbox.get("bwrap", DEFAULT_BWRAP)
+    if mode == "off" or not bwrap_status(bwrap).usable:
         return None
     build = start_build(hidden_functions(sure))
     return None if build is None else (sure, build)

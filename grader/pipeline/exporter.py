@@ -63,10 +63,11 @@ class ValidateWhereItMatters(NotebookExporter):
     def from_file(self, file_stream: Any, resources: Any = None, **kw: Any) -> Any:
         """nbconvert's `from_file` (the notebook read as version 4), without nbformat's
         validation on reading (module docstring): `nbformat.reads` less its `validate`."""
-        import nbformat
+        from grader.verify.cells import reads_unvalidated
 
-        nb = nbformat.convert(nbformat.reader.reads(file_stream.read()), 4)
-        return self.from_notebook_node(nb, resources=resources, **kw)
+        return self.from_notebook_node(
+            reads_unvalidated(file_stream.read()), resources=resources, **kw
+        )
 
     def _validate_preprocessor(self, nbc: Any, preprocessor: Any) -> None:
         if validation_matters(self._preprocessors, preprocessor):

@@ -80,8 +80,10 @@ from grader.sandbox.output import (
     output_bytes,
 )
 from grader.sandbox.plan import (
+    DEFAULT_BWRAP,
     DEFAULT_CPU_SECONDS,
     DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_MODE,
     DEFAULT_NOTEBOOK_TIMEOUT,
     Limits,
     death_reason,
@@ -166,8 +168,10 @@ class SandboxedExecute(Execute):
     max_file_bytes = Union([Int(), Unicode()], default_value="256M", help="largest file").tag(
         config=True
     )
-    mode = Unicode("auto", help="'auto' (warn without bwrap), 'require' or 'off'").tag(config=True)
-    bwrap = Unicode("bwrap", help="the bubblewrap binary").tag(config=True)
+    mode = Unicode(DEFAULT_MODE, help="'auto' (warn without bwrap), 'require' or 'off'").tag(
+        config=True
+    )
+    bwrap = Unicode(DEFAULT_BWRAP, help="the bubblewrap binary").tag(config=True)
     course_root = Unicode(
         "", help="the course directory to hide (default: CourseDirectory.root)"
     ).tag(config=True)

@@ -36,6 +36,9 @@ from grader.sandbox.boxrun import BASE_FLAGS, EXIT_NOTEBOOK_TIMEOUT, Plan
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
+#: SandboxedExecute's defaults (`mode`, `bwrap`), here where nothing imports nbgrader.
+DEFAULT_MODE = "auto"
+DEFAULT_BWRAP = "bwrap"
 #: Defaults of the limits (instructors override them in nbgrader_config.py).
 DEFAULT_MEMORY = 2 * GIB
 DEFAULT_CPU_SECONDS = 600
@@ -97,7 +100,7 @@ class BwrapStatus:
 _STATUS_CACHE: dict[str, BwrapStatus] = {}
 
 
-def bwrap_status(bwrap: str = "bwrap") -> BwrapStatus:
+def bwrap_status(bwrap: str = DEFAULT_BWRAP) -> BwrapStatus:
     """Probe (once per process and binary) whether `bwrap` can start a sandbox like ours."""
     if bwrap in _STATUS_CACHE:
         return _STATUS_CACHE[bwrap]
@@ -178,7 +181,7 @@ def make_plan(
     *,
     course: Path | None,
     mode: str = "auto",
-    bwrap: str = "bwrap",
+    bwrap: str = DEFAULT_BWRAP,
     overlay: dict[str, str] | None = None,
 ) -> tuple[Plan, str]:
     """A plan for one sandboxed process and a warning ("" when sandboxed).

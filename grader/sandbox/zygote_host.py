@@ -326,6 +326,17 @@ class Zygote:
 _ZYGOTES: dict[str, Zygote] = {}
 
 
+def _kept(kind: str, plan: Plan) -> Zygote | None:
+    """This process's zygote of `kind` if it is alive and was started with `plan`; a dead or
+    re-planned one is closed and forgotten (None)."""
+    z = _ZYGOTES.get(kind)
+    if z is not None and (not z.alive() or z.plan_key != plan.to_json()):
+        z.close()
+        del _ZYGOTES[kind]
+        return None
+    return z
+
+
 def zygote_for(
     plan: Plan,
     kind: str,
@@ -335,10 +346,7 @@ def zygote_for(
 ) -> Zygote:
     """This process's zygote of this kind for this plan (a fresh one if it died or the plan
     changed); `preload` names modules it imports before its first fork."""
-    z = _ZYGOTES.get(kind)
-    if z is not None and (not z.alive() or z.plan_key != plan.to_json()):
-        z.close()
-        z = None
+    z = _kept(kind, plan)
     if z is not None and not z.ready:  # started by `prestart`: wait for it as Zygote() would
         try:
             z.wait_ready()
@@ -362,12 +370,9 @@ def prestart(
     start: it warms up while the worker prepares its first notebook); `zygote_for` with the
     same plan waits for it to be ready, another plan replaces it. None when it could not
     start (the first `zygote_for` starts one, and says why if that fails too)."""
-    z = _ZYGOTES.get(kind)
-    if z is not None and z.alive() and z.plan_key == plan.to_json():
-        return z
+    z = _kept(kind, plan)
     if z is not None:
-        z.close()
-        del _ZYGOTES[kind]
+        return z
     try:
         z = Zygote(plan, kind, run_dir, server, preload, wait=False)
     except (ZygoteError, OSError):
